@@ -1,0 +1,1 @@
+# bench/: programs that print figures; never run by make check.

@@ -1,0 +1,1 @@
+# cli/: the parley command; speaks only the socket protocol.

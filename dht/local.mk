@@ -1,0 +1,1 @@
+# dht/: Kademlia, sans-I/O (DESIGN.md section 4).

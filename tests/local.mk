@@ -1,0 +1,22 @@
+# Source and layering checks, and the fuzz-target plumbing shared by the
+# module fragments.
+dist_check_SCRIPTS += tests/check-layers.sh tests/check-source.sh
+TESTS += tests/check-layers.sh tests/check-source.sh
+EXTRA_DIST += tests/fuzz/corpus tests/fuzz/run.sh
+
+# Fuzz targets: each module fragment adds
+#   check_PROGRAMS += tests/fuzz/fuzz_X
+#   tests_fuzz_fuzz_X_SOURCES = tests/fuzz/fuzz_X.c $(FUZZ_DRIVER)
+#   tests_fuzz_fuzz_X_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LINK)
+#   FUZZ_TESTS += tests/fuzz/fuzz_X
+# Without --enable-fuzzing the driver runs each on its seed corpus
+# (tests/fuzz/corpus/fuzz_X/) and fixed pseudo-random inputs in make check;
+# with it, libFuzzer provides main() and tests/fuzz/run.sh runs them.
+FUZZ_DRIVER = tests/fuzz/driver.c
+if ENABLE_FUZZING
+FUZZ_LINK = -fsanitize=fuzzer
+AM_CPPFLAGS += -DPARLEY_LIBFUZZER
+else
+FUZZ_LINK =
+TESTS += $(FUZZ_TESTS)
+endif
