@@ -6,7 +6,7 @@ crypto_libcx_a_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS)
 crypto_libcx_sys_a_SOURCES = crypto/rng_sodium.c
 crypto_libcx_sys_a_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS)
 # Identities, contact ID and key file (store helper's slice).
-crypto_libcx_a_SOURCES += crypto/keys.c
+crypto_libcx_a_SOURCES += crypto/keys.c crypto/keyfile.c
 check_PROGRAMS += tests/unit/test_keys
 TESTS += tests/unit/test_keys
 tests_unit_test_keys_SOURCES = tests/unit/test_keys.c

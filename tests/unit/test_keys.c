@@ -13,6 +13,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
+#include "crypto/keyfile.h"
 #include "crypto/keys.h"
 
 /* Seeded rng: block i = randombytes_buf_deterministic(seed', len) with
@@ -386,6 +387,282 @@ static void test_store_subkey(void **state)
 	cx_identity_close(&id);
 }
 
+/* Key file.  Most sealed files here use the cheapest Argon2id cost so the
+ * suite stays fast; one round trip uses the default (interactive) cost. */
+#define FAST_OPS CX_KEYFILE_OPSLIMIT_MIN
+#define FAST_MEM CX_KEYFILE_MEMLIMIT_MIN
+static const char pass[] = "correct horse battery staple";
+
+static void encode(uint8_t **buf, size_t *len, const struct cx_identity *id,
+		   bool sealed)
+{
+	assert_int_equal(
+		cx_keyfile_encode_kdf(buf, len, id, sealed ? pass : NULL,
+				      sealed ? strlen(pass) : 0,
+				      rng_seeded(1, 0x77), FAST_OPS, FAST_MEM),
+		0);
+	assert_true(*len <= CX_KEYFILE_MAX);
+}
+
+/* Recomputes the trailing checksum after a test has edited the file, to
+ * reach the checks behind it (the layout is docs/PROTOCOL-keyfile.md's). */
+static void fix_sum(uint8_t *buf, size_t len)
+{
+	crypto_generichash(buf + len - 32, 32, buf, len - 32, NULL, 0);
+}
+
+static void test_keyfile_round_trip(void **state)
+{
+	struct cx_identity id, back;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+
+	(void)state;
+	gen(&id, 8, 1234567890);
+	for (int sealed = 0; sealed <= 1; sealed++) {
+		encode(&buf, &len, &id, sealed);
+		assert_int_equal(cx_keyfile_is_sealed(buf, len), sealed);
+		assert_int_equal(len, sealed ? 404 : 388);
+		assert_memory_equal(buf, "PARLEYK1", 8);
+		memset(&back, 0x55, sizeof back);
+		assert_int_equal(cx_keyfile_decode(&back, buf, len,
+						   sealed ? pass : NULL,
+						   sealed ? strlen(pass) : 0),
+				 0);
+		assert_same_identity(&id, &back);
+		assert_int_equal(cx_identity_check(&back), 0);
+		cx_identity_close(&back);
+		if (sealed) {
+			/* No secret and no public key appears in clear. */
+			assert_null(memmem(buf, len, id.account_pk, 8));
+			assert_null(memmem(buf, len, id.store_key, 8));
+			assert_null(memmem(buf, len, id.node_sk, 8));
+		} else {
+			/* A passphrase given for a clear file is ignored. */
+			assert_int_equal(
+				cx_keyfile_decode(&back, buf, len, "x", 1), 0);
+			cx_identity_close(&back);
+		}
+		cx_keyfile_free(buf, len);
+	}
+	cx_keyfile_free(NULL, 0);
+	cx_identity_close(&id);
+}
+
+static void test_keyfile_default_cost(void **state)
+{
+	struct cx_identity id, back;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+
+	(void)state;
+	gen(&id, 9, 1);
+	assert_int_equal(cx_keyfile_encode(&buf, &len, &id, pass, strlen(pass),
+					   rng_seeded(1, 1)),
+			 0);
+	/* crypto_pwhash_OPSLIMIT_INTERACTIVE, MEMLIMIT_INTERACTIVE in KiB */
+	assert_memory_equal(buf + 12, "\x00\x00\x00\x02", 4);
+	assert_memory_equal(buf + 16, "\x00\x01\x00\x00", 4);
+	assert_int_equal(crypto_pwhash_OPSLIMIT_INTERACTIVE, 2);
+	assert_int_equal(crypto_pwhash_MEMLIMIT_INTERACTIVE, 64 << 20);
+	assert_int_equal(cx_keyfile_decode(&back, buf, len, pass, strlen(pass)),
+			 0);
+	assert_same_identity(&id, &back);
+	cx_identity_close(&back);
+	cx_keyfile_free(buf, len);
+	/* Unsealed, cx_keyfile_encode gives the same bytes as the _kdf form
+	 * (the cost is unused). */
+	assert_int_equal(
+		cx_keyfile_encode(&buf, &len, &id, NULL, 0, rng_seeded(1, 1)),
+		0);
+	assert_int_equal(len, 388);
+	cx_keyfile_free(buf, len);
+	cx_identity_close(&id);
+}
+
+static void test_keyfile_passphrase(void **state)
+{
+	struct cx_identity id, back;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+
+	(void)state;
+	gen(&id, 10, 5);
+	encode(&buf, &len, &id, true);
+	assert_int_equal(cx_keyfile_decode(&back, buf, len, NULL, 0), -ENOKEY);
+	assert_empty_identity(&back);
+	assert_int_equal(cx_keyfile_decode(&back, buf, len, "wrong", 5),
+			 -EKEYREJECTED);
+	assert_empty_identity(&back);
+	/* One byte short, one byte more: still wrong. */
+	assert_int_equal(
+		cx_keyfile_decode(&back, buf, len, pass, strlen(pass) - 1),
+		-EKEYREJECTED);
+	assert_int_equal(cx_keyfile_decode(&back, buf, len, "", 0),
+			 -EKEYREJECTED);
+	assert_empty_identity(&back);
+	assert_int_equal(cx_keyfile_decode(&back, buf, len, pass, strlen(pass)),
+			 0);
+	cx_identity_close(&back);
+	cx_keyfile_free(buf, len);
+	cx_identity_close(&id);
+}
+
+/* Every truncation and every single-bit flip is corruption (-EBADMSG),
+ * never a wrong passphrase and never an identity: the checksum covers
+ * every byte, and is checked before anything else. */
+static void test_keyfile_corrupt(void **state)
+{
+	struct cx_identity id, back;
+	uint8_t *buf = NULL, *copy;
+	size_t len = 0;
+
+	(void)state;
+	gen(&id, 11, 77);
+	for (int sealed = 0; sealed <= 1; sealed++) {
+		const char *p = sealed ? pass : NULL;
+		size_t pl = sealed ? strlen(pass) : 0;
+
+		encode(&buf, &len, &id, sealed);
+		copy = malloc(len + 1);
+		assert_non_null(copy);
+		for (size_t n = 0; n < len; n++) {
+			memcpy(copy, buf, n);
+			assert_int_equal(
+				cx_keyfile_decode(&back, copy, n, p, pl),
+				-EBADMSG);
+			assert_empty_identity(&back);
+		}
+		memcpy(copy, buf, len);
+		copy[len] = 0;
+		assert_int_equal(cx_keyfile_decode(&back, copy, len + 1, p, pl),
+				 -EBADMSG);
+		for (size_t bit = 0; bit < len * 8; bit++) {
+			memcpy(copy, buf, len);
+			copy[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+			assert_int_equal(
+				cx_keyfile_decode(&back, copy, len, p, pl),
+				-EBADMSG);
+			assert_empty_identity(&back);
+		}
+		assert_int_equal(cx_keyfile_decode(&back, NULL, 0, p, pl),
+				 -EBADMSG);
+		free(copy);
+		cx_keyfile_free(buf, len);
+	}
+	cx_identity_close(&id);
+}
+
+/* Files whose checksum is right but whose content is not: what a hostile
+ * or buggy writer could produce.  Each field is refused for what it is. */
+static void test_keyfile_hostile(void **state)
+{
+	struct cx_identity id, back;
+	uint8_t *clear = NULL, *sealed = NULL, f[CX_KEYFILE_MAX];
+	size_t clen = 0, slen = 0;
+
+	(void)state;
+	gen(&id, 12, 99);
+	encode(&clear, &clen, &id, false);
+	encode(&sealed, &slen, &id, true);
+
+#define EDIT(src, n, off, val, want)                                           \
+	do {                                                                   \
+		memcpy(f, src, n);                                             \
+		f[off] = (uint8_t)(val);                                       \
+		fix_sum(f, n);                                                 \
+		assert_int_equal(                                              \
+			cx_keyfile_decode(&back, f, n, pass, strlen(pass)),    \
+			want);                                                 \
+		assert_empty_identity(&back);                                  \
+	} while (0)
+	EDIT(clear, clen, 0, 'X', -EBADMSG);	  /* magic */
+	EDIT(clear, clen, 8, 2, -EBADMSG);	  /* version */
+	EDIT(clear, clen, 9, 2, -EBADMSG);	  /* unknown flag */
+	EDIT(clear, clen, 9, 1, -EBADMSG);	  /* sealed flag, clear size */
+	EDIT(clear, clen, 10, 2, -EBADMSG);	  /* kdf on a clear file */
+	EDIT(clear, clen, 11, 1, -EBADMSG);	  /* reserved */
+	EDIT(clear, clen, 15, 1, -EBADMSG);	  /* opslimit on a clear file */
+	EDIT(clear, clen, 25, 1, -EBADMSG);	  /* salt on a clear file */
+	EDIT(clear, clen, 59, 1, -EBADMSG);	  /* nonce on a clear file */
+	EDIT(clear, clen, 60, 0x80, -EBADMSG);	  /* account seed */
+	EDIT(clear, clen, 60 + 40, 1, -EBADMSG);  /* account pk copy */
+	EDIT(clear, clen, 60 + 64, 1, -EBADMSG);  /* device seed */
+	EDIT(clear, clen, 60 + 130, 1, -EBADMSG); /* certificate */
+	EDIT(clear, clen, 60 + 200, 1, -EBADMSG); /* node sk */
+	EDIT(clear, clen, 60 + 230, 1, -EBADMSG); /* node pk */
+	EDIT(clear, clen, 60 + 295, 1, -EBADMSG); /* created_s */
+	EDIT(sealed, slen, 9, 0, -EBADMSG);	  /* clear flag, sealed size */
+	EDIT(sealed, slen, 10, 1, -EBADMSG);	  /* Argon2i, not Argon2id */
+	EDIT(sealed, slen, 12, 0xff, -EBADMSG);	  /* opslimit 2^32 - ... */
+	EDIT(sealed, slen, 15, 0, -EBADMSG);	  /* opslimit 0 */
+	EDIT(sealed, slen, 15, 11, -EBADMSG);	  /* opslimit above max */
+	EDIT(sealed, slen, 16, 0xff, -EBADMSG);	  /* memlimit ~4 TiB */
+	EDIT(sealed, slen, 17, 0x10, -EBADMSG);	  /* memlimit 1 GiB + 8 KiB */
+	EDIT(sealed, slen, 19, 7, -EBADMSG);	  /* memlimit below min */
+	/* Header fields inside the bounds change the derived key or the
+	 * associated data: the tag fails.  With a right checksum this is
+	 * indistinguishable from a wrong passphrase, and said so. */
+	EDIT(sealed, slen, 15, 2, -EKEYREJECTED);	       /* opslimit 2 */
+	EDIT(sealed, slen, 20, sealed[20] ^ 1, -EKEYREJECTED); /* salt */
+	EDIT(sealed, slen, 40, sealed[40] ^ 1, -EKEYREJECTED); /* nonce */
+	EDIT(sealed, slen, 100, sealed[100] ^ 1, -EKEYREJECTED); /* ct */
+#undef EDIT
+	/* The maximum cost is accepted (checked with a wrong passphrase is
+	 * too slow for a unit test; cx_keyfile_encode_kdf takes it). */
+	{
+		uint8_t *b = NULL;
+		size_t n = 0;
+
+		assert_int_equal(cx_keyfile_encode_kdf(
+					 &b, &n, &id, pass, 4, rng_seeded(1, 2),
+					 CX_KEYFILE_OPSLIMIT_MAX + 1, FAST_MEM),
+				 -EINVAL);
+		assert_int_equal(
+			cx_keyfile_encode_kdf(&b, &n, &id, pass, 4,
+					      rng_seeded(1, 2), FAST_OPS,
+					      CX_KEYFILE_MEMLIMIT_MAX + 1024),
+			-EINVAL);
+		assert_int_equal(cx_keyfile_encode_kdf(&b, &n, &id, pass, 4,
+						       rng_seeded(1, 2),
+						       FAST_OPS, FAST_MEM + 1),
+				 -EINVAL);
+		assert_null(b);
+	}
+	cx_keyfile_free(clear, clen);
+	cx_keyfile_free(sealed, slen);
+	cx_identity_close(&id);
+}
+
+static void test_keyfile_encode_bad(void **state)
+{
+	struct cx_identity id, empty;
+	uint8_t *buf = NULL;
+	size_t len = 99;
+
+	(void)state;
+	gen(&id, 13, 3);
+	assert_int_equal(
+		cx_keyfile_encode(&buf, &len, &id, pass, 0, rng_seeded(1, 3)),
+		-EINVAL);
+	assert_null(buf);
+	assert_int_equal(len, 0);
+	memset(&empty, 0, sizeof empty);
+	assert_int_equal(cx_keyfile_encode(&buf, &len, &empty, NULL, 0,
+					   rng_seeded(1, 3)),
+			 -EINVAL);
+	/* An identity that does not hold together is never written. */
+	id.device_sig[0] ^= 1;
+	assert_int_equal(
+		cx_keyfile_encode(&buf, &len, &id, NULL, 0, rng_seeded(1, 3)),
+		-EINVAL);
+	id.device_sig[0] ^= 1;
+	assert_int_equal(cx_keyfile_is_sealed(NULL, 0), 0);
+	assert_int_equal(cx_keyfile_is_sealed((const uint8_t *)"PARLEYK1", 8),
+			 0);
+	cx_identity_close(&id);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -397,6 +674,12 @@ int main(void)
 		cmocka_unit_test(test_contact_id),
 		cmocka_unit_test(test_contact_id_bad),
 		cmocka_unit_test(test_store_subkey),
+		cmocka_unit_test(test_keyfile_round_trip),
+		cmocka_unit_test(test_keyfile_default_cost),
+		cmocka_unit_test(test_keyfile_passphrase),
+		cmocka_unit_test(test_keyfile_corrupt),
+		cmocka_unit_test(test_keyfile_hostile),
+		cmocka_unit_test(test_keyfile_encode_bad),
 	};
 
 	if (cx_init() < 0)
