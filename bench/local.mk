@@ -1,1 +1,3 @@
 # bench/: programs that print figures; never run by make check.
+noinst_PROGRAMS += bench/bench_rpc
+bench_bench_rpc_SOURCES = bench/bench_rpc.c

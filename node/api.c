@@ -228,16 +228,12 @@ static struct rpc_result *m_api_version(struct rpc_call *call)
 static struct rpc_result *m_node_status(struct rpc_call *call)
 {
 	struct node *n = call->client->api->node;
-	uint8_t node_id[CX_HASH_LEN];
-	char node_hex[CX_HASH_LEN * 2 + 1];
 	struct rpc_result *r;
 	uint64_t now;
 
 	if ((r = params_only(call, no_params)) != NULL)
 		return r;
 	now = n->env->clock->mono_ms(n->env->clock->self);
-	cx_node_id(node_id, n->identity.node_pk);
-	cx_hex_encode(node_hex, sizeof node_hex, node_id, sizeof node_id);
 	return rpc_ok(
 		call,
 		json_pack("{s:s, s:I, s:i, s:s, s:s, s:I, s:I, s:I, s:s, s:I}",
@@ -247,7 +243,8 @@ static struct rpc_result *m_node_status(struct rpc_call *call)
 			  n->socket_path, "clients",
 			  (json_int_t)n->api->num_clients, "events_first_seq",
 			  (json_int_t)n->events.first_seq, "events_last_seq",
-			  (json_int_t)n->events.last_seq, "node_id", node_hex,
+			  (json_int_t)n->events.last_seq, "node_id",
+			  n->node_id_hex,
 			  "store_map_bytes",
 			  (json_int_t)store_map_size(n->store)));
 }
@@ -256,26 +253,19 @@ static struct rpc_result *m_identity_get(struct rpc_call *call)
 {
 	struct node *n = call->client->api->node;
 	const struct cx_identity *id = &n->identity;
-	char cid[CX_CONTACT_ID_LEN + 1];
 	char uri[sizeof CX_URI_PREFIX + CX_CONTACT_ID_LEN];
 	char acct[CX_ED_PK_LEN * 2 + 1], dev[CX_ED_PK_LEN * 2 + 1];
-	char nid_hex[CX_HASH_LEN * 2 + 1];
-	uint8_t nid[CX_HASH_LEN];
 	struct rpc_result *r;
 
 	if ((r = params_only(call, no_params)) != NULL)
 		return r;
-	if (cx_contact_id_encode(cid, sizeof cid, id->account_pk) < 0)
-		return rpc_fail(call, NODE_ERR_INTERNAL, NULL, NULL);
-	snprintf(uri, sizeof uri, "%s%s", CX_URI_PREFIX, cid);
+	snprintf(uri, sizeof uri, "%s%s", CX_URI_PREFIX, n->contact_id);
 	cx_hex_encode(acct, sizeof acct, id->account_pk, CX_ED_PK_LEN);
 	cx_hex_encode(dev, sizeof dev, id->device_pk, CX_ED_PK_LEN);
-	cx_node_id(nid, id->node_pk);
-	cx_hex_encode(nid_hex, sizeof nid_hex, nid, sizeof nid);
 	return rpc_ok(call,
 		      json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:b}", "id",
-				cid, "uri", uri, "account_key", acct,
-				"device_key", dev, "node_id", nid_hex,
+				n->contact_id, "uri", uri, "account_key", acct,
+				"device_key", dev, "node_id", n->node_id_hex,
 				"created_at", (json_int_t)id->created_s,
 				"sealed", n->identity_sealed));
 }

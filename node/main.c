@@ -505,6 +505,8 @@ int main(int argc, char **argv)
 	if (load_identity(&d) < 0)
 		goto out;
 	stage = S_IDENT;
+	if (node_derive_ids(&d.node) < 0)
+		goto out;
 	snprintf(path, sizeof path, "%s/db", d.data_dir);
 	if ((r = sys_mkdir_p(path, 0700)) < 0 ||
 	    (r = store_open(&d.node.store, path, &sopts)) < 0) {

@@ -28,11 +28,18 @@ struct node {
 	const char *data_dir;
 	const char *socket_path;
 	uint64_t started_mono_ms;
+	/* Derived from the identity once by node_derive_ids(). */
+	char node_id_hex[CX_HASH_LEN * 2 + 1];
+	char contact_id[CX_CONTACT_ID_LEN + 1];
 	int pid;
 	/* Called by node.stop; the daemon stops its loop. */
 	void (*request_stop)(void *self);
 	void *stop_self;
 };
+
+/* Fills node_id_hex and contact_id from the loaded identity.  0 or
+ * -EINVAL. */
+int node_derive_ids(struct node *n);
 
 /* Appends an event to the log and wakes subscribed clients.  data_json
  * is a JSON object.  0 or negative errno (logged by the caller). */
