@@ -23,3 +23,11 @@ tests_unit_test_cli_LDADD = cli/libcli.a $(JANSSON_LIBS) $(QRENCODE_LIBS) \
 	$(CMOCKA_LIBS)
 tests_unit_test_cli_LDFLAGS = $(AM_LDFLAGS) -pthread
 TESTS += tests/unit/test_cli
+
+# Fuzz target: the reader of daemon replies (line framing + JSON-RPC parse).
+check_PROGRAMS += tests/fuzz/fuzz_cli_reply
+tests_fuzz_fuzz_cli_reply_SOURCES = tests/fuzz/fuzz_cli_reply.c $(FUZZ_DRIVER)
+tests_fuzz_fuzz_cli_reply_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
+tests_fuzz_fuzz_cli_reply_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LINK)
+tests_fuzz_fuzz_cli_reply_LDADD = cli/libcli.a $(JANSSON_LIBS) $(QRENCODE_LIBS)
+FUZZ_TESTS += tests/fuzz/fuzz_cli_reply
