@@ -24,19 +24,19 @@
 #define CLI_TIMEOUT_DEFAULT_S 30
 
 struct cli {
-	FILE *out;	     /* results */
-	FILE *err;	     /* diagnostics */
-	bool json;	     /* -J: machine-readable output */
-	bool out_tty;	     /* out is a terminal (colours for --qr) */
-	int out_fd;	     /* watched for a vanished reader; -1 none */
+	FILE *out;		/* results */
+	FILE *err;		/* diagnostics */
+	bool json;		/* -J: machine-readable output */
+	bool out_tty;		/* out is a terminal (colours for --qr) */
+	int out_fd;		/* watched for a vanished reader; -1 none */
 	const char *socket_opt; /* --socket, or NULL */
 	char socket_path[CLI_PATH_MAX];
 	unsigned timeout_ms; /* per answer; 0 waits forever */
 	int fd;		     /* connection, or -1 */
 	struct cli_lines lines;
 	json_int_t next_id;
-	json_t *early;	     /* notifications that came before a response */
-	bool reader_gone;    /* out_fd reported an error: stop quietly */
+	json_t *early;	  /* notifications that came before a response */
+	bool reader_gone; /* out_fd reported an error: stop quietly */
 };
 
 /* One command: `parley NAME ARGS`.  run_cb gets argv with argv[0] = NAME
@@ -66,8 +66,7 @@ void cli_errorf(struct cli *c, const char *fmt, ...)
 
 /* Sends one request without waiting (pipelining).  Connects first when
  * needed.  Sets *id.  Returns 0 or an exit status (message printed). */
-int cli_send(struct cli *c, const char *method, json_t *params,
-	     json_int_t *id);
+int cli_send(struct cli *c, const char *method, json_t *params, json_int_t *id);
 
 /* Waits for the response to request id, keeping notifications that come
  * first in c->early.  On a result sets *result (a new reference) and
@@ -106,6 +105,10 @@ int cli_print_rpc_error(struct cli *c, const char *method,
 			const struct cli_msg *m);
 
 /* Output helpers (out.c).  All return 0 or -EIO when writing failed. */
+
+/* Writes the string s from the daemon with control characters (C0 and
+ * DEL) replaced by '?', so a reply cannot drive the terminal. */
+void cli_fputs_safe(FILE *f, const char *s);
 
 /* Writes v as JSON: compact on one line with -J, indented otherwise. */
 int cli_print_json(struct cli *c, const json_t *v);

@@ -22,7 +22,8 @@ static const char usage_text[] =
 static const char options_text[] =
 	"Options:\n"
 	"  -J, --json            print JSON, one compact object per line\n"
-	"  -s, --socket PATH     the daemon's socket (default: $PARLEY_SOCKET,\n"
+	"  -s, --socket PATH     the daemon's socket (default: "
+	"$PARLEY_SOCKET,\n"
 	"                        else $XDG_RUNTIME_DIR/parley/parley.sock,\n"
 	"                        else /tmp/parley-UID/parley.sock)\n"
 	"      --timeout SECONDS wait at most this long for each answer\n"
@@ -204,7 +205,8 @@ static int cmd_id(struct cli *c, int argc, char **argv)
 		goto out;
 	}
 	if (uri_only) {
-		fprintf(c->out, "%s\n", json_string_value(uri));
+		cli_fputs_safe(c->out, json_string_value(uri));
+		fputc('\n', c->out);
 		r = 0;
 		goto out;
 	}
@@ -253,8 +255,9 @@ static int cmd_rpc(struct cli *c, int argc, char **argv)
 	if (argc - optind == 2 && strcmp(argv[optind + 1], "-") == 0) {
 		params = json_loadf(stdin, JSON_REJECT_DUPLICATES, &jerr);
 		if (params == NULL) {
-			cli_errorf(c, "bad JSON params on standard input: %s "
-				      "(line %d, column %d)",
+			cli_errorf(c,
+				   "bad JSON params on standard input: %s "
+				   "(line %d, column %d)",
 				   jerr.text, jerr.line, jerr.column);
 			return EX_DATAERR;
 		}
@@ -283,9 +286,9 @@ static int cmd_rpc(struct cli *c, int argc, char **argv)
 
 struct events_run {
 	bool follow;
-	long long since;     /* last seq seen; -1: none asked for */
-	long long until;     /* without -f: stop at this seq */
-	json_t *types;	     /* array of strings, or NULL for all */
+	long long since; /* last seq seen; -1: none asked for */
+	long long until; /* without -f: stop at this seq */
+	json_t *types;	 /* array of strings, or NULL for all */
 };
 
 static bool type_wanted(const struct events_run *e, const char *type)

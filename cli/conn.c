@@ -112,7 +112,8 @@ static int wait_readable(int fd, uint64_t deadline_ms, int watch_fd)
 				continue;
 			return -errno;
 		}
-		if (watch_fd >= 0 && (pfd[1].revents & (POLLERR | POLLHUP | POLLNVAL)))
+		if (watch_fd >= 0 &&
+		    (pfd[1].revents & (POLLERR | POLLHUP | POLLNVAL)))
 			return -EPIPE;
 		/* POLLHUP and POLLERR on the socket: read() tells which. */
 		if (pfd[0].revents != 0)

@@ -3,7 +3,7 @@
  * Human output is "label  value" lines for the known fields of a result,
  * then any field this version does not know yet (the API only adds
  * fields), so a newer daemon never loses information on an older CLI.
- * Strings from the daemon go through put_str(), which replaces control
+ * Strings from the daemon go through cli_fputs_safe(), which replaces control
  * characters: a reply must not be able to drive the terminal. */
 #include <errno.h>
 #include <limits.h>
@@ -18,7 +18,7 @@
 
 #define LABEL_WIDTH 13
 
-static void put_str(FILE *f, const char *s)
+void cli_fputs_safe(FILE *f, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
 
@@ -32,12 +32,12 @@ static void put_value(FILE *f, const json_t *v)
 	char *s;
 
 	if (json_is_string(v)) {
-		put_str(f, json_string_value(v));
+		cli_fputs_safe(f, json_string_value(v));
 		return;
 	}
 	s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
 	if (s != NULL)
-		put_str(f, s);
+		cli_fputs_safe(f, s);
 	free(s);
 }
 
@@ -158,8 +158,7 @@ static void put_field(FILE *f, const struct field *fd, const json_t *v)
 	fputc('\n', f);
 }
 
-static bool field_known(const struct field *fields, size_t n,
-			const char *key)
+static bool field_known(const struct field *fields, size_t n, const char *key)
 {
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(fields[i].key, key) == 0)
@@ -195,7 +194,7 @@ static void put_fields(FILE *f, const json_t *obj, const struct field *fields,
 		for (char *p = label; *p != '\0'; p++)
 			if (*p == '_')
 				*p = ' ';
-		put_str(f, label);
+		cli_fputs_safe(f, label);
 		fprintf(f, "%*s",
 			strlen(label) < LABEL_WIDTH
 				? (int)(LABEL_WIDTH - strlen(label))
@@ -224,7 +223,7 @@ int cli_print_status(FILE *f, const json_t *status, const json_t *version)
 	put_label(f, "daemon");
 	v = json_object_get(version, "daemon");
 	if (json_is_string(v)) {
-		put_str(f, json_string_value(v));
+		cli_fputs_safe(f, json_string_value(v));
 	} else {
 		fputs("parleyd ", f);
 		v = json_object_get(status, "version");
@@ -287,7 +286,8 @@ int cli_print_event(FILE *f, const json_t *ev)
 	}
 	fputc(' ', f);
 	put_value(f, type);
-	if (data != NULL && !(json_is_object(data) && json_object_size(data) == 0)) {
+	if (data != NULL &&
+	    !(json_is_object(data) && json_object_size(data) == 0)) {
 		fputc(' ', f);
 		put_value(f, data);
 	}
@@ -308,8 +308,7 @@ int cli_print_qr(FILE *f, const char *text, bool colour)
 	/* ISO/IEC 18004 section 6.3.8: the quiet zone is 4 modules wide. */
 	static const int quiet = 4;
 	/* Indexed by (top light) << 1 | (bottom light). */
-	static const char *const glyph[4] = {" ", "\u2584", "\u2580",
-					     "\u2588"};
+	static const char *const glyph[4] = {" ", "\u2584", "\u2580", "\u2588"};
 	QRcode *q;
 	int x, y, r = 0;
 

@@ -147,8 +147,7 @@ out:
 	return r;
 }
 
-int cli_params_parse(const char *text, json_t **out, char *why,
-		     size_t why_size)
+int cli_params_parse(const char *text, json_t **out, char *why, size_t why_size)
 {
 	json_error_t jerr;
 	json_t *v;

@@ -29,18 +29,18 @@ enum cli_msg_kind {
  * from root and lives as long as the message. */
 struct cli_msg {
 	enum cli_msg_kind kind;
-	json_t *root;	    /* owned: the whole object */
-	bool id_null;	    /* response with "id": null (request unreadable) */
-	json_int_t id;	    /* response id when !id_null */
-	json_t *result;	    /* CLI_MSG_RESULT: any JSON value */
-	json_t *error;	    /* CLI_MSG_ERROR: the error object */
-	json_int_t code;    /* CLI_MSG_ERROR: error.code */
+	json_t *root;	     /* owned: the whole object */
+	bool id_null;	     /* response with "id": null (request unreadable) */
+	json_int_t id;	     /* response id when !id_null */
+	json_t *result;	     /* CLI_MSG_RESULT: any JSON value */
+	json_t *error;	     /* CLI_MSG_ERROR: the error object */
+	json_int_t code;     /* CLI_MSG_ERROR: error.code */
 	const char *message; /* CLI_MSG_ERROR: error.message */
-	json_t *data;	    /* CLI_MSG_ERROR: error.data, or NULL */
-	const char *app;    /* CLI_MSG_ERROR: error.data.app, or NULL */
-	const char *field;  /* CLI_MSG_ERROR: error.data.field, or NULL */
-	const char *method; /* CLI_MSG_NOTIFY: "method" */
-	json_t *params;	    /* CLI_MSG_NOTIFY: "params" (object), or NULL */
+	json_t *data;	     /* CLI_MSG_ERROR: error.data, or NULL */
+	const char *app;     /* CLI_MSG_ERROR: error.data.app, or NULL */
+	const char *field;   /* CLI_MSG_ERROR: error.data.field, or NULL */
+	const char *method;  /* CLI_MSG_NOTIFY: "method" */
+	json_t *params;	     /* CLI_MSG_NOTIFY: "params" (object), or NULL */
 };
 
 /* Parses one line (len bytes, need not be NUL-terminated).  It must be a

@@ -54,8 +54,9 @@ static int connect_daemon(struct cli *c)
 	case 0:
 		return 0;
 	case ENAMETOOLONG:
-		cli_errorf(c, "socket path too long for a Unix socket "
-			      "(at most 107 bytes): %s",
+		cli_errorf(c,
+			   "socket path too long for a Unix socket "
+			   "(at most 107 bytes): %s",
 			   c->socket_path);
 		return EX_USAGE;
 	case ENOENT:
@@ -66,8 +67,9 @@ static int connect_daemon(struct cli *c)
 			cli_errorf(c, "is parleyd running? start it with: "
 				      "parleyd");
 		else
-			cli_errorf(c, "is parleyd running? start it with: "
-				      "parleyd --socket %s",
+			cli_errorf(c,
+				   "is parleyd running? start it with: "
+				   "parleyd --socket %s",
 				   c->socket_path);
 		return EX_UNAVAILABLE;
 	case EACCES:
@@ -86,8 +88,9 @@ int cli_io_fail(struct cli *c, int r)
 {
 	switch (-r) {
 	case ETIMEDOUT:
-		cli_errorf(c, "parleyd did not answer within %u s "
-			      "(see --timeout)",
+		cli_errorf(c,
+			   "parleyd did not answer within %u s "
+			   "(see --timeout)",
 			   c->timeout_ms / 1000);
 		return EX_TEMPFAIL;
 	case ECONNRESET:
@@ -96,8 +99,9 @@ int cli_io_fail(struct cli *c, int r)
 			      "answering");
 		return EX_PROTOCOL;
 	case E2BIG:
-		cli_errorf(c, "reply from parleyd longer than the line limit "
-			      "of %zu bytes; giving up",
+		cli_errorf(c,
+			   "reply from parleyd longer than the line limit "
+			   "of %zu bytes; giving up",
 			   c->lines.max);
 		return EX_PROTOCOL;
 	case EBADMSG:
@@ -125,12 +129,18 @@ int cli_print_rpc_error(struct cli *c, const char *method,
 				   (long long)m->code, m->message);
 		json_decref(wrap);
 	} else {
-		fprintf(c->err, "parley: %s: %s (error %lld", method,
-			m->message, (long long)m->code);
-		if (m->app != NULL)
-			fprintf(c->err, ", %s", m->app);
-		if (m->field != NULL)
-			fprintf(c->err, ", field \"%s\"", m->field);
+		fprintf(c->err, "parley: %s: ", method);
+		cli_fputs_safe(c->err, m->message);
+		fprintf(c->err, " (error %lld", (long long)m->code);
+		if (m->app != NULL) {
+			fputs(", ", c->err);
+			cli_fputs_safe(c->err, m->app);
+		}
+		if (m->field != NULL) {
+			fputs(", field \"", c->err);
+			cli_fputs_safe(c->err, m->field);
+			fputc('"', c->err);
+		}
 		fputs(")\n", c->err);
 	}
 	/* The daemon could not read what we sent: our bug, not the user's. */
@@ -140,8 +150,7 @@ int cli_print_rpc_error(struct cli *c, const char *method,
 	return CLI_EXIT_RPC_ERROR;
 }
 
-int cli_send(struct cli *c, const char *method, json_t *params,
-	     json_int_t *id)
+int cli_send(struct cli *c, const char *method, json_t *params, json_int_t *id)
 {
 	char *line = NULL;
 	size_t len;
@@ -222,8 +231,9 @@ int cli_await_msg(struct cli *c, json_int_t id, const char *method,
 		    json_array_append_new(c->early, line) < 0)
 			return cli_io_fail(c, -ENOMEM);
 		if (json_array_size(c->early) > EARLY_MAX) {
-			cli_errorf(c, "more than %d notifications before the "
-				      "answer to %s",
+			cli_errorf(c,
+				   "more than %d notifications before the "
+				   "answer to %s",
 				   EARLY_MAX, method);
 			return EX_PROTOCOL;
 		}
@@ -233,8 +243,9 @@ int cli_await_msg(struct cli *c, json_int_t id, const char *method,
 		return cli_io_fail(c, -EBADMSG);
 	}
 	if (!m->id_null && m->id != id) {
-		cli_errorf(c, "reply to request %lld while waiting for %lld "
-			      "(%s)",
+		cli_errorf(c,
+			   "reply to request %lld while waiting for %lld "
+			   "(%s)",
 			   (long long)m->id, (long long)id, method);
 		cli_msg_clear(m);
 		return EX_PROTOCOL;
@@ -242,8 +253,7 @@ int cli_await_msg(struct cli *c, json_int_t id, const char *method,
 	return 0;
 }
 
-int cli_await(struct cli *c, json_int_t id, const char *method,
-	      json_t **result)
+int cli_await(struct cli *c, json_int_t id, const char *method, json_t **result)
 {
 	struct cli_msg m;
 	int r;
@@ -261,8 +271,7 @@ int cli_await(struct cli *c, json_int_t id, const char *method,
 	return r;
 }
 
-int cli_call(struct cli *c, const char *method, json_t *params,
-	     json_t **result)
+int cli_call(struct cli *c, const char *method, json_t *params, json_t **result)
 {
 	json_int_t id;
 	int r;
@@ -288,8 +297,9 @@ int cli_next_notify(struct cli *c, uint64_t deadline_ms, struct cli_msg *m)
 	if ((r = next_msg(c, deadline_ms, c->out_fd, m)) != 0)
 		return r;
 	if (m->kind != CLI_MSG_NOTIFY) {
-		cli_errorf(c, "unexpected reply to request %lld while "
-			      "reading events",
+		cli_errorf(c,
+			   "unexpected reply to request %lld while "
+			   "reading events",
 			   (long long)m->id);
 		cli_msg_clear(m);
 		return EX_PROTOCOL;

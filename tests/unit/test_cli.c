@@ -196,9 +196,8 @@ static void test_request_encode(void **state)
 	size_t len;
 
 	(void)state;
-	assert_int_equal(cli_request_encode(3, "node.status", NULL, &line,
-					    &len),
-			 0);
+	assert_int_equal(
+		cli_request_encode(3, "node.status", NULL, &line, &len), 0);
 	assert_string_equal(line, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":"
 				  "\"node.status\",\"params\":{}}\n");
 	assert_int_equal(len, strlen(line));
@@ -206,8 +205,7 @@ static void test_request_encode(void **state)
 
 	/* A newline inside a string is escaped: still one line. */
 	params = json_pack("{s:s}", "text", "a\nb");
-	assert_int_equal(cli_request_encode(4, "x.y", params, &line, &len),
-			 0);
+	assert_int_equal(cli_request_encode(4, "x.y", params, &line, &len), 0);
 	assert_ptr_equal(memchr(line, '\n', len), line + len - 1);
 	back = json_loadb(line, len, 0, &jerr);
 	assert_non_null(back);
@@ -221,8 +219,7 @@ static void test_request_encode(void **state)
 			 -EINVAL);
 	assert_null(line);
 	json_decref(params);
-	assert_int_equal(cli_request_encode(1, "", NULL, &line, &len),
-			 -EINVAL);
+	assert_int_equal(cli_request_encode(1, "", NULL, &line, &len), -EINVAL);
 	assert_int_equal(cli_request_encode(1, "\xff", NULL, &line, &len),
 			 -EINVAL);
 }
@@ -233,20 +230,18 @@ static void test_params_parse(void **state)
 	char why[160];
 
 	(void)state;
-	assert_int_equal(cli_params_parse("{\"since\": 3}", &v, why,
-					  sizeof why),
-			 0);
+	assert_int_equal(
+		cli_params_parse("{\"since\": 3}", &v, why, sizeof why), 0);
 	assert_int_equal(json_integer_value(json_object_get(v, "since")), 3);
 	json_decref(v);
-	assert_int_equal(cli_params_parse("[1]", &v, why, sizeof why),
-			 -EINVAL);
+	assert_int_equal(cli_params_parse("[1]", &v, why, sizeof why), -EINVAL);
 	assert_non_null(strstr(why, "object"));
 	assert_int_equal(cli_params_parse("{\"a\":", &v, why, sizeof why),
 			 -EINVAL);
 	assert_non_null(strstr(why, "column"));
-	assert_int_equal(cli_params_parse("{\"a\":1,\"a\":2}", &v, why,
-					  sizeof why),
-			 -EINVAL);
+	assert_int_equal(
+		cli_params_parse("{\"a\":1,\"a\":2}", &v, why, sizeof why),
+		-EINVAL);
 	assert_null(v);
 }
 
@@ -261,13 +256,13 @@ static void test_socket_path(void **state)
 					 "/run/user/5", 5),
 			 0);
 	assert_string_equal(buf, "/o/s");
-	assert_int_equal(cli_socket_path(buf, sizeof buf, "", "/e/s",
-					 "/run/user/5", 5),
-			 0);
+	assert_int_equal(
+		cli_socket_path(buf, sizeof buf, "", "/e/s", "/run/user/5", 5),
+		0);
 	assert_string_equal(buf, "/e/s");
-	assert_int_equal(cli_socket_path(buf, sizeof buf, NULL, NULL,
-					 "/run/user/5", 5),
-			 0);
+	assert_int_equal(
+		cli_socket_path(buf, sizeof buf, NULL, NULL, "/run/user/5", 5),
+		0);
 	assert_string_equal(buf, "/run/user/5/parley/parley.sock");
 	assert_int_equal(cli_socket_path(buf, sizeof buf, NULL, "", "", 1000),
 			 0);
@@ -293,13 +288,13 @@ static void test_connect_too_long(void **state)
 /* --- human formatting -------------------------------------------------- */
 
 /* Runs f into a memory stream and returns what it wrote (caller frees). */
-#define CAPTURE(out, call)                                                   \
-	do {                                                                 \
-		size_t cap_len_;                                             \
-		FILE *f = open_memstream(&(out), &cap_len_);                 \
-		assert_non_null(f);                                          \
-		assert_int_equal((call), 0);                                 \
-		fclose(f);                                                   \
+#define CAPTURE(out, call)                                                     \
+	do {                                                                   \
+		size_t cap_len_;                                               \
+		FILE *f = open_memstream(&(out), &cap_len_);                   \
+		assert_non_null(f);                                            \
+		assert_int_equal((call), 0);                                   \
+		fclose(f);                                                     \
 	} while (0)
 
 static void test_fmt(void **state)
@@ -382,8 +377,7 @@ static void test_print_identity_event(void **state)
 			"\"data\":{}}",
 			0, NULL);
 	CAPTURE(out, cli_print_event(f, ev));
-	assert_string_equal(out,
-			    "5 1970-01-01T00:00:01.000Z node.started\n");
+	assert_string_equal(out, "5 1970-01-01T00:00:01.000Z node.started\n");
 	free(out);
 	json_object_set_new(ev, "data", json_pack("{s:i}", "n", 1));
 	CAPTURE(out, cli_print_event(f, ev));
@@ -398,7 +392,8 @@ static void test_print_identity_event(void **state)
 static void test_qr(void **state)
 {
 	static const char uri[] =
-		"parley:ABCDEFGHIJKLMNOPQRSTUVWXYZ234567ABCDEFGHIJKLMNOPQRSTUVWX";
+		"parley:"
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567ABCDEFGHIJKLMNOPQRSTUVWX";
 	QRcode *q;
 	char *out = NULL, *p;
 	int w, rows, y, x;
@@ -511,8 +506,7 @@ static void *fake_main(void *arg)
 	if (fd < 0)
 		return NULL;
 	in = fdopen(dup(fd), "r");
-	for (i = 0; fk.steps[i].kind != STEP_SEND || fk.steps[i].reply;
-	     i++) {
+	for (i = 0; fk.steps[i].kind != STEP_SEND || fk.steps[i].reply; i++) {
 		const struct step *s = &fk.steps[i];
 
 		if (s->kind != STEP_SEND) {
@@ -520,7 +514,8 @@ static void *fake_main(void *arg)
 				break;
 			if (fk.num_req < MAX_STEPS)
 				fk.req[fk.num_req++] = strdup(line);
-			if (s->expect != NULL && strstr(line, s->expect) == NULL)
+			if (s->expect != NULL &&
+			    strstr(line, s->expect) == NULL)
 				fk.bad_request = true;
 		}
 		if (s->kind == STEP_CLOSE)
@@ -570,8 +565,7 @@ static void fake_start(const struct step *steps)
 	snprintf(sun.sun_path, sizeof sun.sun_path, "%s", fk.path);
 	fk.lfd = socket(AF_UNIX, SOCK_STREAM, 0);
 	assert_true(fk.lfd >= 0);
-	assert_int_equal(bind(fk.lfd, (struct sockaddr *)&sun, sizeof sun),
-			 0);
+	assert_int_equal(bind(fk.lfd, (struct sockaddr *)&sun, sizeof sun), 0);
 	assert_int_equal(listen(fk.lfd, 4), 0);
 	assert_int_equal(pthread_create(&fk.th, NULL, fake_main, NULL), 0);
 	fk.running = true;
@@ -635,7 +629,10 @@ static void run_cli(struct run *r, ...)
 }
 
 #define R(id, body) "{\"jsonrpc\":\"2.0\",\"id\":" #id ",\"result\":" body "}\n"
-#define END {STEP_SEND, NULL, NULL}
+#define END                                                                    \
+	{                                                                      \
+		STEP_SEND, NULL, NULL                                          \
+	}
 
 static const char status_body[] =
 	"{\"version\":\"0.1.0\",\"uptime_ms\":1500,\"pid\":7,\"data_dir\":"
@@ -686,8 +683,7 @@ static void test_status(void **state)
 	(void)state;
 	memcpy(s, steps, sizeof s);
 	snprintf(reply, sizeof reply,
-		 "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":%s}\n",
-		 status_body);
+		 "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":%s}\n", status_body);
 	s[0].reply = reply;
 	fake_start(s);
 	run_cli(&r, "status", NULL);
@@ -715,8 +711,7 @@ static void test_status_json(void **state)
 
 	(void)state;
 	snprintf(reply, sizeof reply,
-		 "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":%s}\n",
-		 status_body);
+		 "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":%s}\n", status_body);
 	s[0].reply = reply;
 	fake_start(s);
 	run_cli(&r, "-J", "status", NULL);
@@ -764,8 +759,7 @@ static void test_id_qr_uri(void **state)
 	assert_int_equal(r.rc, 0);
 	CAPTURE(qr, cli_print_qr(f, "parley:ID56", false));
 	assert_memory_equal(r.out, qr, strlen(qr));
-	assert_non_null(strstr(r.out + strlen(qr),
-			       "\ncontact id   ID56\n"));
+	assert_non_null(strstr(r.out + strlen(qr), "\ncontact id   ID56\n"));
 	free(qr);
 	run_free(&r);
 
@@ -825,9 +819,9 @@ static void test_rpc_json_scalar_result(void **state)
 	run_free(&r);
 }
 
-#define ERR_UNKNOWN                                                          \
-	"{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"code\":-32601,"          \
-	"\"message\":\"method not found\",\"data\":{\"app\":"                \
+#define ERR_UNKNOWN                                                            \
+	"{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"code\":-32601,"            \
+	"\"message\":\"method not found\",\"data\":{\"app\":"                  \
 	"\"unknown_method\"}}}\n"
 
 static void test_rpc_error(void **state)
@@ -972,15 +966,16 @@ static void test_timeout(void **state)
 	run_free(&r);
 }
 
-#define EV(seq, type)                                                        \
-	"{\"jsonrpc\":\"2.0\",\"method\":\"event\",\"params\":{\"seq\":" #seq \
+#define EV(seq, type)                                                          \
+	"{\"jsonrpc\":\"2.0\",\"method\":\"event\",\"params\":{\"seq\":" #seq  \
 	",\"type\":\"" type "\",\"at\":1000,\"data\":{}}}\n"
 
 static void test_events_replay(void **state)
 {
 	static const struct step s[] = {
-		{STEP_REPLY, "\"method\":\"events.subscribe\",\"params\":"
-			     "{\"since\":0}",
+		{STEP_REPLY,
+		 "\"method\":\"events.subscribe\",\"params\":"
+		 "{\"since\":0}",
 		 R(1, "{\"last_seq\":3}") EV(1, "node.started")
 			 EV(2, "contact.added") EV(3, "node.started")},
 		END,
@@ -992,10 +987,9 @@ static void test_events_replay(void **state)
 	run_cli(&r, "events", NULL);
 	assert_int_equal(r.rc, 0);
 	assert_false(fk.bad_request);
-	assert_string_equal(r.out,
-			    "1 1970-01-01T00:00:01.000Z node.started\n"
-			    "2 1970-01-01T00:00:01.000Z contact.added\n"
-			    "3 1970-01-01T00:00:01.000Z node.started\n");
+	assert_string_equal(r.out, "1 1970-01-01T00:00:01.000Z node.started\n"
+				   "2 1970-01-01T00:00:01.000Z contact.added\n"
+				   "3 1970-01-01T00:00:01.000Z node.started\n");
 	run_free(&r);
 }
 
@@ -1022,14 +1016,16 @@ static void test_events_overflow_filter(void **state)
 {
 	static const struct step s[] = {
 		{STEP_REPLY, "{\"since\":0}",
-		 R(1, "{\"last_seq\":4}") EV(1, "a") EV(2, "b")
-			 "{\"jsonrpc\":\"2.0\",\"method\":\"events.overflow\","
-			 "\"params\":{\"resume_since\":1}}\n"},
-		{STEP_REPLY, "\"id\":2,\"method\":\"events.subscribe\","
-			     "\"params\":{\"since\":1}",
-		 R(2, "{\"last_seq\":6}") EV(2, "b") EV(3, "a")
-			 "{\"jsonrpc\":\"2.0\",\"method\":\"future.thing\"}\n"
-			 EV(4, "a")},
+		 R(1, "{\"last_seq\":4}") EV(1, "a")
+			 EV(2, "b") "{\"jsonrpc\":\"2.0\",\"method\":\"events."
+				    "overflow\","
+				    "\"params\":{\"resume_since\":1}}\n"},
+		{STEP_REPLY,
+		 "\"id\":2,\"method\":\"events.subscribe\","
+		 "\"params\":{\"since\":1}",
+		 R(2, "{\"last_seq\":6}") EV(2, "b")
+			 EV(3, "a") "{\"jsonrpc\":\"2.0\",\"method\":\"future."
+				    "thing\"}\n" EV(4, "a")},
 		END,
 	};
 	struct run r;
@@ -1041,10 +1037,10 @@ static void test_events_overflow_filter(void **state)
 	assert_false(fk.bad_request);
 	assert_int_equal(fk.num_req, 2);
 	assert_null(strstr(fk.req[0], "types"));
-	assert_string_equal(r.out,
-			    "{\"seq\":1,\"type\":\"a\",\"at\":1000,\"data\":{}}\n"
-			    "{\"seq\":3,\"type\":\"a\",\"at\":1000,\"data\":{}}\n"
-			    "{\"seq\":4,\"type\":\"a\",\"at\":1000,\"data\":{}}\n");
+	assert_string_equal(
+		r.out, "{\"seq\":1,\"type\":\"a\",\"at\":1000,\"data\":{}}\n"
+		       "{\"seq\":3,\"type\":\"a\",\"at\":1000,\"data\":{}}\n"
+		       "{\"seq\":4,\"type\":\"a\",\"at\":1000,\"data\":{}}\n");
 	run_free(&r);
 }
 
@@ -1065,9 +1061,8 @@ static void test_events_follow(void **state)
 	assert_int_equal(r.rc, EX_PROTOCOL);
 	assert_false(fk.bad_request);
 	/* The event that came before the answer is kept, not lost. */
-	assert_string_equal(r.out,
-			    "9 1970-01-01T00:00:01.000Z a\n"
-			    "10 1970-01-01T00:00:01.000Z a\n");
+	assert_string_equal(r.out, "9 1970-01-01T00:00:01.000Z a\n"
+				   "10 1970-01-01T00:00:01.000Z a\n");
 	run_free(&r);
 }
 
@@ -1075,9 +1070,9 @@ static void test_events_bad_event(void **state)
 {
 	static const struct step s[] = {
 		{STEP_REPLY, NULL,
-		 R(1, "{\"last_seq\":1}")
-		 "{\"jsonrpc\":\"2.0\",\"method\":\"event\",\"params\":"
-		 "{\"seq\":\"1\"}}\n"},
+		 R(1, "{\"last_seq\":1}") "{\"jsonrpc\":\"2.0\",\"method\":"
+					  "\"event\",\"params\":"
+					  "{\"seq\":\"1\"}}\n"},
 		END,
 	};
 	struct run r;
@@ -1091,8 +1086,7 @@ static void test_events_bad_event(void **state)
 
 /* --- usage ------------------------------------------------------------- */
 
-static void expect_usage(int rc, const char *out_has, const char *err_has,
-			 ...)
+static void expect_usage(int rc, const char *out_has, const char *err_has, ...)
 {
 	struct run r;
 	char *argv[16];
@@ -1115,16 +1109,15 @@ static void expect_usage(int rc, const char *out_has, const char *err_has,
 	fclose(err);
 	if (r.rc != rc || strstr(r.out, out_has) == NULL ||
 	    strstr(r.err, err_has) == NULL)
-		fail_msg("%s ...: rc %d, out \"%s\", err \"%s\"", argv[1],
-			 r.rc, r.out, r.err);
+		fail_msg("%s ...: rc %d, out \"%s\", err \"%s\"", argv[1], r.rc,
+			 r.out, r.err);
 	run_free(&r);
 }
 
 static void test_usage(void **state)
 {
 	(void)state;
-	expect_usage(0, "parley " PACKAGE_VERSION "\n", "", "--version",
-		     NULL);
+	expect_usage(0, "parley " PACKAGE_VERSION "\n", "", "--version", NULL);
 	expect_usage(0, "Commands:", "", "--help", NULL);
 	expect_usage(0, "  events ", "", "help", NULL);
 	expect_usage(0, "usage: parley id [--qr | --uri]", "", "help", "id",
@@ -1134,31 +1127,28 @@ static void test_usage(void **state)
 		     NULL);
 	expect_usage(EX_USAGE, "", "no command given", NULL);
 	expect_usage(EX_USAGE, "", "unknown command 'frob'", "frob", NULL);
-	expect_usage(EX_USAGE, "", "unknown option --frob", "--frob",
-		     "status", NULL);
-	expect_usage(EX_USAGE, "", "unknown option -x", "-x", "status",
+	expect_usage(EX_USAGE, "", "unknown option --frob", "--frob", "status",
 		     NULL);
+	expect_usage(EX_USAGE, "", "unknown option -x", "-x", "status", NULL);
 	expect_usage(EX_USAGE, "", "needs an argument", "--socket", NULL);
 	expect_usage(EX_USAGE, "", "--timeout needs", "--timeout", "soon",
 		     "status", NULL);
 	expect_usage(EX_USAGE, "", "expected METHOD", "rpc", NULL);
 	expect_usage(EX_USAGE, "", "expected METHOD", "rpc", "a", "{}", "b",
 		     NULL);
-	expect_usage(EX_DATAERR, "", "bad JSON params", "rpc", "a", "{",
+	expect_usage(EX_DATAERR, "", "bad JSON params", "rpc", "a", "{", NULL);
+	expect_usage(EX_DATAERR, "", "must be a JSON object", "rpc", "a", "[]",
 		     NULL);
-	expect_usage(EX_DATAERR, "", "must be a JSON object", "rpc", "a",
-		     "[]", NULL);
-	expect_usage(EX_USAGE, "", "--since needs", "events", "--since",
-		     "-1", NULL);
-	expect_usage(EX_USAGE, "", "--since needs", "events", "--since",
-		     "12x", NULL);
-	expect_usage(EX_USAGE, "", "unknown option -q", "events", "-q",
+	expect_usage(EX_USAGE, "", "--since needs", "events", "--since", "-1",
 		     NULL);
+	expect_usage(EX_USAGE, "", "--since needs", "events", "--since", "12x",
+		     NULL);
+	expect_usage(EX_USAGE, "", "unknown option -q", "events", "-q", NULL);
 	expect_usage(EX_USAGE, "", "no arguments expected", "status", "x",
 		     NULL);
 	/* Global options go before the command. */
-	expect_usage(EX_USAGE, "", "unknown option --json", "status",
-		     "--json", NULL);
+	expect_usage(EX_USAGE, "", "unknown option --json", "status", "--json",
+		     NULL);
 }
 
 int main(void)
@@ -1195,8 +1185,8 @@ int main(void)
 						fake_setup, fake_teardown),
 		cmocka_unit_test_setup_teardown(test_rpc_error, fake_setup,
 						fake_teardown),
-		cmocka_unit_test_setup_teardown(test_rpc_error_json,
-						fake_setup, fake_teardown),
+		cmocka_unit_test_setup_teardown(test_rpc_error_json, fake_setup,
+						fake_teardown),
 		cmocka_unit_test_setup_teardown(
 			test_rpc_parse_error_is_software, fake_setup,
 			fake_teardown),
