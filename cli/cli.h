@@ -37,6 +37,7 @@ struct cli {
 	json_int_t next_id;
 	json_t *early;	  /* notifications that came before a response */
 	bool reader_gone; /* out_fd reported an error: stop quietly */
+	bool following;	  /* events -f waits for events, not an answer */
 };
 
 /* One command: `parley NAME ARGS`.  run_cb gets argv with argv[0] = NAME

@@ -451,6 +451,7 @@ static int cmd_events(struct cli *c, int argc, char **argv)
 		goto out;
 	for (;;) {
 		/* Without -f every event of the replay is due promptly. */
+		c->following = e.follow;
 		r = cli_next_notify(c,
 				    e.follow || c->timeout_ms == 0
 					    ? 0
@@ -458,6 +459,7 @@ static int cmd_events(struct cli *c, int argc, char **argv)
 				    &m);
 		if (r != 0)
 			break;
+		c->following = false;
 		r = on_notify(c, &e, &m);
 		cli_msg_clear(&m);
 		if (r != 0)

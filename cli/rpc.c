@@ -95,6 +95,12 @@ int cli_io_fail(struct cli *c, int r)
 		return EX_TEMPFAIL;
 	case ECONNRESET:
 	case EPIPE:
+		if (c->following) {
+			/* Between events, not in the middle of an answer:
+			 * the daemon stopped. */
+			cli_errorf(c, "parleyd closed the connection");
+			return EX_UNAVAILABLE;
+		}
 		cli_errorf(c, "parleyd closed the connection before "
 			      "answering");
 		return EX_PROTOCOL;

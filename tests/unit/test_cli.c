@@ -451,7 +451,8 @@ enum step_kind {
 	STEP_REPLY, /* read a request, send reply */
 	STEP_SEND,  /* send reply without reading */
 	STEP_CLOSE, /* read a request, close without answering */
-	STEP_HANG,  /* read a request, answer nothing until the client leaves */
+	STEP_HANG,  /* read a request, send reply if any, then nothing more
+		       until the client leaves */
 	STEP_BIG,   /* read a request, send big_len bytes of 'x' and '\n' */
 };
 
@@ -521,6 +522,8 @@ static void *fake_main(void *arg)
 		if (s->kind == STEP_CLOSE)
 			break;
 		if (s->kind == STEP_HANG) {
+			if (s->reply != NULL)
+				send_all(fd, s->reply, strlen(s->reply));
 			while (getline(&line, &cap, in) >= 0)
 				;
 			break;
@@ -1044,13 +1047,19 @@ static void test_events_overflow_filter(void **state)
 	run_free(&r);
 }
 
-/* With -f the types go to the daemon, and the run ends only when the
- * connection does: here with exit 76 because the daemon closed it. */
+/* With -f the types go to the daemon, also when resubscribing after an
+ * overflow, and the run ends only when the connection does: exit 69, the
+ * daemon went away. */
 static void test_events_follow(void **state)
 {
 	static const struct step s[] = {
 		{STEP_REPLY, "\"params\":{\"types\":[\"a\"]}",
-		 EV(9, "a") R(1, "{\"last_seq\":8}") EV(10, "a")},
+		 EV(9, "a") R(1, "{\"last_seq\":8}")
+			 EV(10, "a") "{\"jsonrpc\":\"2.0\",\"method\":\"events."
+				     "overflow\","
+				     "\"params\":{\"resume_since\":10}}\n"},
+		{STEP_REPLY, "\"params\":{\"since\":10,\"types\":[\"a\"]}",
+		 R(2, "{\"last_seq\":12}") EV(11, "a")},
 		END,
 	};
 	struct run r;
@@ -1058,12 +1067,69 @@ static void test_events_follow(void **state)
 	(void)state;
 	fake_start(s);
 	run_cli(&r, "events", "-f", "--type", "a", NULL);
-	assert_int_equal(r.rc, EX_PROTOCOL);
+	assert_int_equal(r.rc, EX_UNAVAILABLE);
 	assert_false(fk.bad_request);
+	assert_string_equal(r.err, "parley: parleyd closed the connection\n");
 	/* The event that came before the answer is kept, not lost. */
 	assert_string_equal(r.out, "9 1970-01-01T00:00:01.000Z a\n"
-				   "10 1970-01-01T00:00:01.000Z a\n");
+				   "10 1970-01-01T00:00:01.000Z a\n"
+				   "11 1970-01-01T00:00:01.000Z a\n");
 	run_free(&r);
+}
+
+/* `parley events -f | head -1`: when the reader of the output is gone,
+ * parley notices while waiting (POLLERR on the pipe) and exits 0. */
+static void test_events_reader_gone(void **state)
+{
+	static const struct step s[] = {
+		{STEP_HANG, "events.subscribe", R(1, "{\"last_seq\":0}")},
+		END,
+	};
+	char *argv[] = {(char *)"parley", (char *)"-s", fk.path,
+			(char *)"events", (char *)"-f", NULL};
+	char *err_text = NULL;
+	size_t elen;
+	int p[2], rc;
+	FILE *out, *err;
+
+	(void)state;
+	fake_start(s);
+	assert_int_equal(pipe(p), 0);
+	close(p[0]);
+	out = fdopen(p[1], "w");
+	err = open_memstream(&err_text, &elen);
+	rc = cli_main(5, argv, out, err, p[1], false);
+	fclose(out);
+	fclose(err);
+	pthread_join(fk.th, NULL);
+	fk.running = false;
+	assert_int_equal(rc, 0);
+	assert_string_equal(err_text, "");
+	free(err_text);
+}
+
+static void test_socket_too_long(void **state)
+{
+	char path[160], *argv[] = {(char *)"parley", (char *)"--socket", path,
+				   (char *)"status", NULL};
+	char *out_text = NULL, *err_text = NULL;
+	size_t olen, elen;
+	FILE *out, *err;
+	int rc;
+
+	(void)state;
+	memset(path, 'p', sizeof path - 1);
+	path[0] = '/';
+	path[sizeof path - 1] = '\0';
+	out = open_memstream(&out_text, &olen);
+	err = open_memstream(&err_text, &elen);
+	rc = cli_main(4, argv, out, err, -1, false);
+	fclose(out);
+	fclose(err);
+	assert_int_equal(rc, EX_USAGE);
+	assert_non_null(strstr(err_text, "socket path too long"));
+	free(out_text);
+	free(err_text);
 }
 
 static void test_events_bad_event(void **state)
@@ -1205,6 +1271,9 @@ int main(void)
 						fake_setup, fake_teardown),
 		cmocka_unit_test_setup_teardown(test_events_follow, fake_setup,
 						fake_teardown),
+		cmocka_unit_test_setup_teardown(test_events_reader_gone,
+						fake_setup, fake_teardown),
+		cmocka_unit_test(test_socket_too_long),
 		cmocka_unit_test_setup_teardown(test_events_bad_event,
 						fake_setup, fake_teardown),
 		cmocka_unit_test_setup_teardown(test_usage, fake_setup,
