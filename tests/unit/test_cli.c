@@ -806,6 +806,37 @@ static void test_rpc(void **state)
 	run_free(&r);
 }
 
+/* A 4 MiB request goes out whole, as one line, however the kernel
+ * splits the writes. */
+static void test_rpc_big_request(void **state)
+{
+	static const struct step s[] = {
+		{STEP_REPLY, "\"method\":\"x.big\"", R(1, "{}")},
+		END,
+	};
+	size_t n = (size_t)4 << 20;
+	char *arg = malloc(n + 16);
+	struct run r;
+
+	(void)state;
+	assert_non_null(arg);
+	memcpy(arg, "{\"b\":\"", 6);
+	memset(arg + 6, 'q', n);
+	memcpy(arg + 6 + n, "\"}", 3);
+	fake_start(s);
+	run_cli(&r, "-J", "rpc", "x.big", arg, NULL);
+	assert_int_equal(r.rc, 0);
+	assert_false(fk.bad_request);
+	assert_int_equal(fk.num_req, 1);
+	assert_int_equal(strlen(fk.req[0]),
+			 strlen("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
+				"\"x.big\",\"params\":{\"b\":\"\"}}\n") +
+				 n);
+	assert_string_equal(r.out, "{}\n");
+	run_free(&r);
+	free(arg);
+}
+
 static void test_rpc_json_scalar_result(void **state)
 {
 	static const struct step s[] = {
@@ -1247,6 +1278,8 @@ int main(void)
 						fake_teardown),
 		cmocka_unit_test_setup_teardown(test_rpc, fake_setup,
 						fake_teardown),
+		cmocka_unit_test_setup_teardown(test_rpc_big_request,
+						fake_setup, fake_teardown),
 		cmocka_unit_test_setup_teardown(test_rpc_json_scalar_result,
 						fake_setup, fake_teardown),
 		cmocka_unit_test_setup_teardown(test_rpc_error, fake_setup,
