@@ -154,6 +154,17 @@ out:
 
 /* --- id ---------------------------------------------------------------- */
 
+/* ANSI colours only on a terminal that has them and a user who wants
+ * them (https://no-color.org). */
+static bool use_colour(const struct cli *c)
+{
+	const char *no = getenv("NO_COLOR");
+	const char *term = getenv("TERM");
+
+	return c->out_tty && (no == NULL || no[0] == '\0') &&
+	       (term == NULL || strcmp(term, "dumb") != 0);
+}
+
 static int cmd_id(struct cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -211,7 +222,7 @@ static int cmd_id(struct cli *c, int argc, char **argv)
 		goto out;
 	}
 	if (qr) {
-		r = cli_print_qr(c->out, json_string_value(uri), c->out_tty);
+		r = cli_print_qr(c->out, json_string_value(uri), use_colour(c));
 		if (r == -EINVAL) {
 			cli_errorf(c, "the URI is too long for a QR code");
 			r = EX_DATAERR;
