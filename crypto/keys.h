@@ -54,8 +54,30 @@ int cx_identity_alloc(struct cx_identity *id);
 void cx_identity_close(struct cx_identity *id);
 
 /* Checks the device certificate and that every public key matches its
- * secret key.  Returns 0 or -EKEYREJECTED. */
+ * secret key, and that the storage key is not all zero.  Returns 0 or
+ * -EKEYREJECTED (-EINVAL when the secrets were never allocated). */
 int cx_identity_check(const struct cx_identity *id);
+
+/* The device certificate message, what the account key signs:
+ *   "parley device cert v1" (21 bytes, no NUL) || 0x00
+ *   || version (1 byte, CX_DEVICE_CERT_VERSION)
+ *   || account public key (32) || device public key (32)
+ *   || created_s (8 bytes, big-endian)
+ * 95 bytes.  The context string keeps this signature from ever being valid
+ * as any other parley message, the version lets the layout change. */
+#define CX_DEVICE_CERT_MSG_LEN 95
+#define CX_DEVICE_CERT_VERSION 0x01
+void cx_device_cert_msg(uint8_t out[static CX_DEVICE_CERT_MSG_LEN],
+			const uint8_t account_pk[static CX_ED_PK_LEN],
+			const uint8_t device_pk[static CX_ED_PK_LEN],
+			uint64_t created_s);
+
+/* Verifies a device certificate (for a contact's device list).  Returns 0
+ * or -EKEYREJECTED. */
+int cx_device_cert_verify(const uint8_t account_pk[static CX_ED_PK_LEN],
+			  const uint8_t device_pk[static CX_ED_PK_LEN],
+			  uint64_t created_s,
+			  const uint8_t sig[static CX_SIG_LEN]);
 
 /* node ID = BLAKE2b-256(node public key) */
 void cx_node_id(uint8_t out[static CX_HASH_LEN],

@@ -1,13 +1,576 @@
-/* parleyd: skeleton entry point; the daemon lands in the next commits. */
+/* parleyd: the parley daemon.
+ *
+ * Start-up, in order: settings (defaults < config file < command line),
+ * data directory and its lock, detaching unless --foreground (the parent
+ * waits until the child is serving, so `parleyd && parley status` works),
+ * identity from the key file (created on first start, never replaced),
+ * the LMDB store, the event log, the API socket, signals, readiness.
+ * Shutdown undoes the same steps in reverse.  main() owns every part; the
+ * struct node only points at them. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "crypto/cx.h"
+#include "crypto/keyfile.h"
+#include "crypto/keys.h"
+#include "crypto/rng.h"
+#include "node/api.h"
+#include "node/config.h"
+#include "node/log.h"
+#include "node/node.h"
+#include "node/sys_api.h"
+#include "node/sys_os.h"
+#include "store/store.h"
+
+#define PASSPHRASE_MAX 1024
+
+struct daemon {
+	struct node_config cfg;
+	char *config_path;
+	bool config_given;
+	char *data_dir;
+	char *socket_path;
+	bool socket_private; /* default location: its directory is ours */
+	int lock_fd;
+	int ready_fd; /* pipe to the waiting parent, -1 in the foreground */
+	uv_loop_t loop;
+	uv_signal_t sig_term, sig_int, sig_hup;
+	struct clock clock;
+	struct node_env env;
+	struct node node;
+	struct api *api;
+	struct sys_api *sys_api;
+	bool stopping;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: parleyd [OPTIONS]\n"
+		"\n"
+		"The parley messenger daemon.  Apps, the parley command among "
+		"them,\ntalk to it over a Unix socket.\n"
+		"\n"
+		"  -d, --data-dir DIR        keys and database "
+		"(default $XDG_DATA_HOME/parley)\n"
+		"  -s, --socket PATH         API socket "
+		"(default $XDG_RUNTIME_DIR/parley/parley.sock)\n"
+		"  -c, --config FILE         config file "
+		"(default $XDG_CONFIG_HOME/parley/parleyd.conf)\n"
+		"  -l, --listen HOST:PORT    UDP address for peers\n"
+		"      --bootstrap HOST:PORT a node to join the network "
+		"through (repeatable)\n"
+		"      --relay               volunteer as a store-and-forward "
+		"relay\n"
+		"      --passphrase-file F   seal the key file with the "
+		"passphrase in F\n"
+		"      --log-level LEVEL     error, warn, info (default) or "
+		"debug\n"
+		"      --log-file FILE       log there instead of stderr\n"
+		"      --event-log-max N     events kept for replay "
+		"(default 100000)\n"
+		"  -f, --foreground          do not detach\n"
+		"  -V, --version             print the version and exit\n"
+		"  -h, --help                print this help and exit\n"
+		"\n"
+		"Signals: SIGTERM or SIGINT stop cleanly; SIGHUP rereads the "
+		"config file\nand reopens the log file.\n");
+}
+
+static const struct option long_opts[] = {
+	{"data-dir", required_argument, NULL, 'd'},
+	{"socket", required_argument, NULL, 's'},
+	{"config", required_argument, NULL, 'c'},
+	{"listen", required_argument, NULL, 'l'},
+	{"bootstrap", required_argument, NULL, 'B'},
+	{"relay", no_argument, NULL, 'R'},
+	{"passphrase-file", required_argument, NULL, 'P'},
+	{"log-level", required_argument, NULL, 'L'},
+	{"log-file", required_argument, NULL, 'O'},
+	{"event-log-max", required_argument, NULL, 'E'},
+	{"foreground", no_argument, NULL, 'f'},
+	{"version", no_argument, NULL, 'V'},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+
+/* Reads the config file into d->cfg.  A missing default file is fine; a
+ * missing file named with --config is not. */
+static int load_config_file(struct daemon *d, struct node_config *cfg)
+{
+	char err[300];
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	r = sys_read_file(d->config_path, CONFIG_FILE_MAX, &buf, &len);
+	if (r == -ENOENT && !d->config_given)
+		return 0;
+	if (r < 0) {
+		log_error("config %s: %s", d->config_path,
+			  r == -E2BIG ? "file too large" : strerror(-r));
+		return r;
+	}
+	r = config_parse(cfg, (const char *)buf, len, err, sizeof err);
+	free(buf);
+	if (r < 0)
+		log_error("config %s: %s", d->config_path, err);
+	return r;
+}
+
+/* Settings: defaults, then the file, then the command line.  Returns 0,
+ * 1 when the program should exit 0 (--help, --version), or -1. */
+static int parse_settings(struct daemon *d, int argc, char **argv)
+{
+	char err[300];
+	const char *key;
+	int c, r;
+
+	/* First pass: --config, --help, --version. */
+	opterr = 1;
+	while ((c = getopt_long(argc, argv, "d:s:c:l:fVh", long_opts,
+				NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			free(d->config_path);
+			d->config_path = strdup(optarg);
+			d->config_given = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 1;
+		case 'V':
+			printf("parleyd %s\n", PACKAGE_VERSION);
+			return 1;
+		case '?':
+			usage(stderr);
+			return -1;
+		default:
+			break;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "parleyd: unexpected argument '%s'\n",
+			argv[optind]);
+		return -1;
+	}
+	if (d->config_path == NULL)
+		d->config_path = sys_default_config();
+	if (d->config_path == NULL || load_config_file(d, &d->cfg) < 0)
+		return -1;
+	/* Second pass: the command line wins over the file. */
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "d:s:c:l:fVh", long_opts,
+				NULL)) != -1) {
+		key = NULL;
+		for (const struct option *o = long_opts; o->name != NULL; o++)
+			if (o->val == c)
+				key = o->name;
+		if (c == 'c' || key == NULL)
+			continue;
+		r = config_set(&d->cfg, key, optarg, err, sizeof err);
+		if (r < 0) {
+			fprintf(stderr, "parleyd: --%s: %s\n", key, err);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int read_passphrase(const char *path, char *out, size_t max,
+			   size_t *len)
+{
+	uint8_t *buf = NULL;
+	size_t n = 0;
+	int r;
+
+	r = sys_read_file(path, max, &buf, &n);
+	if (r < 0)
+		return r;
+	/* The first line is the passphrase. */
+	for (size_t i = 0; i < n; i++) {
+		if (buf[i] == '\n' || buf[i] == '\r') {
+			n = i;
+			break;
+		}
+	}
+	memcpy(out, buf, n);
+	*len = n;
+	cx_wipe(buf, max + 1);
+	free(buf);
+	return n == 0 ? -EINVAL : 0;
+}
+
+/* Loads the identity from data_dir/identity.key, or creates it there on
+ * first start.  Any failure to read an existing file stops the daemon:
+ * it never makes a new identity over an old one. */
+static int load_identity(struct daemon *d)
+{
+	char path[PATH_MAX];
+	char *pass = NULL;
+	size_t pass_len = 0;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	snprintf(path, sizeof path, "%s/identity.key", d->data_dir);
+	if (d->cfg.passphrase_file != NULL) {
+		pass = cx_secret_alloc(PASSPHRASE_MAX + 1);
+		if (pass == NULL)
+			return -ENOMEM;
+		r = read_passphrase(d->cfg.passphrase_file, pass,
+				    PASSPHRASE_MAX, &pass_len);
+		if (r < 0) {
+			log_error("passphrase file %s: %s",
+				  d->cfg.passphrase_file,
+				  r == -EINVAL ? "empty first line"
+					       : strerror(-r));
+			goto out;
+		}
+	}
+	r = sys_read_file(path, CX_KEYFILE_MAX, &buf, &len);
+	if (r == 0) {
+		struct stat st;
+
+		if (stat(path, &st) == 0 && (st.st_mode & 077))
+			log_warn("%s is readable by others (mode %o)", path,
+				 (unsigned)(st.st_mode & 0777));
+		r = cx_keyfile_decode(&d->node.identity, buf, len, pass,
+				      pass_len);
+		d->node.identity_sealed = cx_keyfile_is_sealed(buf, len);
+		cx_wipe(buf, len);
+		switch (-r) {
+		case 0:
+			if (pass != NULL && !d->node.identity_sealed)
+				log_warn("key file is not sealed; the "
+					 "passphrase was not used");
+			break;
+		case ENOKEY:
+			log_error("%s is sealed with a passphrase: give "
+				  "--passphrase-file",
+				  path);
+			break;
+		case EKEYREJECTED:
+			log_error("%s: wrong passphrase", path);
+			break;
+		case EBADMSG:
+			log_error("%s is corrupt or truncated; refusing to "
+				  "start (restore it from a backup; moving it "
+				  "away makes a NEW identity)",
+				  path);
+			break;
+		default:
+			log_error("%s: %s", path, strerror(-r));
+			break;
+		}
+		goto out;
+	}
+	if (r != -ENOENT) {
+		log_error("%s: %s", path,
+			  r == -E2BIG ? "too large to be a key file"
+				      : strerror(-r));
+		goto out;
+	}
+	/* First start. */
+	r = cx_identity_generate(&d->node.identity, rng_system(),
+				 d->clock.wall_ms(NULL) / 1000);
+	if (r < 0) {
+		log_error("cannot generate keys: %s", strerror(-r));
+		goto out;
+	}
+	r = cx_keyfile_encode(&buf, &len, &d->node.identity, pass, pass_len,
+			      rng_system());
+	if (r < 0) {
+		log_error("cannot encode the key file: %s", strerror(-r));
+		goto out;
+	}
+	r = sys_write_file_atomic(path, buf, len, 0600);
+	cx_keyfile_free(buf, len);
+	buf = NULL;
+	if (r < 0) {
+		log_error("cannot write %s: %s", path, strerror(-r));
+		goto out;
+	}
+	d->node.identity_sealed = pass != NULL;
+	log_info("created a new identity in %s%s", path,
+		 pass != NULL ? " (sealed)" : "");
+out:
+	free(buf);
+	cx_secret_free(pass);
+	if (r < 0)
+		cx_identity_close(&d->node.identity);
+	return r;
+}
+
+static void on_close_walk(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+static void daemon_stop(struct daemon *d)
+{
+	if (d->stopping)
+		return;
+	d->stopping = true;
+	log_info("stopping");
+	node_emit(&d->node, "node.stopping", "{}");
+	sys_api_stop(d->sys_api);
+	d->sys_api = NULL;
+	uv_signal_stop(&d->sig_term);
+	uv_signal_stop(&d->sig_int);
+	uv_signal_stop(&d->sig_hup);
+	uv_walk(&d->loop, on_close_walk, NULL);
+}
+
+static void request_stop(void *self)
+{
+	daemon_stop(self);
+}
+
+static void reload(struct daemon *d)
+{
+	struct node_config fresh;
+
+	config_init(&fresh);
+	if (load_config_file(d, &fresh) < 0) {
+		log_warn("SIGHUP: config not reloaded");
+		config_free(&fresh);
+		return;
+	}
+	/* Only what can change at run time; the rest needs a restart. */
+	if (d->config_path != NULL) {
+		log_set_level(fresh.log_level);
+		d->cfg.log_level = fresh.log_level;
+	}
+	if (log_open(d->cfg.log_file) < 0)
+		log_warn("SIGHUP: cannot reopen %s", d->cfg.log_file);
+	config_free(&fresh);
+	log_info("SIGHUP: config reloaded, log reopened");
+	node_emit(&d->node, "node.reloaded", "{}");
+}
+
+static void signal_cb(uv_signal_t *h, int signum)
+{
+	struct daemon *d = h->data;
+
+	if (signum == SIGHUP)
+		reload(d);
+	else
+		daemon_stop(d);
+}
+
+/* Detaches: the parent waits on a pipe for "ok" (or an error text) from
+ * the child and exits with 0 or 1 accordingly.  Returns in the child. */
+static int detach(struct daemon *d)
+{
+	int fds[2];
+	pid_t pid;
+
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid > 0) {
+		char buf[512];
+		ssize_t n;
+
+		close(fds[1]);
+		do {
+			n = read(fds[0], buf, sizeof buf - 1);
+		} while (n < 0 && errno == EINTR);
+		_exit(n == 2 && memcmp(buf, "ok", 2) == 0 ? 0 : 1);
+	}
+	close(fds[0]);
+	d->ready_fd = fds[1];
+	setsid();
+	return 0;
+}
+
+static void tell_parent(struct daemon *d, const char *what)
+{
+	if (d->ready_fd >= 0) {
+		ssize_t n = write(d->ready_fd, what, strlen(what));
+
+		(void)n;
+		close(d->ready_fd);
+		d->ready_fd = -1;
+	}
+}
+
+static void stdio_to_null(void)
+{
+	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	dup2(fd, STDIN_FILENO);
+	dup2(fd, STDOUT_FILENO);
+	close(fd);
+}
 
 int main(int argc, char **argv)
 {
-	if (argc > 1 && strcmp(argv[1], "--version") == 0) {
-		printf("parleyd %s\n", PACKAGE_VERSION);
-		return 0;
+	struct daemon d;
+	struct store_opts sopts = {0};
+	char path[PATH_MAX], err[400];
+	char *log_default = NULL;
+	enum { S_NONE, S_LOCK, S_IDENT, S_STORE, S_LOOP, S_API } stage = S_NONE;
+	int r, status = 1;
+
+	memset(&d, 0, sizeof d);
+	d.lock_fd = -1;
+	d.ready_fd = -1;
+	config_init(&d.cfg);
+	signal(SIGPIPE, SIG_IGN);
+	r = parse_settings(&d, argc, argv);
+	if (r != 0) {
+		status = r > 0 ? 0 : 64; /* EX_USAGE */
+		goto out;
 	}
-	fprintf(stderr, "parleyd: not yet\n");
-	return 1;
+	log_set_level(d.cfg.log_level);
+	if (d.cfg.log_file != NULL && (r = log_open(d.cfg.log_file)) < 0) {
+		log_error("cannot open log file %s: %s", d.cfg.log_file,
+			  strerror(-r));
+		goto out;
+	}
+	if (cx_init() < 0) {
+		log_error("libsodium failed to initialise");
+		goto out;
+	}
+	d.data_dir = d.cfg.data_dir != NULL ? strdup(d.cfg.data_dir)
+					    : sys_default_data_dir();
+	d.socket_private = d.cfg.socket_path == NULL;
+	d.socket_path = d.cfg.socket_path != NULL ? strdup(d.cfg.socket_path)
+						  : sys_default_socket();
+	if (d.data_dir == NULL || d.socket_path == NULL)
+		goto out;
+	if ((r = sys_mkdir_p(d.data_dir, 0700)) < 0) {
+		log_error("cannot create data directory %s: %s", d.data_dir,
+			  strerror(-r));
+		goto out;
+	}
+	if (!d.cfg.foreground) {
+		if ((r = detach(&d)) < 0) {
+			log_error("cannot detach: %s", strerror(-r));
+			goto out;
+		}
+		if (d.cfg.log_file == NULL) {
+			snprintf(path, sizeof path, "%s/parleyd.log",
+				 d.data_dir);
+			log_default = strdup(path);
+			if (log_default == NULL ||
+			    log_open(log_default) < 0)
+				log_warn("cannot open %s", path);
+		}
+		stdio_to_null();
+	}
+	if ((r = sys_lock_dir(d.data_dir, &d.lock_fd)) < 0) {
+		log_error("%s: %s", d.data_dir,
+			  r == -EBUSY ? "another parleyd is using this data "
+					"directory"
+				      : strerror(-r));
+		goto out;
+	}
+	stage = S_LOCK;
+	if ((r = uv_loop_init(&d.loop)) < 0) {
+		log_error("event loop: %s", uv_strerror(r));
+		goto out;
+	}
+	stage = S_LOOP;
+	sys_clock_init(&d.clock, &d.loop);
+	d.env.clock = &d.clock;
+	d.env.rng = rng_system();
+	d.node.env = &d.env;
+	d.node.cfg = &d.cfg;
+	d.node.data_dir = d.data_dir;
+	d.node.socket_path = d.socket_path;
+	d.node.pid = (int)getpid();
+	d.node.started_mono_ms = d.clock.mono_ms(d.clock.self);
+	d.node.request_stop = request_stop;
+	d.node.stop_self = &d;
+	if (load_identity(&d) < 0)
+		goto out;
+	stage = S_IDENT;
+	snprintf(path, sizeof path, "%s/db", d.data_dir);
+	if ((r = sys_mkdir_p(path, 0700)) < 0 ||
+	    (r = store_open(&d.node.store, path, &sopts)) < 0) {
+		log_error("cannot open the store in %s: %s", path,
+			  strerror(-r));
+		goto out;
+	}
+	stage = S_STORE;
+	if ((r = events_open(&d.node.events, d.node.store,
+			     d.cfg.event_log_max)) < 0) {
+		log_error("cannot read the event log: %s", strerror(-r));
+		goto out;
+	}
+	if ((r = api_new(&d.api, &d.node)) < 0)
+		goto out;
+	d.node.api = d.api;
+	r = sys_api_start(&d.sys_api, &d.loop, d.api, d.socket_path,
+			  d.socket_private, err, sizeof err);
+	if (r < 0) {
+		log_error("%s", err);
+		goto out;
+	}
+	stage = S_API;
+	uv_signal_init(&d.loop, &d.sig_term);
+	uv_signal_init(&d.loop, &d.sig_int);
+	uv_signal_init(&d.loop, &d.sig_hup);
+	d.sig_term.data = d.sig_int.data = d.sig_hup.data = &d;
+	uv_signal_start(&d.sig_term, signal_cb, SIGTERM);
+	uv_signal_start(&d.sig_int, signal_cb, SIGINT);
+	uv_signal_start(&d.sig_hup, signal_cb, SIGHUP);
+	snprintf(err, sizeof err, "{\"version\":\"%s\",\"pid\":%d}",
+		 PACKAGE_VERSION, d.node.pid);
+	if ((r = node_emit(&d.node, "node.started", err)) < 0)
+		log_warn("cannot log the start event: %s", strerror(-r));
+	log_info("listening on %s (data in %s)", d.socket_path, d.data_dir);
+	sys_notify("READY=1");
+	tell_parent(&d, "ok");
+	uv_run(&d.loop, UV_RUN_DEFAULT);
+	sys_notify("STOPPING=1");
+	status = 0;
+out:
+	if (stage >= S_API && d.sys_api != NULL) {
+		sys_api_stop(d.sys_api);
+		d.sys_api = NULL;
+	}
+	if (stage >= S_LOOP) {
+		uv_walk(&d.loop, on_close_walk, NULL);
+		uv_run(&d.loop, UV_RUN_DEFAULT); /* close callbacks */
+		uv_loop_close(&d.loop);
+	}
+	api_free(d.api);
+	if (stage >= S_STORE)
+		store_close(d.node.store);
+	if (stage >= S_IDENT)
+		cx_identity_close(&d.node.identity);
+	if (d.lock_fd >= 0)
+		close(d.lock_fd);
+	if (status != 0)
+		tell_parent(&d, "failed");
+	else
+		log_info("stopped");
+	config_free(&d.cfg);
+	free(d.config_path);
+	free(d.data_dir);
+	free(d.socket_path);
+	free(log_default);
+	log_close();
+	return status;
 }

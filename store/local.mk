@@ -1,2 +1,11 @@
 # store/: LMDB and zstd (DESIGN.md section 2).
-EXTRA_DIST += store/store.h
+noinst_LIBRARIES += store/libstore.a
+store_libstore_a_SOURCES = store/store.c store/store.h
+store_libstore_a_CFLAGS = $(AM_CFLAGS) $(LMDB_CFLAGS) $(ZSTD_CFLAGS)
+
+check_PROGRAMS += tests/unit/test_store
+TESTS += tests/unit/test_store
+tests_unit_test_store_SOURCES = tests/unit/test_store.c
+tests_unit_test_store_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_store_LDADD = store/libstore.a $(LMDB_LIBS) $(ZSTD_LIBS) \
+	$(CMOCKA_LIBS)

@@ -12,10 +12,19 @@
  * transaction function again from the start.  Transaction functions must
  * therefore have no effects outside the transaction.
  *
+ * LMDB may resize the map only while no transaction is open in this process
+ * (lmdb.h, mdb_env_set_mapsize).  So store_grow() returns -EBUSY while any
+ * transaction of this store is open, and store_write() grows only after
+ * aborting its own: a caller that holds another transaction open (say a
+ * read transaction around a store_write) gets -EBUSY instead of growth.
+ * Never nest store_write() calls (LMDB has one writer at a time).
+ *
  * Errors: 0 or negative errno:
  *   -ENOENT  key not found          -E2BIG   value larger than the buffer
  *   -ENOSPC  map at its maximum or disk full
- *   -EBADMSG corrupt stored value   -EIO     other LMDB failure */
+ *   -EBADMSG corrupt stored value   -EIO     other LMDB failure
+ *   -EINVAL  bad argument (key empty or longer than LMDB's 511 bytes)
+ *   -EBUSY   the map must grow but a transaction is still open */
 #ifndef PARLEY_STORE_STORE_H
 #define PARLEY_STORE_STORE_H
 
@@ -77,7 +86,10 @@ int store_read(struct store *s, int (*fn)(struct store_txn *t, void *ctx),
 
 /* Explicit transactions, for callers that cannot use a function.  A write
  * transaction that fails with -ENOSPC from put or commit is aborted by the
- * store; the caller may call store_grow() and start again. */
+ * store; the caller may call store_grow() and start again.  After a failed
+ * put or del (other than -ENOENT) the LMDB transaction is already gone:
+ * every later call on t returns the same error, and the caller still frees
+ * t with store_txn_abort() (or store_txn_commit(), which returns it). */
 int store_txn_begin(struct store *s, bool write, struct store_txn **out);
 int store_txn_commit(struct store_txn *t); /* frees t, success or not */
 void store_txn_abort(struct store_txn *t); /* frees t; NULL-safe */
@@ -116,7 +128,10 @@ int store_count(struct store_txn *t, enum store_table tbl, uint64_t *count);
  * store_compress writes at most dst_max bytes (store_compress_bound()
  * gives enough).  store_decompress refuses frames whose declared content
  * size exceeds dst_max, or that do not declare it, before decoding
- * anything: -E2BIG / -EBADMSG. Both set *out_len. */
+ * anything: -E2BIG / -EBADMSG. Both set *out_len (0 on failure, except
+ * store_decompress's -E2BIG, which reports the declared size).
+ * store_compress writes frames that carry their content size and a
+ * checksum; level is a zstd level (0: zstd's default), else -EINVAL. */
 size_t store_compress_bound(size_t src_len);
 int store_compress(void *dst, size_t dst_max, size_t *out_len,
 		   const void *src, size_t src_len, int level);

@@ -20,3 +20,13 @@ else
 FUZZ_LINK =
 TESTS += $(FUZZ_TESTS)
 endif
+
+# Integration tests: real daemons on loopback, driven through the socket
+# and the CLI.  rpctool is a raw client for what the CLI would never send.
+check_PROGRAMS += tests/tools/rpctool
+tests_tools_rpctool_SOURCES = tests/tools/rpctool.c
+INTEGRATION_TESTS = tests/integration/daemon_basic.sh \
+	tests/integration/api_robust.sh
+dist_check_SCRIPTS += $(INTEGRATION_TESTS)
+TESTS += $(INTEGRATION_TESTS)
+EXTRA_DIST += tests/integration/lib.sh

@@ -1,0 +1,235 @@
+/* Event log over store/: key = seq as 8 big-endian bytes (so LMDB's key
+ * order is seq order), value = type NUL json.  META holds "events.last"
+ * so that numbering survives even a log pruned empty.  Appends prune in
+ * the same transaction, so the log never holds more than max_keep. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "node/events.h"
+
+static const char meta_last[] = "events.last";
+
+static void be64_put(uint8_t out[8], uint64_t v)
+{
+	for (int i = 7; i >= 0; i--) {
+		out[i] = (uint8_t)v;
+		v >>= 8;
+	}
+}
+
+static uint64_t be64_get(const uint8_t in[8])
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = (v << 8) | in[i];
+	return v;
+}
+
+static int first_key_cb(void *ctx, const void *key, size_t key_len,
+			const void *val, size_t val_len)
+{
+	(void)val;
+	(void)val_len;
+	if (key_len != 8)
+		return -EBADMSG;
+	*(uint64_t *)ctx = be64_get(key);
+	return 1;
+}
+
+struct bounds {
+	uint64_t first, last;
+};
+
+static int read_bounds(struct store_txn *t, void *ctx)
+{
+	struct bounds *b = ctx;
+	uint8_t buf[8];
+	size_t len = 0;
+	uint64_t first = 0;
+	int r;
+
+	r = store_get(t, STORE_TABLE_META, meta_last, sizeof meta_last - 1,
+		      buf, sizeof buf, &len);
+	if (r == -ENOENT) {
+		b->last = 0;
+	} else if (r < 0) {
+		return r;
+	} else if (len != 8) {
+		return -EBADMSG;
+	} else {
+		b->last = be64_get(buf);
+	}
+	r = store_scan(t, STORE_TABLE_EVENTS, NULL, 0, false, first_key_cb,
+		       &first);
+	if (r < 0)
+		return r;
+	b->first = first != 0 ? first : b->last + 1;
+	return 0;
+}
+
+int events_open(struct events *ev, struct store *s, uint64_t max_keep)
+{
+	struct bounds b = {0, 0};
+	int r;
+
+	memset(ev, 0, sizeof *ev);
+	ev->store = s;
+	ev->max_keep = max_keep > 0 ? max_keep : 1;
+	if ((r = store_read(s, read_bounds, &b)) < 0)
+		return r;
+	ev->first_seq = b.first;
+	ev->last_seq = b.last;
+	return 0;
+}
+
+struct append {
+	struct events *ev;
+	uint64_t seq;
+	const char *val;
+	size_t val_len;
+	uint64_t new_first;
+};
+
+static int append_txn(struct store_txn *t, void *ctx)
+{
+	struct append *a = ctx;
+	uint8_t key[8];
+	uint64_t first = a->ev->first_seq;
+	int r;
+
+	be64_put(key, a->seq);
+	if ((r = store_put(t, STORE_TABLE_EVENTS, key, 8, a->val,
+			   a->val_len)) < 0)
+		return r;
+	if ((r = store_put(t, STORE_TABLE_META, meta_last,
+			   sizeof meta_last - 1, key, 8)) < 0)
+		return r;
+	/* Prune so that at most max_keep remain: seqs first..seq. */
+	while (a->seq - first + 1 > a->ev->max_keep) {
+		be64_put(key, first);
+		r = store_del(t, STORE_TABLE_EVENTS, key, 8);
+		if (r < 0 && r != -ENOENT)
+			return r;
+		first++;
+	}
+	a->new_first = first;
+	return 0;
+}
+
+static bool type_ok(const char *type)
+{
+	size_t n = strlen(type);
+
+	if (n == 0 || n >= EVENTS_TYPE_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = type[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_'))
+			return false;
+	}
+	return true;
+}
+
+int events_append(struct events *ev, uint64_t at_ms, const char *type,
+		  const char *data_json, uint64_t *seq_out)
+{
+	struct append a = {.ev = ev};
+	size_t type_len, data_len, cap;
+	char *val = NULL;
+	int n, r;
+
+	if (!type_ok(type))
+		return -EINVAL;
+	data_len = strlen(data_json);
+	if (data_len > EVENTS_DATA_MAX)
+		return -E2BIG;
+	type_len = strlen(type);
+	cap = type_len + 1 + data_len + 128;
+	val = malloc(cap);
+	if (val == NULL)
+		return -ENOMEM;
+	a.seq = ev->last_seq + 1;
+	memcpy(val, type, type_len + 1);
+	n = snprintf(val + type_len + 1, cap - type_len - 1,
+		     "{\"seq\":%llu,\"type\":\"%s\",\"at\":%llu,\"data\":%s}",
+		     (unsigned long long)a.seq, type,
+		     (unsigned long long)at_ms, data_json);
+	if (n < 0 || (size_t)n >= cap - type_len - 1) {
+		free(val);
+		return -EINVAL;
+	}
+	a.val = val;
+	a.val_len = type_len + 1 + (size_t)n;
+	r = store_write(ev->store, append_txn, &a);
+	free(val);
+	if (r < 0)
+		return r;
+	ev->last_seq = a.seq;
+	ev->first_seq = a.new_first;
+	if (seq_out != NULL)
+		*seq_out = a.seq;
+	return 0;
+}
+
+struct reader {
+	events_cb cb;
+	void *ctx;
+	size_t max_n, n;
+	int stop;
+};
+
+static int read_cb(void *ctx, const void *key, size_t key_len,
+		   const void *val, size_t val_len)
+{
+	struct reader *rd = ctx;
+	const char *v = val;
+	const char *nul;
+	int r;
+
+	if (key_len != 8)
+		return -EBADMSG;
+	nul = memchr(v, '\0', val_len);
+	if (nul == NULL)
+		return -EBADMSG;
+	r = rd->cb(rd->ctx, be64_get(key), v, nul + 1,
+		   val_len - (size_t)(nul + 1 - v));
+	rd->n++;
+	if (r != 0)
+		return r;
+	return rd->n >= rd->max_n ? 1 : 0;
+}
+
+struct read_args {
+	uint64_t after;
+	struct reader *rd;
+};
+
+static int read_txn(struct store_txn *t, void *ctx)
+{
+	struct read_args *ra = ctx;
+	uint8_t from[8];
+
+	be64_put(from, ra->after + 1);
+	return store_scan(t, STORE_TABLE_EVENTS, from, 8, false, read_cb,
+			  ra->rd);
+}
+
+int events_read(struct events *ev, uint64_t after, size_t max_n,
+		events_cb cb, void *ctx)
+{
+	struct reader rd = {.cb = cb, .ctx = ctx, .max_n = max_n};
+	struct read_args ra = {.after = after, .rd = &rd};
+	int r;
+
+	if (max_n == 0 || after >= ev->last_seq)
+		return 0;
+	r = store_read(ev->store, read_txn, &ra);
+	if (r < 0)
+		return r;
+	return (int)rd.n;
+}

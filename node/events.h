@@ -1,0 +1,46 @@
+/* The event log: every event the daemon reports to apps, in LMDB, under a
+ * sequence number that only grows, across restarts too (DESIGN.md 9).
+ * Clients replay from any seq still kept; the log keeps the newest
+ * max_keep events and prunes older ones, and a client that asks for a
+ * pruned range is told so (events.overflow), never silently skipped.
+ *
+ * A stored event is `type NUL json`, where json is the compact object
+ * {"seq":N,"type":"...","at":MS,"data":{...}} that apps receive as the
+ * params of an "event" notification. */
+#ifndef PARLEY_NODE_EVENTS_H
+#define PARLEY_NODE_EVENTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/store.h"
+
+#define EVENTS_TYPE_MAX 64	    /* bytes of a type name */
+#define EVENTS_DATA_MAX (64 * 1024) /* bytes of one event's data JSON */
+
+struct events {
+	struct store *store;
+	uint64_t first_seq; /* oldest kept; last_seq + 1 when empty */
+	uint64_t last_seq;  /* newest ever written; 0 before the first */
+	uint64_t max_keep;
+};
+
+/* Reads the log's bounds from the store.  0 or negative errno. */
+int events_open(struct events *ev, struct store *s, uint64_t max_keep);
+
+/* Appends an event: type is [a-z0-9._] only, data_json a JSON object
+ * (the caller's encoder made it).  Durable when this returns 0; *seq_out
+ * (may be NULL) gets its number.  -EINVAL for a bad type, -E2BIG for data
+ * over EVENTS_DATA_MAX, -ENOSPC when the store is full. */
+int events_append(struct events *ev, uint64_t at_ms, const char *type,
+		  const char *data_json, uint64_t *seq_out);
+
+/* Calls cb for up to max_n events with seq > after, oldest first.  The
+ * pointers are valid during the call only.  cb returns 0 to go on, > 0
+ * to stop. Returns the number of events passed to cb, or negative errno. */
+typedef int (*events_cb)(void *ctx, uint64_t seq, const char *type,
+			 const char *json, size_t json_len);
+int events_read(struct events *ev, uint64_t after, size_t max_n,
+		events_cb cb, void *ctx);
+
+#endif

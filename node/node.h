@@ -1,0 +1,41 @@
+/* struct node: one running parley node, everything the API handlers reach.
+ * Owned by the daemon's main (or a test), which creates the parts in order
+ * and closes them in reverse; the struct itself only points at them. */
+#ifndef PARLEY_NODE_NODE_H
+#define PARLEY_NODE_NODE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "crypto/keys.h"
+#include "node/config.h"
+#include "node/env.h"
+#include "node/events.h"
+#include "store/store.h"
+
+#define NODE_PROFILE_NAME_MAX 64 /* bytes of UTF-8 */
+
+struct api;
+
+struct node {
+	const struct node_env *env;
+	const struct node_config *cfg;
+	struct cx_identity identity;
+	bool identity_sealed;
+	struct store *store;
+	struct events events;
+	struct api *api; /* NULL until the API server is up */
+	const char *data_dir;
+	const char *socket_path;
+	uint64_t started_mono_ms;
+	int pid;
+	/* Called by node.stop; the daemon stops its loop. */
+	void (*request_stop)(void *self);
+	void *stop_self;
+};
+
+/* Appends an event to the log and wakes subscribed clients.  data_json
+ * is a JSON object.  0 or negative errno (logged by the caller). */
+int node_emit(struct node *n, const char *type, const char *data_json);
+
+#endif

@@ -1,0 +1,448 @@
+/* Unit tests of the node core without a socket: the config parser, the
+ * JSON-RPC request path, and the event log with its pump (replay,
+ * filters, back-pressure, overflow after pruning). */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "node/config.h"
+#include "node/err.h"
+#include "tests/node_fixture.h"
+
+/* --- config --- */
+
+static void config_good(void **state)
+{
+	static const char text[] = "# comment\n"
+				   "  data-dir = /srv/parley  \n"
+				   "\n"
+				   "log-level=debug\r\n"
+				   "foreground = yes\n"
+				   "bootstrap = 127.0.0.1:4000\n"
+				   "bootstrap = [::1]:4000\n"
+				   "event-log-max = 5\n";
+	struct node_config c;
+	char err[300] = "";
+
+	(void)state;
+	config_init(&c);
+	assert_int_equal(config_parse(&c, text, sizeof text - 1, err,
+				      sizeof err),
+			 0);
+	assert_string_equal(c.data_dir, "/srv/parley");
+	assert_int_equal(c.log_level, LOG_LEVEL_DEBUG);
+	assert_true(c.foreground);
+	assert_int_equal(c.num_bootstrap, 2);
+	assert_string_equal(c.bootstrap[1], "[::1]:4000");
+	assert_int_equal(c.event_log_max, 5);
+	config_free(&c);
+}
+
+static void config_errors(void **state)
+{
+	static const struct {
+		const char *text;
+		const char *err;
+	} cases[] = {
+		{"a = 1\n", "line 1: unknown setting 'a'"},
+		{"\n\nforeground = maybe\n", "line 3: 'foreground' takes true"},
+		{"log-level = loud\n", "line 1: 'log-level' takes error"},
+		{"socket =\n", "line 1: 'socket' needs a value"},
+		{"just words\n", "line 1: expected key = value"},
+		{"event-log-max = -4\n", "line 1: 'event-log-max' takes a"},
+		{"event-log-max = 99999999999999999999999\n", "line 1: "},
+	};
+	char err[300];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct node_config c;
+
+		config_init(&c);
+		err[0] = '\0';
+		assert_true(config_parse(&c, cases[i].text,
+					 strlen(cases[i].text), err,
+					 sizeof err) < 0);
+		assert_memory_equal(err, cases[i].err, strlen(cases[i].err));
+		config_free(&c);
+	}
+}
+
+static void config_limits(void **state)
+{
+	struct node_config c;
+	char err[300];
+	char *big;
+	size_t n = CONFIG_LINE_MAX + 10;
+
+	(void)state;
+	big = malloc(n + 1);
+	assert_non_null(big);
+	memset(big, 'x', n);
+	big[n] = '\0';
+	config_init(&c);
+	assert_int_equal(config_parse(&c, big, n, err, sizeof err), -E2BIG);
+	config_free(&c);
+	free(big);
+	config_init(&c);
+	for (int i = 0; i < CONFIG_BOOTSTRAP_MAX; i++)
+		assert_int_equal(config_set(&c, "bootstrap", "h:1", err,
+					    sizeof err),
+				 0);
+	assert_int_equal(config_set(&c, "bootstrap", "h:1", err, sizeof err),
+			 -E2BIG);
+	config_free(&c);
+	config_init(&c);
+	assert_int_equal(config_parse(&c, "a\0b = c\n", 8, err, sizeof err),
+			 -EINVAL);
+	config_free(&c);
+}
+
+/* --- API --- */
+
+struct env {
+	struct fx_node fx;
+	struct fx_client cl;
+};
+
+static int setup(void **state)
+{
+	struct env *e = calloc(1, sizeof *e);
+
+	if (e == NULL || fx_node_init(&e->fx, 7, 1000) < 0 ||
+	    fx_client_open(&e->fx, &e->cl) < 0)
+		return -1;
+	*state = e;
+	return 0;
+}
+
+static int setup_small_log(void **state)
+{
+	struct env *e = calloc(1, sizeof *e);
+
+	if (e == NULL || fx_node_init(&e->fx, 7, 5) < 0 ||
+	    fx_client_open(&e->fx, &e->cl) < 0)
+		return -1;
+	*state = e;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct env *e = *state;
+
+	fx_client_close(&e->cl);
+	fx_node_close(&e->fx);
+	free(e);
+	return 0;
+}
+
+/* Parses the single line of output and resets the client. */
+static json_t *one_answer(struct fx_client *f)
+{
+	json_error_t err;
+	json_t *o;
+	char *nl = strchr(f->out, '\n');
+
+	assert_non_null(nl);
+	assert_true(nl[1] == '\0');
+	o = json_loads(f->out, 0, &err);
+	assert_non_null(o);
+	fx_client_reset(f);
+	return o;
+}
+
+static int error_code(json_t *o)
+{
+	return (int)json_integer_value(
+		json_object_get(json_object_get(o, "error"), "code"));
+}
+
+static const char *error_field(json_t *o)
+{
+	return json_string_value(json_object_get(
+		json_object_get(json_object_get(o, "error"), "data"),
+		"field"));
+}
+
+static void api_version(void **state)
+{
+	struct env *e = *state;
+	json_t *o;
+
+	fx_call(&e->cl, "{\"jsonrpc\":\"2.0\",\"id\":\"x\",\"method\":"
+			"\"api.version\"}");
+	o = one_answer(&e->cl);
+	assert_string_equal(json_string_value(json_object_get(o, "id")), "x");
+	assert_int_equal(json_integer_value(json_object_get(
+				 json_object_get(o, "result"), "major")),
+			 API_VERSION_MAJOR);
+	json_decref(o);
+}
+
+static void api_errors(void **state)
+{
+	static const struct {
+		const char *req;
+		int code;
+		const char *field;
+	} cases[] = {
+		{"{", -32700, NULL},
+		{"[]", -32600, NULL},
+		{"17", -32600, NULL},
+		{"{\"jsonrpc\":\"2.0\",\"id\":1}", -32600, "method"},
+		{"{\"jsonrpc\":\"2\",\"id\":1,\"method\":\"api.version\"}",
+		 -32600, "jsonrpc"},
+		{"{\"jsonrpc\":\"2.0\",\"id\":1.5,\"method\":\"api.version\"}",
+		 -32600, "id"},
+		{"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"nope\"}", -32601,
+		 NULL},
+		{"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"api.version\","
+		 "\"params\":[]}",
+		 -32602, "params"},
+		{"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"api.version\","
+		 "\"params\":{\"x\":1}}",
+		 -32602, "x"},
+		{"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"profile.set\","
+		 "\"params\":{}}",
+		 -32602, "name"},
+		{"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"profile.set\","
+		 "\"params\":{\"name\":\"a\\u0000b\"}}",
+		 -32602, "name"},
+		{"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"events.subscribe\","
+		 "\"params\":{\"since\":-1}}",
+		 -32602, "since"},
+		{"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"events.subscribe\","
+		 "\"params\":{\"types\":[1]}}",
+		 -32602, "types"},
+		{"{\"jsonrpc\":\"2.0\",\"id\":1,\"id\":2,\"method\":\"x\"}",
+		 -32700, NULL},
+		{"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"x\",\"extra\":1}",
+		 -32600, "extra"},
+	};
+	struct env *e = *state;
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		json_t *o;
+
+		fx_call(&e->cl, cases[i].req);
+		o = one_answer(&e->cl);
+		assert_int_equal(error_code(o), cases[i].code);
+		if (cases[i].field != NULL)
+			assert_string_equal(error_field(o), cases[i].field);
+		json_decref(o);
+	}
+	/* A name over the limit. */
+	{
+		char req[256];
+		json_t *o;
+
+		snprintf(req, sizeof req,
+			 "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
+			 "\"profile.set\",\"params\":{\"name\":\"%0*d\"}}",
+			 NODE_PROFILE_NAME_MAX + 1, 0);
+		fx_call(&e->cl, req);
+		o = one_answer(&e->cl);
+		assert_int_equal(error_code(o), -32602);
+		json_decref(o);
+	}
+	/* Notifications get no answer, even wrong ones. */
+	fx_call(&e->cl, "{\"jsonrpc\":\"2.0\",\"method\":\"nope\"}");
+	assert_int_equal(e->cl.len, 0);
+	api_client_line_too_big(e->cl.c);
+	{
+		json_t *o = one_answer(&e->cl);
+
+		assert_int_equal(error_code(o), -32001);
+		json_decref(o);
+	}
+}
+
+static void set_name(struct env *e, int i)
+{
+	char req[200];
+	json_t *o;
+
+	snprintf(req, sizeof req,
+		 "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"profile.set\","
+		 "\"params\":{\"name\":\"n%d\"}}",
+		 i, i);
+	fx_call(&e->cl, req);
+	o = one_answer(&e->cl);
+	assert_non_null(json_object_get(o, "result"));
+	json_decref(o);
+}
+
+/* Counts "event" lines and checks their seqs are from+1, from+2, ... */
+static size_t count_events(const char *out, uint64_t from)
+{
+	size_t n = 0;
+	const char *p = out;
+
+	while ((p = strstr(p, "\"method\":\"event\"")) != NULL) {
+		const char *s = strstr(p, "\"seq\":");
+
+		assert_non_null(s);
+		assert_int_equal(strtoull(s + 6, NULL, 10), from + n + 1);
+		n++;
+		p = s;
+	}
+	return n;
+}
+
+static void events_replay_and_live(void **state)
+{
+	struct env *e = *state;
+	struct fx_client other;
+	char req[200];
+	uint64_t base = e->fx.node.events.last_seq;
+
+	for (int i = 0; i < 10; i++)
+		set_name(e, i);
+	assert_int_equal(e->fx.node.events.last_seq, base + 10);
+	/* Replay from the middle, then live events follow. */
+	snprintf(req, sizeof req,
+		 "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"events.subscribe\","
+		 "\"params\":{\"since\":%llu}}",
+		 (unsigned long long)(base + 4));
+	fx_call(&e->cl, req);
+	assert_non_null(strstr(e->cl.out, "\"result\""));
+	assert_int_equal(count_events(e->cl.out, base + 4), 6);
+	fx_client_reset(&e->cl);
+	/* Another client's request makes an event this one receives. */
+	assert_int_equal(fx_client_open(&e->fx, &other), 0);
+	fx_call(&other, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
+			"\"profile.set\",\"params\":{\"name\":\"z\"}}");
+	assert_int_equal(count_events(e->cl.out, base + 10), 1);
+	assert_non_null(strstr(e->cl.out, "\"name\":\"z\""));
+	assert_null(strstr(other.out, "\"method\":\"event\""));
+	fx_client_close(&other);
+}
+
+static void events_filter(void **state)
+{
+	struct env *e = *state;
+
+	fx_call(&e->cl, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
+			"\"events.subscribe\",\"params\":{\"since\":0,"
+			"\"types\":[\"no.such\"]}}");
+	fx_client_reset(&e->cl);
+	set_name(e, 1);
+	assert_null(strstr(e->cl.out, "\"method\":\"event\""));
+}
+
+static void events_backpressure(void **state)
+{
+	struct env *e = *state;
+	uint64_t base = e->fx.node.events.last_seq;
+
+	for (int i = 0; i < 300; i++)
+		set_name(e, i);
+	/* Every event line counts against the queue; the pump must stop
+	 * at the high water mark and go on when drained. */
+	e->cl.fake_queued = API_CLIENT_HIGH_WATER;
+	fx_call(&e->cl, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
+			"\"events.subscribe\",\"params\":{\"since\":0}}");
+	assert_null(strstr(e->cl.out, "\"method\":\"event\""));
+	fx_client_reset(&e->cl);
+	e->cl.fake_queued = 0;
+	api_client_drained(e->cl.c);
+	assert_int_equal(count_events(e->cl.out, 0), base + 300);
+}
+
+static void events_overflow(void **state)
+{
+	struct env *e = *state;
+	json_t *o;
+
+	/* The log keeps 5: a client asking from 0 after 12 is told. */
+	for (int i = 0; i < 12; i++)
+		set_name(e, i);
+	assert_int_equal(e->fx.node.events.first_seq, 8);
+	fx_call(&e->cl, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
+			"\"events.subscribe\",\"params\":{\"since\":0}}");
+	assert_non_null(strstr(e->cl.out, "\"method\":\"events.overflow\""));
+	assert_non_null(strstr(e->cl.out, "\"resume_since\":7"));
+	fx_client_reset(&e->cl);
+	/* Resuming from there gets exactly the kept events. */
+	fx_call(&e->cl, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
+			"\"events.subscribe\",\"params\":{\"since\":7}}");
+	assert_int_equal(count_events(e->cl.out, 7), 5);
+	fx_client_reset(&e->cl);
+	fx_call(&e->cl, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
+			"\"events.unsubscribe\"}");
+	o = one_answer(&e->cl);
+	assert_true(json_is_true(json_object_get(json_object_get(o, "result"),
+						 "was_subscribed")));
+	json_decref(o);
+}
+
+static void events_survive_reopen(void **state)
+{
+	struct env *e = *state;
+	uint64_t last;
+
+	for (int i = 0; i < 3; i++)
+		set_name(e, i);
+	last = e->fx.node.events.last_seq;
+	assert_int_equal(events_open(&e->fx.node.events, e->fx.node.store,
+				     1000),
+			 0);
+	assert_int_equal(e->fx.node.events.last_seq, last);
+	set_name(e, 9);
+	assert_int_equal(e->fx.node.events.last_seq, last + 1);
+}
+
+static void status_and_identity(void **state)
+{
+	struct env *e = *state;
+	json_t *o, *res;
+
+	fx_call(&e->cl, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
+			"\"identity.get\"}");
+	o = one_answer(&e->cl);
+	res = json_object_get(o, "result");
+	assert_int_equal(strlen(json_string_value(json_object_get(res, "id"))),
+			 CX_CONTACT_ID_LEN);
+	assert_memory_equal(json_string_value(json_object_get(res, "uri")),
+			    "parley:", 7);
+	json_decref(o);
+	e->fx.clk_state.mono += 1234;
+	fx_call(&e->cl, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
+			"\"node.status\"}");
+	o = one_answer(&e->cl);
+	assert_int_equal(json_integer_value(json_object_get(
+				 json_object_get(o, "result"), "uptime_ms")),
+			 1234);
+	json_decref(o);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(config_good),
+		cmocka_unit_test(config_errors),
+		cmocka_unit_test(config_limits),
+		cmocka_unit_test_setup_teardown(api_version, setup, teardown),
+		cmocka_unit_test_setup_teardown(api_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(status_and_identity, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(events_replay_and_live, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(events_filter, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(events_backpressure, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(events_overflow,
+						setup_small_log, teardown),
+		cmocka_unit_test_setup_teardown(events_survive_reopen, setup,
+						teardown),
+	};
+
+	return cmocka_run_group_tests_name("node", tests, NULL, NULL);
+}
