@@ -1,7 +1,20 @@
 # crypto/: libsodium only (DESIGN.md section 2).
 noinst_LIBRARIES += crypto/libcx.a crypto/libcx_sys.a
 crypto_libcx_a_SOURCES = crypto/cx.h crypto/cx.c crypto/rng.h \
-	crypto/keys.h crypto/keyfile.h
+	crypto/keys.h crypto/keyfile.h \
+	crypto/kdf.h crypto/kdf.c crypto/prim.h crypto/prim.c \
+	crypto/pad.h crypto/pad.c
 crypto_libcx_a_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS)
 crypto_libcx_sys_a_SOURCES = crypto/rng_sodium.c
 crypto_libcx_sys_a_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS)
+
+# Unit tests of crypto/ (vectors from ../shared/testvectors).
+CX_TEST_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS) $(CMOCKA_CFLAGS) \
+	$(JANSSON_CFLAGS)
+CX_TEST_LIBS = crypto/libcx.a $(SODIUM_LIBS) $(CMOCKA_LIBS) $(JANSSON_LIBS)
+check_PROGRAMS += tests/unit/test_crypto
+tests_unit_test_crypto_SOURCES = tests/unit/test_crypto.c \
+	tests/unit/cx_testutil.h
+tests_unit_test_crypto_CFLAGS = $(CX_TEST_CFLAGS)
+tests_unit_test_crypto_LDADD = $(CX_TEST_LIBS)
+TESTS += tests/unit/test_crypto
