@@ -3,7 +3,8 @@ noinst_LIBRARIES += crypto/libcx.a crypto/libcx_sys.a
 crypto_libcx_a_SOURCES = crypto/cx.h crypto/cx.c crypto/rng.h \
 	crypto/keys.h crypto/keyfile.h \
 	crypto/kdf.h crypto/kdf.c crypto/prim.h crypto/prim.c \
-	crypto/pad.h crypto/pad.c crypto/noise.h crypto/noise.c
+	crypto/pad.h crypto/pad.c crypto/noise.h crypto/noise.c \
+	crypto/ratchet.h crypto/ratchet.c
 crypto_libcx_a_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS)
 crypto_libcx_sys_a_SOURCES = crypto/rng_sodium.c
 crypto_libcx_sys_a_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS)
@@ -24,3 +25,10 @@ tests_unit_test_noise_SOURCES = tests/unit/test_noise.c tests/unit/cx_testutil.h
 tests_unit_test_noise_CFLAGS = $(CX_TEST_CFLAGS)
 tests_unit_test_noise_LDADD = $(CX_TEST_LIBS)
 TESTS += tests/unit/test_noise
+
+check_PROGRAMS += tests/unit/test_ratchet
+tests_unit_test_ratchet_SOURCES = tests/unit/test_ratchet.c \
+	tests/unit/cx_testutil.h
+tests_unit_test_ratchet_CFLAGS = $(CX_TEST_CFLAGS)
+tests_unit_test_ratchet_LDADD = $(CX_TEST_LIBS)
+TESTS += tests/unit/test_ratchet
