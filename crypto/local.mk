@@ -4,7 +4,8 @@ crypto_libcx_a_SOURCES = crypto/cx.h crypto/cx.c crypto/rng.h \
 	crypto/keys.h crypto/keyfile.h \
 	crypto/kdf.h crypto/kdf.c crypto/prim.h crypto/prim.c \
 	crypto/pad.h crypto/pad.c crypto/noise.h crypto/noise.c \
-	crypto/ratchet.h crypto/ratchet.c
+	crypto/ratchet.h crypto/ratchet.c crypto/x3dh.h crypto/x3dh.c \
+	crypto/envelope.h crypto/envelope.c crypto/safety.h crypto/safety.c
 crypto_libcx_a_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS)
 crypto_libcx_sys_a_SOURCES = crypto/rng_sodium.c
 crypto_libcx_sys_a_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS)
@@ -32,3 +33,10 @@ tests_unit_test_ratchet_SOURCES = tests/unit/test_ratchet.c \
 tests_unit_test_ratchet_CFLAGS = $(CX_TEST_CFLAGS)
 tests_unit_test_ratchet_LDADD = $(CX_TEST_LIBS)
 TESTS += tests/unit/test_ratchet
+
+check_PROGRAMS += tests/unit/test_crypto_session
+tests_unit_test_crypto_session_SOURCES = tests/unit/test_crypto_session.c \
+	tests/unit/cx_testutil.h
+tests_unit_test_crypto_session_CFLAGS = $(CX_TEST_CFLAGS)
+tests_unit_test_crypto_session_LDADD = $(CX_TEST_LIBS)
+TESTS += tests/unit/test_crypto_session
