@@ -40,3 +40,28 @@ tests_unit_test_crypto_session_SOURCES = tests/unit/test_crypto_session.c \
 tests_unit_test_crypto_session_CFLAGS = $(CX_TEST_CFLAGS)
 tests_unit_test_crypto_session_LDADD = $(CX_TEST_LIBS)
 TESTS += tests/unit/test_crypto_session
+
+# Fuzz targets for every crypto parser (tests/local.mk explains the driver).
+EXTRA_DIST += tests/fuzz/cx_fuzz.h
+CX_FUZZ_LIBS = crypto/libcx.a $(SODIUM_LIBS)
+check_PROGRAMS += tests/fuzz/fuzz_noise tests/fuzz/fuzz_ratchet \
+	tests/fuzz/fuzz_ratchet_state tests/fuzz/fuzz_envelope
+FUZZ_TESTS += tests/fuzz/fuzz_noise tests/fuzz/fuzz_ratchet \
+	tests/fuzz/fuzz_ratchet_state tests/fuzz/fuzz_envelope
+tests_fuzz_fuzz_noise_SOURCES = tests/fuzz/fuzz_noise.c $(FUZZ_DRIVER)
+tests_fuzz_fuzz_noise_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS)
+tests_fuzz_fuzz_noise_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LINK)
+tests_fuzz_fuzz_noise_LDADD = $(CX_FUZZ_LIBS)
+tests_fuzz_fuzz_ratchet_SOURCES = tests/fuzz/fuzz_ratchet.c $(FUZZ_DRIVER)
+tests_fuzz_fuzz_ratchet_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS)
+tests_fuzz_fuzz_ratchet_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LINK)
+tests_fuzz_fuzz_ratchet_LDADD = $(CX_FUZZ_LIBS)
+tests_fuzz_fuzz_ratchet_state_SOURCES = tests/fuzz/fuzz_ratchet_state.c \
+	$(FUZZ_DRIVER)
+tests_fuzz_fuzz_ratchet_state_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS)
+tests_fuzz_fuzz_ratchet_state_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LINK)
+tests_fuzz_fuzz_ratchet_state_LDADD = $(CX_FUZZ_LIBS)
+tests_fuzz_fuzz_envelope_SOURCES = tests/fuzz/fuzz_envelope.c $(FUZZ_DRIVER)
+tests_fuzz_fuzz_envelope_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS)
+tests_fuzz_fuzz_envelope_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LINK)
+tests_fuzz_fuzz_envelope_LDADD = $(CX_FUZZ_LIBS)
