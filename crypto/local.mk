@@ -5,7 +5,8 @@ crypto_libcx_a_SOURCES = crypto/cx.h crypto/cx.c crypto/rng.h \
 	crypto/kdf.h crypto/kdf.c crypto/prim.h crypto/prim.c \
 	crypto/pad.h crypto/pad.c crypto/noise.h crypto/noise.c \
 	crypto/ratchet.h crypto/ratchet.c crypto/x3dh.h crypto/x3dh.c \
-	crypto/envelope.h crypto/envelope.c crypto/safety.h crypto/safety.c
+	crypto/envelope.h crypto/envelope.c crypto/safety.h crypto/safety.c \
+	crypto/drbg.h crypto/drbg.c
 crypto_libcx_a_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS)
 crypto_libcx_sys_a_SOURCES = crypto/rng_sodium.c
 crypto_libcx_sys_a_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS)

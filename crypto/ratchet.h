@@ -5,7 +5,8 @@
  * Constructions (docs/PROTOCOL-crypto.md has the byte layouts):
  *   KDF_RK_HE(rk, dh) = HKDF-SHA-512(salt = rk, ikm = dh,
  *                        info = "parley ratchet rk v1") -> rk, ck, nhk
- *   KDF_CK(ck)        = BLAKE2b-512 keyed with ck over "parley ratchet ck"
+ *   KDF_CK(ck)        = first 64 bytes of ChaCha20 keystream (RFC 8439)
+ *                        under key ck, nonce "parley ck v1", counter 0
  *                        -> mk (first 32 bytes), next ck (last 32)
  *   ENCRYPT, HENCRYPT = XChaCha20-Poly1305 with a fresh random 24-byte
  *                        nonce (from the injected rng) in front
@@ -14,6 +15,8 @@
  * Limits: at most CX_RATCHET_MAX_STORED skipped message keys are kept
  * (oldest dropped first) and at most CX_RATCHET_MAX_SKIP may be skipped by
  * one message; past that the message is refused.
+ *
+ * pt and out (and msg and out) must not overlap.
  *
  * Transactions: cx_ratchet_decrypt changes the state only when the message
  * authenticated; on any error the state is exactly as before.  The caller

@@ -6,6 +6,7 @@
 #include <sodium.h>
 
 #include "crypto/cx.h"
+#include "crypto/drbg.h"
 #include "crypto/kdf.h"
 #include "crypto/pad.h"
 #include "crypto/prim.h"
@@ -457,15 +458,52 @@ static void test_ed_to_x(void **state)
 	assert_true(cx_is_zero(a, 32));
 }
 
+/* The buffered generator replays from the same parent seed, is not the
+ * parent's stream, and keeps going across refills and reseeds. */
+static void test_drbg(void **state)
+{
+	struct test_rng p1, p2, p3;
+	struct cx_drbg *d1, *d2;
+	uint8_t *a = malloc(3 * CX_DRBG_RESEED),
+		*b = malloc(3 * CX_DRBG_RESEED);
+	uint8_t c[64];
+	size_t off, n;
+
+	(void)state;
+	assert_true(a != NULL && b != NULL);
+	test_rng_init(&p1, 42);
+	test_rng_init(&p2, 42);
+	test_rng_init(&p3, 42);
+	assert_int_equal(cx_drbg_new(&d1, &p1.rng), 0);
+	assert_int_equal(cx_drbg_new(&d2, &p2.rng), 0);
+	/* Odd-sized requests on one side, one big request on the other. */
+	for (off = 0, n = 1; off < 3 * CX_DRBG_RESEED;
+	     off += n, n = n * 3 % 1000 + 1) {
+		if (n > 3 * CX_DRBG_RESEED - off)
+			n = 3 * CX_DRBG_RESEED - off;
+		rng_fill(cx_drbg_rng(d1), a + off, n);
+	}
+	rng_fill(cx_drbg_rng(d2), b, 3 * CX_DRBG_RESEED);
+	assert_memory_equal(a, b, 3 * CX_DRBG_RESEED);
+	rng_fill(&p3.rng, c, sizeof c);
+	assert_memory_not_equal(a, c, sizeof c);
+	assert_memory_not_equal(a, a + 256, 64);
+	cx_drbg_free(d1);
+	cx_drbg_free(d2);
+	free(a);
+	free(b);
+}
+
 int main(void)
 {
-	/* The first five need no vector files; the rest read Wycheproof. */
+	/* The first six need no vector files; the rest read Wycheproof. */
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hkdf_rfc5869),
 		cmocka_unit_test(test_hmac_blake2b),
 		cmocka_unit_test(test_pad_buckets),
 		cmocka_unit_test(test_padme),
 		cmocka_unit_test(test_ed_to_x),
+		cmocka_unit_test(test_drbg),
 		cmocka_unit_test(test_hkdf_sha256),
 		cmocka_unit_test(test_hkdf_sha512),
 		cmocka_unit_test(test_hmac_sha256),
@@ -482,7 +520,7 @@ int main(void)
 	if (tv_dir() == NULL) {
 		/* A skip, never a fake pass: these cases do not run. */
 		printf("# SKIP wycheproof: no shared/testvectors found\n");
-		n = 5;
+		n = 6;
 	}
 	return _cmocka_run_group_tests("crypto", tests, n, NULL, NULL);
 }
