@@ -50,7 +50,7 @@ struct contact {
 struct bucket {
 	struct contact *c; /* DHT_K slots, allocated on first use */
 	struct contact *r; /* replacement cache, limits.replacements slots */
-	uint8_t n, nr;
+	uint8_t n, nr, cap;
 	uint64_t touched_ms; /* last time a lookup or refresh went here */
 };
 
@@ -89,6 +89,7 @@ enum lookup_kind {
 
 struct lookup {
 	bool used;
+	uint16_t slot; /* index in d->lookups */
 	uint32_t gen;
 	uint8_t kind; /* enum lookup_kind */
 	bool storing; /* put: search finished, stores out */
@@ -155,7 +156,7 @@ struct dht {
 	unsigned npend, pend_cap;
 	unsigned pings_out;
 
-	struct lookup *lookups; /* lim.lookups_max slots */
+	struct lookup **lookups; /* lim.lookups_max slots, made on first use */
 	uint32_t lookup_gen;
 
 	struct stored *store;
@@ -404,10 +405,18 @@ static int table_seen(struct dht *d, uint64_t now_ms, const uint8_t id[32],
 		return 0;
 	}
 	if (bk->n < DHT_K && subnet_count(bk, a) < 2) {
-		if (bk->c == NULL) {
-			bk->c = calloc(DHT_K, sizeof *bk->c);
-			if (bk->c == NULL)
+		if (bk->n == bk->cap) {
+			/* Grow 4, 8, 16, 20: deep buckets hold few. */
+			unsigned cap = bk->cap ? bk->cap * 2u : 4u;
+			struct contact *nc;
+
+			if (cap > DHT_K)
+				cap = DHT_K;
+			nc = realloc(bk->c, cap * sizeof *nc);
+			if (nc == NULL)
 				return -ENOMEM;
+			bk->c = nc;
+			bk->cap = (uint8_t)cap;
 		}
 		if (bk->n == 0)
 			bk->touched_ms = now_ms; /* refresh in refresh_ms */
@@ -866,7 +875,8 @@ static struct cand *cand_by_pk(struct lookup *l, const uint8_t pk[32])
 
 static unsigned lookup_index(const struct dht *d, const struct lookup *l)
 {
-	return (unsigned)(l - d->lookups);
+	(void)d;
+	return l->slot;
 }
 
 static bool query_cand(struct dht *d, uint64_t now_ms, struct lookup *l,
@@ -1097,8 +1107,16 @@ static struct lookup *lookup_start(struct dht *d, uint64_t now_ms,
 	unsigned nseed;
 
 	for (unsigned i = 0; i < d->lim.lookups_max; i++) {
-		if (!d->lookups[i].used) {
-			l = &d->lookups[i];
+		if (d->lookups[i] == NULL) {
+			d->lookups[i] = calloc(1, sizeof *d->lookups[i]);
+			if (d->lookups[i] == NULL) {
+				*err = -ENOMEM;
+				return NULL;
+			}
+		}
+		if (!d->lookups[i]->used) {
+			l = d->lookups[i];
+			l->slot = (uint16_t)i;
 			break;
 		}
 	}
@@ -1106,7 +1124,12 @@ static struct lookup *lookup_start(struct dht *d, uint64_t now_ms,
 		*err = -ENOSPC;
 		return NULL;
 	}
-	memset(l, 0, sizeof *l);
+	{
+		uint16_t slot = l->slot;
+
+		memset(l, 0, sizeof *l);
+		l->slot = slot;
+	}
 	l->npaths = (flags & DHT_LOOKUP_DISJOINT) ? DHT_DISJOINT_D : 1;
 	l->cap = l->npaths * CAND_PER_PATH;
 	l->cands = calloc(l->cap, sizeof *l->cands);
@@ -1423,8 +1446,8 @@ static void lookup_on_reply(struct dht *d, uint64_t now_ms, unsigned li,
 
 	if (li == 0 || li > d->lim.lookups_max)
 		return;
-	l = &d->lookups[li - 1];
-	if (!l->used || l->gen != gen)
+	l = d->lookups[li - 1];
+	if (l == NULL || !l->used || l->gen != gen)
 		return; /* the lookup ended; the reply still fed the table */
 	c = cand_by_pk(l, pk);
 	if (c == NULL)
@@ -1756,8 +1779,8 @@ static void expire_pending(struct dht *d, uint64_t now_ms)
 		uint8_t type = p->type;
 
 		if (p->lookup != 0) {
-			l = &d->lookups[p->lookup - 1];
-			if (!l->used || l->gen != p->gen)
+			l = d->lookups[p->lookup - 1];
+			if (l == NULL || !l->used || l->gen != p->gen)
 				l = NULL;
 		}
 		if (l != NULL)
@@ -1913,8 +1936,11 @@ void dht_free(struct dht *d)
 	}
 	if (d->lookups != NULL) {
 		for (unsigned i = 0; i < d->lim.lookups_max; i++) {
-			free(d->lookups[i].cands);
-			free(d->lookups[i].rec);
+			if (d->lookups[i] == NULL)
+				continue;
+			free(d->lookups[i]->cands);
+			free(d->lookups[i]->rec);
+			free(d->lookups[i]);
 		}
 	}
 	for (unsigned i = 0; i < d->nstore; i++)
@@ -1949,7 +1975,7 @@ void dht_status(const struct dht *d, struct dht_status *st)
 	st->own_records = d->nown;
 	st->lookups = 0;
 	for (unsigned i = 0; i < d->lim.lookups_max; i++)
-		if (d->lookups[i].used)
+		if (d->lookups[i] != NULL && d->lookups[i]->used)
 			st->lookups++;
 	st->pending = d->npend;
 }
