@@ -12,3 +12,33 @@ TESTS += tests/sim/sim_dht
 tests_sim_sim_dht_SOURCES = tests/sim/sim_dht.c
 tests_sim_sim_dht_LDADD = tests/sim/libsim.a dht/libdht.a crypto/libcx.a \
 	$(SODIUM_LIBS)
+
+# Unit tests (tests/unit/test_dht.c): dht/ and its crypto wrappers.
+check_PROGRAMS += tests/unit/test_dht
+TESTS += tests/unit/test_dht
+tests_unit_test_dht_SOURCES = tests/unit/test_dht.c
+tests_unit_test_dht_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_dht_LDADD = dht/libdht.a crypto/libcx.a $(CMOCKA_LIBS) \
+	$(SODIUM_LIBS)
+
+# Fuzz targets for every DHT parser: wire bodies, records, the receive
+# path (raw and behind real crypto_box), the saved routing table.
+check_PROGRAMS += tests/fuzz/fuzz_dht_wire tests/fuzz/fuzz_dht_record \
+	tests/fuzz/fuzz_dht_recv tests/fuzz/fuzz_dht_table
+FUZZ_TESTS += tests/fuzz/fuzz_dht_wire tests/fuzz/fuzz_dht_record \
+	tests/fuzz/fuzz_dht_recv tests/fuzz/fuzz_dht_table
+tests_fuzz_fuzz_dht_wire_SOURCES = tests/fuzz/fuzz_dht_wire.c $(FUZZ_DRIVER)
+tests_fuzz_fuzz_dht_wire_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LINK)
+tests_fuzz_fuzz_dht_wire_LDADD = dht/libdht.a crypto/libcx.a $(SODIUM_LIBS)
+tests_fuzz_fuzz_dht_record_SOURCES = tests/fuzz/fuzz_dht_record.c \
+	$(FUZZ_DRIVER)
+tests_fuzz_fuzz_dht_record_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LINK)
+tests_fuzz_fuzz_dht_record_LDADD = dht/libdht.a crypto/libcx.a \
+	$(SODIUM_LIBS)
+tests_fuzz_fuzz_dht_recv_SOURCES = tests/fuzz/fuzz_dht_recv.c $(FUZZ_DRIVER)
+tests_fuzz_fuzz_dht_recv_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LINK)
+tests_fuzz_fuzz_dht_recv_LDADD = dht/libdht.a crypto/libcx.a $(SODIUM_LIBS)
+tests_fuzz_fuzz_dht_table_SOURCES = tests/fuzz/fuzz_dht_table.c \
+	$(FUZZ_DRIVER)
+tests_fuzz_fuzz_dht_table_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LINK)
+tests_fuzz_fuzz_dht_table_LDADD = dht/libdht.a crypto/libcx.a $(SODIUM_LIBS)
