@@ -8,7 +8,12 @@ noinst_LIBRARIES += tests/sim/libsim.a
 tests_sim_libsim_a_SOURCES = tests/sim/sim.h tests/sim/sim.c
 tests_sim_libsim_a_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS)
 check_PROGRAMS += tests/sim/sim_dht
-TESTS += tests/sim/sim_dht
+# One script per group of scenarios, so each test stays a few seconds and
+# make -j runs them side by side.
+dist_check_SCRIPTS += tests/sim/dht_join.sh tests/sim/dht_records.sh \
+	tests/sim/dht_faults.sh tests/sim/dht_hostile.sh
+TESTS += tests/sim/dht_join.sh tests/sim/dht_records.sh \
+	tests/sim/dht_faults.sh tests/sim/dht_hostile.sh
 tests_sim_sim_dht_SOURCES = tests/sim/sim_dht.c
 tests_sim_sim_dht_LDADD = tests/sim/libsim.a dht/libdht.a crypto/libcx.a \
 	$(SODIUM_LIBS)

@@ -1,6 +1,7 @@
 /* Fuzz target: the saved routing table (dht_table_load).  Invariants: a
- * rejected table loads nothing; an accepted one loads at most its entries,
- * and saving it again produces a table that loads. */
+ * rejected table loads nothing; an accepted one accepts at most its entries
+ * (duplicates and subnet-limited ones are accepted but not added twice),
+ * and saving it again produces a table that loads to the same contacts. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,14 +57,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (n >= 0) {
 		if ((size_t)n > (size - DHT_TABLE_HDR_LEN) / DHT_TABLE_ENTRY_LEN ||
-		    st.contacts != (unsigned)n)
+		    st.contacts > (unsigned)n)
 			abort();
 		if (dht_table_save(d, buf, sizeof buf, &len) != 0)
 			abort();
 		dht_free(d);
 		if (dht_new(&d, &c) < 0)
 			abort();
-		if (dht_table_load(d, 1800000000000ull, buf, len) != n)
+		if (dht_table_load(d, 1800000000000ull, buf, len) !=
+		    (int)st.contacts)
 			abort();
 	}
 	dht_free(d);
