@@ -327,12 +327,13 @@ static void daemon_stop(struct daemon *d)
 	d->stopping = true;
 	log_info("stopping");
 	node_emit(&d->node, "node.stopping", "{}");
+	/* Graceful: clients get what is queued for them; the loop ends
+	 * when the last handle is closed. */
 	sys_api_stop(d->sys_api);
 	d->sys_api = NULL;
-	uv_signal_stop(&d->sig_term);
-	uv_signal_stop(&d->sig_int);
-	uv_signal_stop(&d->sig_hup);
-	uv_walk(&d->loop, on_close_walk, NULL);
+	uv_close((uv_handle_t *)&d->sig_term, NULL);
+	uv_close((uv_handle_t *)&d->sig_int, NULL);
+	uv_close((uv_handle_t *)&d->sig_hup, NULL);
 }
 
 static void request_stop(void *self)
