@@ -16,6 +16,7 @@
 #define NODE_PROFILE_NAME_MAX 64 /* bytes of UTF-8 */
 
 struct api;
+struct dht;
 
 struct node {
 	const struct node_env *env;
@@ -25,6 +26,12 @@ struct node {
 	struct store *store;
 	struct events events;
 	struct api *api; /* NULL until the API server is up */
+	struct dht *dht; /* NULL when the node has no UDP socket */
+	char listen_str[64]; /* the bound UDP address, text */
+	/* The I/O side re-reads dht deadlines after the core started
+	 * something (a lookup from the API). */
+	void (*dht_kick)(void *self);
+	void *dht_kick_self;
 	const char *data_dir;
 	const char *socket_path;
 	uint64_t started_mono_ms;

@@ -17,7 +17,8 @@
  * answers.
  *
  * A client that shuts down its sending side still gets every answer to
- * what it sent; the connection closes once they are written. */
+ * what it sent, the late ones (dht.get...) included; the connection closes
+ * once they are written. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -150,7 +151,8 @@ static int conn_write(void *self, const char *buf, size_t len)
 /* Closes a client that has sent EOF once all its answers are out. */
 static void conn_maybe_finish(struct conn *c)
 {
-	if (c->eof && !c->paused && !c->writing && c->pending_len == 0)
+	if (c->eof && !c->paused && !c->writing && c->pending_len == 0 &&
+	    (c->srv->closing || !api_client_busy(c->client)))
 		conn_close(c);
 }
 
