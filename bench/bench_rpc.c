@@ -10,54 +10,16 @@
  * idle RSS <= 8 MiB and <= 1 wake-up per second.
  *
  * Usage: bench_rpc [PIPELINED_N [UNPIPELINED_N [IDLE_S]]] */
-#include <errno.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int dial(const char *path)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	if (strlen(path) >= sizeof sa.sun_path)
-		exit(2);
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-		perror("connect");
-		exit(1);
-	}
-	return fd;
-}
+#include "bench/bench_util.h"
 
 static void write_all(int fd, const char *p, size_t n)
 {
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			perror("write");
-			exit(1);
-		}
-		p += w;
-		n -= (size_t)w;
+	if (bu_write_all(fd, p, n) < 0) {
+		perror("write");
+		exit(1);
 	}
 }
 
@@ -99,13 +61,6 @@ static long proc_field(int pid, const char *name)
 	return v;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 int main(int argc, char **argv)
 {
 	const char *parleyd = getenv("PARLEYD");
@@ -118,8 +73,7 @@ int main(int argc, char **argv)
 	char data[128], sock[128], cmd[512];
 	double t0, t1, *lat;
 	long cs0, cs1, rss, hwm;
-	int fd, pid, st;
-	pid_t child;
+	int fd, pid;
 
 	if (parleyd == NULL)
 		parleyd = "./node/parleyd";
@@ -127,19 +81,20 @@ int main(int argc, char **argv)
 		return 1;
 	snprintf(data, sizeof data, "%s/d", dir);
 	snprintf(sock, sizeof sock, "%s/s", dir);
-	child = fork();
-	if (child == 0) {
-		execl(parleyd, parleyd, "--data-dir", data, "--socket", sock,
-		      "--log-level", "warn", (char *)NULL);
-		_exit(127);
+	{
+		char *args[] = {(char *)parleyd, "--data-dir", data,
+				"--socket", sock, "--log-level", "warn", NULL};
+
+		/* parleyd detaches once it serves. */
+		if (bu_start_daemon(args) < 0) {
+			fprintf(stderr, "bench_rpc: %s did not start\n",
+				parleyd);
+			return 1;
+		}
 	}
-	/* parleyd detaches and its first process exits once it serves. */
-	if (waitpid(child, &st, 0) < 0 || !WIFEXITED(st) ||
-	    WEXITSTATUS(st) != 0) {
-		fprintf(stderr, "bench_rpc: %s did not start\n", parleyd);
+	fd = bu_dial(sock);
+	if (fd < 0)
 		return 1;
-	}
-	fd = dial(sock);
 	write_all(fd, req, sizeof req - 1);
 	{
 		char buf[4096];
@@ -148,7 +103,7 @@ int main(int argc, char **argv)
 
 		buf[r > 0 ? r : 0] = '\0';
 		p = strstr(buf, "\"pid\":");
-		pid = p != NULL ? atoi(p + 6) : -1;
+		pid = p != NULL ? (int)strtol(p + 6, NULL, 10) : -1;
 	}
 	if (pid <= 0)
 		return 1;
@@ -162,14 +117,14 @@ int main(int argc, char **argv)
 		for (long i = 0; i < n_pipe; i++)
 			memcpy(all + (size_t)i * (sizeof req - 1), req,
 			       sizeof req - 1);
-		t0 = now_s();
+		t0 = bu_now();
 		w = fork();
 		if (w == 0) {
 			write_all(fd, all, len);
 			_exit(0);
 		}
 		read_lines(fd, n_pipe);
-		t1 = now_s();
+		t1 = bu_now();
 		waitpid(w, NULL, 0);
 		free(all);
 		printf("pipelined node.status: %ld requests in %.3f s = "
@@ -180,12 +135,12 @@ int main(int argc, char **argv)
 	/* Unpipelined: one request in flight at a time. */
 	lat = malloc((size_t)n_lat * sizeof *lat);
 	for (long i = 0; i < n_lat; i++) {
-		t0 = now_s();
+		t0 = bu_now();
 		write_all(fd, req, sizeof req - 1);
 		read_lines(fd, 1);
-		lat[i] = (now_s() - t0) * 1e3;
+		lat[i] = (bu_now() - t0) * 1e3;
 	}
-	qsort(lat, (size_t)n_lat, sizeof *lat, cmp_double);
+	qsort(lat, (size_t)n_lat, sizeof *lat, bu_cmp_double);
 	printf("unpipelined node.status: n=%ld p50 %.3f ms, p99 %.3f ms, "
 	       "max %.3f ms\n",
 	       n_lat, lat[n_lat / 2], lat[n_lat * 99 / 100], lat[n_lat - 1]);
