@@ -12,3 +12,14 @@ TESTS += tests/unit/test_keys
 tests_unit_test_keys_SOURCES = tests/unit/test_keys.c
 tests_unit_test_keys_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_keys_LDADD = crypto/libcx.a $(SODIUM_LIBS) $(CMOCKA_LIBS)
+check_PROGRAMS += tests/fuzz/fuzz_keyfile tests/fuzz/fuzz_contact_id
+tests_fuzz_fuzz_keyfile_SOURCES = tests/fuzz/fuzz_keyfile.c $(FUZZ_DRIVER)
+tests_fuzz_fuzz_keyfile_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS)
+tests_fuzz_fuzz_keyfile_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LINK)
+tests_fuzz_fuzz_keyfile_LDADD = crypto/libcx.a $(SODIUM_LIBS)
+tests_fuzz_fuzz_contact_id_SOURCES = tests/fuzz/fuzz_contact_id.c \
+	$(FUZZ_DRIVER)
+tests_fuzz_fuzz_contact_id_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS)
+tests_fuzz_fuzz_contact_id_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LINK)
+tests_fuzz_fuzz_contact_id_LDADD = crypto/libcx.a $(SODIUM_LIBS)
+FUZZ_TESTS += tests/fuzz/fuzz_keyfile tests/fuzz/fuzz_contact_id
