@@ -203,12 +203,11 @@ int cx_keyfile_encode_kdf(uint8_t **out, size_t *out_len,
 	if (cx_identity_check(id) != 0)
 		return -EINVAL; /* never write an identity that cannot load */
 	pl = sodium_malloc(PL_LEN);
-	buf = malloc(len);
+	buf = calloc(1, len);
 	if (pl == NULL || buf == NULL) {
 		r = -ENOMEM;
 		goto out;
 	}
-	memset(buf, 0, len);
 	memcpy(buf, KF_MAGIC, KF_MAGIC_LEN);
 	buf[KF_OFF_VERSION] = KF_VERSION;
 	payload_write(pl, id);

@@ -11,6 +11,8 @@ check_PROGRAMS += tests/unit/test_keys
 TESTS += tests/unit/test_keys
 tests_unit_test_keys_SOURCES = tests/unit/test_keys.c
 tests_unit_test_keys_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_keys_LDFLAGS = $(AM_LDFLAGS) \
+	-Wl,--wrap=malloc,--wrap=calloc,--wrap=sodium_malloc
 tests_unit_test_keys_LDADD = crypto/libcx.a $(SODIUM_LIBS) $(CMOCKA_LIBS)
 check_PROGRAMS += tests/fuzz/fuzz_keyfile tests/fuzz/fuzz_contact_id
 tests_fuzz_fuzz_keyfile_SOURCES = tests/fuzz/fuzz_keyfile.c $(FUZZ_DRIVER)

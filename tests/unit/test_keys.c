@@ -16,6 +16,54 @@
 #include "crypto/keyfile.h"
 #include "crypto/keys.h"
 
+/* Allocation-failure injection (STYLE.md section 7): this test is linked
+ * with -Wl,--wrap=malloc,--wrap=calloc,--wrap=sodium_malloc, so the allocations crypto/
+ * (and this file) make pass here and the Nth one can be made to fail.
+ * libsodium's internal allocations (Argon2's memory) are not counted. */
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t n, size_t size);
+void *__real_sodium_malloc(size_t n);
+void *__wrap_malloc(size_t n);
+void *__wrap_calloc(size_t n, size_t size);
+void *__wrap_sodium_malloc(size_t n);
+static long alloc_fail_at = -1;
+static long alloc_count;
+
+static bool alloc_should_fail(void)
+{
+	return alloc_fail_at >= 0 && alloc_count++ == alloc_fail_at;
+}
+
+void *__wrap_malloc(size_t n)
+{
+	return alloc_should_fail() ? NULL : __real_malloc(n);
+}
+
+void *__wrap_calloc(size_t n, size_t size)
+{
+	return alloc_should_fail() ? NULL : __real_calloc(n, size);
+}
+
+void *__wrap_sodium_malloc(size_t n)
+{
+	return alloc_should_fail() ? NULL : __real_sodium_malloc(n);
+}
+
+static void alloc_fail(long at)
+{
+	alloc_count = 0;
+	alloc_fail_at = at;
+}
+
+/* True when the allocation set to fail was never reached. */
+static bool alloc_done(void)
+{
+	bool done = alloc_count <= alloc_fail_at;
+
+	alloc_fail_at = -1;
+	return done;
+}
+
 /* Seeded rng: block i = randombytes_buf_deterministic(seed', len) with
  * seed' = BLAKE2b-256(seed || i). */
 struct seeded {
@@ -663,6 +711,66 @@ static void test_keyfile_encode_bad(void **state)
 	cx_identity_close(&id);
 }
 
+/* Fails each allocation of generate, encode and decode in turn: each says
+ * -ENOMEM, hands back nothing and leaks nothing (ASan, valgrind). */
+static void test_alloc_failure(void **state)
+{
+	struct cx_identity id, got;
+	uint8_t *bufs[2] = {NULL, NULL}, *out;
+	size_t lens[2] = {0, 0}, out_len;
+	long n;
+	int r;
+
+	(void)state;
+	for (n = 0;; n++) {
+		alloc_fail(n);
+		r = cx_identity_generate(&id, rng_seeded(0, 20), 1);
+		if (alloc_done()) {
+			assert_int_equal(r, 0);
+			break;
+		}
+		assert_int_equal(r, -ENOMEM);
+		assert_empty_identity(&id);
+	}
+	assert_true(n >= 4);
+	for (int sealed = 0; sealed <= 1; sealed++) {
+		for (n = 0;; n++) {
+			alloc_fail(n);
+			r = cx_keyfile_encode_kdf(
+				&out, &out_len, &id, sealed ? pass : NULL,
+				sealed ? strlen(pass) : 0, rng_seeded(1, 21),
+				FAST_OPS, FAST_MEM);
+			if (alloc_done()) {
+				assert_int_equal(r, 0);
+				break;
+			}
+			assert_int_equal(r, -ENOMEM);
+			assert_null(out);
+			assert_int_equal(out_len, 0);
+		}
+		assert_true(n >= 2);
+		bufs[sealed] = out;
+		lens[sealed] = out_len;
+		for (n = 0;; n++) {
+			alloc_fail(n);
+			r = cx_keyfile_decode(&got, out, out_len, pass,
+					      strlen(pass));
+			if (alloc_done()) {
+				assert_int_equal(r, 0);
+				break;
+			}
+			assert_int_equal(r, -ENOMEM);
+			assert_empty_identity(&got);
+		}
+		assert_true(n >= 5);
+		assert_same_identity(&id, &got);
+		cx_identity_close(&got);
+	}
+	cx_keyfile_free(bufs[0], lens[0]);
+	cx_keyfile_free(bufs[1], lens[1]);
+	cx_identity_close(&id);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -680,6 +788,7 @@ int main(void)
 		cmocka_unit_test(test_keyfile_corrupt),
 		cmocka_unit_test(test_keyfile_hostile),
 		cmocka_unit_test(test_keyfile_encode_bad),
+		cmocka_unit_test(test_alloc_failure),
 	};
 
 	if (cx_init() < 0)

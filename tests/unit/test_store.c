@@ -16,6 +16,48 @@
 
 #include "store/store.h"
 
+/* Allocation-failure injection (STYLE.md section 7): this test is linked
+ * with -Wl,--wrap=malloc,--wrap=calloc, so every allocation that store/
+ * (and this file) makes passes here, and the Nth one can be made to fail.
+ * LMDB and zstd are shared libraries, so their own allocations are not
+ * counted. */
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t n, size_t size);
+void *__wrap_malloc(size_t n);
+void *__wrap_calloc(size_t n, size_t size);
+static long alloc_fail_at = -1; /* index of the allocation to fail */
+static long alloc_count;
+
+static bool alloc_should_fail(void)
+{
+	return alloc_fail_at >= 0 && alloc_count++ == alloc_fail_at;
+}
+
+void *__wrap_malloc(size_t n)
+{
+	return alloc_should_fail() ? NULL : __real_malloc(n);
+}
+
+void *__wrap_calloc(size_t n, size_t size)
+{
+	return alloc_should_fail() ? NULL : __real_calloc(n, size);
+}
+
+static void alloc_fail(long at)
+{
+	alloc_count = 0;
+	alloc_fail_at = at;
+}
+
+/* True when the allocation set to fail was never reached. */
+static bool alloc_done(void)
+{
+	bool done = alloc_count <= alloc_fail_at;
+
+	alloc_fail_at = -1;
+	return done;
+}
+
 struct fixture {
 	char dir[256];
 	struct store *s;
@@ -667,6 +709,62 @@ static void test_decompress_refuses(void **state)
 	}
 }
 
+/* Fails each allocation of store_open, store_write, store_get_alloc in
+ * turn: each returns -ENOMEM, leaks nothing (ASan, valgrind), and the
+ * store keeps working afterwards. */
+static void test_alloc_failure(void **state)
+{
+	struct fixture *f = *state;
+	struct store_txn *t = NULL;
+	struct store *s2;
+	uint8_t *val;
+	size_t len;
+	long n;
+	int r;
+
+	store_close(f->s);
+	f->s = NULL;
+	for (n = 0;; n++) {
+		s2 = (struct store *)1;
+		alloc_fail(n);
+		r = store_open(&s2, f->dir, NULL);
+		if (alloc_done()) {
+			assert_int_equal(r, 0);
+			break;
+		}
+		assert_int_equal(r, -ENOMEM);
+		assert_null(s2);
+	}
+	assert_true(n >= 1);
+	f->s = s2;
+	for (n = 0;; n++) {
+		alloc_fail(n);
+		r = put1(f->s, STORE_TABLE_META, "k", "v", 1);
+		if (alloc_done()) {
+			assert_int_equal(r, 0);
+			break;
+		}
+		assert_int_equal(r, -ENOMEM);
+	}
+	assert_true(n >= 1);
+	assert_int_equal(store_txn_begin(f->s, false, &t), 0);
+	for (n = 0;; n++) {
+		alloc_fail(n);
+		r = store_get_alloc(t, STORE_TABLE_META, "k", 1, &val, &len);
+		if (alloc_done()) {
+			assert_int_equal(r, 0);
+			break;
+		}
+		assert_int_equal(r, -ENOMEM);
+		assert_null(val);
+	}
+	assert_int_equal(len, 1);
+	free(val);
+	store_txn_abort(t);
+	/* No transaction was left counted as open: growth still works. */
+	assert_int_equal(store_grow(f->s), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -684,6 +782,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_grow_busy, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_scan_count, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_alloc_failure, setup,
 						teardown),
 		cmocka_unit_test(test_compress_round_trip),
 		cmocka_unit_test(test_decompress_refuses),
