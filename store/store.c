@@ -86,6 +86,7 @@ static int map_err(int rc)
 	case MDB_MAP_FULL:
 	case ENOSPC:
 	case EDQUOT:
+	case EFBIG: /* the file size limit: no more room either */
 		return -ENOSPC;
 	case MDB_BAD_VALSIZE:
 		return -EINVAL;

@@ -21,7 +21,9 @@
  *
  * Errors: 0 or negative errno:
  *   -ENOENT  key not found          -E2BIG   value larger than the buffer
- *   -ENOSPC  map at its maximum or disk full
+ *   -ENOSPC  map at its maximum or disk full (a full disk can also show
+ *            as -EIO: LMDB treats a short write as EIO and does not retry;
+ *            either way the transaction is aborted and none of it stays)
  *   -EBADMSG corrupt stored value   -EIO     other LMDB failure
  *   -EINVAL  bad argument (key empty or longer than LMDB's 511 bytes)
  *   -EBUSY   the map must grow but a transaction is still open */
