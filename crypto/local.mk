@@ -9,7 +9,7 @@ crypto_libcx_sys_a_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS)
 crypto_libcx_a_SOURCES += crypto/keys.c crypto/keyfile.c
 check_PROGRAMS += tests/unit/test_keys
 TESTS += tests/unit/test_keys
-tests_unit_test_keys_SOURCES = tests/unit/test_keys.c
+tests_unit_test_keys_SOURCES = tests/unit/test_keys.c tests/unit/alloc_fail.h
 tests_unit_test_keys_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_keys_LDFLAGS = $(AM_LDFLAGS) \
 	-Wl,--wrap=malloc,--wrap=calloc,--wrap=sodium_malloc

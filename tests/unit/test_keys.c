@@ -15,54 +15,8 @@
 
 #include "crypto/keyfile.h"
 #include "crypto/keys.h"
-
-/* Allocation-failure injection (STYLE.md section 7): this test is linked
- * with -Wl,--wrap=malloc,--wrap=calloc,--wrap=sodium_malloc, so the allocations crypto/
- * (and this file) make pass here and the Nth one can be made to fail.
- * libsodium's internal allocations (Argon2's memory) are not counted. */
-void *__real_malloc(size_t n);
-void *__real_calloc(size_t n, size_t size);
-void *__real_sodium_malloc(size_t n);
-void *__wrap_malloc(size_t n);
-void *__wrap_calloc(size_t n, size_t size);
-void *__wrap_sodium_malloc(size_t n);
-static long alloc_fail_at = -1;
-static long alloc_count;
-
-static bool alloc_should_fail(void)
-{
-	return alloc_fail_at >= 0 && alloc_count++ == alloc_fail_at;
-}
-
-void *__wrap_malloc(size_t n)
-{
-	return alloc_should_fail() ? NULL : __real_malloc(n);
-}
-
-void *__wrap_calloc(size_t n, size_t size)
-{
-	return alloc_should_fail() ? NULL : __real_calloc(n, size);
-}
-
-void *__wrap_sodium_malloc(size_t n)
-{
-	return alloc_should_fail() ? NULL : __real_sodium_malloc(n);
-}
-
-static void alloc_fail(long at)
-{
-	alloc_count = 0;
-	alloc_fail_at = at;
-}
-
-/* True when the allocation set to fail was never reached. */
-static bool alloc_done(void)
-{
-	bool done = alloc_count <= alloc_fail_at;
-
-	alloc_fail_at = -1;
-	return done;
-}
+#define ALLOC_FAIL_SODIUM
+#include "tests/unit/alloc_fail.h"
 
 /* Seeded rng: block i = randombytes_buf_deterministic(seed', len) with
  * seed' = BLAKE2b-256(seed || i). */

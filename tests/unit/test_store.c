@@ -18,48 +18,7 @@
 #include <zstd.h>
 
 #include "store/store.h"
-
-/* Allocation-failure injection (STYLE.md section 7): this test is linked
- * with -Wl,--wrap=malloc,--wrap=calloc, so every allocation that store/
- * (and this file) makes passes here, and the Nth one can be made to fail.
- * LMDB and zstd are shared libraries, so their own allocations are not
- * counted. */
-void *__real_malloc(size_t n);
-void *__real_calloc(size_t n, size_t size);
-void *__wrap_malloc(size_t n);
-void *__wrap_calloc(size_t n, size_t size);
-static long alloc_fail_at = -1; /* index of the allocation to fail */
-static long alloc_count;
-
-static bool alloc_should_fail(void)
-{
-	return alloc_fail_at >= 0 && alloc_count++ == alloc_fail_at;
-}
-
-void *__wrap_malloc(size_t n)
-{
-	return alloc_should_fail() ? NULL : __real_malloc(n);
-}
-
-void *__wrap_calloc(size_t n, size_t size)
-{
-	return alloc_should_fail() ? NULL : __real_calloc(n, size);
-}
-
-static void alloc_fail(long at)
-{
-	alloc_count = 0;
-	alloc_fail_at = at;
-}
-
-/* True when the allocation set to fail was never reached. */
-static bool alloc_done(void)
-{
-	bool done = alloc_count <= alloc_fail_at;
-
-	alloc_fail_at = -1;
-	return done;
-}
+#include "tests/unit/alloc_fail.h"
 
 struct fixture {
 	char dir[256];
