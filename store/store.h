@@ -66,7 +66,12 @@ struct store;
 struct store_txn;
 
 /* Opens (creating if needed) the environment in directory dir, which must
- * exist.  Returns 0 and *out, or a negative errno. */
+ * exist.  Returns 0 and *out, or a negative errno.  Open a directory at
+ * most once per process at a time, and never use a store across fork()
+ * (lmdb.h, caveats: "Do not have open an LMDB database twice in the same
+ * process at the same time", "Use an MDB_env* in the process which opened
+ * it, not after fork()").  A reopened store maps at least what its file
+ * holds, and grows from there. */
 int store_open(struct store **out, const char *dir,
 	       const struct store_opts *opts);
 
