@@ -385,6 +385,7 @@ static int parse_name(struct cx_noise_hs *hs, const char *name,
 {
 	char buf[CX_NOISE_MAX_NAME + 1];
 	char *f[5], *p, *mods;
+	const char *q;
 	const struct pattern_text *pt = NULL;
 	size_t i, n = strlen(name), base_len;
 	int r;
@@ -435,22 +436,22 @@ static int parse_name(struct cx_noise_hs *hs, const char *name,
 	*pre_i = pt->pre_i;
 	*pre_r = pt->pre_r;
 
-	p = (char *)pt->msgs;
+	q = pt->msgs;
 	hs->num_msgs = 0;
 	for (;;) {
-		const char *end = strchr(p, ';');
-		size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
+		const char *end = strchr(q, ';');
+		size_t len = end != NULL ? (size_t)(end - q) : strlen(q);
 
 		if (hs->num_msgs >= MAX_MSGS)
 			return -EINVAL;
-		r = parse_tokens(p, len, hs->toks[hs->num_msgs],
+		r = parse_tokens(q, len, hs->toks[hs->num_msgs],
 				 &hs->num_toks[hs->num_msgs]);
 		if (r < 0)
 			return r;
 		hs->num_msgs++;
 		if (end == NULL)
 			break;
-		p = (char *)end + 1;
+		q = end + 1;
 	}
 
 	while (*mods != '\0') {
