@@ -191,7 +191,8 @@ static int cs_encrypt_ad(struct cx_noise_cs *cs, const uint8_t *ad,
 	if (need > out_max)
 		return -E2BIG;
 	if (!cs->has_k) {
-		memmove(out, pt, pt_len);
+		if (pt_len > 0) /* pt may be NULL when empty */
+			memmove(out, pt, pt_len);
 		*out_len = pt_len;
 		return 0;
 	}
@@ -214,7 +215,8 @@ static int cs_decrypt_ad(struct cx_noise_cs *cs, const uint8_t *ad,
 	if (!cs->has_k) {
 		if (ct_len > out_max)
 			return -E2BIG;
-		memmove(out, ct, ct_len);
+		if (ct_len > 0)
+			memmove(out, ct, ct_len);
 		*out_len = ct_len;
 		return 0;
 	}

@@ -126,6 +126,13 @@ static void test_basic(void **state)
 			cx_ratchet_decrypt(to, msg, len, pt, sizeof pt, &plen),
 			-EALREADY);
 	}
+	/* An empty message may be passed as NULL. */
+	assert_int_equal(
+		cx_ratchet_encrypt(s.a, NULL, 0, msg, sizeof msg, &len), 0);
+	assert_int_equal(len, CX_RATCHET_OVERHEAD);
+	assert_int_equal(
+		cx_ratchet_decrypt(s.b, msg, len, pt, sizeof pt, &plen), 0);
+	assert_int_equal(plen, 0);
 	session_close(&s);
 }
 
