@@ -521,7 +521,9 @@ int cx_noise_hs_new(struct cx_noise_hs **out, const char *protocol_name,
 	*out = NULL;
 	if (protocol_name == NULL || keys == NULL || rng == NULL ||
 	    prologue_len > CX_NOISE_MAX_MSG ||
-	    keys->num_psks > CX_NOISE_MAX_PSKS)
+	    keys->num_psks > CX_NOISE_MAX_PSKS ||
+	    (keys->num_psks > 0 && keys->psks == NULL) ||
+	    (prologue == NULL && prologue_len > 0))
 		return -EINVAL;
 	hs = sodium_malloc(sizeof *hs);
 	if (hs == NULL)
