@@ -312,6 +312,15 @@ static void test_parley_patterns(void **state)
 						     pt, sizeof pt, &plen),
 				 0);
 		assert_memory_equal(pt, "yo", 2);
+		/* In place, both ways. */
+		memcpy(ct, "in place", 8);
+		assert_int_equal(cx_noise_cs_encrypt(p.i_send, NULL, 0, ct, 8,
+						     ct, sizeof ct, &len),
+				 0);
+		assert_int_equal(cx_noise_cs_decrypt(p.r_recv, NULL, 0, ct, len,
+						     ct, sizeof ct, &plen),
+				 0);
+		assert_memory_equal(ct, "in place", 8);
 		pair_free(&p);
 	}
 }
