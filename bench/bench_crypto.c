@@ -299,13 +299,8 @@ int main(int argc, char **argv)
 		uint8_t s2[32];
 
 		rng_fill(rng_system(), s2, 32);
-		/* Ed25519 key pairs from seeds via the X3DH helpers' own
-		 * dependency: libsodium, reached through cx_* only here. */
-		extern int crypto_sign_seed_keypair(unsigned char *,
-						    unsigned char *,
-						    const unsigned char *);
-		crypto_sign_seed_keypair(x3.a_pk, x3.a_sk, seed);
-		crypto_sign_seed_keypair(b_pk, x3.b_sk, s2);
+		cx_ed25519_seed_keypair(x3.a_pk, x3.a_sk, seed);
+		cx_ed25519_seed_keypair(b_pk, x3.b_sk, s2);
 	}
 	memcpy(x3.bundle.ik, b_pk, 32);
 	memcpy(x3.bundle.spk, spk_pk, 32);

@@ -191,7 +191,8 @@ static int cs_encrypt_ad(struct cx_noise_cs *cs, const uint8_t *ad,
 	if (need > out_max)
 		return -E2BIG;
 	if (!cs->has_k) {
-		memmove(out, pt, pt_len);
+		if (pt_len > 0) /* pt may be NULL when empty */
+			memmove(out, pt, pt_len);
 		*out_len = pt_len;
 		return 0;
 	}
@@ -214,7 +215,8 @@ static int cs_decrypt_ad(struct cx_noise_cs *cs, const uint8_t *ad,
 	if (!cs->has_k) {
 		if (ct_len > out_max)
 			return -E2BIG;
-		memmove(out, ct, ct_len);
+		if (ct_len > 0)
+			memmove(out, ct, ct_len);
 		*out_len = ct_len;
 		return 0;
 	}
@@ -385,6 +387,7 @@ static int parse_name(struct cx_noise_hs *hs, const char *name,
 {
 	char buf[CX_NOISE_MAX_NAME + 1];
 	char *f[5], *p, *mods;
+	const char *q;
 	const struct pattern_text *pt = NULL;
 	size_t i, n = strlen(name), base_len;
 	int r;
@@ -435,22 +438,22 @@ static int parse_name(struct cx_noise_hs *hs, const char *name,
 	*pre_i = pt->pre_i;
 	*pre_r = pt->pre_r;
 
-	p = (char *)pt->msgs;
+	q = pt->msgs;
 	hs->num_msgs = 0;
 	for (;;) {
-		const char *end = strchr(p, ';');
-		size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
+		const char *end = strchr(q, ';');
+		size_t len = end != NULL ? (size_t)(end - q) : strlen(q);
 
 		if (hs->num_msgs >= MAX_MSGS)
 			return -EINVAL;
-		r = parse_tokens(p, len, hs->toks[hs->num_msgs],
+		r = parse_tokens(q, len, hs->toks[hs->num_msgs],
 				 &hs->num_toks[hs->num_msgs]);
 		if (r < 0)
 			return r;
 		hs->num_msgs++;
 		if (end == NULL)
 			break;
-		p = (char *)end + 1;
+		q = end + 1;
 	}
 
 	while (*mods != '\0') {
@@ -518,7 +521,9 @@ int cx_noise_hs_new(struct cx_noise_hs **out, const char *protocol_name,
 	*out = NULL;
 	if (protocol_name == NULL || keys == NULL || rng == NULL ||
 	    prologue_len > CX_NOISE_MAX_MSG ||
-	    keys->num_psks > CX_NOISE_MAX_PSKS)
+	    keys->num_psks > CX_NOISE_MAX_PSKS ||
+	    (keys->num_psks > 0 && keys->psks == NULL) ||
+	    (prologue == NULL && prologue_len > 0))
 		return -EINVAL;
 	hs = sodium_malloc(sizeof *hs);
 	if (hs == NULL)

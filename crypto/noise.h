@@ -92,7 +92,9 @@ int cx_noise_hs_write(struct cx_noise_hs *hs, const uint8_t *payload,
 		      size_t *out_len);
 
 /* ReadMessage: processes msg and puts its payload in payload (payload_max
- * bytes), setting *payload_len.  Same return convention as write. */
+ * bytes), setting *payload_len.  msg and payload must not overlap (the
+ * handshake hash absorbs the ciphertext after decryption).  Same return
+ * convention as write. */
 int cx_noise_hs_read(struct cx_noise_hs *hs, const uint8_t *msg, size_t msg_len,
 		     uint8_t *payload, size_t payload_max, size_t *payload_len);
 
@@ -114,7 +116,8 @@ int cx_noise_hs_hash(const struct cx_noise_hs *hs, uint8_t *out, size_t out_max,
 int cx_noise_hs_remote_static(const struct cx_noise_hs *hs,
 			      uint8_t out[static CX_NOISE_KEY_LEN]);
 
-/* Transport (section 5.1 CipherState).  Encrypts pt with the next nonce:
+/* Transport (section 5.1 CipherState); in-place operation (out == pt or
+ * out == ct) is allowed.  Encrypts pt with the next nonce:
  * out = ciphertext (pt_len + 16 bytes).  Returns 0, -E2BIG (out too
  * small, or result over CX_NOISE_MAX_MSG) or -EOVERFLOW when the nonce
  * reached 2^64-1 (rekey will not help: make a new session). */

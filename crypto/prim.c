@@ -34,6 +34,13 @@ int cx_x25519(uint8_t shared[static CX_DH_LEN],
 	return 0;
 }
 
+void cx_ed25519_seed_keypair(uint8_t pk[static CX_ED_PK_LEN],
+			     uint8_t sk[static CX_ED_SK_LEN],
+			     const uint8_t seed[static CX_ED_SEED_LEN])
+{
+	crypto_sign_seed_keypair(pk, sk, seed);
+}
+
 int cx_ed25519_pk_to_x25519(uint8_t x_pk[static CX_X_PK_LEN],
 			    const uint8_t ed_pk[static CX_ED_PK_LEN])
 {

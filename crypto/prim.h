@@ -42,6 +42,12 @@ int cx_x25519(uint8_t shared[static CX_DH_LEN],
 	      const uint8_t sk[static CX_X_SK_LEN],
 	      const uint8_t pk[static CX_X_PK_LEN]);
 
+/* Ed25519 key pair from a 32-byte seed (sk = seed || pk).  For tests and
+ * benchmarks; identities are made by crypto/keys.h. */
+void cx_ed25519_seed_keypair(uint8_t pk[static CX_ED_PK_LEN],
+			     uint8_t sk[static CX_ED_SK_LEN],
+			     const uint8_t seed[static CX_ED_SEED_LEN]);
+
 /* Birational map of an Ed25519 public key to its X25519 form.  Returns 0 or
  * -EKEYREJECTED (not a valid point, or small order). */
 int cx_ed25519_pk_to_x25519(uint8_t x_pk[static CX_X_PK_LEN],

@@ -58,13 +58,65 @@ struct cx_ratchet {
 	uint8_t ad[CX_RATCHET_MAX_AD];
 	size_t ad_len;
 	const struct rng *rng;
-	/* MKSKIPPED, oldest first. */
-	size_t num_skipped;
-	struct skipped skipped[CX_RATCHET_MAX_STORED];
-	/* Scratch for one decryption: a ring of the newest staged keys. */
+	/* MKSKIPPED, oldest first, in its own sodium_malloc block that grows
+	 * on demand up to CX_RATCHET_MAX_STORED entries: a session that never
+	 * skips costs a few hundred bytes, not 136 KB. */
+	size_t num_skipped, skipped_cap;
+	struct skipped *skipped;
+	/* Scratch for one decryption: a ring of the newest staged keys, of
+	 * ring_len <= staged_cap entries (also grown on demand). */
 	size_t num_staged; /* total staged, may exceed the ring */
-	struct staged staged[CX_RATCHET_MAX_STORED];
+	size_t ring_len, staged_cap;
+	struct staged *staged;
 };
+
+/* Grows a sodium_malloc array of elem-byte entries to hold need entries
+ * (capacity doubles, at most CX_RATCHET_MAX_STORED).  0 or -ENOMEM; on
+ * failure nothing changes. */
+static int grow(void **arr, size_t *cap, size_t need, size_t elem, size_t used)
+{
+	size_t n = *cap < 16 ? 16 : *cap;
+	void *p;
+
+	if (need <= *cap)
+		return 0;
+	while (n < need)
+		n *= 2;
+	if (n > CX_RATCHET_MAX_STORED)
+		n = CX_RATCHET_MAX_STORED;
+	p = sodium_malloc(n * elem);
+	if (p == NULL)
+		return -ENOMEM;
+	memset(p, 0, n * elem);
+	if (*arr != NULL)
+		memcpy(p, *arr, used * elem);
+	sodium_free(*arr);
+	*arr = p;
+	*cap = n;
+	return 0;
+}
+
+/* Makes room for staging `total` keys and for committing them: the ring
+ * holds the newest min(total, MAX_STORED) and MKSKIPPED must hold its
+ * current entries plus those (at most MAX_STORED).  Done before anything
+ * is decided, so a commit after authentication cannot fail. */
+static int reserve(struct cx_ratchet *r, uint64_t total)
+{
+	size_t ring = total < CX_RATCHET_MAX_STORED ? (size_t)total
+						    : CX_RATCHET_MAX_STORED;
+	size_t need = r->num_skipped + ring;
+	int ret;
+
+	if (need > CX_RATCHET_MAX_STORED)
+		need = CX_RATCHET_MAX_STORED;
+	if ((ret = grow((void **)&r->staged, &r->staged_cap, ring,
+			sizeof *r->staged, 0)) < 0 ||
+	    (ret = grow((void **)&r->skipped, &r->skipped_cap, need,
+			sizeof *r->skipped, r->num_skipped)) < 0)
+		return ret;
+	r->ring_len = ring;
+	return 0;
+}
 
 /* KDF_RK_HE(rk, dh_out): "HKDF with SHA-256 or SHA-512 ... using rk as
  * HKDF salt, dh_out as HKDF input key material, and an application-specific
@@ -200,6 +252,10 @@ int cx_ratchet_new_bob(struct cx_ratchet **out,
 
 void cx_ratchet_free(struct cx_ratchet *r)
 {
+	if (r == NULL)
+		return;
+	sodium_free(r->skipped); /* each wipes */
+	sodium_free(r->staged);
 	sodium_free(r);
 }
 
@@ -362,8 +418,7 @@ static void stage_chain(struct cx_ratchet *r, uint8_t ck[KEY], uint32_t from,
 	uint32_t i;
 
 	for (i = from; i < until; i++) {
-		struct staged *s =
-			&r->staged[r->num_staged % CX_RATCHET_MAX_STORED];
+		struct staged *s = &r->staged[r->num_staged % r->ring_len];
 
 		kdf_ck(ck, s->mk, ck);
 		s->which = which;
@@ -374,11 +429,10 @@ static void stage_chain(struct cx_ratchet *r, uint8_t ck[KEY], uint32_t from,
 
 static void clear_staged(struct cx_ratchet *r)
 {
-	size_t used = r->num_staged < CX_RATCHET_MAX_STORED
-			      ? r->num_staged
-			      : CX_RATCHET_MAX_STORED;
+	size_t used = r->num_staged < r->ring_len ? r->num_staged : r->ring_len;
 
-	sodium_memzero(r->staged, used * sizeof r->staged[0]);
+	if (used > 0)
+		sodium_memzero(r->staged, used * sizeof r->staged[0]);
 	r->num_staged = 0;
 }
 
@@ -387,14 +441,16 @@ static void clear_staged(struct cx_ratchet *r)
 static void commit_staged(struct cx_ratchet *r, const uint8_t *hk0,
 			  const uint8_t *hk1)
 {
-	size_t count = r->num_staged < CX_RATCHET_MAX_STORED
-			       ? r->num_staged
-			       : CX_RATCHET_MAX_STORED;
-	size_t start = r->num_staged < CX_RATCHET_MAX_STORED
-			       ? 0
-			       : r->num_staged % CX_RATCHET_MAX_STORED;
+	size_t count =
+		r->num_staged < r->ring_len ? r->num_staged : r->ring_len;
+	size_t start =
+		r->num_staged <= r->ring_len ? 0 : r->num_staged % r->ring_len;
 	size_t drop, k;
 
+	if (count == 0) {
+		r->num_staged = 0;
+		return;
+	}
 	if (r->num_skipped + count > CX_RATCHET_MAX_STORED) {
 		drop = r->num_skipped + count - CX_RATCHET_MAX_STORED;
 		memmove(&r->skipped[0], &r->skipped[drop],
@@ -402,8 +458,7 @@ static void commit_staged(struct cx_ratchet *r, const uint8_t *hk0,
 		r->num_skipped -= drop;
 	}
 	for (k = 0; k < count; k++) {
-		const struct staged *s =
-			&r->staged[(start + k) % CX_RATCHET_MAX_STORED];
+		const struct staged *s = &r->staged[(start + k) % r->ring_len];
 		struct skipped *d = &r->skipped[r->num_skipped++];
 
 		memcpy(d->hk, s->which == 0 ? hk0 : hk1, KEY);
@@ -492,6 +547,8 @@ int cx_ratchet_decrypt(struct cx_ratchet *r, const uint8_t *msg, size_t msg_len,
 		ret = -E2BIG;
 		if (n - r->nr > CX_RATCHET_MAX_SKIP)
 			goto out;
+		if ((ret = reserve(r, n - r->nr)) < 0)
+			goto out;
 		memcpy(ck, r->ckr, KEY);
 		stage_chain(r, ck, r->nr, n, 0);
 		kdf_ck(ck, mk, ck);
@@ -508,6 +565,8 @@ int cx_ratchet_decrypt(struct cx_ratchet *r, const uint8_t *msg, size_t msg_len,
 		}
 		ret = -E2BIG;
 		if (total > CX_RATCHET_MAX_SKIP)
+			goto out;
+		if ((ret = reserve(r, total)) < 0)
 			goto out;
 		if (r->flags & F_CKR) {
 			memcpy(ck, r->ckr, KEY);
@@ -679,6 +738,11 @@ int cx_ratchet_load(struct cx_ratchet **out, const uint8_t *buf, size_t len,
 	if (!sodium_is_zero(r->ad + r->ad_len, CX_RATCHET_MAX_AD - r->ad_len))
 		goto out;
 	p += 2;
+	if (grow((void **)&r->skipped, &r->skipped_cap, count,
+		 sizeof *r->skipped, 0) < 0) {
+		ret = -ENOMEM;
+		goto out;
+	}
 	/* Canonical: the fields of absent values are zero. */
 	if ((!(flags & F_DHR) && !sodium_is_zero(r->dhr, KEY)) ||
 	    (!(flags & F_CKS) && !sodium_is_zero(r->cks, KEY)) ||

@@ -23,8 +23,12 @@
  * saves the state (cx_ratchet_save) after each successful decrypt, and
  * after each encrypt before sending (DESIGN.md section 6).
  *
- * The state is one sodium_malloc allocation (it holds keys), wiped when
- * freed. */
+ * The state lives in sodium_malloc memory (it holds keys), wiped when
+ * freed: a small fixed part, plus the skipped-key store and a scratch ring,
+ * each allocated on first need and grown up to CX_RATCHET_MAX_STORED
+ * entries (about 136 KB and 74 KB at most), so a session that never skips
+ * stays small.  A decryption that needs to grow them and cannot returns
+ * -ENOMEM, state unchanged. */
 #ifndef PARLEY_CRYPTO_RATCHET_H
 #define PARLEY_CRYPTO_RATCHET_H
 
@@ -93,6 +97,7 @@ int cx_ratchet_encrypt(struct cx_ratchet *r, const uint8_t *pt, size_t pt_len,
  *                  the current chain (its key is gone)
  *   -E2BIG         more than CX_RATCHET_MAX_SKIP keys would be skipped, or
  *                  out too small
+ *   -ENOMEM        the skipped-key store could not grow
  * and on every error the state is unchanged. */
 int cx_ratchet_decrypt(struct cx_ratchet *r, const uint8_t *msg, size_t msg_len,
 		       uint8_t *out, size_t out_max, size_t *out_len);

@@ -208,6 +208,15 @@ static void test_envelope(void **state)
 					  (const uint8_t *)text, 3, pk2,
 					  &rng.rng),
 			 -EKEYREJECTED);
+	/* An empty envelope may be sealed from NULL. */
+	cx_x25519_keypair(pk2, sk2, &rng.rng);
+	assert_int_equal(
+		cx_envelope_seal(env, sizeof env, &len, NULL, 0, pk2, &rng.rng),
+		0);
+	assert_int_equal(
+		cx_envelope_open(out, sizeof out, &olen, env, len, sk2, pk2),
+		0);
+	assert_int_equal(olen, 0);
 	/* Two seals of the same text differ (fresh ephemeral key). */
 	{
 		uint8_t e1[100], e2[100];

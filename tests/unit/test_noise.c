@@ -312,6 +312,15 @@ static void test_parley_patterns(void **state)
 						     pt, sizeof pt, &plen),
 				 0);
 		assert_memory_equal(pt, "yo", 2);
+		/* In place, both ways. */
+		memcpy(ct, "in place", 8);
+		assert_int_equal(cx_noise_cs_encrypt(p.i_send, NULL, 0, ct, 8,
+						     ct, sizeof ct, &len),
+				 0);
+		assert_int_equal(cx_noise_cs_decrypt(p.r_recv, NULL, 0, ct, len,
+						     ct, sizeof ct, &plen),
+				 0);
+		assert_memory_equal(ct, "in place", 8);
 		pair_free(&p);
 	}
 }
@@ -461,6 +470,70 @@ static void test_nonce_limit_and_rekey(void **state)
 	pair_free(&p);
 }
 
+/* Empty payloads may be passed as NULL, in every message and in
+ * transport. */
+static void test_null_payloads(void **state)
+{
+	const char *names[] = {"Noise_XX_25519_ChaChaPoly_BLAKE2b",
+			       "Noise_NNpsk0_25519_ChaChaPoly_SHA256"};
+	uint8_t psk[1][32] = {{1}}, s1[32], p1[32], s2[32], p2[32];
+	uint8_t msg[256], pl[256];
+	struct test_rng rng;
+	size_t i, len, plen;
+
+	(void)state;
+	test_rng_init(&rng, 17);
+	cx_x25519_keypair(p1, s1, &rng.rng);
+	cx_x25519_keypair(p2, s2, &rng.rng);
+	for (i = 0; i < 2; i++) {
+		struct cx_noise_keys ki = {0}, kr = {0};
+		struct cx_noise_hs *hi, *hr;
+		struct cx_noise_cs *c[4];
+
+		ki.s = s1;
+		kr.s = s2;
+		if (i == 1) {
+			ki.psks = kr.psks = (const uint8_t(*)[32])psk;
+			ki.num_psks = kr.num_psks = 1;
+		}
+		assert_int_equal(cx_noise_hs_new(&hi, names[i],
+						 CX_NOISE_INITIATOR, NULL, 0,
+						 &ki, &rng.rng),
+				 0);
+		assert_int_equal(cx_noise_hs_new(&hr, names[i],
+						 CX_NOISE_RESPONDER, NULL, 0,
+						 &kr, &rng.rng),
+				 0);
+		while (cx_noise_hs_action(hi) != CX_NOISE_SPLIT) {
+			bool iw = cx_noise_hs_action(hi) == CX_NOISE_WRITE;
+
+			assert_int_equal(cx_noise_hs_write(iw ? hi : hr, NULL,
+							   0, msg, sizeof msg,
+							   &len),
+					 0);
+			assert_int_equal(cx_noise_hs_read(iw ? hr : hi, msg,
+							  len, pl, sizeof pl,
+							  &plen),
+					 0);
+			assert_int_equal(plen, 0);
+		}
+		assert_int_equal(cx_noise_hs_split(hi, &c[0], &c[1]), 0);
+		assert_int_equal(cx_noise_hs_split(hr, &c[2], &c[3]), 0);
+		assert_int_equal(cx_noise_cs_encrypt(c[0], NULL, 0, NULL, 0,
+						     msg, sizeof msg, &len),
+				 0);
+		assert_int_equal(len, 16);
+		assert_int_equal(cx_noise_cs_decrypt(c[3], NULL, 0, msg, len,
+						     pl, sizeof pl, &plen),
+				 0);
+		assert_int_equal(plen, 0);
+		for (int k = 0; k < 4; k++)
+			cx_noise_cs_free(c[k]);
+		cx_noise_hs_free(hi);
+		cx_noise_hs_free(hr);
+	}
+}
+
 static void test_bad_names(void **state)
 {
 	struct test_rng rng;
@@ -510,6 +583,7 @@ int main(void)
 		cmocka_unit_test(test_tamper),
 		cmocka_unit_test(test_low_order),
 		cmocka_unit_test(test_nonce_limit_and_rekey),
+		cmocka_unit_test(test_null_payloads),
 		cmocka_unit_test(test_bad_names),
 		cmocka_unit_test(test_cacophony),
 	};

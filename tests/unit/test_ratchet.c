@@ -126,6 +126,13 @@ static void test_basic(void **state)
 			cx_ratchet_decrypt(to, msg, len, pt, sizeof pt, &plen),
 			-EALREADY);
 	}
+	/* An empty message may be passed as NULL. */
+	assert_int_equal(
+		cx_ratchet_encrypt(s.a, NULL, 0, msg, sizeof msg, &len), 0);
+	assert_int_equal(len, CX_RATCHET_OVERHEAD);
+	assert_int_equal(
+		cx_ratchet_decrypt(s.b, msg, len, pt, sizeof pt, &plen), 0);
+	assert_int_equal(plen, 0);
 	session_close(&s);
 }
 
@@ -438,6 +445,297 @@ static void test_cross_check(void **state)
 	session_close(&s);
 }
 
+/* ---- A second implementation, for cross-checking ------------------------
+ * A direct transcription of the specification's pseudocode (section 4,
+ * header encryption) with raw libsodium calls: not transactional, no
+ * limits, skipped keys in a plain list.  It shares no code with
+ * crypto/ratchet.c; conversations between the two, in both roles, must
+ * agree on every message. */
+
+#define REF_MAX_SKIPPED 4096
+
+struct ref_skipped {
+	uint8_t hk[32], mk[32];
+	uint32_t n;
+	bool used;
+};
+
+struct ref {
+	uint8_t dhs_sk[32], dhs_pk[32], dhr[32], rk[32], cks[32], ckr[32];
+	uint8_t hks[32], hkr[32], nhks[32], nhkr[32];
+	bool has_cks, has_ckr, has_hkr;
+	uint32_t ns, nr, pn;
+	struct ref_skipped skipped[REF_MAX_SKIPPED];
+	size_t num_skipped;
+	uint8_t ad[64];
+	size_t ad_len;
+	const struct rng *rng;
+};
+
+/* HKDF-SHA-512 (RFC 5869) straight on crypto_auth_hmacsha512. */
+static void ref_kdf_rk(uint8_t rk[32], uint8_t ck[32], uint8_t nhk[32],
+		       const uint8_t rk_in[32], const uint8_t dh[32])
+{
+	const char info[] = "parley ratchet rk v1";
+	crypto_auth_hmacsha512_state h;
+	uint8_t prk[64], t[64], okm[128];
+	uint8_t ctr;
+
+	crypto_auth_hmacsha512_init(&h, rk_in, 32);
+	crypto_auth_hmacsha512_update(&h, dh, 32);
+	crypto_auth_hmacsha512_final(&h, prk);
+	for (ctr = 1; ctr <= 2; ctr++) {
+		crypto_auth_hmacsha512_init(&h, prk, 64);
+		if (ctr > 1)
+			crypto_auth_hmacsha512_update(&h, t, 64);
+		crypto_auth_hmacsha512_update(&h, (const uint8_t *)info,
+					      strlen(info));
+		crypto_auth_hmacsha512_update(&h, &ctr, 1);
+		crypto_auth_hmacsha512_final(&h, t);
+		memcpy(okm + 64 * (ctr - 1), t, 64);
+	}
+	memcpy(rk, okm, 32);
+	memcpy(ck, okm + 32, 32);
+	memcpy(nhk, okm + 64, 32);
+}
+
+static void ref_kdf_ck(uint8_t ck[32], uint8_t mk[32])
+{
+	uint8_t out[64];
+
+	crypto_stream_chacha20_ietf(out, 64, (const uint8_t *)"parley ck v1",
+				    ck);
+	memcpy(mk, out, 32);
+	memcpy(ck, out + 32, 32);
+}
+
+static void ref_init(struct ref *r, bool alice, const struct session *s,
+		     const struct rng *rng)
+{
+	uint8_t dh[32];
+
+	memset(r, 0, sizeof *r);
+	r->rng = rng;
+	memcpy(r->ad, AD, strlen(AD));
+	r->ad_len = strlen(AD);
+	if (alice) {
+		rng_fill(rng, r->dhs_sk, 32);
+		crypto_scalarmult_base(r->dhs_pk, r->dhs_sk);
+		memcpy(r->dhr, s->bob_pk, 32);
+		assert_int_equal(crypto_scalarmult(dh, r->dhs_sk, r->dhr), 0);
+		ref_kdf_rk(r->rk, r->cks, r->nhks, s->sk, dh);
+		r->has_cks = true;
+		memcpy(r->hks, s->hka, 32);
+		memcpy(r->nhkr, s->nhkb, 32);
+	} else {
+		memcpy(r->dhs_sk, s->bob_sk, 32);
+		crypto_scalarmult_base(r->dhs_pk, r->dhs_sk);
+		memcpy(r->rk, s->sk, 32);
+		memcpy(r->nhks, s->nhkb, 32);
+		memcpy(r->nhkr, s->hka, 32);
+	}
+}
+
+static size_t ref_encrypt(struct ref *r, const uint8_t *pt, size_t len,
+			  uint8_t *out)
+{
+	uint8_t mk[32], hdr[40], ad[256];
+
+	assert_true(r->has_cks);
+	ref_kdf_ck(r->cks, mk);
+	memcpy(hdr, r->dhs_pk, 32);
+	hdr[32] = (uint8_t)(r->pn >> 24), hdr[33] = (uint8_t)(r->pn >> 16);
+	hdr[34] = (uint8_t)(r->pn >> 8), hdr[35] = (uint8_t)r->pn;
+	hdr[36] = (uint8_t)(r->ns >> 24), hdr[37] = (uint8_t)(r->ns >> 16);
+	hdr[38] = (uint8_t)(r->ns >> 8), hdr[39] = (uint8_t)r->ns;
+	out[0] = 1;
+	rng_fill(r->rng, out + 1, 24);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(out + 25, NULL, hdr, 40, out,
+						   1, NULL, out + 1, r->hks);
+	r->ns++;
+	rng_fill(r->rng, out + 81, 24);
+	memcpy(ad, r->ad, r->ad_len);
+	memcpy(ad + r->ad_len, out, 81);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(out + 105, NULL, pt, len, ad,
+						   r->ad_len + 81, NULL,
+						   out + 81, mk);
+	return len + 121;
+}
+
+static int ref_open(const struct ref *r, const uint8_t mk[32],
+		    const uint8_t *msg, size_t len, uint8_t *out)
+{
+	uint8_t ad[256];
+
+	memcpy(ad, r->ad, r->ad_len);
+	memcpy(ad + r->ad_len, msg, 81);
+	return crypto_aead_xchacha20poly1305_ietf_decrypt(
+		out, NULL, NULL, msg + 105, len - 105, ad, r->ad_len + 81,
+		msg + 81, mk);
+}
+
+static int ref_hdec(const uint8_t hk[32], const uint8_t *msg, uint8_t hdr[40])
+{
+	return crypto_aead_xchacha20poly1305_ietf_decrypt(
+		hdr, NULL, NULL, msg + 25, 56, msg, 1, msg + 1, hk);
+}
+
+/* SkipMessageKeysHE(state, until) */
+static void ref_skip(struct ref *r, uint32_t until)
+{
+	while (r->has_ckr && r->nr < until) {
+		struct ref_skipped *k = &r->skipped[r->num_skipped++];
+
+		assert_true(r->num_skipped < REF_MAX_SKIPPED);
+		ref_kdf_ck(r->ckr, k->mk);
+		memcpy(k->hk, r->hkr, 32);
+		k->n = r->nr++;
+		k->used = false;
+	}
+}
+
+static int ref_decrypt(struct ref *r, const uint8_t *msg, size_t len,
+		       uint8_t *out)
+{
+	uint8_t hdr[40], mk[32], dh[32];
+	uint32_t pn, n;
+	size_t i;
+
+	/* TrySkippedMessageKeysHE */
+	for (i = 0; i < r->num_skipped; i++) {
+		struct ref_skipped *k = &r->skipped[i];
+
+		if (!k->used && ref_hdec(k->hk, msg, hdr) == 0 &&
+		    ((uint32_t)hdr[36] << 24 | (uint32_t)hdr[37] << 16 |
+		     (uint32_t)hdr[38] << 8 | hdr[39]) == k->n) {
+			k->used = true;
+			return ref_open(r, k->mk, msg, len, out);
+		}
+	}
+	/* DecryptHeader */
+	if (!(r->has_hkr && ref_hdec(r->hkr, msg, hdr) == 0)) {
+		if (ref_hdec(r->nhkr, msg, hdr) != 0)
+			return -1;
+		pn = (uint32_t)hdr[32] << 24 | (uint32_t)hdr[33] << 16 |
+		     (uint32_t)hdr[34] << 8 | hdr[35];
+		ref_skip(r, pn);
+		/* DHRatchetHE */
+		r->pn = r->ns;
+		r->ns = 0;
+		r->nr = 0;
+		memcpy(r->hks, r->nhks, 32);
+		memcpy(r->hkr, r->nhkr, 32);
+		r->has_hkr = true;
+		memcpy(r->dhr, hdr, 32);
+		assert_int_equal(crypto_scalarmult(dh, r->dhs_sk, r->dhr), 0);
+		ref_kdf_rk(r->rk, r->ckr, r->nhkr, r->rk, dh);
+		r->has_ckr = true;
+		rng_fill(r->rng, r->dhs_sk, 32);
+		crypto_scalarmult_base(r->dhs_pk, r->dhs_sk);
+		assert_int_equal(crypto_scalarmult(dh, r->dhs_sk, r->dhr), 0);
+		ref_kdf_rk(r->rk, r->cks, r->nhks, r->rk, dh);
+		r->has_cks = true;
+	}
+	n = (uint32_t)hdr[36] << 24 | (uint32_t)hdr[37] << 16 |
+	    (uint32_t)hdr[38] << 8 | hdr[39];
+	ref_skip(r, n);
+	ref_kdf_ck(r->ckr, mk);
+	r->nr++;
+	return ref_open(r, mk, msg, len, out);
+}
+
+/* cx_ratchet on one side, the reference on the other, messages delivered
+ * in random order; every plaintext must come through. */
+static void cross_conversation(bool cx_is_alice, uint64_t seed)
+{
+	struct session s;
+	struct test_rng dice, ref_rng;
+	struct ref *ref = calloc(1, sizeof *ref);
+	struct {
+		uint8_t msg[200];
+		size_t len;
+		uint32_t id;
+		bool from_cx;
+	} net[64];
+	size_t n_net = 0;
+	uint32_t next_id = 0;
+	bool bob_spoke = false;
+	int delivered = 0;
+
+	assert_non_null(ref);
+	session_init(&s, seed);
+	test_rng_init(&dice, seed + 100);
+	test_rng_init(&ref_rng, seed + 200);
+	ref_init(ref, !cx_is_alice, &s, &ref_rng.rng);
+	for (int step = 0; step < 3000 || n_net > 0; step++) {
+		uint8_t r8[2];
+
+		rng_fill(&dice.rng, r8, 2);
+		if (step < 3000 && n_net < 64 &&
+		    (r8[0] % 2 == 0 || n_net == 0)) {
+			/* Alice always may send; Bob once he heard her. */
+			bool alice = !bob_spoke || r8[1] % 2 == 0;
+			bool from_cx = alice == cx_is_alice;
+			uint8_t pt[32];
+
+			memset(pt, 0, sizeof pt);
+			memcpy(pt, &next_id, 4);
+			if (from_cx) {
+				assert_int_equal(
+					cx_ratchet_encrypt(
+						cx_is_alice ? s.a : s.b, pt,
+						4 + r8[1] % 28, net[n_net].msg,
+						200, &net[n_net].len),
+					0);
+			} else {
+				net[n_net].len =
+					ref_encrypt(ref, pt, 4 + r8[1] % 28,
+						    net[n_net].msg);
+			}
+			net[n_net].id = next_id++;
+			net[n_net].from_cx = from_cx;
+			n_net++;
+		} else {
+			size_t i = r8[1] % n_net;
+			uint8_t out[200];
+			size_t olen;
+			bool to_bob;
+
+			if (net[i].from_cx) {
+				assert_int_equal(ref_decrypt(ref, net[i].msg,
+							     net[i].len, out),
+						 0);
+				to_bob = cx_is_alice;
+			} else {
+				assert_int_equal(
+					cx_ratchet_decrypt(
+						cx_is_alice ? s.a : s.b,
+						net[i].msg, net[i].len, out,
+						sizeof out, &olen),
+					0);
+				to_bob = !cx_is_alice;
+			}
+			assert_memory_equal(out, &net[i].id, 4);
+			if (to_bob)
+				bob_spoke = true;
+			net[i] = net[--n_net];
+			delivered++;
+		}
+	}
+	assert_int_equal(delivered, (int)next_id);
+	print_message("# cross-check (cx is %s): %d messages both ways\n",
+		      cx_is_alice ? "Alice" : "Bob", delivered);
+	free(ref);
+	session_close(&s);
+}
+
+static void test_cross_implementation(void **state)
+{
+	(void)state;
+	cross_conversation(true, 61);
+	cross_conversation(false, 62);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -445,6 +743,7 @@ int main(void)
 		cmocka_unit_test(test_tamper_every_byte),
 		cmocka_unit_test(test_load_rejects),
 		cmocka_unit_test(test_cross_check),
+		cmocka_unit_test(test_cross_implementation),
 		cmocka_unit_test(test_skip_limits),
 		cmocka_unit_test(test_conversations),
 	};
