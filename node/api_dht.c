@@ -29,6 +29,7 @@ struct dht_call {
 	struct node *node;
 	uint8_t key[DHT_ID_LEN];
 	uint64_t seq;
+	struct dht_record local; /* get: our own stored copy, if any */
 };
 
 static uint64_t now_ms(const struct node *n)
@@ -172,6 +173,7 @@ static struct rpc_result *start_lookup(struct rpc_call *call,
 						    void *arg),
 				       void *arg)
 {
+	struct node *n = dc->node;
 	struct rpc_result *r;
 	int e;
 
@@ -180,8 +182,10 @@ static struct rpc_result *start_lookup(struct rpc_call *call,
 		free(dc);
 		return r;
 	}
+	/* The DHT may complete at once (no contacts at all): then dc is
+	 * already answered and freed when start() returns 0. */
 	e = start(dc, arg);
-	kick(dc->node);
+	kick(n);
 	if (e < 0) {
 		rpc_later_fail(dc->later, node_err_from_errno(e), NULL,
 			       "lookup not started: %s", strerror(-e));
@@ -235,7 +239,11 @@ static void get_done(void *arg, const struct dht_result *res)
 	char pub[CX_CONTACT_ID_LEN + 1];
 	json_t *o;
 
-	if (res->status != 0 || rec == NULL) {
+	if ((res->status != 0 || rec == NULL) &&
+	    dht_record_lookup_local(dc->node->dht, dc->key, &dc->local) == 0)
+		rec = &dc->local; /* FIXME: the lookup should count our own
+				   * store; until dht/ does, look here. */
+	if (rec == NULL) {
 		rpc_later_fail(dc->later,
 			       res->status == -ETIMEDOUT && res->replies == 0
 				       ? NODE_ERR_UNREACHABLE
@@ -249,7 +257,8 @@ static void get_done(void *arg, const struct dht_result *res)
 	cx_contact_id_encode(pub, sizeof pub, rec->pk);
 	o = json_pack("{s:s, s:I, s:s, s:I, s:i}", "value_hex", hex, "seq",
 		      (json_int_t)rec->seq, "publisher", pub, "expires_at",
-		      (json_int_t)rec->expiry_s, "rounds", res->rounds);
+		      (json_int_t)rec->expiry_s, "rounds",
+		      rec == &dc->local ? 0 : res->rounds);
 	if (o != NULL && is_utf8_text(rec->value, rec->value_len))
 		json_object_set_new(o, "value",
 				    json_stringn((const char *)rec->value,

@@ -24,7 +24,8 @@ tests_fuzz_fuzz_config_SOURCES = tests/fuzz/fuzz_config.c $(FUZZ_DRIVER)
 tests_fuzz_fuzz_config_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LINK)
 tests_fuzz_fuzz_config_LDADD = node/libnode.a dht/libdht.a crypto/libcx.a \
 	$(JANSSON_LIBS) $(SODIUM_LIBS)
-tests_fuzz_fuzz_rpc_SOURCES = tests/fuzz/fuzz_rpc.c $(FUZZ_DRIVER)
+tests_fuzz_fuzz_rpc_SOURCES = tests/fuzz/fuzz_rpc.c tests/node_fixture.h \
+	$(FUZZ_DRIVER)
 tests_fuzz_fuzz_rpc_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
 tests_fuzz_fuzz_rpc_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LINK)
 tests_fuzz_fuzz_rpc_LDADD = node/libnode.a dht/libdht.a store/libstore.a \
@@ -33,7 +34,7 @@ tests_fuzz_fuzz_rpc_LDADD = node/libnode.a dht/libdht.a store/libstore.a \
 FUZZ_TESTS += tests/fuzz/fuzz_config tests/fuzz/fuzz_rpc
 
 check_PROGRAMS += tests/unit/test_node
-tests_unit_test_node_SOURCES = tests/unit/test_node.c
+tests_unit_test_node_SOURCES = tests/unit/test_node.c tests/node_fixture.h
 tests_unit_test_node_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(JANSSON_CFLAGS)
 tests_unit_test_node_LDADD = node/libnode.a dht/libdht.a store/libstore.a \
 	crypto/libcx.a \

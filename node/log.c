@@ -6,14 +6,17 @@
  * level prefix is the systemd one (<3> error ... <7> debug) when stderr is
  * the journal, plain words otherwise. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "node/log.h"
 
 static enum log_level cur_level = LOG_LEVEL_INFO;
 static FILE *log_file; /* NULL: stderr */
+static char last_error[256];
 
 static const char *const level_names[] = {
 	[LOG_LEVEL_ERROR] = "error",
@@ -59,9 +62,21 @@ int log_open(const char *path)
 		log_close();
 		return 0;
 	}
-	f = fopen(path, "ae");
-	if (f == NULL)
-		return -errno;
+	/* 0600: logs may name contacts and addresses. */
+	{
+		int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+			      0600);
+
+		if (fd < 0)
+			return -errno;
+		f = fdopen(fd, "a");
+		if (f == NULL) {
+			int e = errno;
+
+			close(fd);
+			return -e;
+		}
+	}
 	setvbuf(f, NULL, _IOLBF, 0);
 	log_close();
 	log_file = f;
@@ -75,6 +90,16 @@ void log_close(void)
 	log_file = NULL;
 }
 
+const char *log_last_error(void)
+{
+	return last_error;
+}
+
+int log_fd(void)
+{
+	return log_file != NULL ? fileno(log_file) : -1;
+}
+
 void log_msg(enum log_level l, const char *fmt, ...)
 {
 	FILE *out = log_file != NULL ? log_file : stderr;
@@ -82,13 +107,19 @@ void log_msg(enum log_level l, const char *fmt, ...)
 	char line[1024];
 	va_list ap;
 
-	if (l > cur_level)
+	if (l > cur_level && l != LOG_LEVEL_ERROR)
 		return;
 	if (journal < 0)
 		journal = getenv("JOURNAL_STREAM") != NULL;
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof line, fmt, ap);
 	va_end(ap);
+	if (l == LOG_LEVEL_ERROR) {
+		size_t n = strnlen(line, sizeof last_error - 1);
+
+		memcpy(last_error, line, n); /* truncated on purpose */
+		last_error[n] = '\0';
+	}
 	if (journal && log_file == NULL)
 		fprintf(out, "%s%s\n", level_journal[l], line);
 	else

@@ -23,6 +23,13 @@ enum log_level log_get_level(void);
 int log_open(const char *path);
 void log_close(void);
 
+/* The text of the last error logged ("" if none), for the daemon's
+ * parent to repeat on the terminal it was started from. */
+const char *log_last_error(void);
+
+/* The log file's descriptor, or -1 when logging to stderr. */
+int log_fd(void);
+
 void log_msg(enum log_level l, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

@@ -41,6 +41,8 @@ struct daemon {
 	struct node_config cfg;
 	char *config_path;
 	bool config_given;
+	bool level_given;   /* --log-level on the command line wins */
+	const char *log_path; /* where logs go: --log-file or the default */
 	char *data_dir;
 	char *socket_path;
 	bool socket_private; /* default location: its directory is ours */
@@ -58,6 +60,7 @@ struct daemon {
 	uv_timer_t boot_timer; /* re-bootstraps while the table is empty */
 	uint64_t boot_backoff_ms;
 	bool stopping;
+	bool started; /* reached the loop: "stopped" is worth saying */
 };
 
 static void usage(FILE *f)
@@ -186,6 +189,8 @@ static int parse_settings(struct daemon *d, int argc, char **argv)
 				key = o->name;
 		if (c == 'c' || key == NULL)
 			continue;
+		if (c == 'L')
+			d->level_given = true;
 		r = config_set(&d->cfg, key, optarg, err, sizeof err);
 		if (r < 0) {
 			fprintf(stderr, "parleyd: --%s: %s\n", key, err);
@@ -503,6 +508,7 @@ static void daemon_stop(struct daemon *d)
 		return;
 	d->stopping = true;
 	log_info("stopping");
+	sys_notify("STOPPING=1");
 	node_emit(&d->node, "node.stopping", "{}");
 	save_table(d);
 	d->node.dht_kick = NULL;
@@ -536,13 +542,18 @@ static void reload(struct daemon *d)
 		config_free(&fresh);
 		return;
 	}
-	/* Only what can change at run time; the rest needs a restart. */
-	if (d->config_path != NULL) {
+	/* Only what can change at run time; the rest needs a restart.  The
+	 * command line still wins over the file. */
+	if (!d->level_given) {
 		log_set_level(fresh.log_level);
 		d->cfg.log_level = fresh.log_level;
 	}
-	if (log_open(d->cfg.log_file) < 0)
-		log_warn("SIGHUP: cannot reopen %s", d->cfg.log_file);
+	if (d->log_path != NULL) {
+		if (log_open(d->log_path) < 0)
+			log_warn("SIGHUP: cannot reopen %s", d->log_path);
+		else if (d->ready_fd < 0 && !d->cfg.foreground)
+			dup2(log_fd(), STDERR_FILENO);
+	}
 	config_free(&fresh);
 	log_info("SIGHUP: config reloaded, log reopened");
 	node_emit(&d->node, "node.reloaded", "{}");
@@ -578,11 +589,30 @@ static int detach(struct daemon *d)
 		do {
 			n = read(fds[0], buf, sizeof buf - 1);
 		} while (n < 0 && errno == EINTR);
-		_exit(n == 2 && memcmp(buf, "ok", 2) == 0 ? 0 : 1);
+		if (n == 2 && memcmp(buf, "ok", 2) == 0)
+			_exit(0);
+		/* The child failed: say why here, not only in its log. */
+		if (n > 0) {
+			buf[n] = '\0';
+			fprintf(stderr, "parleyd: %s\n", buf);
+		} else {
+			fprintf(stderr, "parleyd: failed to start\n");
+		}
+		_exit(1);
 	}
 	close(fds[0]);
 	d->ready_fd = fds[1];
 	setsid();
+	/* Until the log file is open, errors reach the terminal through
+	 * the parent (tell_parent), once. */
+	{
+		int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+		if (null >= 0) {
+			dup2(null, STDERR_FILENO);
+			close(null);
+		}
+	}
 	return 0;
 }
 
@@ -597,7 +627,10 @@ static void tell_parent(struct daemon *d, const char *what)
 	}
 }
 
-static void stdio_to_null(void)
+/* A detached daemon keeps no terminal: stdin and stdout go to
+ * /dev/null, stderr to the log file (so crashes and sanitizer reports
+ * land there too). */
+static void stdio_detach(void)
 {
 	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
 
@@ -605,6 +638,7 @@ static void stdio_to_null(void)
 		return;
 	dup2(fd, STDIN_FILENO);
 	dup2(fd, STDOUT_FILENO);
+	dup2(log_fd() >= 0 ? log_fd() : fd, STDERR_FILENO);
 	close(fd);
 }
 
@@ -614,7 +648,7 @@ int main(int argc, char **argv)
 	struct store_opts sopts = {0};
 	char path[PATH_MAX], err[400];
 	char *log_default = NULL;
-	enum { S_NONE, S_LOCK, S_IDENT, S_STORE, S_LOOP, S_API } stage = S_NONE;
+	enum { S_NONE, S_LOCK, S_LOOP, S_IDENT, S_STORE, S_API } stage = S_NONE;
 	int r, status = 1;
 
 	memset(&d, 0, sizeof d);
@@ -628,6 +662,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	log_set_level(d.cfg.log_level);
+	d.log_path = d.cfg.log_file;
 	if (d.cfg.log_file != NULL && (r = log_open(d.cfg.log_file)) < 0) {
 		log_error("cannot open log file %s: %s", d.cfg.log_file,
 			  strerror(-r));
@@ -654,15 +689,6 @@ int main(int argc, char **argv)
 			log_error("cannot detach: %s", strerror(-r));
 			goto out;
 		}
-		if (d.cfg.log_file == NULL) {
-			snprintf(path, sizeof path, "%s/parleyd.log",
-				 d.data_dir);
-			log_default = strdup(path);
-			if (log_default == NULL ||
-			    log_open(log_default) < 0)
-				log_warn("cannot open %s", path);
-		}
-		stdio_to_null();
 	}
 	if ((r = sys_lock_dir(d.data_dir, &d.lock_fd)) < 0) {
 		log_error("%s: %s", d.data_dir,
@@ -670,6 +696,15 @@ int main(int argc, char **argv)
 					"directory"
 				      : strerror(-r));
 		goto out;
+	}
+	/* Detached without --log-file: log into the data directory, which
+	 * is ours now that we hold its lock. */
+	if (d.ready_fd >= 0 && d.cfg.log_file == NULL) {
+		snprintf(path, sizeof path, "%s/parleyd.log", d.data_dir);
+		log_default = strdup(path);
+		if (log_default == NULL || log_open(log_default) < 0)
+			log_warn("cannot open %s", path);
+		d.log_path = log_default;
 	}
 	stage = S_LOCK;
 	if ((r = uv_loop_init(&d.loop)) < 0) {
@@ -731,9 +766,12 @@ int main(int argc, char **argv)
 		log_warn("cannot log the start event: %s", strerror(-r));
 	log_info("listening on %s (data in %s)", d.socket_path, d.data_dir);
 	sys_notify("READY=1");
-	tell_parent(&d, "ok");
+	if (d.ready_fd >= 0) {
+		tell_parent(&d, "ok");
+		stdio_detach();
+	}
+	d.started = true;
 	uv_run(&d.loop, UV_RUN_DEFAULT);
-	sys_notify("STOPPING=1");
 	status = 0;
 out:
 	if (stage >= S_API && d.sys_api != NULL) {
@@ -757,9 +795,10 @@ out:
 		cx_identity_close(&d.node.identity);
 	if (d.lock_fd >= 0)
 		close(d.lock_fd);
-	if (status != 0)
-		tell_parent(&d, "failed");
-	else
+	if (status != 0 && d.ready_fd >= 0)
+		tell_parent(&d, log_last_error()[0] != '\0' ? log_last_error()
+							   : "failed to start");
+	else if (d.started)
 		log_info("stopped");
 	config_free(&d.cfg);
 	free(d.config_path);

@@ -71,8 +71,15 @@ while [ $i -lt 200 ]; do
 done
 after=$(rss)
 diag "RSS before $before KiB, after 200 garbage clients $after KiB"
-check "RSS grew by less than 4 MiB over 200 garbage clients" \
-	test $((after - before)) -lt 4096
+if grep -q libasan "/proc/$(pid_of r)/maps" 2>/dev/null; then
+	# ASan's allocator keeps freed memory in quarantine: RSS says
+	# nothing there.  Leaks are caught by LeakSanitizer at exit instead.
+	tap_n=$((tap_n + 1))
+	echo "ok $tap_n - RSS over 200 garbage clients # SKIP ASan build"
+else
+	check "RSS grew by less than 4 MiB over 200 garbage clients" \
+		test $((after - before)) -lt 4096
+fi
 check "daemon still answers" \
 	sh -c "'$RPCTOOL' '$sock' pipeline 10 node.status | grep -q 'ok 10'"
 check "clients count is back to 0 (+ this one)" \

@@ -11,6 +11,12 @@ T=$(mktemp -d /tmp/pt.XXXXXX)
 tap_n=0
 tap_fail=0
 PIDS=""
+# In an --enable-debug build, sanitizer reports from every process of the
+# test (daemons included, which are detached) land in files checked at
+# the end.
+ASAN_OPTIONS="log_path=$T/san${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+UBSAN_OPTIONS="log_path=$T/san:print_stacktrace=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
+export ASAN_OPTIONS UBSAN_OPTIONS
 
 cleanup() {
 	for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
@@ -26,7 +32,15 @@ check() { # description, command...
 	if "$@"; then ok "$d"; else not_ok "$d"; fi
 }
 diag() { echo "$*" | sed 's/^/# /'; }
-done_testing() { echo "1..$tap_n"; exit $tap_fail; }
+done_testing() {
+	for f in "$T"/san.*; do
+		[ -e "$f" ] || continue
+		not_ok "sanitizer report $(basename "$f")"
+		sed 's/^/# /' "$f" | head -30
+	done
+	echo "1..$tap_n"
+	exit $tap_fail
+}
 
 # start NAME [ARGS...]: starts a daemon with data in $T/NAME and socket
 # $T/NAME.sock; returns when it serves (parleyd detaches only then).

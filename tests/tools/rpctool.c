@@ -72,7 +72,15 @@ struct reader {
 	int fd;
 	char *buf;
 	size_t len, cap;
+	char *line; /* the last line returned */
 };
+
+static void reader_free(struct reader *r)
+{
+	free(r->buf);
+	free(r->line);
+	r->buf = r->line = NULL;
+}
 
 /* Reads one line (without newline) into *line (valid until the next
  * call); timeout_ms < 0 waits forever.  1 line, 0 EOF/timeout, -1 error. */
@@ -85,18 +93,17 @@ static int read_line(struct reader *r, char **line, size_t *line_len,
 		ssize_t n;
 
 		if (nl != NULL) {
-			static char *out;
 			size_t k = (size_t)(nl - r->buf);
 
-			free(out);
-			out = malloc(k + 1);
-			if (out == NULL)
+			free(r->line);
+			r->line = malloc(k + 1);
+			if (r->line == NULL)
 				return -1;
-			memcpy(out, r->buf, k);
-			out[k] = '\0';
+			memcpy(r->line, r->buf, k);
+			r->line[k] = '\0';
 			memmove(r->buf, nl + 1, r->len - k - 1);
 			r->len -= k + 1;
-			*line = out;
+			*line = r->line;
 			*line_len = k;
 			return 1;
 		}
@@ -149,6 +156,7 @@ static int cmd_send(int fd)
 	shutdown(fd, SHUT_WR);
 	while (read_line(&r, &line, &len, 10000) == 1)
 		printf("%s\n", line);
+	reader_free(&r);
 	return 0;
 }
 
@@ -207,6 +215,7 @@ static int cmd_pipeline(int fd, long n, const char *method)
 	st = expect_answers(&r, 1, n);
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
+	reader_free(&r);
 	free(reqs);
 	if (st == 0)
 		printf("ok %ld\n", n);
@@ -244,6 +253,12 @@ static int cmd_concurrent(const char *path, long c, long n)
 			if (expect_answers(&rs[i], k + 1, 1) != 0)
 				return 1;
 	}
+	for (long i = 0; i < c; i++) {
+		reader_free(&rs[i]);
+		close(fds[i]);
+	}
+	free(rs);
+	free(fds);
 	printf("ok %ld\n", c * n);
 	return 0;
 }
@@ -265,6 +280,7 @@ static int cmd_slow(int fd, long n)
 	st = expect_answers(&r, 1, n);
 	kill(pid, SIGKILL); /* a writer stuck on a dead daemon */
 	waitpid(pid, NULL, 0);
+	reader_free(&r);
 	if (st == 0)
 		printf("ok %ld\n", n);
 	free(reqs);
@@ -289,9 +305,11 @@ static int cmd_wait(int fd, const char *type, const char *since)
 	while (read_line(&r, &line, &len, 10000) == 1) {
 		if (strstr(line, "\"method\":\"event\"") != NULL) {
 			printf("%s\n", line);
+			reader_free(&r);
 			return 0;
 		}
 	}
+	reader_free(&r);
 	fprintf(stderr, "rpctool: no %s event within 10 s\n", type);
 	return 1;
 }
