@@ -33,3 +33,4 @@ tests_unit_test_node_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(JANSSON_CFLAGS)
 tests_unit_test_node_LDADD = node/libnode.a store/libstore.a crypto/libcx.a \
 	$(CMOCKA_LIBS) $(JANSSON_LIBS) $(LMDB_LIBS) $(ZSTD_LIBS) $(SODIUM_LIBS)
 TESTS += tests/unit/test_node
+dist_man8_MANS += docs/parleyd.8
