@@ -1,0 +1,643 @@
+/* cli/cmds.c: the parley command line: global options, the command
+ * table, and one handler per command.
+ *
+ * `parley [GLOBAL OPTIONS] COMMAND [ARGS]`: global options are parsed up
+ * to the first non-option (getopt_long with a leading '+'), then the
+ * command parses its own argv, whose argv[0] is the command name.  A
+ * handler returns the exit status; every failure has printed its reason
+ * by then (rpc.c). */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "cli/cli.h"
+
+static const char usage_text[] =
+	"usage: parley [-J] [-s PATH] [--timeout SECONDS] COMMAND [ARGS]\n"
+	"       parley --help | --version | help COMMAND\n";
+
+static const char options_text[] =
+	"Options:\n"
+	"  -J, --json            print JSON, one compact object per line\n"
+	"  -s, --socket PATH     the daemon's socket (default: "
+	"$PARLEY_SOCKET,\n"
+	"                        else $XDG_RUNTIME_DIR/parley/parley.sock,\n"
+	"                        else /tmp/parley-UID/parley.sock)\n"
+	"      --timeout SECONDS wait at most this long for each answer\n"
+	"                        (default 30; 0 waits forever)\n"
+	"  -h, --help            show this help and exit\n"
+	"  -V, --version         show the version and exit\n";
+
+static void print_usage(FILE *f)
+{
+	const struct cli_cmd *cmd;
+
+	fputs(usage_text, f);
+	fputs("\nCommands:\n", f);
+	for (cmd = cli_cmds; cmd->name != NULL; cmd++)
+		fprintf(f, "  %-8s %s\n", cmd->name, cmd->summary);
+	fputc('\n', f);
+	fputs(options_text, f);
+	fputs("\nSee 'parley help COMMAND' and parley(1).\n", f);
+}
+
+static void print_cmd_help(FILE *f, const struct cli_cmd *cmd)
+{
+	fprintf(f, "usage: parley %s%s%s\n\n%s", cmd->name,
+		cmd->args[0] != '\0' ? " " : "", cmd->args, cmd->help);
+}
+
+/* Reports a getopt failure for the command being parsed. */
+static int bad_option(struct cli *c, const char *cmd, char **argv, int ch)
+{
+	const char *what = argv[optind - 1];
+
+	if (ch == ':')
+		cli_errorf(c, "option %s needs an argument", what);
+	else if (optopt != 0)
+		cli_errorf(c, "unknown option -%c", optopt);
+	else
+		cli_errorf(c, "unknown option %s", what);
+	if (cmd != NULL)
+		cli_errorf(c, "see 'parley help %s'", cmd);
+	else
+		cli_errorf(c, "see 'parley --help'");
+	return EX_USAGE;
+}
+
+static int usage_error(struct cli *c, const char *cmd, const char *why)
+{
+	cli_errorf(c, "%s: %s", cmd, why);
+	print_cmd_help(c->err, cli_cmd_find(cmd));
+	return EX_USAGE;
+}
+
+/* Parses a decimal integer in [min, max]; the whole string must match. */
+static bool parse_ll(const char *s, long long min, long long max,
+		     long long *out)
+{
+	char *end;
+	long long v;
+
+	if (s[0] == '\0' || s[0] == ' ' || s[0] == '+')
+		return false;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+static int finish_output(struct cli *c, int r)
+{
+	if (r == 0 && (fflush(c->out) != 0 || ferror(c->out))) {
+		cli_errorf(c, "cannot write the output");
+		return EX_IOERR;
+	}
+	return r;
+}
+
+/* --- status ------------------------------------------------------------ */
+
+static int cmd_status(struct cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	json_t *status = NULL, *version = NULL;
+	struct cli_msg m = {0};
+	json_int_t id_status, id_version = 0;
+	int ch, r;
+
+	while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		if (ch != 'h')
+			return bad_option(c, argv[0], argv, ch);
+		print_cmd_help(c->out, cli_cmd_find(argv[0]));
+		return 0;
+	}
+	if (optind != argc)
+		return usage_error(c, argv[0], "no arguments expected");
+	/* Two requests pipelined on one connection; answers come in order. */
+	if ((r = cli_send(c, "node.status", NULL, &id_status)) != 0)
+		return r;
+	if (!c->json && (r = cli_send(c, "api.version", NULL, &id_version)))
+		return r;
+	if ((r = cli_await(c, id_status, "node.status", &status)) != 0)
+		goto out;
+	if (!json_is_object(status)) {
+		cli_errorf(c, "node.status: the result is not an object");
+		r = EX_PROTOCOL;
+		goto out;
+	}
+	if (c->json) {
+		r = cli_print_json(c, status) < 0 ? EX_IOERR : 0;
+		goto out;
+	}
+	/* api.version is decoration here: an error answer just leaves the
+	 * API line out (a daemon older than the method). */
+	if ((r = cli_await_msg(c, id_version, "api.version", &m)) != 0)
+		goto out;
+	if (m.kind == CLI_MSG_RESULT && json_is_object(m.result))
+		version = json_incref(m.result);
+	r = cli_print_status(c->out, status, version) < 0 ? EX_IOERR : 0;
+out:
+	cli_msg_clear(&m);
+	json_decref(status);
+	json_decref(version);
+	return finish_output(c, r);
+}
+
+/* --- id ---------------------------------------------------------------- */
+
+/* ANSI colours only on a terminal that has them and a user who wants
+ * them (https://no-color.org). */
+static bool use_colour(const struct cli *c)
+{
+	const char *no = getenv("NO_COLOR");
+	const char *term = getenv("TERM");
+
+	return c->out_tty && (no == NULL || no[0] == '\0') &&
+	       (term == NULL || strcmp(term, "dumb") != 0);
+}
+
+static int cmd_id(struct cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"qr", no_argument, NULL, 'q'},
+		{"uri", no_argument, NULL, 'u'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	json_t *id = NULL, *uri;
+	bool qr = false, uri_only = false;
+	int ch, r;
+
+	while ((ch = getopt_long(argc, argv, ":qh", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'q':
+			qr = true;
+			break;
+		case 'u':
+			uri_only = true;
+			break;
+		case 'h':
+			print_cmd_help(c->out, cli_cmd_find(argv[0]));
+			return 0;
+		default:
+			return bad_option(c, argv[0], argv, ch);
+		}
+	}
+	if (optind != argc)
+		return usage_error(c, argv[0], "no arguments expected");
+	if (c->json && (qr || uri_only))
+		return usage_error(c, argv[0],
+				   "--qr and --uri print for people; "
+				   "they do not go with -J");
+	if ((r = cli_call(c, "identity.get", NULL, &id)) != 0)
+		return r;
+	if (!json_is_object(id)) {
+		cli_errorf(c, "identity.get: the result is not an object");
+		r = EX_PROTOCOL;
+		goto out;
+	}
+	if (c->json) {
+		r = cli_print_json(c, id) < 0 ? EX_IOERR : 0;
+		goto out;
+	}
+	uri = json_object_get(id, "uri");
+	if ((qr || uri_only) && !json_is_string(uri)) {
+		cli_errorf(c, "identity.get: the result has no \"uri\"");
+		r = EX_PROTOCOL;
+		goto out;
+	}
+	if (uri_only) {
+		cli_fputs_safe(c->out, json_string_value(uri));
+		fputc('\n', c->out);
+		r = 0;
+		goto out;
+	}
+	if (qr) {
+		r = cli_print_qr(c->out, json_string_value(uri), use_colour(c));
+		if (r == -EINVAL) {
+			cli_errorf(c, "the URI is too long for a QR code");
+			r = EX_DATAERR;
+			goto out;
+		}
+		if (r < 0) {
+			r = r == -ENOMEM ? EX_OSERR : EX_IOERR;
+			goto out;
+		}
+		fputc('\n', c->out);
+	}
+	r = cli_print_identity(c->out, id) < 0 ? EX_IOERR : 0;
+out:
+	json_decref(id);
+	return finish_output(c, r);
+}
+
+/* --- rpc --------------------------------------------------------------- */
+
+static int cmd_rpc(struct cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	json_t *params = NULL, *result = NULL;
+	json_error_t jerr;
+	char why[256];
+	const char *method;
+	int ch, r;
+
+	while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		if (ch != 'h')
+			return bad_option(c, argv[0], argv, ch);
+		print_cmd_help(c->out, cli_cmd_find(argv[0]));
+		return 0;
+	}
+	if (argc - optind < 1 || argc - optind > 2)
+		return usage_error(c, argv[0], "expected METHOD [PARAMS]");
+	method = argv[optind];
+	if (argc - optind == 2 && strcmp(argv[optind + 1], "-") == 0) {
+		params = json_loadf(stdin, JSON_REJECT_DUPLICATES, &jerr);
+		if (params == NULL) {
+			cli_errorf(c,
+				   "bad JSON params on standard input: %s "
+				   "(line %d, column %d)",
+				   jerr.text, jerr.line, jerr.column);
+			return EX_DATAERR;
+		}
+		if (!json_is_object(params)) {
+			json_decref(params);
+			cli_errorf(c, "bad JSON params on standard input: "
+				      "not an object");
+			return EX_DATAERR;
+		}
+	} else if (argc - optind == 2) {
+		if (cli_params_parse(argv[optind + 1], &params, why,
+				     sizeof why) < 0) {
+			cli_errorf(c, "bad JSON params: %s", why);
+			return EX_DATAERR;
+		}
+	}
+	r = cli_call(c, method, params, &result);
+	if (r == 0)
+		r = cli_print_json(c, result) < 0 ? EX_IOERR : 0;
+	json_decref(params);
+	json_decref(result);
+	return finish_output(c, r);
+}
+
+/* --- events ------------------------------------------------------------ */
+
+struct events_run {
+	bool follow;
+	long long since; /* last seq seen; -1: none asked for */
+	long long until; /* without -f: stop at this seq */
+	json_t *types;	 /* array of strings, or NULL for all */
+};
+
+static bool type_wanted(const struct events_run *e, const char *type)
+{
+	size_t i;
+	json_t *t;
+
+	if (e->types == NULL)
+		return true;
+	json_array_foreach(e->types, i, t)
+	{
+		if (strcmp(json_string_value(t), type) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Subscribes from e->since.  Without -f the filter is applied here, not
+ * by the daemon, so the replay ends exactly at the last_seq it reports. */
+static int subscribe(struct cli *c, struct events_run *e, long long *last)
+{
+	json_t *params = json_object(), *result = NULL, *v;
+	int r = EX_OSERR;
+
+	if (params == NULL)
+		goto out;
+	if (e->since >= 0 &&
+	    json_object_set_new(params, "since", json_integer(e->since)) < 0)
+		goto out;
+	if (e->follow && e->types != NULL &&
+	    json_object_set(params, "types", e->types) < 0)
+		goto out;
+	if ((r = cli_call(c, "events.subscribe", params, &result)) != 0)
+		goto out;
+	v = json_object_get(result, "last_seq");
+	if (!json_is_integer(v) || json_integer_value(v) < 0) {
+		cli_errorf(c, "events.subscribe: the result has no last_seq");
+		r = EX_PROTOCOL;
+		goto out;
+	}
+	*last = json_integer_value(v);
+	r = 0;
+out:
+	json_decref(params);
+	json_decref(result);
+	return r;
+}
+
+/* Handles one notification.  Returns 0 to go on, -1 when done, or an exit
+ * status. */
+static int on_notify(struct cli *c, struct events_run *e,
+		     const struct cli_msg *m)
+{
+	json_t *seq, *type, *resume;
+	long long s, last;
+	int r;
+
+	if (strcmp(m->method, "events.overflow") == 0) {
+		/* We read too slowly; the daemon ended the subscription.
+		 * Resume where it says, so nothing is lost. */
+		resume = json_object_get(m->params, "resume_since");
+		if (!json_is_integer(resume) ||
+		    json_integer_value(resume) < 0) {
+			cli_errorf(c, "events.overflow without resume_since");
+			return EX_PROTOCOL;
+		}
+		if (json_integer_value(resume) < e->since || e->since < 0)
+			e->since = json_integer_value(resume);
+		return subscribe(c, e, &last);
+	}
+	if (strcmp(m->method, "event") != 0)
+		return 0; /* a notification this version does not know */
+	seq = json_object_get(m->params, "seq");
+	type = json_object_get(m->params, "type");
+	if (!json_is_integer(seq) || !json_is_string(type)) {
+		cli_errorf(c, "event without an integer seq and a type");
+		return EX_PROTOCOL;
+	}
+	s = json_integer_value(seq);
+	/* Sequence numbers only increase; one seen already (after resuming
+	 * from an overflow) is not printed twice. */
+	if (s <= e->since)
+		return 0;
+	e->since = s;
+	if (type_wanted(e, json_string_value(type))) {
+		r = c->json ? cli_print_json(c, m->params)
+			    : cli_print_event(c->out, m->params);
+		if (r < 0 || fflush(c->out) != 0) {
+			if (errno == EPIPE) {
+				c->reader_gone = true;
+				return EX_IOERR;
+			}
+			cli_errorf(c, "cannot write the output: %s",
+				   strerror(errno));
+			return EX_IOERR;
+		}
+	}
+	return !e->follow && s >= e->until ? -1 : 0;
+}
+
+static int cmd_events(struct cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"follow", no_argument, NULL, 'f'},
+		{"since", required_argument, NULL, 's'},
+		{"type", required_argument, NULL, 't'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct events_run e = {.since = -1};
+	struct cli_msg m;
+	long long last;
+	int ch, r;
+
+	while ((ch = getopt_long(argc, argv, ":fs:t:h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'f':
+			e.follow = true;
+			break;
+		case 's':
+			if (!parse_ll(optarg, 0, LLONG_MAX, &e.since)) {
+				r = usage_error(c, argv[0],
+						"--since needs a sequence "
+						"number >= 0");
+				goto out;
+			}
+			break;
+		case 't':
+			if (e.types == NULL)
+				e.types = json_array();
+			if (e.types == NULL ||
+			    json_array_append_new(e.types,
+						  json_string(optarg)) < 0) {
+				cli_errorf(c, "bad --type %s", optarg);
+				r = EX_USAGE;
+				goto out;
+			}
+			break;
+		case 'h':
+			print_cmd_help(c->out, cli_cmd_find(argv[0]));
+			r = 0;
+			goto out;
+		default:
+			r = bad_option(c, argv[0], argv, ch);
+			goto out;
+		}
+	}
+	if (optind != argc) {
+		r = usage_error(c, argv[0], "no arguments expected");
+		goto out;
+	}
+	/* Without -f: the whole log unless --since says where to start.
+	 * With -f and no --since: only events from now on. */
+	if (!e.follow && e.since < 0)
+		e.since = 0;
+	if ((r = subscribe(c, &e, &last)) != 0)
+		goto out;
+	e.until = last;
+	if (!e.follow && e.since >= e.until)
+		goto out;
+	for (;;) {
+		/* Without -f every event of the replay is due promptly. */
+		c->following = e.follow;
+		r = cli_next_notify(c,
+				    e.follow || c->timeout_ms == 0
+					    ? 0
+					    : cli_now_ms() + c->timeout_ms,
+				    &m);
+		if (r != 0)
+			break;
+		c->following = false;
+		r = on_notify(c, &e, &m);
+		cli_msg_clear(&m);
+		if (r != 0)
+			break;
+	}
+	if (r == -1)
+		r = 0;
+out:
+	/* The reader of our output went away (`parley events -f | head`):
+	 * that ends the run normally. */
+	if (c->reader_gone)
+		r = 0;
+	json_decref(e.types);
+	return c->reader_gone ? 0 : finish_output(c, r);
+}
+
+/* --- help -------------------------------------------------------------- */
+
+static int cmd_help(struct cli *c, int argc, char **argv)
+{
+	const struct cli_cmd *cmd;
+
+	if (argc < 2) {
+		print_usage(c->out);
+		return finish_output(c, 0);
+	}
+	if (argc > 2)
+		return usage_error(c, argv[0], "expected at most one COMMAND");
+	cmd = cli_cmd_find(argv[1]);
+	if (cmd == NULL) {
+		cli_errorf(c, "unknown command '%s'; see 'parley --help'",
+			   argv[1]);
+		return EX_USAGE;
+	}
+	print_cmd_help(c->out, cmd);
+	return finish_output(c, 0);
+}
+
+/* --- the table --------------------------------------------------------- */
+
+const struct cli_cmd cli_cmds[] = {
+	{"status", "", "show the daemon's state",
+	 "Shows the daemon's version, process id, uptime, node ID, data\n"
+	 "directory, socket, number of connected clients and the sequence\n"
+	 "number of its last event.  With -J, the node.status result.\n",
+	 cmd_status},
+	{"id", "[--qr | --uri]", "show your contact ID and parley: URI",
+	 "Shows the contact ID others add you by, its parley: URI, the\n"
+	 "public account, device and node keys, when the identity was\n"
+	 "created and whether the key file is sealed with a passphrase.\n"
+	 "With -J, the identity.get result.\n"
+	 "\n"
+	 "  --qr   also draw the parley: URI as a QR code (Unicode blocks)\n"
+	 "  --uri  print only the parley: URI\n",
+	 cmd_id},
+	{"rpc", "METHOD [PARAMS | -]", "call any API method",
+	 "Sends one JSON-RPC request and prints its result as JSON\n"
+	 "(indented; one line with -J).  PARAMS is a JSON object of named\n"
+	 "params, or - to read it from standard input; none means {}.\n"
+	 "An error answer is printed and the exit status is 1.\n"
+	 "\n"
+	 "  parley rpc api.version\n"
+	 "  parley rpc events.subscribe '{\"since\":0}'\n",
+	 cmd_rpc},
+	{"events", "[-f] [--since SEQ] [--type TYPE]...",
+	 "print events from the daemon's event log",
+	 "Prints events as SEQ TIME TYPE DATA lines (with -J, one JSON\n"
+	 "object per line: seq, type, at, data).  Without -f, prints the\n"
+	 "logged events after SEQ (default: all) and exits; with -f, keeps\n"
+	 "printing new events until interrupted, from SEQ if given, else\n"
+	 "from now.  If the daemon reports that we read too slowly, parley\n"
+	 "resubscribes where it left off, so no event is lost.\n"
+	 "\n"
+	 "  -f, --follow       keep waiting for new events\n"
+	 "  -s, --since SEQ    start after sequence number SEQ\n"
+	 "  -t, --type TYPE    only events of TYPE (repeatable)\n",
+	 cmd_events},
+	{"help", "[COMMAND]", "show help for a command",
+	 "Without COMMAND, lists the commands and options; with it, shows\n"
+	 "that command's usage.\n",
+	 cmd_help},
+	{NULL, NULL, NULL, NULL, NULL},
+};
+
+const struct cli_cmd *cli_cmd_find(const char *name)
+{
+	const struct cli_cmd *cmd;
+
+	for (cmd = cli_cmds; cmd->name != NULL; cmd++)
+		if (strcmp(cmd->name, name) == 0)
+			return cmd;
+	return NULL;
+}
+
+/* --- main -------------------------------------------------------------- */
+
+int cli_main(int argc, char **argv, FILE *out, FILE *err, int out_fd,
+	     bool out_tty)
+{
+	static const struct option opts[] = {
+		{"json", no_argument, NULL, 'J'},
+		{"socket", required_argument, NULL, 's'},
+		{"timeout", required_argument, NULL, 'T'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	struct cli c = {
+		.out = out,
+		.err = err,
+		.out_fd = out_fd,
+		.out_tty = out_tty,
+		.timeout_ms = CLI_TIMEOUT_DEFAULT_S * 1000u,
+		.fd = -1,
+		.next_id = 1,
+	};
+	const struct cli_cmd *cmd;
+	long long secs;
+	int ch, r;
+
+	cli_lines_init(&c.lines, CLI_LINE_MAX_DEFAULT);
+	/* optind = 0: full reinitialisation, so cli_main can run again in
+	 * the same process (the unit tests do). */
+	optind = 0;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "+:Js:hV", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'J':
+			c.json = true;
+			break;
+		case 's':
+			c.socket_opt = optarg;
+			break;
+		case 'T':
+			/* 30 days at most: the ms still fit in unsigned. */
+			if (!parse_ll(optarg, 0, 30 * 86400, &secs)) {
+				cli_errorf(&c, "--timeout needs a number of "
+					       "seconds from 0 to 2592000");
+				return EX_USAGE;
+			}
+			c.timeout_ms = (unsigned)secs * 1000u;
+			break;
+		case 'h':
+			print_usage(out);
+			return finish_output(&c, 0);
+		case 'V':
+			fprintf(out, "parley %s\n", PACKAGE_VERSION);
+			return finish_output(&c, 0);
+		default:
+			return bad_option(&c, NULL, argv, ch);
+		}
+	}
+	if (optind >= argc) {
+		fputs(usage_text, err);
+		cli_errorf(&c, "no command given; see 'parley --help'");
+		return EX_USAGE;
+	}
+	cmd = cli_cmd_find(argv[optind]);
+	if (cmd == NULL) {
+		cli_errorf(&c, "unknown command '%s'; see 'parley --help'",
+			   argv[optind]);
+		return EX_USAGE;
+	}
+	argc -= optind;
+	argv += optind;
+	optind = 0;
+	r = cmd->run_cb(&c, argc, argv);
+	cli_close(&c);
+	return r;
+}

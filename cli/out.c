@@ -1,0 +1,333 @@
+/* cli/out.c: what the parley command prints.
+ *
+ * Human output is "label  value" lines for the known fields of a result,
+ * then any field this version does not know yet (the API only adds
+ * fields), so a newer daemon never loses information on an older CLI.
+ * Strings from the daemon go through cli_fputs_safe(), which replaces control
+ * characters: a reply must not be able to drive the terminal. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <qrencode.h>
+
+#include "cli/cli.h"
+
+#define LABEL_WIDTH 13
+
+void cli_fputs_safe(FILE *f, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	for (; *p != '\0'; p++)
+		fputc(*p < 0x20 || *p == 0x7f ? '?' : *p, f);
+}
+
+/* Writes any JSON value for a human: strings bare, the rest compact. */
+static void put_value(FILE *f, const json_t *v)
+{
+	char *s;
+
+	if (json_is_string(v)) {
+		cli_fputs_safe(f, json_string_value(v));
+		return;
+	}
+	s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	if (s != NULL)
+		cli_fputs_safe(f, s);
+	free(s);
+}
+
+static void put_label(FILE *f, const char *label)
+{
+	fprintf(f, "%-*s", LABEL_WIDTH, label);
+}
+
+static int finish(FILE *f)
+{
+	return ferror(f) ? -EIO : 0;
+}
+
+int cli_print_json(struct cli *c, const json_t *v)
+{
+	size_t flags = JSON_ENCODE_ANY;
+
+	flags |= c->json ? JSON_COMPACT : JSON_INDENT(2);
+	if (json_dumpf(v, c->out, flags) < 0)
+		return -EIO;
+	fputc('\n', c->out);
+	return finish(c->out);
+}
+
+void cli_fmt_duration(char *buf, size_t size, json_int_t ms)
+{
+	long long s;
+
+	if (ms < 0) {
+		snprintf(buf, size, "?");
+		return;
+	}
+	s = ms / 1000;
+	if (s < 10)
+		snprintf(buf, size, "%lld.%02llds", s, (ms % 1000) / 10);
+	else if (s < 60)
+		snprintf(buf, size, "%llds", s);
+	else if (s < 3600)
+		snprintf(buf, size, "%lldm %02llds", s / 60, s % 60);
+	else if (s < 86400)
+		snprintf(buf, size, "%lldh %02lldm %02llds", s / 3600,
+			 s / 60 % 60, s % 60);
+	else
+		snprintf(buf, size, "%lldd %02lldh %02lldm", s / 86400,
+			 s / 3600 % 24, s / 60 % 60);
+}
+
+void cli_fmt_time(char *buf, size_t size, json_int_t ms, bool with_ms)
+{
+	time_t t;
+	struct tm tm;
+	size_t n;
+
+	if (ms < 0)
+		ms = 0;
+	t = (time_t)(ms / 1000);
+	if (gmtime_r(&t, &tm) == NULL ||
+	    (n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm)) == 0) {
+		snprintf(buf, size, "?");
+		return;
+	}
+	if (with_ms)
+		snprintf(buf + n, size - n, ".%03lldZ", (long long)(ms % 1000));
+	else
+		snprintf(buf + n, size - n, "Z");
+}
+
+/* One known field of a result: how to label and format it. */
+enum field_fmt {
+	FIELD_FMT_PLAIN,    /* the value as it is */
+	FIELD_FMT_DURATION, /* integer ms */
+	FIELD_FMT_TIME_S,   /* integer Unix seconds */
+	FIELD_FMT_SEALED,   /* boolean: is the key file sealed */
+};
+
+struct field {
+	const char *key;
+	const char *label;
+	enum field_fmt fmt;
+};
+
+static void put_field(FILE *f, const struct field *fd, const json_t *v)
+{
+	char buf[64];
+
+	put_label(f, fd->label);
+	switch (fd->fmt) {
+	case FIELD_FMT_PLAIN:
+		put_value(f, v);
+		break;
+	case FIELD_FMT_DURATION:
+		if (!json_is_integer(v)) {
+			put_value(f, v);
+			break;
+		}
+		cli_fmt_duration(buf, sizeof buf, json_integer_value(v));
+		fputs(buf, f);
+		break;
+	case FIELD_FMT_TIME_S:
+		if (!json_is_integer(v) ||
+		    json_integer_value(v) > LLONG_MAX / 1000) {
+			put_value(f, v);
+			break;
+		}
+		cli_fmt_time(buf, sizeof buf, json_integer_value(v) * 1000,
+			     false);
+		fputs(buf, f);
+		break;
+	case FIELD_FMT_SEALED:
+		if (!json_is_boolean(v))
+			put_value(f, v);
+		else
+			fputs(json_is_true(v) ? "sealed with a passphrase"
+					      : "not sealed (no passphrase)",
+			      f);
+		break;
+	}
+	fputc('\n', f);
+}
+
+static bool field_known(const struct field *fields, size_t n, const char *key)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(fields[i].key, key) == 0)
+			return true;
+	return false;
+}
+
+/* Prints the known fields of obj in table order, then the unknown ones
+ * under their own names, in the order the daemon sent them. */
+static void put_fields(FILE *f, const json_t *obj, const struct field *fields,
+		       size_t n, const char *const *skip)
+{
+	const char *key;
+	json_t *v;
+	char label[64];
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		v = json_object_get(obj, fields[i].key);
+		if (v != NULL)
+			put_field(f, &fields[i], v);
+	}
+	json_object_foreach((json_t *)obj, key, v)
+	{
+		bool skipped = false;
+
+		for (i = 0; skip != NULL && skip[i] != NULL; i++)
+			skipped |= strcmp(skip[i], key) == 0;
+		if (skipped || field_known(fields, n, key))
+			continue;
+		/* Unknown field: label it by its key, underscores as spaces. */
+		snprintf(label, sizeof label, "%s", key);
+		for (char *p = label; *p != '\0'; p++)
+			if (*p == '_')
+				*p = ' ';
+		cli_fputs_safe(f, label);
+		fprintf(f, "%*s",
+			strlen(label) < LABEL_WIDTH
+				? (int)(LABEL_WIDTH - strlen(label))
+				: 1,
+			"");
+		put_value(f, v);
+		fputc('\n', f);
+	}
+}
+
+static const struct field status_fields[] = {
+	{"uptime_ms", "uptime", FIELD_FMT_DURATION},
+	{"node_id", "node id", FIELD_FMT_PLAIN},
+	{"data_dir", "data dir", FIELD_FMT_PLAIN},
+	{"socket", "socket", FIELD_FMT_PLAIN},
+	{"clients", "clients", FIELD_FMT_PLAIN},
+	{"events_last_seq", "last event", FIELD_FMT_PLAIN},
+};
+
+int cli_print_status(FILE *f, const json_t *status, const json_t *version)
+{
+	static const char *const skip[] = {"version", "pid", NULL};
+	const json_t *v;
+
+	/* First line: which daemon, from api.version when we have it. */
+	put_label(f, "daemon");
+	v = json_object_get(version, "daemon");
+	if (json_is_string(v)) {
+		cli_fputs_safe(f, json_string_value(v));
+	} else {
+		fputs("parleyd ", f);
+		v = json_object_get(status, "version");
+		if (v != NULL)
+			put_value(f, v);
+		else
+			fputs("(version unknown)", f);
+	}
+	v = json_object_get(status, "pid");
+	if (v != NULL) {
+		fputs(" (pid ", f);
+		put_value(f, v);
+		fputc(')', f);
+	}
+	fputc('\n', f);
+	v = json_object_get(version, "version");
+	if (v != NULL) {
+		put_label(f, "api");
+		put_value(f, v);
+		fputc('\n', f);
+	}
+	put_fields(f, status, status_fields,
+		   sizeof status_fields / sizeof status_fields[0], skip);
+	return finish(f);
+}
+
+static const struct field identity_fields[] = {
+	{"id", "contact id", FIELD_FMT_PLAIN},
+	{"uri", "uri", FIELD_FMT_PLAIN},
+	{"account_key", "account key", FIELD_FMT_PLAIN},
+	{"device_key", "device key", FIELD_FMT_PLAIN},
+	{"node_id", "node id", FIELD_FMT_PLAIN},
+	{"created_at", "created", FIELD_FMT_TIME_S},
+	{"sealed", "key file", FIELD_FMT_SEALED},
+};
+
+int cli_print_identity(FILE *f, const json_t *id)
+{
+	put_fields(f, id, identity_fields,
+		   sizeof identity_fields / sizeof identity_fields[0], NULL);
+	return finish(f);
+}
+
+/* "SEQ TIME TYPE DATA", DATA compact JSON and left out when empty. */
+int cli_print_event(FILE *f, const json_t *ev)
+{
+	const json_t *seq = json_object_get(ev, "seq");
+	const json_t *at = json_object_get(ev, "at");
+	const json_t *type = json_object_get(ev, "type");
+	const json_t *data = json_object_get(ev, "data");
+	char buf[64];
+
+	put_value(f, seq);
+	fputc(' ', f);
+	if (json_is_integer(at)) {
+		cli_fmt_time(buf, sizeof buf, json_integer_value(at), true);
+		fputs(buf, f);
+	} else {
+		fputc('-', f);
+	}
+	fputc(' ', f);
+	put_value(f, type);
+	if (data != NULL &&
+	    !(json_is_object(data) && json_object_size(data) == 0)) {
+		fputc(' ', f);
+		put_value(f, data);
+	}
+	fputc('\n', f);
+	return finish(f);
+}
+
+/* Is the module at (x, y) light?  Outside the symbol is the quiet zone. */
+static bool qr_light(const QRcode *q, int x, int y)
+{
+	if (x < 0 || y < 0 || x >= q->width || y >= q->width)
+		return true;
+	return (q->data[y * q->width + x] & 1) == 0;
+}
+
+int cli_print_qr(FILE *f, const char *text, bool colour)
+{
+	/* ISO/IEC 18004 section 6.3.8: the quiet zone is 4 modules wide. */
+	static const int quiet = 4;
+	/* Indexed by (top light) << 1 | (bottom light). */
+	static const char *const glyph[4] = {" ", "\u2584", "\u2580", "\u2588"};
+	QRcode *q;
+	int x, y, r = 0;
+
+	q = QRcode_encodeString(text, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
+	if (q == NULL)
+		return errno == ENOMEM ? -ENOMEM : -EINVAL;
+	for (y = -quiet; y < q->width + quiet; y += 2) {
+		if (colour)
+			fputs("\033[37;40m", f);
+		for (x = -quiet; x < q->width + quiet; x++)
+			fputs(glyph[qr_light(q, x, y) << 1 |
+				    qr_light(q, x, y + 1)],
+			      f);
+		if (colour)
+			fputs("\033[0m", f);
+		fputc('\n', f);
+	}
+	QRcode_free(q);
+	if (ferror(f))
+		r = -EIO;
+	return r;
+}
