@@ -40,3 +40,6 @@ tests_unit_test_node_LDADD = node/libnode.a dht/libdht.a store/libstore.a \
 	crypto/libcx.a \
 	$(CMOCKA_LIBS) $(JANSSON_LIBS) $(LMDB_LIBS) $(ZSTD_LIBS) $(SODIUM_LIBS)
 TESTS += tests/unit/test_node
+dist_man8_MANS += docs/parleyd.8
+EXTRA_DIST += dist/parleyd.service dist/parleyd-relay.service \
+	dist/parleyd.conf.example
