@@ -125,6 +125,10 @@ static void answer_ok(struct api_client *c, json_t *id, json_t *result)
 
 static void answer_fail(struct api_client *c, json_t *id, enum node_err e,
 			const char *field, const char *fmt, va_list ap)
+	__attribute__((format(printf, 5, 0)));
+
+static void answer_fail(struct api_client *c, json_t *id, enum node_err e,
+			const char *field, const char *fmt, va_list ap)
 {
 	char msg[256];
 
