@@ -118,6 +118,9 @@ int cli_print_json(struct cli *c, const json_t *v);
  * "7s" (sub-second precision below 10 s: "1.25s"). */
 void cli_fmt_duration(char *buf, size_t size, json_int_t ms);
 
+/* Formats a byte count: "512 bytes", "1.0 MiB", up to TiB. */
+void cli_fmt_bytes(char *buf, size_t size, json_int_t n);
+
 /* Formats a Unix time in ms as ISO 8601 UTC, "2026-11-27T22:43:17.123Z";
  * with with_ms false, seconds only ("2026-11-27T22:43:17Z"). */
 void cli_fmt_time(char *buf, size_t size, json_int_t ms, bool with_ms);

@@ -85,6 +85,23 @@ void cli_fmt_duration(char *buf, size_t size, json_int_t ms)
 			 s / 3600 % 24, s / 60 % 60);
 }
 
+void cli_fmt_bytes(char *buf, size_t size, json_int_t n)
+{
+	static const char *const unit[] = {"KiB", "MiB", "GiB", "TiB"};
+	double v = (double)n;
+	int i = -1;
+
+	if (n < 1024) {
+		snprintf(buf, size, "%lld bytes", (long long)n);
+		return;
+	}
+	while (v >= 1024 && i < 3) {
+		v /= 1024;
+		i++;
+	}
+	snprintf(buf, size, "%.1f %s", v, unit[i]);
+}
+
 void cli_fmt_time(char *buf, size_t size, json_int_t ms, bool with_ms)
 {
 	time_t t;
@@ -111,6 +128,7 @@ enum field_fmt {
 	FIELD_FMT_DURATION, /* integer ms */
 	FIELD_FMT_TIME_S,   /* integer Unix seconds */
 	FIELD_FMT_SEALED,   /* boolean: is the key file sealed */
+	FIELD_FMT_BYTES,    /* integer byte count */
 };
 
 struct field {
@@ -144,6 +162,14 @@ static void put_field(FILE *f, const struct field *fd, const json_t *v)
 		}
 		cli_fmt_time(buf, sizeof buf, json_integer_value(v) * 1000,
 			     false);
+		fputs(buf, f);
+		break;
+	case FIELD_FMT_BYTES:
+		if (!json_is_integer(v) || json_integer_value(v) < 0) {
+			put_value(f, v);
+			break;
+		}
+		cli_fmt_bytes(buf, sizeof buf, json_integer_value(v));
 		fputs(buf, f);
 		break;
 	case FIELD_FMT_SEALED:
@@ -211,7 +237,9 @@ static const struct field status_fields[] = {
 	{"data_dir", "data dir", FIELD_FMT_PLAIN},
 	{"socket", "socket", FIELD_FMT_PLAIN},
 	{"clients", "clients", FIELD_FMT_PLAIN},
+	{"events_first_seq", "first event", FIELD_FMT_PLAIN},
 	{"events_last_seq", "last event", FIELD_FMT_PLAIN},
+	{"store_map_bytes", "store map", FIELD_FMT_BYTES},
 };
 
 int cli_print_status(FILE *f, const json_t *status, const json_t *version)

@@ -314,6 +314,14 @@ static void test_fmt(void **state)
 	assert_string_equal(buf, "3d 04h 00m");
 	cli_fmt_duration(buf, sizeof buf, -1);
 	assert_string_equal(buf, "?");
+	cli_fmt_bytes(buf, sizeof buf, 1023);
+	assert_string_equal(buf, "1023 bytes");
+	cli_fmt_bytes(buf, sizeof buf, 1048576);
+	assert_string_equal(buf, "1.0 MiB");
+	cli_fmt_bytes(buf, sizeof buf, 1536);
+	assert_string_equal(buf, "1.5 KiB");
+	cli_fmt_bytes(buf, sizeof buf, 1LL << 50);
+	assert_string_equal(buf, "1024.0 TiB");
 	cli_fmt_time(buf, sizeof buf, 1764283397123LL, true);
 	assert_string_equal(buf, "2025-11-27T22:43:17.123Z");
 	cli_fmt_time(buf, sizeof buf, 1764283397123LL, false);
