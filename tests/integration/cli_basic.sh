@@ -65,27 +65,28 @@ ok "parley --version" "$(has version '^parley [0-9]'; echo $?)" "$d/version.out"
 
 # --- start the daemon ----------------------------------------------------
 
-"$parleyd" --foreground --data-dir "$d/data" --socket "$sock" \
-	--log-level debug 2>"$d/parleyd.log" &
-pid=$!
+# start_daemon NAME [ARGS...]: starts parleyd with data in D/NAME and
+# socket $sock, sets $pid, and waits until it answers: up to 10 s, asking
+# every 0.1 s.  A refused or missing socket (69) means not yet.
+start_daemon() {
+	name=$1
+	shift
+	"$parleyd" --foreground --data-dir "$d/$name" --socket "$sock" \
+		--log-level debug "$@" 2>"$d/$name.log" &
+	pid=$!
+	i=0
+	while [ $i -lt 100 ] && kill -0 "$pid" 2>/dev/null; do
+		run wait status
+		[ $rc != 69 ] && return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	return 1
+}
 
-# Wait until it answers: up to 10 s, asking every 0.1 s.  A refused or
-# missing socket (69) means not yet; anything else is its answer.
-i=0
-up=1
-while [ $i -lt 100 ]; do
-	if ! kill -0 "$pid" 2>/dev/null; then
-		break
-	fi
-	run wait status
-	if [ $rc != 69 ]; then
-		up=0
-		break
-	fi
-	sleep 0.1
-	i=$((i + 1))
-done
-ok "parleyd starts and answers on its socket" "$up" "$d/parleyd.log"
+start_daemon data
+up=$?
+ok "parleyd starts and answers on its socket" "$up" "$d/data.log"
 if [ $up != 0 ]; then
 	echo "Bail out! parleyd did not come up"
 	exit 1
@@ -221,7 +222,7 @@ kill -TERM "$pid"
 wait "$pid"
 rc=$?
 pid=
-ok "parleyd exits 0 on SIGTERM" "$rc" "$d/parleyd.log"
+ok "parleyd exits 0 on SIGTERM" "$rc" "$d/data.log"
 wait "$fpid"
 rc=$?
 ok "events -f: exit 69 when parleyd stops" \
@@ -233,6 +234,29 @@ ok "parleyd removed its socket" "$([ ! -e "$sock" ]; echo $?)"
 
 run gone status
 ok "after the stop: exit 69 again" "$([ $rc = 69 ]; echo $?)" "$d/gone.err"
+
+# --- events pruned from a short log ---------------------------------------
+
+# With --event-log-max 5, twelve updates push the first events out of the
+# log: parley prints what is kept and says what was lost.
+start_daemon short --event-log-max 5
+ok "parleyd with --event-log-max 5 starts" "$?" "$d/short.log"
+for i in 1 2 3 4 5 6 7 8 9 10 11 12; do
+	"$parley" --socket "$sock" rpc profile.set "{\"name\":\"n$i\"}" \
+		>/dev/null 2>&1
+done
+run pruned events
+ok "events over a pruned log: exit 0, the 5 kept events" \
+	"$([ $rc = 0 ] && [ "$(grep -c ' profile\.updated ' "$d/pruned.out")" = 5 ] &&
+	   has pruned '"n12"'; echo $?)" "$d/pruned.out"
+ok "events over a pruned log: the lost range is reported" \
+	"$(has_err pruned '^parley: events 1 to [0-9]+ were dropped'; echo $?)" \
+	"$d/pruned.err"
+kill -TERM "$pid"
+wait "$pid"
+rc=$?
+pid=
+ok "the second parleyd exits 0 on SIGTERM" "$rc" "$d/short.log"
 
 echo "1..$n"
 exit $fail

@@ -1086,6 +1086,39 @@ static void test_events_overflow_filter(void **state)
 	run_free(&r);
 }
 
+/* parleyd's events.overflow means the next event was pruned from its
+ * log (resume_since = first kept - 1): the CLI resumes there, says which
+ * events were lost, and does not ask again from before (no loop). */
+static void test_events_pruned(void **state)
+{
+	static const struct step s[] = {
+		{STEP_REPLY, "\"params\":{\"since\":0}",
+		 R(1, "{\"last_seq\":7}") "{\"jsonrpc\":\"2.0\",\"method\":"
+					  "\"events.overflow\","
+					  "\"params\":{\"resume_since\":5,"
+					  "\"missed_from\":1,"
+					  "\"missed_to\":5}}\n"},
+		{STEP_REPLY,
+		 "\"id\":2,\"method\":\"events.subscribe\","
+		 "\"params\":{\"since\":5}",
+		 R(2, "{\"last_seq\":7}") EV(6, "a") EV(7, "a")},
+		END,
+	};
+	struct run r;
+
+	(void)state;
+	fake_start(s);
+	run_cli(&r, "events", NULL);
+	assert_int_equal(r.rc, 0);
+	assert_false(fk.bad_request);
+	assert_string_equal(r.out, "6 1970-01-01T00:00:01.000Z a\n"
+				   "7 1970-01-01T00:00:01.000Z a\n");
+	assert_string_equal(r.err, "parley: events 1 to 5 were dropped from "
+				   "the daemon's log before they could be "
+				   "read\n");
+	run_free(&r);
+}
+
 /* With -f the types go to the daemon, also when resubscribing after an
  * overflow, and the run ends only when the connection does: exit 69, the
  * daemon went away. */
@@ -1310,6 +1343,8 @@ int main(void)
 						fake_setup, fake_teardown),
 		cmocka_unit_test_setup_teardown(test_events_overflow_filter,
 						fake_setup, fake_teardown),
+		cmocka_unit_test_setup_teardown(test_events_pruned, fake_setup,
+						fake_teardown),
 		cmocka_unit_test_setup_teardown(test_events_follow, fake_setup,
 						fake_teardown),
 		cmocka_unit_test_setup_teardown(test_events_reader_gone,
