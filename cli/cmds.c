@@ -588,8 +588,7 @@ const struct cli_cmd *cli_cmd_find(const char *name)
 
 /* --- main -------------------------------------------------------------- */
 
-int cli_main(int argc, char **argv, FILE *out, FILE *err, int out_fd,
-	     bool out_tty)
+int cli_main(int argc, char **argv, const struct cli_env *env)
 {
 	static const struct option opts[] = {
 		{"json", no_argument, NULL, 'J'},
@@ -600,12 +599,12 @@ int cli_main(int argc, char **argv, FILE *out, FILE *err, int out_fd,
 		{NULL, 0, NULL, 0},
 	};
 	struct cli c = {
-		.out = out,
-		.err = err,
-		.out_fd = out_fd,
-		.out_tty = out_tty,
+		.out = env->out,
+		.err = env->err,
+		.out_fd = env->out_fd,
+		.out_tty = env->out_tty,
 		.timeout_ms = CLI_TIMEOUT_DEFAULT_S * 1000u,
-		.fd = -1,
+		.fd = env->daemon_fd,
 		.next_id = 1,
 	};
 	const struct cli_cmd *cmd;
@@ -630,35 +629,42 @@ int cli_main(int argc, char **argv, FILE *out, FILE *err, int out_fd,
 			if (!parse_ll(optarg, 0, 30 * 86400, &secs)) {
 				cli_errorf(&c, "--timeout needs a number of "
 					       "seconds from 0 to 2592000");
-				return EX_USAGE;
+				r = EX_USAGE;
+				goto out;
 			}
 			c.timeout_ms = (unsigned)secs * 1000u;
 			break;
 		case 'h':
-			print_usage(out);
-			return finish_output(&c, 0);
+			print_usage(c.out);
+			r = finish_output(&c, 0);
+			goto out;
 		case 'V':
-			fprintf(out, "parley %s\n", PACKAGE_VERSION);
-			return finish_output(&c, 0);
+			fprintf(c.out, "parley %s\n", PACKAGE_VERSION);
+			r = finish_output(&c, 0);
+			goto out;
 		default:
-			return bad_option(&c, NULL, argv, ch);
+			r = bad_option(&c, NULL, argv, ch);
+			goto out;
 		}
 	}
 	if (optind >= argc) {
-		fputs(usage_text, err);
+		fputs(usage_text, c.err);
 		cli_errorf(&c, "no command given; see 'parley --help'");
-		return EX_USAGE;
+		r = EX_USAGE;
+		goto out;
 	}
 	cmd = cli_cmd_find(argv[optind]);
 	if (cmd == NULL) {
 		cli_errorf(&c, "unknown command '%s'; see 'parley --help'",
 			   argv[optind]);
-		return EX_USAGE;
+		r = EX_USAGE;
+		goto out;
 	}
 	argc -= optind;
 	argv += optind;
 	optind = 0;
 	r = cmd->run_cb(&c, argc, argv);
+out:
 	cli_close(&c);
 	return r;
 }

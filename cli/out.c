@@ -18,12 +18,25 @@
 
 #define LABEL_WIDTH 13
 
+/* Is p the start of a C1 control character (U+0080 to U+009F) in
+ * UTF-8?  Some terminals act on those as they do on ESC sequences. */
+static bool is_c1(const unsigned char *p)
+{
+	return p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f;
+}
+
 void cli_fputs_safe(FILE *f, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
 
-	for (; *p != '\0'; p++)
-		fputc(*p < 0x20 || *p == 0x7f ? '?' : *p, f);
+	for (; *p != '\0'; p++) {
+		if (is_c1(p)) {
+			fputc('?', f);
+			p++;
+		} else {
+			fputc(*p < 0x20 || *p == 0x7f ? '?' : *p, f);
+		}
+	}
 }
 
 /* Writes any JSON value for a human: strings bare, the rest compact. */
@@ -51,13 +64,32 @@ static int finish(FILE *f)
 	return ferror(f) ? -EIO : 0;
 }
 
+/* jansson escapes C0 controls in strings but leaves DEL and the C1
+ * controls raw (JSON allows both).  Outside strings the encoding is
+ * plain ASCII, so each such character is inside a string, where the
+ * \u escape written here means the same character: still the same JSON,
+ * and nothing the daemon sends drives the terminal. */
 int cli_print_json(struct cli *c, const json_t *v)
 {
 	size_t flags = JSON_ENCODE_ANY;
+	const unsigned char *p;
+	char *s;
 
 	flags |= c->json ? JSON_COMPACT : JSON_INDENT(2);
-	if (json_dumpf(v, c->out, flags) < 0)
-		return -EIO;
+	s = json_dumps(v, flags);
+	if (s == NULL)
+		return -ENOMEM;
+	for (p = (const unsigned char *)s; *p != '\0'; p++) {
+		if (is_c1(p)) {
+			fprintf(c->out, "\\u%04x", p[1]);
+			p++;
+		} else if (*p == 0x7f) {
+			fputs("\\u007f", c->out);
+		} else {
+			fputc(*p, c->out);
+		}
+	}
+	free(s);
 	fputc('\n', c->out);
 	return finish(c->out);
 }

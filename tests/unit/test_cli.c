@@ -630,7 +630,10 @@ static void run_cli(struct run *r, ...)
 	err = open_memstream(&r->err, &elen);
 	assert_non_null(out);
 	assert_non_null(err);
-	r->rc = cli_main(argc, argv, out, err, -1, false);
+	r->rc = cli_main(
+		argc, argv,
+		&(struct cli_env){
+			.out = out, .err = err, .out_fd = -1, .daemon_fd = -1});
 	fclose(out);
 	fclose(err);
 	if (fk.running) {
@@ -843,6 +846,30 @@ static void test_rpc_big_request(void **state)
 	assert_string_equal(r.out, "{}\n");
 	run_free(&r);
 	free(arg);
+}
+
+/* DEL and C1 controls from the daemon come out as \u escapes: the same
+ * JSON, but nothing a terminal acts on.  Other UTF-8 stays as it is. */
+static void test_rpc_controls_escaped(void **state)
+{
+	static const struct step s[] = {
+		{STEP_REPLY, "x.y",
+		 R(1, "{\"t\":\"a\x7f\xc2\x9b\xc3\xa9\\u0007\"}")},
+		END,
+	};
+	struct run r;
+	char *out = NULL;
+
+	(void)state;
+	fake_start(s);
+	run_cli(&r, "-J", "rpc", "x.y", NULL);
+	assert_int_equal(r.rc, 0);
+	assert_string_equal(r.out,
+			    "{\"t\":\"a\\u007f\\u009b\xc3\xa9\\u0007\"}\n");
+	run_free(&r);
+	CAPTURE(out, (cli_fputs_safe(f, "a\x7f\xc2\x9b\xc3\xa9\x1b]0;x"), 0));
+	assert_string_equal(out, "a??\xc3\xa9?]0;x");
+	free(out);
 }
 
 static void test_rpc_json_scalar_result(void **state)
@@ -1170,7 +1197,11 @@ static void test_events_reader_gone(void **state)
 	close(p[0]);
 	out = fdopen(p[1], "w");
 	err = open_memstream(&err_text, &elen);
-	rc = cli_main(5, argv, out, err, p[1], false);
+	rc = cli_main(5, argv,
+		      &(struct cli_env){.out = out,
+					.err = err,
+					.out_fd = p[1],
+					.daemon_fd = -1});
 	fclose(out);
 	fclose(err);
 	pthread_join(fk.th, NULL);
@@ -1195,7 +1226,10 @@ static void test_socket_too_long(void **state)
 	path[sizeof path - 1] = '\0';
 	out = open_memstream(&out_text, &olen);
 	err = open_memstream(&err_text, &elen);
-	rc = cli_main(4, argv, out, err, -1, false);
+	rc = cli_main(
+		4, argv,
+		&(struct cli_env){
+			.out = out, .err = err, .out_fd = -1, .daemon_fd = -1});
 	fclose(out);
 	fclose(err);
 	assert_int_equal(rc, EX_USAGE);
@@ -1242,7 +1276,10 @@ static void expect_usage(int rc, const char *out_has, const char *err_has, ...)
 	argv[argc] = NULL;
 	out = open_memstream(&r.out, &olen);
 	err = open_memstream(&r.err, &elen);
-	r.rc = cli_main(argc, argv, out, err, -1, false);
+	r.rc = cli_main(
+		argc, argv,
+		&(struct cli_env){
+			.out = out, .err = err, .out_fd = -1, .daemon_fd = -1});
 	fclose(out);
 	fclose(err);
 	if (r.rc != rc || strstr(r.out, out_has) == NULL ||
@@ -1320,6 +1357,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rpc, fake_setup,
 						fake_teardown),
 		cmocka_unit_test_setup_teardown(test_rpc_big_request,
+						fake_setup, fake_teardown),
+		cmocka_unit_test_setup_teardown(test_rpc_controls_escaped,
 						fake_setup, fake_teardown),
 		cmocka_unit_test_setup_teardown(test_rpc_json_scalar_result,
 						fake_setup, fake_teardown),
