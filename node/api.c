@@ -20,6 +20,7 @@
 #include "node/api.h"
 #include "node/err.h"
 #include "node/log.h"
+#include "node/rpc.h"
 
 struct api {
 	struct node *node;
@@ -31,6 +32,7 @@ struct api_client {
 	struct api *api;
 	struct api_client_ops ops;
 	struct api_client *next, *prev;
+	struct rpc_later *later; /* calls still to be answered */
 	bool subscribed;
 	uint64_t cursor; /* last event seq sent (or skipped by the filter) */
 	size_t num_types;
@@ -49,7 +51,22 @@ struct rpc_result {
 };
 static struct rpc_result answered_token = {1};
 
-#define WARN_UNUSED __attribute__((warn_unused_result))
+/* A call answered later; client is NULL once the client has gone. */
+struct rpc_later {
+	struct api_client *client;
+	json_t *id;
+	struct rpc_later *next, *prev;
+};
+
+struct node *rpc_node(const struct rpc_call *call)
+{
+	return call->client->api->node;
+}
+
+json_t *rpc_params(const struct rpc_call *call)
+{
+	return call->params;
+}
 
 static int send_json(struct api_client *c, json_t *obj)
 {
@@ -86,62 +103,109 @@ static int send_error(struct api_client *c, json_t *id, enum node_err e,
 	return r;
 }
 
-/* Answers call with result (a JSON object; this function takes the
- * reference). */
-static WARN_UNUSED struct rpc_result *rpc_ok(struct rpc_call *call,
-					     json_t *result)
+static void answer_ok(struct api_client *c, json_t *id, json_t *result)
 {
 	json_t *resp;
 
-	if (call->id != NULL) {
-		if (result == NULL) {
-			send_error(call->client, call->id, NODE_ERR_INTERNAL,
-				   NULL, "out of memory");
-			return &answered_token;
-		}
-		resp = json_pack("{s:s, s:O, s:o}", "jsonrpc", "2.0", "id",
-				 call->id, "result", result);
-		if (resp != NULL) {
-			send_json(call->client, resp);
-			json_decref(resp);
-		}
-	} else {
+	if (id == NULL || c == NULL) {
 		json_decref(result);
+		return;
 	}
+	if (result == NULL) {
+		send_error(c, id, NODE_ERR_INTERNAL, NULL, "out of memory");
+		return;
+	}
+	resp = json_pack("{s:s, s:O, s:o}", "jsonrpc", "2.0", "id", id,
+			 "result", result);
+	if (resp != NULL) {
+		send_json(c, resp);
+		json_decref(resp);
+	}
+}
+
+static void answer_fail(struct api_client *c, json_t *id, enum node_err e,
+			const char *field, const char *fmt, va_list ap)
+{
+	char msg[256];
+
+	if (id == NULL || c == NULL)
+		return;
+	if (fmt != NULL)
+		vsnprintf(msg, sizeof msg, fmt, ap);
+	send_error(c, id, e, field, fmt != NULL ? msg : NULL);
+}
+
+struct rpc_result *rpc_ok(struct rpc_call *call, json_t *result)
+{
+	answer_ok(call->client, call->id, result);
 	return &answered_token;
 }
 
-/* Answers call with error e; field names the offending parameter (or
- * NULL); fmt (may be NULL) replaces the default message. */
-static WARN_UNUSED struct rpc_result *rpc_fail(struct rpc_call *call,
-					       enum node_err e,
-					       const char *field,
-					       const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static struct rpc_result *rpc_fail(struct rpc_call *call, enum node_err e,
-				   const char *field, const char *fmt, ...)
+struct rpc_result *rpc_fail(struct rpc_call *call, enum node_err e,
+			    const char *field, const char *fmt, ...)
 {
-	char msg[256];
 	va_list ap;
 
-	if (call->id == NULL)
-		return &answered_token;
-	if (fmt != NULL) {
-		va_start(ap, fmt);
-		vsnprintf(msg, sizeof msg, fmt, ap);
-		va_end(ap);
-	}
-	send_error(call->client, call->id, e, field,
-		   fmt != NULL ? msg : NULL);
+	va_start(ap, fmt);
+	answer_fail(call->client, call->id, e, field, fmt, ap);
+	va_end(ap);
 	return &answered_token;
+}
+
+struct rpc_result *rpc_pending(struct rpc_call *call, struct rpc_later **out)
+{
+	struct api_client *c = call->client;
+	struct rpc_later *l = calloc(1, sizeof *l);
+
+	*out = NULL;
+	if (l == NULL)
+		return rpc_fail(call, NODE_ERR_INTERNAL, NULL, "out of memory");
+	l->client = c;
+	l->id = call->id != NULL ? json_incref(call->id) : NULL;
+	l->next = c->later;
+	if (c->later != NULL)
+		c->later->prev = l;
+	c->later = l;
+	*out = l;
+	return &answered_token;
+}
+
+static void later_free(struct rpc_later *l)
+{
+	if (l->client != NULL) {
+		if (l->prev != NULL)
+			l->prev->next = l->next;
+		else
+			l->client->later = l->next;
+		if (l->next != NULL)
+			l->next->prev = l->prev;
+	}
+	json_decref(l->id);
+	free(l);
+}
+
+void rpc_later_ok(struct rpc_later *l, json_t *result)
+{
+	answer_ok(l->client, l->id, result);
+	later_free(l);
+}
+
+void rpc_later_fail(struct rpc_later *l, enum node_err e, const char *field,
+		    const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	answer_fail(l->client, l->id, e, field, fmt, ap);
+	va_end(ap);
+	later_free(l);
 }
 
 /* --- parameter helpers: NULL when fine, else the failure answer --- */
 
 /* Fails on any member of params not in allowed (NULL-terminated). */
-static struct rpc_result *params_only(struct rpc_call *call,
-				      const char *const *allowed)
+struct rpc_result *rpc_params_only(struct rpc_call *call,
+				   const char *const *allowed)
 {
 	const char *key;
 	json_t *v;
@@ -159,9 +223,9 @@ static struct rpc_result *params_only(struct rpc_call *call,
 	return NULL;
 }
 
-static struct rpc_result *param_string(struct rpc_call *call,
-				       const char *field, bool required,
-				       size_t max_len, const char **out)
+struct rpc_result *rpc_param_string(struct rpc_call *call, const char *field,
+				    bool required, size_t max_len,
+				    const char **out)
 {
 	json_t *v = json_object_get(call->params, field);
 
@@ -186,8 +250,8 @@ static struct rpc_result *param_string(struct rpc_call *call,
 	return NULL;
 }
 
-static struct rpc_result *param_u64(struct rpc_call *call, const char *field,
-				    uint64_t *out, bool *present)
+struct rpc_result *rpc_param_u64(struct rpc_call *call, const char *field,
+				 uint64_t *out, bool *present)
 {
 	json_t *v = json_object_get(call->params, field);
 
@@ -201,19 +265,39 @@ static struct rpc_result *param_u64(struct rpc_call *call, const char *field,
 	return NULL;
 }
 
+struct rpc_result *rpc_param_hex(struct rpc_call *call, const char *field,
+				 bool required, uint8_t *out, size_t len,
+				 bool *present)
+{
+	const char *hex;
+	struct rpc_result *r;
+
+	*present = false;
+	if ((r = rpc_param_string(call, field, required, len * 2, &hex)) !=
+	    NULL)
+		return r;
+	if (hex == NULL)
+		return NULL;
+	if (cx_hex_decode(out, len, hex) < 0)
+		return rpc_fail(call, NODE_ERR_PARAMS, field,
+				"'%s' must be %zu hex digits", field, len * 2);
+	*present = true;
+	return NULL;
+}
+
 /* --- methods --- */
 
 static const char *const no_params[] = {NULL};
 
 static const char *const capabilities[] = {"events", "identity", "profile",
-					   NULL};
+					   "dht", NULL};
 
 static struct rpc_result *m_api_version(struct rpc_call *call)
 {
 	json_t *caps;
 	struct rpc_result *r;
 
-	if ((r = params_only(call, no_params)) != NULL)
+	if ((r = rpc_params_only(call, no_params)) != NULL)
 		return r;
 	caps = json_array();
 	for (size_t i = 0; caps != NULL && capabilities[i] != NULL; i++)
@@ -228,54 +312,46 @@ static struct rpc_result *m_api_version(struct rpc_call *call)
 static struct rpc_result *m_node_status(struct rpc_call *call)
 {
 	struct node *n = call->client->api->node;
-	uint8_t node_id[CX_HASH_LEN];
-	char node_hex[CX_HASH_LEN * 2 + 1];
 	struct rpc_result *r;
 	uint64_t now;
 
-	if ((r = params_only(call, no_params)) != NULL)
+	if ((r = rpc_params_only(call, no_params)) != NULL)
 		return r;
 	now = n->env->clock->mono_ms(n->env->clock->self);
-	cx_node_id(node_id, n->identity.node_pk);
-	cx_hex_encode(node_hex, sizeof node_hex, node_id, sizeof node_id);
 	return rpc_ok(
 		call,
-		json_pack("{s:s, s:I, s:i, s:s, s:s, s:I, s:I, s:I, s:s, s:I}",
+		json_pack("{s:s, s:I, s:i, s:s, s:s, s:I, s:I, s:I, s:s, s:I, "
+			  "s:s}",
 			  "version", PACKAGE_VERSION, "uptime_ms",
 			  (json_int_t)(now - n->started_mono_ms), "pid",
 			  n->pid, "data_dir", n->data_dir, "socket",
 			  n->socket_path, "clients",
 			  (json_int_t)n->api->num_clients, "events_first_seq",
 			  (json_int_t)n->events.first_seq, "events_last_seq",
-			  (json_int_t)n->events.last_seq, "node_id", node_hex,
+			  (json_int_t)n->events.last_seq, "node_id",
+			  n->node_id_hex,
 			  "store_map_bytes",
-			  (json_int_t)store_map_size(n->store)));
+			  (json_int_t)store_map_size(n->store), "listen",
+			  n->listen_str));
 }
 
 static struct rpc_result *m_identity_get(struct rpc_call *call)
 {
 	struct node *n = call->client->api->node;
 	const struct cx_identity *id = &n->identity;
-	char cid[CX_CONTACT_ID_LEN + 1];
 	char uri[sizeof CX_URI_PREFIX + CX_CONTACT_ID_LEN];
 	char acct[CX_ED_PK_LEN * 2 + 1], dev[CX_ED_PK_LEN * 2 + 1];
-	char nid_hex[CX_HASH_LEN * 2 + 1];
-	uint8_t nid[CX_HASH_LEN];
 	struct rpc_result *r;
 
-	if ((r = params_only(call, no_params)) != NULL)
+	if ((r = rpc_params_only(call, no_params)) != NULL)
 		return r;
-	if (cx_contact_id_encode(cid, sizeof cid, id->account_pk) < 0)
-		return rpc_fail(call, NODE_ERR_INTERNAL, NULL, NULL);
-	snprintf(uri, sizeof uri, "%s%s", CX_URI_PREFIX, cid);
+	snprintf(uri, sizeof uri, "%s%s", CX_URI_PREFIX, n->contact_id);
 	cx_hex_encode(acct, sizeof acct, id->account_pk, CX_ED_PK_LEN);
 	cx_hex_encode(dev, sizeof dev, id->device_pk, CX_ED_PK_LEN);
-	cx_node_id(nid, id->node_pk);
-	cx_hex_encode(nid_hex, sizeof nid_hex, nid, sizeof nid);
 	return rpc_ok(call,
 		      json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:b}", "id",
-				cid, "uri", uri, "account_key", acct,
-				"device_key", dev, "node_id", nid_hex,
+				n->contact_id, "uri", uri, "account_key", acct,
+				"device_key", dev, "node_id", n->node_id_hex,
 				"created_at", (json_int_t)id->created_s,
 				"sealed", n->identity_sealed));
 }
@@ -316,7 +392,7 @@ static struct rpc_result *m_profile_get(struct rpc_call *call)
 	struct rpc_result *r;
 	int e;
 
-	if ((r = params_only(call, no_params)) != NULL)
+	if ((r = rpc_params_only(call, no_params)) != NULL)
 		return r;
 	if ((e = store_read(n->store, profile_read, &p)) < 0)
 		return rpc_fail(call, node_err_from_errno(e), NULL, NULL);
@@ -334,9 +410,9 @@ static struct rpc_result *m_profile_set(struct rpc_call *call)
 	char *ev_s;
 	int e;
 
-	if ((r = params_only(call, allowed)) != NULL)
+	if ((r = rpc_params_only(call, allowed)) != NULL)
 		return r;
-	if ((r = param_string(call, "name", true, NODE_PROFILE_NAME_MAX,
+	if ((r = rpc_param_string(call, "name", true, NODE_PROFILE_NAME_MAX,
 			      &name)) != NULL)
 		return r;
 	p.len = strlen(name);
@@ -376,9 +452,9 @@ static struct rpc_result *m_events_subscribe(struct rpc_call *call)
 	json_t *types, *t;
 	size_t i;
 
-	if ((r = params_only(call, allowed)) != NULL)
+	if ((r = rpc_params_only(call, allowed)) != NULL)
 		return r;
-	if ((r = param_u64(call, "since", &since, &has_since)) != NULL)
+	if ((r = rpc_param_u64(call, "since", &since, &has_since)) != NULL)
 		return r;
 	types = json_object_get(call->params, "types");
 	if (types != NULL && (!json_is_array(types) ||
@@ -422,7 +498,7 @@ static struct rpc_result *m_events_unsubscribe(struct rpc_call *call)
 	struct rpc_result *r;
 	bool was = call->client->subscribed;
 
-	if ((r = params_only(call, no_params)) != NULL)
+	if ((r = rpc_params_only(call, no_params)) != NULL)
 		return r;
 	client_unsubscribe(call->client);
 	return rpc_ok(call, json_pack("{s:b}", "was_subscribed", was));
@@ -433,7 +509,7 @@ static struct rpc_result *m_node_stop(struct rpc_call *call)
 	struct node *n = call->client->api->node;
 	struct rpc_result *r;
 
-	if ((r = params_only(call, no_params)) != NULL)
+	if ((r = rpc_params_only(call, no_params)) != NULL)
 		return r;
 	r = rpc_ok(call, json_pack("{s:b}", "stopping", 1));
 	if (n->request_stop != NULL)
@@ -441,12 +517,7 @@ static struct rpc_result *m_node_stop(struct rpc_call *call)
 	return r;
 }
 
-struct method {
-	const char *name;
-	struct rpc_result *(*fn)(struct rpc_call *call);
-};
-
-static const struct method methods[] = {
+static const struct rpc_method methods[] = {
 	{"api.version", m_api_version},
 	{"node.status", m_node_status},
 	{"node.stop", m_node_stop},
@@ -656,6 +727,12 @@ int api_client_line(struct api_client *c, const char *line, size_t len)
 			goto out_params;
 		}
 	}
+	for (size_t i = 0; i < rpc_dht_num_methods; i++) {
+		if (strcmp(rpc_dht_methods[i].name, name) == 0) {
+			(void)rpc_dht_methods[i].fn(&call);
+			goto out_params;
+		}
+	}
 	if (id != NULL) {
 		snprintf(msg, sizeof msg, "method '%.64s' not found", name);
 		r = send_error(c, id, NODE_ERR_METHOD, NULL, msg);
@@ -666,6 +743,11 @@ out_params:
 out:
 	json_decref(req);
 	return r;
+}
+
+bool api_client_busy(const struct api_client *c)
+{
+	return c->later != NULL;
 }
 
 /* --- lifetime --- */
@@ -719,6 +801,9 @@ void api_client_free(struct api_client *c)
 	if (c == NULL)
 		return;
 	client_unsubscribe(c);
+	/* Calls still running answer into the void. */
+	for (struct rpc_later *l = c->later; l != NULL; l = l->next)
+		l->client = NULL;
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else

@@ -17,6 +17,7 @@
 #ifndef PARLEY_NODE_API_H
 #define PARLEY_NODE_API_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -61,6 +62,9 @@ int api_client_line(struct api_client *c, const char *line, size_t len);
 /* The client sent a line longer than API_LINE_MAX (the socket side
  * discards it up to the next newline): answers a too_big error. */
 int api_client_line_too_big(struct api_client *c);
+
+/* True while the client has calls that will be answered later. */
+bool api_client_busy(const struct api_client *c);
 
 /* The client's queued output fell below the high water mark. */
 void api_client_drained(struct api_client *c);

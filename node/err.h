@@ -16,7 +16,9 @@
 	X(NOT_FOUND, -32002, "not_found", "not found")                         \
 	X(STORE_FULL, -32003, "store_full", "storage is full")                 \
 	X(BUSY, -32004, "busy", "daemon is busy, try again")                   \
-	X(SHUTTING_DOWN, -32005, "shutting_down", "daemon is shutting down")
+	X(SHUTTING_DOWN, -32005, "shutting_down", "daemon is shutting down")  \
+	X(UNREACHABLE, -32006, "unreachable", "no node of the network answered") \
+	X(NO_DHT, -32007, "no_dht", "the DHT is not running")
 
 enum node_err {
 #define NODE_ERR_ENUM(name, code, app, msg) NODE_ERR_##name,

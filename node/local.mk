@@ -1,35 +1,41 @@
 # node/: the daemon.  libnode.a is the core (no libuv, no sockets, no
 # clock); libnode_sys.a holds node/sys_*.c, the files that touch the OS.
 noinst_LIBRARIES += node/libnode.a node/libnode_sys.a
-node_libnode_a_SOURCES = node/api.c node/api.h node/config.c node/config.h \
+node_libnode_a_SOURCES = node/api.c node/api.h node/api_dht.c node/rpc.h \
+	node/addr.c node/addr.h node/config.c node/config.h \
 	node/env.h node/err.c node/err.h node/events.c node/events.h \
 	node/log.c node/log.h node/node.c node/node.h
 node_libnode_a_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
 node_libnode_sys_a_SOURCES = node/sys_api.c node/sys_api.h \
+	node/sys_udp.c node/sys_udp.h \
 	node/sys_os.c node/sys_os.h
 node_libnode_sys_a_CFLAGS = $(AM_CFLAGS) $(UV_CFLAGS)
 
 bin_PROGRAMS += node/parleyd
 node_parleyd_SOURCES = node/main.c
 node_parleyd_CFLAGS = $(AM_CFLAGS) $(UV_CFLAGS)
-node_parleyd_LDADD = node/libnode_sys.a node/libnode.a store/libstore.a \
+node_parleyd_LDADD = node/libnode_sys.a node/libnode.a dht/libdht.a \
+	store/libstore.a \
 	crypto/libcx_sys.a crypto/libcx.a $(UV_LIBS) $(JANSSON_LIBS) \
 	$(LMDB_LIBS) $(ZSTD_LIBS) $(SODIUM_LIBS)
 
 check_PROGRAMS += tests/fuzz/fuzz_config tests/fuzz/fuzz_rpc
 tests_fuzz_fuzz_config_SOURCES = tests/fuzz/fuzz_config.c $(FUZZ_DRIVER)
 tests_fuzz_fuzz_config_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LINK)
-tests_fuzz_fuzz_config_LDADD = node/libnode.a
+tests_fuzz_fuzz_config_LDADD = node/libnode.a dht/libdht.a crypto/libcx.a \
+	$(JANSSON_LIBS) $(SODIUM_LIBS)
 tests_fuzz_fuzz_rpc_SOURCES = tests/fuzz/fuzz_rpc.c $(FUZZ_DRIVER)
 tests_fuzz_fuzz_rpc_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
 tests_fuzz_fuzz_rpc_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LINK)
-tests_fuzz_fuzz_rpc_LDADD = node/libnode.a store/libstore.a crypto/libcx.a \
+tests_fuzz_fuzz_rpc_LDADD = node/libnode.a dht/libdht.a store/libstore.a \
+	crypto/libcx.a \
 	$(JANSSON_LIBS) $(LMDB_LIBS) $(ZSTD_LIBS) $(SODIUM_LIBS)
 FUZZ_TESTS += tests/fuzz/fuzz_config tests/fuzz/fuzz_rpc
 
 check_PROGRAMS += tests/unit/test_node
 tests_unit_test_node_SOURCES = tests/unit/test_node.c
 tests_unit_test_node_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(JANSSON_CFLAGS)
-tests_unit_test_node_LDADD = node/libnode.a store/libstore.a crypto/libcx.a \
+tests_unit_test_node_LDADD = node/libnode.a dht/libdht.a store/libstore.a \
+	crypto/libcx.a \
 	$(CMOCKA_LIBS) $(JANSSON_LIBS) $(LMDB_LIBS) $(ZSTD_LIBS) $(SODIUM_LIBS)
 TESTS += tests/unit/test_node

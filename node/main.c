@@ -30,6 +30,9 @@
 #include "node/node.h"
 #include "node/sys_api.h"
 #include "node/sys_os.h"
+#include "node/sys_udp.h"
+#include "dht/dht.h"
+#include "node/addr.h"
 #include "store/store.h"
 
 #define PASSPHRASE_MAX 1024
@@ -50,6 +53,10 @@ struct daemon {
 	struct node node;
 	struct api *api;
 	struct sys_api *sys_api;
+	struct sys_udp *sys_udp;
+	uv_timer_t save_timer; /* saves the routing table now and then */
+	uv_timer_t boot_timer; /* re-bootstraps while the table is empty */
+	uint64_t boot_backoff_ms;
 	bool stopping;
 };
 
@@ -320,6 +327,176 @@ static void on_close_walk(uv_handle_t *h, void *arg)
 		uv_close(h, NULL);
 }
 
+#define DHT_SAVE_MAX 500 /* contacts kept across restarts */
+#define DHT_SAVE_EVERY_MS (10 * 60 * 1000)
+static const char dht_table_key[] = "table";
+
+struct blob {
+	uint8_t *buf;
+	size_t len;
+};
+
+static int save_table_txn(struct store_txn *t, void *ctx)
+{
+	struct blob *b = ctx;
+
+	return store_put(t, STORE_TABLE_DHT, dht_table_key,
+			 sizeof dht_table_key - 1, b->buf, b->len);
+}
+
+/* Keeps the routing table in the store, so the next start rejoins
+ * without a bootstrap node. */
+static void save_table(struct daemon *d)
+{
+	size_t max = DHT_TABLE_HDR_LEN + DHT_SAVE_MAX * DHT_TABLE_ENTRY_LEN;
+	struct blob b = {malloc(max), 0};
+	int r;
+
+	if (d->node.dht == NULL || b.buf == NULL) {
+		free(b.buf);
+		return;
+	}
+	r = dht_table_save(d->node.dht, b.buf, max, &b.len);
+	if (r == 0)
+		r = store_write(d->node.store, save_table_txn, &b);
+	if (r < 0)
+		log_warn("cannot save the routing table: %s", strerror(-r));
+	free(b.buf);
+}
+
+static int load_table_txn(struct store_txn *t, void *ctx)
+{
+	struct blob *b = ctx;
+
+	return store_get_alloc(t, STORE_TABLE_DHT, dht_table_key,
+			       sizeof dht_table_key - 1, &b->buf, &b->len);
+}
+
+static void save_timer_cb(uv_timer_t *t)
+{
+	save_table(t->data);
+}
+
+#define BOOT_RETRY_MIN_MS 1000
+#define BOOT_RETRY_MAX_MS (5 * 60 * 1000)
+#define BOOT_CHECK_MS (60 * 1000)
+
+/* Starts a join through every --bootstrap entry (already validated). */
+static void bootstrap_all(struct daemon *d, uint64_t now)
+{
+	for (size_t i = 0; i < d->cfg.num_bootstrap; i++) {
+		uint8_t key[CX_X_PK_LEN];
+		struct dht_addr a;
+		bool has_key;
+		int r;
+
+		if (addr_parse(d->cfg.bootstrap[i], &a, key, &has_key,
+			       false) < 0)
+			continue;
+		if ((r = dht_bootstrap(d->node.dht, now, &a,
+				       has_key ? key : NULL)) < 0)
+			log_warn("bootstrap %s: %s", d->cfg.bootstrap[i],
+				 strerror(-r));
+	}
+	sys_udp_kick(d->sys_udp);
+}
+
+/* A join can fail (the bootstrap node was down, its answer was lost):
+ * while the routing table is empty, try again with a doubling delay;
+ * once it has contacts, look again every BOOT_CHECK_MS in case they all
+ * vanished. */
+static void boot_timer_cb(uv_timer_t *t)
+{
+	struct daemon *d = t->data;
+	struct dht_status st;
+
+	dht_status(d->node.dht, &st);
+	if (st.contacts > 0) {
+		d->boot_backoff_ms = BOOT_RETRY_MIN_MS;
+		uv_timer_start(t, boot_timer_cb, BOOT_CHECK_MS, 0);
+		return;
+	}
+	log_info("routing table empty: bootstrapping again");
+	bootstrap_all(d, d->clock.wall_ms(d->clock.self));
+	uv_timer_start(t, boot_timer_cb, d->boot_backoff_ms, 0);
+	d->boot_backoff_ms *= 2;
+	if (d->boot_backoff_ms > BOOT_RETRY_MAX_MS)
+		d->boot_backoff_ms = BOOT_RETRY_MAX_MS;
+}
+
+/* Opens the UDP socket, creates the DHT, loads the saved routing table
+ * and starts the bootstrap lookups.  0 or -1 (logged). */
+static int start_dht(struct daemon *d)
+{
+	const char *listen = d->cfg.listen != NULL ? d->cfg.listen
+						   : "0.0.0.0:0";
+	struct dht_config dc;
+	struct blob b = {NULL, 0};
+	char err[300];
+	uint64_t now;
+	int r;
+
+	memset(&dc, 0, sizeof dc);
+	r = sys_udp_open(&d->sys_udp, &d->loop, &d->node, listen, &dc.io,
+			 err, sizeof err);
+	if (r < 0) {
+		log_error("%s", err);
+		return -1;
+	}
+	addr_format(sys_udp_local(d->sys_udp), d->node.listen_str);
+	dc.node_pk = d->node.identity.node_pk;
+	dc.node_sk = d->node.identity.node_sk;
+	dc.rng = d->env.rng;
+	if ((r = dht_new(&d->node.dht, &dc)) < 0) {
+		log_error("cannot create the DHT: %s", strerror(-r));
+		return -1;
+	}
+	now = d->clock.wall_ms(d->clock.self);
+	r = store_read(d->node.store, load_table_txn, &b);
+	if (r == 0) {
+		r = dht_table_load(d->node.dht, now, b.buf, b.len);
+		if (r < 0)
+			log_warn("saved routing table unreadable; ignored");
+		else
+			log_info("loaded %d contacts from the last run", r);
+		free(b.buf);
+	}
+	for (size_t i = 0; i < d->cfg.num_bootstrap; i++) {
+		uint8_t key[CX_X_PK_LEN];
+		struct dht_addr a;
+		bool has_key;
+
+		if (addr_parse(d->cfg.bootstrap[i], &a, key, &has_key,
+			       false) < 0) {
+			log_error("--bootstrap '%s': expected host:port or "
+				  "NODEKEY@host:port with a numeric host",
+				  d->cfg.bootstrap[i]);
+			return -1;
+		}
+	}
+	d->node.dht_kick = sys_udp_kick;
+	d->node.dht_kick_self = d->sys_udp;
+	if ((r = sys_udp_attach(d->sys_udp)) < 0) {
+		log_error("UDP receive: %s", uv_strerror(r));
+		return -1;
+	}
+	bootstrap_all(d, now);
+	uv_timer_init(&d->loop, &d->save_timer);
+	d->save_timer.data = d;
+	uv_timer_start(&d->save_timer, save_timer_cb, DHT_SAVE_EVERY_MS,
+		       DHT_SAVE_EVERY_MS);
+	if (d->cfg.num_bootstrap > 0) {
+		uv_timer_init(&d->loop, &d->boot_timer);
+		d->boot_timer.data = d;
+		d->boot_backoff_ms = BOOT_RETRY_MIN_MS;
+		/* First look once a join had time to finish. */
+		uv_timer_start(&d->boot_timer, boot_timer_cb,
+			       3 * BOOT_RETRY_MIN_MS, 0);
+	}
+	log_info("DHT on udp %s", d->node.listen_str);
+	return 0;
+}
+
 static void daemon_stop(struct daemon *d)
 {
 	if (d->stopping)
@@ -327,12 +504,21 @@ static void daemon_stop(struct daemon *d)
 	d->stopping = true;
 	log_info("stopping");
 	node_emit(&d->node, "node.stopping", "{}");
+	save_table(d);
+	d->node.dht_kick = NULL;
+	sys_udp_close(d->sys_udp);
+	d->sys_udp = NULL;
+	if (d->save_timer.data != NULL)
+		uv_close((uv_handle_t *)&d->save_timer, NULL);
+	if (d->boot_timer.data != NULL)
+		uv_close((uv_handle_t *)&d->boot_timer, NULL);
+	/* Graceful: clients get what is queued for them; the loop ends
+	 * when the last handle is closed. */
 	sys_api_stop(d->sys_api);
 	d->sys_api = NULL;
-	uv_signal_stop(&d->sig_term);
-	uv_signal_stop(&d->sig_int);
-	uv_signal_stop(&d->sig_hup);
-	uv_walk(&d->loop, on_close_walk, NULL);
+	uv_close((uv_handle_t *)&d->sig_term, NULL);
+	uv_close((uv_handle_t *)&d->sig_int, NULL);
+	uv_close((uv_handle_t *)&d->sig_hup, NULL);
 }
 
 static void request_stop(void *self)
@@ -505,6 +691,8 @@ int main(int argc, char **argv)
 	if (load_identity(&d) < 0)
 		goto out;
 	stage = S_IDENT;
+	if (node_derive_ids(&d.node) < 0)
+		goto out;
 	snprintf(path, sizeof path, "%s/db", d.data_dir);
 	if ((r = sys_mkdir_p(path, 0700)) < 0 ||
 	    (r = store_open(&d.node.store, path, &sopts)) < 0) {
@@ -518,6 +706,8 @@ int main(int argc, char **argv)
 		log_error("cannot read the event log: %s", strerror(-r));
 		goto out;
 	}
+	if (start_dht(&d) < 0)
+		goto out;
 	if ((r = api_new(&d.api, &d.node)) < 0)
 		goto out;
 	d.node.api = d.api;
@@ -550,12 +740,17 @@ out:
 		sys_api_stop(d.sys_api);
 		d.sys_api = NULL;
 	}
+	if (d.sys_udp != NULL) {
+		sys_udp_close(d.sys_udp);
+		d.sys_udp = NULL;
+	}
 	if (stage >= S_LOOP) {
 		uv_walk(&d.loop, on_close_walk, NULL);
 		uv_run(&d.loop, UV_RUN_DEFAULT); /* close callbacks */
 		uv_loop_close(&d.loop);
 	}
 	api_free(d.api);
+	dht_free(d.node.dht);
 	if (stage >= S_STORE)
 		store_close(d.node.store);
 	if (stage >= S_IDENT)

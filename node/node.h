@@ -16,6 +16,7 @@
 #define NODE_PROFILE_NAME_MAX 64 /* bytes of UTF-8 */
 
 struct api;
+struct dht;
 
 struct node {
 	const struct node_env *env;
@@ -25,14 +26,27 @@ struct node {
 	struct store *store;
 	struct events events;
 	struct api *api; /* NULL until the API server is up */
+	struct dht *dht; /* NULL when the node has no UDP socket */
+	char listen_str[64]; /* the bound UDP address, text */
+	/* The I/O side re-reads dht deadlines after the core started
+	 * something (a lookup from the API). */
+	void (*dht_kick)(void *self);
+	void *dht_kick_self;
 	const char *data_dir;
 	const char *socket_path;
 	uint64_t started_mono_ms;
+	/* Derived from the identity once by node_derive_ids(). */
+	char node_id_hex[CX_HASH_LEN * 2 + 1];
+	char contact_id[CX_CONTACT_ID_LEN + 1];
 	int pid;
 	/* Called by node.stop; the daemon stops its loop. */
 	void (*request_stop)(void *self);
 	void *stop_self;
 };
+
+/* Fills node_id_hex and contact_id from the loaded identity.  0 or
+ * -EINVAL. */
+int node_derive_ids(struct node *n);
 
 /* Appends an event to the log and wakes subscribed clients.  data_json
  * is a JSON object.  0 or negative errno (logged by the caller). */

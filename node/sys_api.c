@@ -17,7 +17,8 @@
  * answers.
  *
  * A client that shuts down its sending side still gets every answer to
- * what it sent; the connection closes once they are written. */
+ * what it sent, the late ones (dht.get...) included; the connection closes
+ * once they are written. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -59,12 +60,21 @@ struct conn {
 
 struct sys_api {
 	uv_pipe_t server;
+	uv_timer_t stop_timer; /* bounds a graceful stop */
 	uv_loop_t *loop;
 	struct api *api;
 	struct conn *conns;
+	size_t num_open; /* conns not yet through their close callback */
+	size_t handles_open; /* server and timer, while stopping */
+	bool timer_on;
 	char *path;
 	bool closing;
 };
+
+#define STOP_GRACE_MS 3000
+
+static void sys_api_maybe_free(struct sys_api *s);
+static void handle_close_cb(uv_handle_t *h);
 
 static void conn_close(struct conn *c);
 static void conn_lines(struct conn *c);
@@ -141,7 +151,8 @@ static int conn_write(void *self, const char *buf, size_t len)
 /* Closes a client that has sent EOF once all its answers are out. */
 static void conn_maybe_finish(struct conn *c)
 {
-	if (c->eof && !c->paused && !c->writing && c->pending_len == 0)
+	if (c->eof && !c->paused && !c->writing && c->pending_len == 0 &&
+	    (c->srv->closing || !api_client_busy(c->client)))
 		conn_close(c);
 }
 
@@ -208,7 +219,7 @@ static void conn_lines(struct conn *c)
 	char *nl;
 
 	c->in_lines = true;
-	while (!c->closing && start < c->rlen) {
+	while (!c->closing && !c->srv->closing && start < c->rlen) {
 		nl = memchr(c->rbuf + start, '\n', c->rlen - start);
 		if (c->discarding) {
 			if (nl == NULL) {
@@ -283,12 +294,19 @@ static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 static void conn_close_cb(uv_handle_t *h)
 {
 	struct conn *c = h->data;
+	struct sys_api *s = c->srv;
 
 	api_client_free(c->client);
 	free(c->rbuf);
 	free(c->pending);
 	free(c->inflight);
 	free(c);
+	s->num_open--;
+	if (s->closing && s->num_open == 0 && s->timer_on) {
+		s->timer_on = false;
+		uv_close((uv_handle_t *)&s->stop_timer, handle_close_cb);
+	}
+	sys_api_maybe_free(s);
 }
 
 static void conn_close(struct conn *c)
@@ -384,6 +402,7 @@ static void connection_cb(uv_stream_t *server, int status)
 		return;
 	}
 	log_debug("api: client connected (%zu now)", api_num_clients(s->api));
+	s->num_open++;
 	c->next = s->conns;
 	if (s->conns != NULL)
 		s->conns->prev = c;
@@ -523,21 +542,61 @@ fail:
 	return r;
 }
 
-static void server_close_cb(uv_handle_t *h)
+/* The struct is released once the server, the timer and every client
+ * have been through their close callbacks. */
+static void sys_api_maybe_free(struct sys_api *s)
 {
-	struct sys_api *s = h->data;
-
+	if (!s->closing || s->num_open > 0 || s->handles_open > 0)
+		return;
 	free(s->path);
 	free(s);
 }
 
+static void handle_close_cb(uv_handle_t *h)
+{
+	struct sys_api *s = h->data;
+
+	s->handles_open--;
+	sys_api_maybe_free(s);
+}
+
+static void stop_timer_cb(uv_timer_t *t)
+{
+	struct sys_api *s = t->data;
+
+	s->timer_on = false;
+	uv_close((uv_handle_t *)&s->stop_timer, handle_close_cb);
+	while (s->conns != NULL)
+		conn_close(s->conns);
+}
+
 void sys_api_stop(struct sys_api *s)
 {
+	struct conn *c, *next;
+
 	if (s == NULL || s->closing)
 		return;
 	s->closing = true;
-	while (s->conns != NULL)
-		conn_close(s->conns);
+	s->handles_open = 1;
 	unlink(s->path);
-	uv_close((uv_handle_t *)&s->server, server_close_cb);
+	uv_close((uv_handle_t *)&s->server, handle_close_cb);
+	/* Each client gets what is already queued for it (the answer to
+	 * node.stop, the node.stopping event), then its connection closes;
+	 * a client that does not read is cut off after STOP_GRACE_MS. */
+	for (c = s->conns; c != NULL; c = next) {
+		next = c->next;
+		c->eof = true;
+		c->paused = false;
+		uv_read_stop((uv_stream_t *)&c->pipe);
+		conn_flush(c);
+		conn_maybe_finish(c);
+	}
+	if (s->conns != NULL) {
+		uv_timer_init(s->loop, &s->stop_timer);
+		s->stop_timer.data = s;
+		s->handles_open++;
+		s->timer_on = true;
+		uv_timer_start(&s->stop_timer, stop_timer_cb, STOP_GRACE_MS,
+			       0);
+	}
 }

@@ -40,7 +40,9 @@
 #include "store/store.h"
 
 #define STORE_MAP_INITIAL_DEFAULT ((size_t)1 << 20) /* 1 MiB */
-#define STORE_MAP_MAX_DEFAULT ((size_t)64 << 30)    /* 64 GiB */
+/* 64 GiB, or 1 GiB where size_t (and so the address space) is 32 bits. */
+#define STORE_MAP_MAX_DEFAULT                                                  \
+	(SIZE_MAX > 0xffffffffu ? (size_t)64 << 30 : (size_t)1 << 30)
 
 struct store {
 	MDB_env *env;
@@ -86,6 +88,7 @@ static int map_err(int rc)
 	case MDB_MAP_FULL:
 	case ENOSPC:
 	case EDQUOT:
+	case EFBIG: /* the file size limit: no more room either */
 		return -ENOSPC;
 	case MDB_BAD_VALSIZE:
 		return -EINVAL;

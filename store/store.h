@@ -21,7 +21,9 @@
  *
  * Errors: 0 or negative errno:
  *   -ENOENT  key not found          -E2BIG   value larger than the buffer
- *   -ENOSPC  map at its maximum or disk full
+ *   -ENOSPC  map at its maximum or disk full (a full disk can also show
+ *            as -EIO: LMDB treats a short write as EIO and does not retry;
+ *            either way the transaction is aborted and none of it stays)
  *   -EBADMSG corrupt stored value   -EIO     other LMDB failure
  *   -EINVAL  bad argument (key empty or longer than LMDB's 511 bytes)
  *   -EBUSY   the map must grow but a transaction is still open */
@@ -64,7 +66,12 @@ struct store;
 struct store_txn;
 
 /* Opens (creating if needed) the environment in directory dir, which must
- * exist.  Returns 0 and *out, or a negative errno. */
+ * exist.  Returns 0 and *out, or a negative errno.  Open a directory at
+ * most once per process at a time, and never use a store across fork()
+ * (lmdb.h, caveats: "Do not have open an LMDB database twice in the same
+ * process at the same time", "Use an MDB_env* in the process which opened
+ * it, not after fork()").  A reopened store maps at least what its file
+ * holds, and grows from there. */
 int store_open(struct store **out, const char *dir,
 	       const struct store_opts *opts);
 

@@ -126,6 +126,8 @@ static inline int fx_node_init(struct fx_node *fx, uint64_t seed, uint64_t max_k
 	fx->node.started_mono_ms = 1000;
 	if ((r = cx_identity_generate(&fx->node.identity, &fx->rng, 1)) < 0)
 		return r;
+	if ((r = node_derive_ids(&fx->node)) < 0)
+		return r;
 	if ((r = store_open(&fx->node.store, fx->dir,
 			    &(struct store_opts){.no_sync = true})) < 0)
 		return r;

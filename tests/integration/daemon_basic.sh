@@ -97,6 +97,27 @@ check "the restored key file starts again" start s --passphrase-file "$T/pass"
 check "... with the same identity" test "$(field "$(rpc s identity.get)" id)" = "$sid"
 stop s
 
+# node.stop: the caller gets its answer, a subscriber gets node.stopping,
+# then the daemon exits and removes its socket.
+check "start for node.stop" start b
+pb=$(pid_of b)
+seq=$(field "$(rpc b node.status)" events_last_seq)
+"$RPCTOOL" "$T/b.sock" wait node.stopping "$seq" >"$T/stopping" &
+w=$!
+# The subscriber must be in before the stop: its subscribe answer comes
+# first, so wait for the daemon to count two clients (it and us).
+i=0
+while [ "$(field "$(rpc b node.status)" clients)" != 2 ] && [ $i -lt 500 ]; do
+	i=$((i + 1))
+	sleep 0.01
+done
+out=$(rpc b node.stop)
+check "node.stop answers before stopping" \
+	sh -c "printf '%s' '$out' | grep -q '\"stopping\":true'"
+check "a subscriber receives node.stopping" wait $w
+check "node.stop ends the process" waitpid "$pb"
+check "... and removes the socket" test ! -e "$T/b.sock"
+
 # NOTIFY_SOCKET: readiness reaches systemd's socket.
 check "foreground start with NOTIFY_SOCKET tells READY=1" \
 	"$RPCTOOL" "$T/notify.sock" notify "$PARLEYD" --data-dir "$T/n" \

@@ -15,6 +15,8 @@
 
 #include "crypto/keyfile.h"
 #include "crypto/keys.h"
+#define ALLOC_FAIL_SODIUM
+#include "tests/unit/alloc_fail.h"
 
 /* Seeded rng: block i = randombytes_buf_deterministic(seed', len) with
  * seed' = BLAKE2b-256(seed || i). */
@@ -663,6 +665,66 @@ static void test_keyfile_encode_bad(void **state)
 	cx_identity_close(&id);
 }
 
+/* Fails each allocation of generate, encode and decode in turn: each says
+ * -ENOMEM, hands back nothing and leaks nothing (ASan, valgrind). */
+static void test_alloc_failure(void **state)
+{
+	struct cx_identity id, got;
+	uint8_t *bufs[2] = {NULL, NULL}, *out;
+	size_t lens[2] = {0, 0}, out_len;
+	long n;
+	int r;
+
+	(void)state;
+	for (n = 0;; n++) {
+		alloc_fail(n);
+		r = cx_identity_generate(&id, rng_seeded(0, 20), 1);
+		if (alloc_done()) {
+			assert_int_equal(r, 0);
+			break;
+		}
+		assert_int_equal(r, -ENOMEM);
+		assert_empty_identity(&id);
+	}
+	assert_true(n >= 4);
+	for (int sealed = 0; sealed <= 1; sealed++) {
+		for (n = 0;; n++) {
+			alloc_fail(n);
+			r = cx_keyfile_encode_kdf(
+				&out, &out_len, &id, sealed ? pass : NULL,
+				sealed ? strlen(pass) : 0, rng_seeded(1, 21),
+				FAST_OPS, FAST_MEM);
+			if (alloc_done()) {
+				assert_int_equal(r, 0);
+				break;
+			}
+			assert_int_equal(r, -ENOMEM);
+			assert_null(out);
+			assert_int_equal(out_len, 0);
+		}
+		assert_true(n >= 2);
+		bufs[sealed] = out;
+		lens[sealed] = out_len;
+		for (n = 0;; n++) {
+			alloc_fail(n);
+			r = cx_keyfile_decode(&got, out, out_len, pass,
+					      strlen(pass));
+			if (alloc_done()) {
+				assert_int_equal(r, 0);
+				break;
+			}
+			assert_int_equal(r, -ENOMEM);
+			assert_empty_identity(&got);
+		}
+		assert_true(n >= 5);
+		assert_same_identity(&id, &got);
+		cx_identity_close(&got);
+	}
+	cx_keyfile_free(bufs[0], lens[0]);
+	cx_keyfile_free(bufs[1], lens[1]);
+	cx_identity_close(&id);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -680,6 +742,7 @@ int main(void)
 		cmocka_unit_test(test_keyfile_corrupt),
 		cmocka_unit_test(test_keyfile_hostile),
 		cmocka_unit_test(test_keyfile_encode_bad),
+		cmocka_unit_test(test_alloc_failure),
 	};
 
 	if (cx_init() < 0)

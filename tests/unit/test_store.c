@@ -9,12 +9,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 #include <zstd.h>
 
 #include "store/store.h"
+#include "tests/unit/alloc_fail.h"
 
 struct fixture {
 	char dir[256];
@@ -667,6 +671,260 @@ static void test_decompress_refuses(void **state)
 	}
 }
 
+/* A full disk, simulated with RLIMIT_FSIZE at the current file size (so a
+ * write past it fails with EFBIG; SIGXFSZ ignored): the commit fails with
+ * -ENOSPC, nothing of it is visible, and once there is room again the
+ * store works and reopens with exactly the old data. */
+static void test_disk_full(void **state)
+{
+	struct fixture *f = *state;
+	size_t big_len = 1024 * 1024, len;
+	uint8_t *big = malloc(big_len);
+	struct rlimit old, lim;
+	struct sigaction ign = {.sa_handler = SIG_IGN}, prev;
+	char path[300], buf[8];
+	off_t size;
+	FILE *fp;
+	int r;
+
+	assert_non_null(big);
+	fill(big, big_len, 5);
+	reopen(f, 8 * 1024 * 1024, 0); /* no growth in the way */
+	assert_int_equal(put1(f->s, STORE_TABLE_META, "old", "o", 1), 0);
+	snprintf(path, sizeof path, "%s/data.mdb", f->dir);
+	fp = fopen(path, "rb");
+	assert_non_null(fp);
+	assert_int_equal(fseeko(fp, 0, SEEK_END), 0);
+	size = ftello(fp);
+	fclose(fp);
+	assert_true(size > 0);
+
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = old;
+	lim.rlim_cur = (rlim_t)size;
+	assert_int_equal(sigaction(SIGXFSZ, &ign, &prev), 0);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	r = put1(f->s, STORE_TABLE_META, "big", big, big_len);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	assert_int_equal(sigaction(SIGXFSZ, &prev, NULL), 0);
+	assert_int_equal(r, -ENOSPC);
+
+	assert_int_equal(
+		get1(f->s, STORE_TABLE_META, "big", buf, sizeof buf, &len),
+		-ENOENT);
+	assert_int_equal(put1(f->s, STORE_TABLE_META, "new", "n", 1), 0);
+	reopen(f, 0, 0);
+	assert_int_equal(
+		get1(f->s, STORE_TABLE_META, "old", buf, sizeof buf, &len), 0);
+	assert_int_equal(
+		get1(f->s, STORE_TABLE_META, "new", buf, sizeof buf, &len), 0);
+	assert_int_equal(
+		get1(f->s, STORE_TABLE_META, "big", buf, sizeof buf, &len),
+		-ENOENT);
+	free(big);
+}
+
+/* kill -9 in the middle of writing: a child commits numbered values (with
+ * fsync, as the daemon does) and reports each commit on a pipe; the parent
+ * kills it with SIGKILL at some point, likely inside a transaction that
+ * holds LMDB's writer lock.  Reopening must then find every reported
+ * commit intact, no torn value, and take new writes (LMDB's robust mutex
+ * recovers the dead writer's lock). */
+#define KILL_VAL 4000
+
+struct del_ctx {
+	char keys[512][16];
+	int n;
+};
+
+static int collect_cb(void *ctx, const void *key, size_t key_len,
+		      const void *val, size_t val_len)
+{
+	struct del_ctx *d = ctx;
+
+	(void)val;
+	(void)val_len;
+	if (d->n == 512 || key_len >= 16)
+		return -E2BIG;
+	memcpy(d->keys[d->n], key, key_len);
+	d->keys[d->n][key_len] = '\0';
+	d->n++;
+	return 0;
+}
+
+/* Deletes every OUTBOX entry: collect the keys, then delete them (LMDB
+ * cursors must not be used across deletes from another handle). */
+static int clear_outbox_fn(struct store_txn *t, void *ctx)
+{
+	static struct del_ctx d;
+	int r;
+
+	(void)ctx;
+	d.n = 0;
+	if ((r = store_scan(t, STORE_TABLE_OUTBOX, NULL, 0, false, collect_cb,
+			    &d)) < 0)
+		return r;
+	for (int i = 0; i < d.n; i++)
+		if ((r = store_del(t, STORE_TABLE_OUTBOX, d.keys[i],
+				   strlen(d.keys[i]))) < 0)
+			return r;
+	return 0;
+}
+
+static void kill_child(const char *dir, int fd)
+{
+	struct store_opts o = {.map_initial = 64 * 1024};
+	struct store *s = NULL;
+	uint8_t val[KILL_VAL];
+	char key[16];
+
+	if (store_open(&s, dir, &o) < 0)
+		_exit(2);
+	for (uint32_t i = 0;; i++) {
+		snprintf(key, sizeof key, "k%08u", (unsigned)i);
+		fill(val, sizeof val, i);
+		if (put1(s, STORE_TABLE_OUTBOX, key, val, sizeof val) < 0)
+			_exit(3);
+		if (write(fd, &i, sizeof i) != sizeof i)
+			_exit(4);
+	}
+}
+
+struct kill_check {
+	uint32_t n;
+	uint8_t val[KILL_VAL];
+};
+
+static int kill_check_cb(void *ctx, const void *key, size_t key_len,
+			 const void *val, size_t val_len)
+{
+	struct kill_check *kc = ctx;
+	char want[16];
+
+	snprintf(want, sizeof want, "k%08u", (unsigned)kc->n);
+	assert_int_equal(key_len, strlen(want));
+	assert_memory_equal(key, want, key_len);
+	assert_int_equal(val_len, KILL_VAL);
+	fill(kc->val, KILL_VAL, kc->n);
+	assert_memory_equal(val, kc->val, KILL_VAL);
+	kc->n++;
+	return 0;
+}
+
+static int kill_scan_fn(struct store_txn *t, void *ctx)
+{
+	return store_scan(t, STORE_TABLE_OUTBOX, NULL, 0, false, kill_check_cb,
+			  ctx);
+}
+
+static void test_kill9(void **state)
+{
+	struct fixture *f = *state;
+	struct store_opts o = {0};
+	struct kill_check *kc = calloc(1, sizeof *kc);
+	uint32_t last = 0, got;
+	int fds[2], status;
+	pid_t pid;
+
+	assert_non_null(kc);
+	store_close(f->s); /* LMDB environments do not survive fork() */
+	f->s = NULL;
+	for (int round = 0; round < 3; round++) {
+		assert_int_equal(pipe(fds), 0);
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			close(fds[0]);
+			kill_child(f->dir, fds[1]);
+		}
+		close(fds[1]);
+		/* Let it commit a while (more each round), then kill. */
+		for (uint32_t n = 0; n < 40 + 30 * (uint32_t)round; n++) {
+			assert_int_equal(read(fds[0], &got, sizeof got),
+					 sizeof got);
+			last = got;
+		}
+		assert_int_equal(kill(pid, SIGKILL), 0);
+		/* Commits reported after our last read count too. */
+		while (read(fds[0], &got, sizeof got) == sizeof got)
+			last = got;
+		close(fds[0]);
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_true(WIFSIGNALED(status));
+
+		assert_int_equal(store_open(&f->s, f->dir, &o), 0);
+		kc->n = 0;
+		assert_int_equal(store_read(f->s, kill_scan_fn, kc), 0);
+		/* Every reported commit is there; at most one more (committed
+		 * but not yet reported when the signal hit). */
+		assert_true(kc->n == last + 1 || kc->n == last + 2);
+		assert_int_equal(put1(f->s, STORE_TABLE_META, "after", "a", 1),
+				 0);
+		/* The next child starts numbering from 0 again: clear. */
+		assert_int_equal(store_write(f->s, clear_outbox_fn, NULL), 0);
+		store_close(f->s);
+		f->s = NULL;
+	}
+	assert_int_equal(open_with(f, 0, 0), 0);
+	free(kc);
+}
+
+/* Fails each allocation of store_open, store_write, store_get_alloc in
+ * turn: each returns -ENOMEM, leaks nothing (ASan, valgrind), and the
+ * store keeps working afterwards. */
+static void test_alloc_failure(void **state)
+{
+	struct fixture *f = *state;
+	struct store_txn *t = NULL;
+	struct store *s2;
+	uint8_t *val;
+	size_t len;
+	long n;
+	int r;
+
+	store_close(f->s);
+	f->s = NULL;
+	for (n = 0;; n++) {
+		s2 = (struct store *)1;
+		alloc_fail(n);
+		r = store_open(&s2, f->dir, NULL);
+		if (alloc_done()) {
+			assert_int_equal(r, 0);
+			break;
+		}
+		assert_int_equal(r, -ENOMEM);
+		assert_null(s2);
+	}
+	assert_true(n >= 1);
+	f->s = s2;
+	for (n = 0;; n++) {
+		alloc_fail(n);
+		r = put1(f->s, STORE_TABLE_META, "k", "v", 1);
+		if (alloc_done()) {
+			assert_int_equal(r, 0);
+			break;
+		}
+		assert_int_equal(r, -ENOMEM);
+	}
+	assert_true(n >= 1);
+	assert_int_equal(store_txn_begin(f->s, false, &t), 0);
+	for (n = 0;; n++) {
+		alloc_fail(n);
+		r = store_get_alloc(t, STORE_TABLE_META, "k", 1, &val, &len);
+		if (alloc_done()) {
+			assert_int_equal(r, 0);
+			break;
+		}
+		assert_int_equal(r, -ENOMEM);
+		assert_null(val);
+	}
+	assert_int_equal(len, 1);
+	free(val);
+	store_txn_abort(t);
+	/* No transaction was left counted as open: growth still works. */
+	assert_int_equal(store_grow(f->s), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -684,6 +942,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_grow_busy, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_scan_count, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_disk_full, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_kill9, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_alloc_failure, setup,
 						teardown),
 		cmocka_unit_test(test_compress_round_trip),
 		cmocka_unit_test(test_decompress_refuses),

@@ -1,0 +1,175 @@
+/* bench/dht-daemons: put and get latency through real parleyd processes.
+ *
+ * Starts N daemons (default 100) on loopback in a temporary directory,
+ * each bootstrapping off the first, waits until every routing table has
+ * contacts, then from random daemons: P dht.put (each a new key), then G
+ * dht.get of those keys from other random daemons.  Latency is measured
+ * at the client, request written to answer read, one call at a time.
+ * Target (issue 3): put p50 <= 2 ms, p95 <= 5 ms; get p50 <= 1 ms,
+ * p95 <= 2 ms; no failed get.
+ *
+ * Usage: bench_dht_daemons [N [P [G]]]   (PARLEYD env: the binary) */
+#include <signal.h>
+#include <stdint.h>
+
+#include "bench/bench_util.h"
+
+#define N_MAX 500
+
+struct daemon_ref {
+	char sock[96];
+	struct bu_reader rd;
+	long pid;
+};
+
+static struct daemon_ref ds[N_MAX];
+static uint64_t rng_state = 0x2545F4914F6CDD1DULL;
+
+static unsigned pick(unsigned n)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return (unsigned)(rng_state % n);
+}
+
+static int call(struct daemon_ref *d, const char *req, char *ans,
+		size_t max, double *ms)
+{
+	double t0 = bu_now();
+
+	if (bu_write_all(d->rd.fd, req, strlen(req)) < 0 ||
+	    bu_read_line(&d->rd, ans, max) < 0)
+		return -1;
+	if (ms != NULL)
+		*ms = (bu_now() - t0) * 1e3;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *parleyd = getenv("PARLEYD");
+	unsigned n = argc > 1 ? (unsigned)strtoul(argv[1], NULL, 10) : 100;
+	unsigned puts = argc > 2 ? (unsigned)strtoul(argv[2], NULL, 10) : 200;
+	unsigned gets = argc > 3 ? (unsigned)strtoul(argv[3], NULL, 10) : 1000;
+	char dir[] = "/tmp/parley-dhtb.XXXXXX";
+	static char keys[2000][65];
+	char req[1024], ans[8192], data[128], listen[64], boot[64];
+	double *put_ms, *get_ms, t0;
+	unsigned put_ok = 0, get_ok = 0, min_contacts = ~0u;
+	int base = 30000 + (int)(getpid() % 20000);
+
+	if (parleyd == NULL)
+		parleyd = "./node/parleyd";
+	if (n < 2 || n > N_MAX || puts > 2000 || mkdtemp(dir) == NULL)
+		return 2;
+	snprintf(boot, sizeof boot, "127.0.0.1:%d", base);
+	t0 = bu_now();
+	for (unsigned i = 0; i < n; i++) {
+		char *args[16];
+		int k = 0;
+
+		snprintf(data, sizeof data, "%s/d%u", dir, i);
+		snprintf(ds[i].sock, sizeof ds[i].sock, "%s/s%u", dir, i);
+		snprintf(listen, sizeof listen, "127.0.0.1:%d", base + (int)i);
+		args[k++] = (char *)parleyd;
+		args[k++] = "--data-dir";
+		args[k++] = data;
+		args[k++] = "--socket";
+		args[k++] = ds[i].sock;
+		args[k++] = "--listen";
+		args[k++] = listen;
+		args[k++] = "--log-level";
+		args[k++] = "warn";
+		if (i > 0) {
+			args[k++] = "--bootstrap";
+			args[k++] = boot;
+		}
+		args[k] = NULL;
+		if (bu_start_daemon(args) < 0) {
+			fprintf(stderr, "daemon %u did not start\n", i);
+			n = i;
+			goto out;
+		}
+		ds[i].rd.fd = bu_dial(ds[i].sock);
+		call(&ds[i], "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
+			     "\"node.status\"}\n",
+		     ans, sizeof ans, NULL);
+		ds[i].pid = bu_field_long(ans, "pid");
+	}
+	printf("started %u daemons in %.1f s\n", n, bu_now() - t0);
+	/* Let the joins finish: every table non-empty (bounded wait). */
+	for (int tries = 0; tries < 100; tries++) {
+		min_contacts = ~0u;
+		for (unsigned i = 0; i < n; i++) {
+			long c;
+
+			call(&ds[i], "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
+				     "\"dht.status\"}\n",
+			     ans, sizeof ans, NULL);
+			c = bu_field_long(ans, "contacts");
+			if (c >= 0 && (unsigned)c < min_contacts)
+				min_contacts = (unsigned)c;
+		}
+		if (min_contacts >= 8)
+			break;
+		usleep(100000);
+	}
+	printf("smallest routing table: %u contacts\n", min_contacts);
+
+	put_ms = calloc(puts, sizeof *put_ms);
+	get_ms = calloc(gets, sizeof *get_ms);
+	for (unsigned i = 0; i < puts; i++) {
+		struct daemon_ref *d = &ds[pick(n)];
+		const char *k;
+
+		snprintf(req, sizeof req,
+			 "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"dht.put\","
+			 "\"params\":{\"value\":\"bench value %u\","
+			 "\"salt\":\"k%u\"}}\n",
+			 i, i);
+		keys[i][0] = '\0';
+		if (call(d, req, ans, sizeof ans, &put_ms[put_ok]) < 0)
+			continue;
+		k = strstr(ans, "\"key\":\"");
+		if (k == NULL)
+			continue;
+		memcpy(keys[i], k + 7, 64);
+		keys[i][64] = '\0';
+		put_ok++;
+	}
+	for (unsigned i = 0; i < gets; i++) {
+		unsigned ki = pick(puts);
+		struct daemon_ref *d = &ds[pick(n)];
+
+		if (keys[ki][0] == '\0')
+			continue;
+		snprintf(req, sizeof req,
+			 "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"dht.get\","
+			 "\"params\":{\"key\":\"%s\"}}\n",
+			 keys[ki]);
+		if (call(d, req, ans, sizeof ans, &get_ms[get_ok]) < 0)
+			continue;
+		if (strstr(ans, "\"result\"") != NULL)
+			get_ok++;
+	}
+	qsort(put_ms, put_ok, sizeof *put_ms, bu_cmp_double);
+	qsort(get_ms, get_ok, sizeof *get_ms, bu_cmp_double);
+	printf("%u daemons: put n=%u/%u p50 %.2f ms p95 %.2f ms; "
+	       "get n=%u/%u p50 %.2f ms p95 %.2f ms; failed gets %u\n",
+	       n, put_ok, puts, bu_pct(put_ms, put_ok, 50),
+	       bu_pct(put_ms, put_ok, 95), get_ok, gets,
+	       bu_pct(get_ms, get_ok, 50), bu_pct(get_ms, get_ok, 95),
+	       gets - get_ok);
+	free(put_ms);
+	free(get_ms);
+out:
+	for (unsigned i = 0; i < n; i++)
+		if (ds[i].pid > 0)
+			kill((pid_t)ds[i].pid, SIGTERM);
+	sleep(1);
+	snprintf(req, sizeof req, "rm -rf '%s'", dir);
+	if (system(req) != 0)
+		fprintf(stderr, "could not remove %s\n", dir);
+	return 0;
+}

@@ -1,0 +1,264 @@
+/* libuv UDP for the DHT (see sys_udp.h).
+ *
+ * Receiving uses recvmmsg where libuv offers it (UV_UDP_RECVMMSG: libuv
+ * cuts the buffer we lend it into 64 KiB slots, one datagram each, so a
+ * buffer of UDP_RECV_SLOTS slots takes that many datagrams per syscall;
+ * only the pages datagrams land in are ever touched).  Sending is uv_udp_try_send: a
+ * datagram that cannot go out at once is dropped and counted by the DHT
+ * (UDP may lose it anyway; the DHT retries).
+ *
+ * Time: the DHT wants wall-clock ms, read once per loop turn; we use the
+ * node's clock, whose wall_ms derives from uv_now(). */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <uv.h>
+
+#include "node/addr.h"
+#include "node/log.h"
+#include "node/sys_udp.h"
+
+#define UDP_RECV_SLOTS 4
+#define UDP_RECV_BUF (UDP_RECV_SLOTS * 65536)
+
+struct sys_udp {
+	uv_udp_t udp;
+	bool v6; /* an AF_INET6 socket: IPv4 peers go as v4-mapped */
+	uv_timer_t timer;
+	struct node *node;
+	struct dht_addr local;
+	uint64_t armed_at; /* deadline the timer is set for, 0 none */
+	int open_handles;
+	bool closing;
+	char *buf; /* UDP_RECV_BUF bytes, lent to libuv on every read */
+};
+
+static uint64_t wall(const struct sys_udp *u)
+{
+	const struct clock *c = u->node->env->clock;
+
+	return c->wall_ms(c->self);
+}
+
+static void to_sockaddr(const struct dht_addr *a, struct sockaddr_storage *ss,
+			bool v6)
+{
+	memset(ss, 0, sizeof *ss);
+	if (a->family == DHT_FAMILY_IPV4 && v6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+		uint8_t *p = (uint8_t *)&s6->sin6_addr;
+
+		s6->sin6_family = AF_INET6;
+		p[10] = p[11] = 0xff;
+		memcpy(p + 12, a->ip, 4);
+		s6->sin6_port = htons(a->port);
+	} else if (a->family == DHT_FAMILY_IPV6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+		s6->sin6_family = AF_INET6;
+		memcpy(&s6->sin6_addr, a->ip, 16);
+		s6->sin6_port = htons(a->port);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+
+		s4->sin_family = AF_INET;
+		memcpy(&s4->sin_addr, a->ip, 4);
+		s4->sin_port = htons(a->port);
+	}
+}
+
+static bool from_sockaddr(const struct sockaddr *sa, struct dht_addr *a)
+{
+	memset(a, 0, sizeof *a);
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const void *)sa;
+
+		a->family = DHT_FAMILY_IPV4;
+		memcpy(a->ip, &s4->sin_addr, 4);
+		a->port = ntohs(s4->sin_port);
+		return true;
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)sa;
+		static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0,    0,
+						     0, 0, 0, 0, 0xff, 0xff};
+
+		if (memcmp(&s6->sin6_addr, v4mapped, 12) == 0) {
+			a->family = DHT_FAMILY_IPV4;
+			memcpy(a->ip, (const uint8_t *)&s6->sin6_addr + 12, 4);
+		} else {
+			a->family = DHT_FAMILY_IPV6;
+			memcpy(a->ip, &s6->sin6_addr, 16);
+		}
+		a->port = ntohs(s6->sin6_port);
+		return true;
+	}
+	return false;
+}
+
+static int udp_send(void *self, const struct dht_addr *to, const uint8_t *pkt,
+		    size_t len)
+{
+	struct sys_udp *u = self;
+	struct sockaddr_storage ss;
+	uv_buf_t b = uv_buf_init((char *)pkt, (unsigned)len);
+	int r;
+
+	if (u->closing)
+		return -ESHUTDOWN;
+	if (to->family == DHT_FAMILY_IPV6 && !u->v6)
+		return -EAFNOSUPPORT;
+	to_sockaddr(to, &ss, u->v6);
+	r = uv_udp_try_send(&u->udp, &b, 1, (const struct sockaddr *)&ss);
+	return r < 0 ? r : 0;
+}
+
+static void timer_cb(uv_timer_t *t);
+
+void sys_udp_kick(void *self)
+{
+	struct sys_udp *u = self;
+	uint64_t now, next;
+
+	if (u->closing || u->node->dht == NULL)
+		return;
+	now = wall(u);
+	next = dht_tick(u->node->dht, now);
+	if (next == u->armed_at)
+		return;
+	u->armed_at = next;
+	uv_timer_start(&u->timer, timer_cb, next > now ? next - now : 0, 0);
+}
+
+static void timer_cb(uv_timer_t *t)
+{
+	struct sys_udp *u = t->data;
+
+	u->armed_at = 0;
+	sys_udp_kick(u);
+}
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct sys_udp *u = h->data;
+
+	(void)suggested;
+	*buf = uv_buf_init(u->buf, UDP_RECV_BUF);
+}
+
+static void recv_cb(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
+		    const struct sockaddr *addr, unsigned flags)
+{
+	struct sys_udp *u = h->data;
+	struct dht_addr from;
+
+	/* With recvmmsg, libuv calls us once per datagram (each in its slot
+	 * of our buffer) and then once more with UV_UDP_MMSG_FREE; the
+	 * buffer is ours and reused, so there is nothing to free. */
+	if (flags & UV_UDP_MMSG_FREE)
+		return;
+	if (nread <= 0 || addr == NULL || u->node->dht == NULL)
+		return;
+	if (flags & UV_UDP_PARTIAL)
+		return; /* larger than any DHT packet: drop */
+	if (!from_sockaddr(addr, &from))
+		return;
+	dht_recv(u->node->dht, wall(u), &from, (const uint8_t *)buf->base,
+		 (size_t)nread);
+	sys_udp_kick(u);
+}
+
+int sys_udp_open(struct sys_udp **out, uv_loop_t *loop, struct node *n,
+		 const char *listen, struct dht_io *io, char *err,
+		 size_t err_max)
+{
+	struct sockaddr_storage ss;
+	struct dht_addr a;
+	struct sys_udp *u;
+	int namelen = sizeof ss;
+	int r;
+
+	*out = NULL;
+	if (addr_parse(listen, &a, NULL, NULL, true) < 0) {
+		snprintf(err, err_max,
+			 "--listen '%s': expected ip:port or [ipv6]:port",
+			 listen);
+		return -EINVAL;
+	}
+	u = calloc(1, sizeof *u);
+	if (u != NULL)
+		u->buf = malloc(UDP_RECV_BUF);
+	if (u == NULL || u->buf == NULL) {
+		free(u);
+		return -ENOMEM;
+	}
+	u->node = n;
+	r = uv_udp_init_ex(loop, &u->udp,
+			   (a.family == DHT_FAMILY_IPV6 ? AF_INET6 : AF_INET) |
+				   UV_UDP_RECVMMSG);
+	if (r < 0) {
+		free(u->buf);
+		free(u);
+		snprintf(err, err_max, "UDP socket: %s", uv_strerror(r));
+		return r;
+	}
+	u->udp.data = u;
+	uv_timer_init(loop, &u->timer);
+	u->timer.data = u;
+	u->open_handles = 2;
+	u->v6 = a.family == DHT_FAMILY_IPV6;
+	to_sockaddr(&a, &ss, false);
+	r = uv_udp_bind(&u->udp, (const struct sockaddr *)&ss, 0);
+	if (r == 0)
+		r = uv_udp_getsockname(&u->udp, (struct sockaddr *)&ss,
+				       &namelen);
+	if (r < 0) {
+		snprintf(err, err_max, "cannot bind UDP %s: %s", listen,
+			 uv_strerror(r));
+		sys_udp_close(u);
+		return r;
+	}
+	from_sockaddr((const struct sockaddr *)&ss, &u->local);
+	io->send = udp_send;
+	io->self = u;
+	*out = u;
+	return 0;
+}
+
+const struct dht_addr *sys_udp_local(const struct sys_udp *u)
+{
+	return &u->local;
+}
+
+int sys_udp_attach(struct sys_udp *u)
+{
+	int r = uv_udp_recv_start(&u->udp, alloc_cb, recv_cb);
+
+	if (r < 0)
+		return r;
+	sys_udp_kick(u);
+	return 0;
+}
+
+static void close_cb(uv_handle_t *h)
+{
+	struct sys_udp *u = h->data;
+
+	if (--u->open_handles == 0) {
+		free(u->buf);
+		free(u);
+	}
+}
+
+void sys_udp_close(struct sys_udp *u)
+{
+	if (u == NULL || u->closing)
+		return;
+	u->closing = true;
+	uv_close((uv_handle_t *)&u->udp, close_cb);
+	uv_close((uv_handle_t *)&u->timer, close_cb);
+}
