@@ -13,7 +13,7 @@ parley=$top_builddir/cli/parley
 n=0
 fail=0
 pid=
-d=$(mktemp -d "${TMPDIR:-/tmp}/parley-cli.XXXXXX") || exit 99
+d=$(mktemp -d /tmp/parley-cli.XXXXXX) || exit 99
 sock=$d/s
 
 cleanup() {
