@@ -51,11 +51,21 @@ struct cli_cmd {
 	int (*run_cb)(struct cli *c, int argc, char **argv);
 };
 
-/* Runs the parley command line argv (argv[0] is the program name) with
- * results on out and diagnostics on err.  out_fd is out's descriptor, or
- * -1.  Reads PARLEY_SOCKET and XDG_RUNTIME_DIR.  Returns the exit status. */
-int cli_main(int argc, char **argv, FILE *out, FILE *err, int out_fd,
-	     bool out_tty);
+/* Where cli_main() runs: its streams, and optionally a connection made
+ * by the caller (tests and fuzzing hand in one end of a socketpair). */
+struct cli_env {
+	FILE *out;     /* results */
+	FILE *err;     /* diagnostics */
+	int out_fd;    /* out's descriptor, watched by events -f; -1 none */
+	bool out_tty;  /* out is a terminal */
+	int daemon_fd; /* connected socket to use, owned (closed) by
+			* cli_main; -1: connect to the socket path */
+};
+
+/* Runs the parley command line argv (argv[0] is the program name) in env.
+ * Reads PARLEY_SOCKET, XDG_RUNTIME_DIR, NO_COLOR and TERM.  Returns the
+ * exit status. */
+int cli_main(int argc, char **argv, const struct cli_env *env);
 
 /* The command table, ending with a NULL name; and a lookup by name. */
 extern const struct cli_cmd cli_cmds[];
@@ -117,6 +127,9 @@ int cli_print_json(struct cli *c, const json_t *v);
 /* Formats a duration in ms as "3d 04h 05m", "2h 03m 04s", "5m 06s" or
  * "7s" (sub-second precision below 10 s: "1.25s"). */
 void cli_fmt_duration(char *buf, size_t size, json_int_t ms);
+
+/* Formats a byte count: "512 bytes", "1.0 MiB", up to TiB. */
+void cli_fmt_bytes(char *buf, size_t size, json_int_t n);
 
 /* Formats a Unix time in ms as ISO 8601 UTC, "2026-11-27T22:43:17.123Z";
  * with with_ms false, seconds only ("2026-11-27T22:43:17Z"). */

@@ -297,7 +297,8 @@ static int cmd_rpc(struct cli *c, int argc, char **argv)
 
 struct events_run {
 	bool follow;
-	long long since; /* last seq seen; -1: none asked for */
+	long long since; /* subscribe after this seq; -1: from now on */
+	long long seen;	 /* last seq handled; -1: none yet */
 	long long until; /* without -f: stop at this seq */
 	json_t *types;	 /* array of strings, or NULL for all */
 };
@@ -354,20 +355,39 @@ static int on_notify(struct cli *c, struct events_run *e,
 		     const struct cli_msg *m)
 {
 	json_t *seq, *type, *resume;
-	long long s, last;
+	long long s, last, from;
 	int r;
 
 	if (strcmp(m->method, "events.overflow") == 0) {
-		/* We read too slowly; the daemon ended the subscription.
-		 * Resume where it says, so nothing is lost. */
+		/* The daemon ended the subscription: the next event we need
+		 * is no longer in its log.  Subscribe again from where it
+		 * says; what lies between was pruned, and we say so. */
 		resume = json_object_get(m->params, "resume_since");
 		if (!json_is_integer(resume) ||
 		    json_integer_value(resume) < 0) {
 			cli_errorf(c, "events.overflow without resume_since");
 			return EX_PROTOCOL;
 		}
-		if (json_integer_value(resume) < e->since || e->since < 0)
-			e->since = json_integer_value(resume);
+		from = e->seen >= 0 ? e->seen : e->since;
+		if (json_integer_value(resume) > from) {
+			if (from >= 0)
+				cli_errorf(
+					c,
+					"events %lld to %lld were dropped "
+					"from the daemon's log before they "
+					"could be read",
+					from + 1,
+					(long long)json_integer_value(resume));
+			else
+				cli_errorf(
+					c,
+					"events up to %lld were dropped "
+					"from the daemon's log before "
+					"they could be read",
+					(long long)json_integer_value(resume));
+			e->seen = json_integer_value(resume);
+		}
+		e->since = json_integer_value(resume);
 		return subscribe(c, e, &last);
 	}
 	if (strcmp(m->method, "event") != 0)
@@ -379,11 +399,11 @@ static int on_notify(struct cli *c, struct events_run *e,
 		return EX_PROTOCOL;
 	}
 	s = json_integer_value(seq);
-	/* Sequence numbers only increase; one seen already (after resuming
-	 * from an overflow) is not printed twice. */
-	if (s <= e->since)
+	/* Sequence numbers only increase; one seen already is not printed
+	 * twice. */
+	if (s <= e->seen)
 		return 0;
-	e->since = s;
+	e->seen = s;
 	if (type_wanted(e, json_string_value(type))) {
 		r = c->json ? cli_print_json(c, m->params)
 			    : cli_print_event(c->out, m->params);
@@ -409,7 +429,7 @@ static int cmd_events(struct cli *c, int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	struct events_run e = {.since = -1};
+	struct events_run e = {.since = -1, .seen = -1};
 	struct cli_msg m;
 	long long last;
 	int ch, r;
@@ -455,6 +475,7 @@ static int cmd_events(struct cli *c, int argc, char **argv)
 	 * With -f and no --since: only events from now on. */
 	if (!e.follow && e.since < 0)
 		e.since = 0;
+	e.seen = e.since;
 	if ((r = subscribe(c, &e, &last)) != 0)
 		goto out;
 	e.until = last;
@@ -541,8 +562,8 @@ const struct cli_cmd cli_cmds[] = {
 	 "object per line: seq, type, at, data).  Without -f, prints the\n"
 	 "logged events after SEQ (default: all) and exits; with -f, keeps\n"
 	 "printing new events until interrupted, from SEQ if given, else\n"
-	 "from now.  If the daemon reports that we read too slowly, parley\n"
-	 "resubscribes where it left off, so no event is lost.\n"
+	 "from now.  Events the daemon pruned from its log before they\n"
+	 "could be read are reported on standard error.\n"
 	 "\n"
 	 "  -f, --follow       keep waiting for new events\n"
 	 "  -s, --since SEQ    start after sequence number SEQ\n"
@@ -567,8 +588,7 @@ const struct cli_cmd *cli_cmd_find(const char *name)
 
 /* --- main -------------------------------------------------------------- */
 
-int cli_main(int argc, char **argv, FILE *out, FILE *err, int out_fd,
-	     bool out_tty)
+int cli_main(int argc, char **argv, const struct cli_env *env)
 {
 	static const struct option opts[] = {
 		{"json", no_argument, NULL, 'J'},
@@ -579,12 +599,12 @@ int cli_main(int argc, char **argv, FILE *out, FILE *err, int out_fd,
 		{NULL, 0, NULL, 0},
 	};
 	struct cli c = {
-		.out = out,
-		.err = err,
-		.out_fd = out_fd,
-		.out_tty = out_tty,
+		.out = env->out,
+		.err = env->err,
+		.out_fd = env->out_fd,
+		.out_tty = env->out_tty,
 		.timeout_ms = CLI_TIMEOUT_DEFAULT_S * 1000u,
-		.fd = -1,
+		.fd = env->daemon_fd,
 		.next_id = 1,
 	};
 	const struct cli_cmd *cmd;
@@ -609,35 +629,42 @@ int cli_main(int argc, char **argv, FILE *out, FILE *err, int out_fd,
 			if (!parse_ll(optarg, 0, 30 * 86400, &secs)) {
 				cli_errorf(&c, "--timeout needs a number of "
 					       "seconds from 0 to 2592000");
-				return EX_USAGE;
+				r = EX_USAGE;
+				goto out;
 			}
 			c.timeout_ms = (unsigned)secs * 1000u;
 			break;
 		case 'h':
-			print_usage(out);
-			return finish_output(&c, 0);
+			print_usage(c.out);
+			r = finish_output(&c, 0);
+			goto out;
 		case 'V':
-			fprintf(out, "parley %s\n", PACKAGE_VERSION);
-			return finish_output(&c, 0);
+			fprintf(c.out, "parley %s\n", PACKAGE_VERSION);
+			r = finish_output(&c, 0);
+			goto out;
 		default:
-			return bad_option(&c, NULL, argv, ch);
+			r = bad_option(&c, NULL, argv, ch);
+			goto out;
 		}
 	}
 	if (optind >= argc) {
-		fputs(usage_text, err);
+		fputs(usage_text, c.err);
 		cli_errorf(&c, "no command given; see 'parley --help'");
-		return EX_USAGE;
+		r = EX_USAGE;
+		goto out;
 	}
 	cmd = cli_cmd_find(argv[optind]);
 	if (cmd == NULL) {
 		cli_errorf(&c, "unknown command '%s'; see 'parley --help'",
 			   argv[optind]);
-		return EX_USAGE;
+		r = EX_USAGE;
+		goto out;
 	}
 	argc -= optind;
 	argv += optind;
 	optind = 0;
 	r = cmd->run_cb(&c, argc, argv);
+out:
 	cli_close(&c);
 	return r;
 }

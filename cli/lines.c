@@ -33,7 +33,7 @@ size_t cli_lines_pending(const struct cli_lines *l)
 int cli_lines_feed(struct cli_lines *l, const void *data, size_t len)
 {
 	size_t pending = l->len - l->start;
-	size_t need;
+	size_t need, cap;
 	char *p;
 
 	if (l->scanned == pending && pending > l->max)
@@ -51,11 +51,20 @@ int cli_lines_feed(struct cli_lines *l, const void *data, size_t len)
 		return -E2BIG;
 	need = pending + len + 1;
 	if (need > l->cap) {
-		p = realloc(l->buf, need);
+		/* Doubling keeps a long line in many reads linear; the clamp
+		 * keeps the bound of lines.h (max + len + 1). */
+		cap = l->cap < 4096 ? 4096 : l->cap;
+		while (cap < need)
+			cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+		if (cap > l->max + len + 1)
+			cap = l->max + len + 1;
+		if (cap < need)
+			cap = need;
+		p = realloc(l->buf, cap);
 		if (p == NULL)
 			return -ENOMEM;
 		l->buf = p;
-		l->cap = need;
+		l->cap = cap;
 	}
 	memcpy(l->buf + l->len, data, len);
 	l->len += len;

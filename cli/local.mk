@@ -31,3 +31,18 @@ tests_fuzz_fuzz_cli_reply_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
 tests_fuzz_fuzz_cli_reply_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LINK)
 tests_fuzz_fuzz_cli_reply_LDADD = cli/libcli.a $(JANSSON_LIBS) $(QRENCODE_LIBS)
 FUZZ_TESTS += tests/fuzz/fuzz_cli_reply
+
+# The real command against a real daemon.
+dist_check_SCRIPTS += tests/integration/cli_basic.sh
+TESTS += tests/integration/cli_basic.sh
+
+# Fuzz target: the whole command (cli_main on a socketpair) against
+# arbitrary daemon output.
+check_PROGRAMS += tests/fuzz/fuzz_cli_session
+tests_fuzz_fuzz_cli_session_SOURCES = tests/fuzz/fuzz_cli_session.c \
+	$(FUZZ_DRIVER)
+tests_fuzz_fuzz_cli_session_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
+tests_fuzz_fuzz_cli_session_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LINK)
+tests_fuzz_fuzz_cli_session_LDADD = cli/libcli.a $(JANSSON_LIBS) \
+	$(QRENCODE_LIBS)
+FUZZ_TESTS += tests/fuzz/fuzz_cli_session

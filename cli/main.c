@@ -13,16 +13,21 @@
 
 int main(int argc, char **argv)
 {
-	int out_fd = STDOUT_FILENO;
+	struct cli_env env = {
+		.out = stdout,
+		.err = stderr,
+		.out_fd = STDOUT_FILENO,
+		.daemon_fd = -1,
+	};
 	int r;
 
 	/* A daemon or a reader that goes away must not kill us silently:
 	 * writes report EPIPE instead, and each is handled where it occurs. */
 	signal(SIGPIPE, SIG_IGN);
-	if (fcntl(out_fd, F_GETFD) < 0)
-		out_fd = -1;
-	r = cli_main(argc, argv, stdout, stderr, out_fd,
-		     out_fd >= 0 && isatty(out_fd));
+	if (fcntl(env.out_fd, F_GETFD) < 0)
+		env.out_fd = -1;
+	env.out_tty = env.out_fd >= 0 && isatty(env.out_fd);
+	r = cli_main(argc, argv, &env);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		if (errno != EPIPE)
 			fprintf(stderr, "parley: cannot write the output: %s\n",

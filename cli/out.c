@@ -18,12 +18,25 @@
 
 #define LABEL_WIDTH 13
 
+/* Is p the start of a C1 control character (U+0080 to U+009F) in
+ * UTF-8?  Some terminals act on those as they do on ESC sequences. */
+static bool is_c1(const unsigned char *p)
+{
+	return p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f;
+}
+
 void cli_fputs_safe(FILE *f, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
 
-	for (; *p != '\0'; p++)
-		fputc(*p < 0x20 || *p == 0x7f ? '?' : *p, f);
+	for (; *p != '\0'; p++) {
+		if (is_c1(p)) {
+			fputc('?', f);
+			p++;
+		} else {
+			fputc(*p < 0x20 || *p == 0x7f ? '?' : *p, f);
+		}
+	}
 }
 
 /* Writes any JSON value for a human: strings bare, the rest compact. */
@@ -51,13 +64,32 @@ static int finish(FILE *f)
 	return ferror(f) ? -EIO : 0;
 }
 
+/* jansson escapes C0 controls in strings but leaves DEL and the C1
+ * controls raw (JSON allows both).  Outside strings the encoding is
+ * plain ASCII, so each such character is inside a string, where the
+ * \u escape written here means the same character: still the same JSON,
+ * and nothing the daemon sends drives the terminal. */
 int cli_print_json(struct cli *c, const json_t *v)
 {
 	size_t flags = JSON_ENCODE_ANY;
+	const unsigned char *p;
+	char *s;
 
 	flags |= c->json ? JSON_COMPACT : JSON_INDENT(2);
-	if (json_dumpf(v, c->out, flags) < 0)
-		return -EIO;
+	s = json_dumps(v, flags);
+	if (s == NULL)
+		return -ENOMEM;
+	for (p = (const unsigned char *)s; *p != '\0'; p++) {
+		if (is_c1(p)) {
+			fprintf(c->out, "\\u%04x", p[1]);
+			p++;
+		} else if (*p == 0x7f) {
+			fputs("\\u007f", c->out);
+		} else {
+			fputc(*p, c->out);
+		}
+	}
+	free(s);
 	fputc('\n', c->out);
 	return finish(c->out);
 }
@@ -83,6 +115,23 @@ void cli_fmt_duration(char *buf, size_t size, json_int_t ms)
 	else
 		snprintf(buf, size, "%lldd %02lldh %02lldm", s / 86400,
 			 s / 3600 % 24, s / 60 % 60);
+}
+
+void cli_fmt_bytes(char *buf, size_t size, json_int_t n)
+{
+	static const char *const unit[] = {"KiB", "MiB", "GiB", "TiB"};
+	double v = (double)n;
+	int i = -1;
+
+	if (n < 1024) {
+		snprintf(buf, size, "%lld bytes", (long long)n);
+		return;
+	}
+	while (v >= 1024 && i < 3) {
+		v /= 1024;
+		i++;
+	}
+	snprintf(buf, size, "%.1f %s", v, unit[i]);
 }
 
 void cli_fmt_time(char *buf, size_t size, json_int_t ms, bool with_ms)
@@ -111,6 +160,7 @@ enum field_fmt {
 	FIELD_FMT_DURATION, /* integer ms */
 	FIELD_FMT_TIME_S,   /* integer Unix seconds */
 	FIELD_FMT_SEALED,   /* boolean: is the key file sealed */
+	FIELD_FMT_BYTES,    /* integer byte count */
 };
 
 struct field {
@@ -144,6 +194,14 @@ static void put_field(FILE *f, const struct field *fd, const json_t *v)
 		}
 		cli_fmt_time(buf, sizeof buf, json_integer_value(v) * 1000,
 			     false);
+		fputs(buf, f);
+		break;
+	case FIELD_FMT_BYTES:
+		if (!json_is_integer(v) || json_integer_value(v) < 0) {
+			put_value(f, v);
+			break;
+		}
+		cli_fmt_bytes(buf, sizeof buf, json_integer_value(v));
 		fputs(buf, f);
 		break;
 	case FIELD_FMT_SEALED:
@@ -211,7 +269,9 @@ static const struct field status_fields[] = {
 	{"data_dir", "data dir", FIELD_FMT_PLAIN},
 	{"socket", "socket", FIELD_FMT_PLAIN},
 	{"clients", "clients", FIELD_FMT_PLAIN},
+	{"events_first_seq", "first event", FIELD_FMT_PLAIN},
 	{"events_last_seq", "last event", FIELD_FMT_PLAIN},
+	{"store_map_bytes", "store map", FIELD_FMT_BYTES},
 };
 
 int cli_print_status(FILE *f, const json_t *status, const json_t *version)

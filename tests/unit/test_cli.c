@@ -314,6 +314,14 @@ static void test_fmt(void **state)
 	assert_string_equal(buf, "3d 04h 00m");
 	cli_fmt_duration(buf, sizeof buf, -1);
 	assert_string_equal(buf, "?");
+	cli_fmt_bytes(buf, sizeof buf, 1023);
+	assert_string_equal(buf, "1023 bytes");
+	cli_fmt_bytes(buf, sizeof buf, 1048576);
+	assert_string_equal(buf, "1.0 MiB");
+	cli_fmt_bytes(buf, sizeof buf, 1536);
+	assert_string_equal(buf, "1.5 KiB");
+	cli_fmt_bytes(buf, sizeof buf, 1LL << 50);
+	assert_string_equal(buf, "1024.0 TiB");
 	cli_fmt_time(buf, sizeof buf, 1764283397123LL, true);
 	assert_string_equal(buf, "2025-11-27T22:43:17.123Z");
 	cli_fmt_time(buf, sizeof buf, 1764283397123LL, false);
@@ -622,7 +630,10 @@ static void run_cli(struct run *r, ...)
 	err = open_memstream(&r->err, &elen);
 	assert_non_null(out);
 	assert_non_null(err);
-	r->rc = cli_main(argc, argv, out, err, -1, false);
+	r->rc = cli_main(
+		argc, argv,
+		&(struct cli_env){
+			.out = out, .err = err, .out_fd = -1, .daemon_fd = -1});
 	fclose(out);
 	fclose(err);
 	if (fk.running) {
@@ -835,6 +846,30 @@ static void test_rpc_big_request(void **state)
 	assert_string_equal(r.out, "{}\n");
 	run_free(&r);
 	free(arg);
+}
+
+/* DEL and C1 controls from the daemon come out as \u escapes: the same
+ * JSON, but nothing a terminal acts on.  Other UTF-8 stays as it is. */
+static void test_rpc_controls_escaped(void **state)
+{
+	static const struct step s[] = {
+		{STEP_REPLY, "x.y",
+		 R(1, "{\"t\":\"a\x7f\xc2\x9b\xc3\xa9\\u0007\"}")},
+		END,
+	};
+	struct run r;
+	char *out = NULL;
+
+	(void)state;
+	fake_start(s);
+	run_cli(&r, "-J", "rpc", "x.y", NULL);
+	assert_int_equal(r.rc, 0);
+	assert_string_equal(r.out,
+			    "{\"t\":\"a\\u007f\\u009b\xc3\xa9\\u0007\"}\n");
+	run_free(&r);
+	CAPTURE(out, (cli_fputs_safe(f, "a\x7f\xc2\x9b\xc3\xa9\x1b]0;x"), 0));
+	assert_string_equal(out, "a??\xc3\xa9?]0;x");
+	free(out);
 }
 
 static void test_rpc_json_scalar_result(void **state)
@@ -1078,6 +1113,39 @@ static void test_events_overflow_filter(void **state)
 	run_free(&r);
 }
 
+/* parleyd's events.overflow means the next event was pruned from its
+ * log (resume_since = first kept - 1): the CLI resumes there, says which
+ * events were lost, and does not ask again from before (no loop). */
+static void test_events_pruned(void **state)
+{
+	static const struct step s[] = {
+		{STEP_REPLY, "\"params\":{\"since\":0}",
+		 R(1, "{\"last_seq\":7}") "{\"jsonrpc\":\"2.0\",\"method\":"
+					  "\"events.overflow\","
+					  "\"params\":{\"resume_since\":5,"
+					  "\"missed_from\":1,"
+					  "\"missed_to\":5}}\n"},
+		{STEP_REPLY,
+		 "\"id\":2,\"method\":\"events.subscribe\","
+		 "\"params\":{\"since\":5}",
+		 R(2, "{\"last_seq\":7}") EV(6, "a") EV(7, "a")},
+		END,
+	};
+	struct run r;
+
+	(void)state;
+	fake_start(s);
+	run_cli(&r, "events", NULL);
+	assert_int_equal(r.rc, 0);
+	assert_false(fk.bad_request);
+	assert_string_equal(r.out, "6 1970-01-01T00:00:01.000Z a\n"
+				   "7 1970-01-01T00:00:01.000Z a\n");
+	assert_string_equal(r.err, "parley: events 1 to 5 were dropped from "
+				   "the daemon's log before they could be "
+				   "read\n");
+	run_free(&r);
+}
+
 /* With -f the types go to the daemon, also when resubscribing after an
  * overflow, and the run ends only when the connection does: exit 69, the
  * daemon went away. */
@@ -1129,7 +1197,11 @@ static void test_events_reader_gone(void **state)
 	close(p[0]);
 	out = fdopen(p[1], "w");
 	err = open_memstream(&err_text, &elen);
-	rc = cli_main(5, argv, out, err, p[1], false);
+	rc = cli_main(5, argv,
+		      &(struct cli_env){.out = out,
+					.err = err,
+					.out_fd = p[1],
+					.daemon_fd = -1});
 	fclose(out);
 	fclose(err);
 	pthread_join(fk.th, NULL);
@@ -1154,7 +1226,10 @@ static void test_socket_too_long(void **state)
 	path[sizeof path - 1] = '\0';
 	out = open_memstream(&out_text, &olen);
 	err = open_memstream(&err_text, &elen);
-	rc = cli_main(4, argv, out, err, -1, false);
+	rc = cli_main(
+		4, argv,
+		&(struct cli_env){
+			.out = out, .err = err, .out_fd = -1, .daemon_fd = -1});
 	fclose(out);
 	fclose(err);
 	assert_int_equal(rc, EX_USAGE);
@@ -1201,7 +1276,10 @@ static void expect_usage(int rc, const char *out_has, const char *err_has, ...)
 	argv[argc] = NULL;
 	out = open_memstream(&r.out, &olen);
 	err = open_memstream(&r.err, &elen);
-	r.rc = cli_main(argc, argv, out, err, -1, false);
+	r.rc = cli_main(
+		argc, argv,
+		&(struct cli_env){
+			.out = out, .err = err, .out_fd = -1, .daemon_fd = -1});
 	fclose(out);
 	fclose(err);
 	if (r.rc != rc || strstr(r.out, out_has) == NULL ||
@@ -1280,6 +1358,8 @@ int main(void)
 						fake_teardown),
 		cmocka_unit_test_setup_teardown(test_rpc_big_request,
 						fake_setup, fake_teardown),
+		cmocka_unit_test_setup_teardown(test_rpc_controls_escaped,
+						fake_setup, fake_teardown),
 		cmocka_unit_test_setup_teardown(test_rpc_json_scalar_result,
 						fake_setup, fake_teardown),
 		cmocka_unit_test_setup_teardown(test_rpc_error, fake_setup,
@@ -1302,6 +1382,8 @@ int main(void)
 						fake_setup, fake_teardown),
 		cmocka_unit_test_setup_teardown(test_events_overflow_filter,
 						fake_setup, fake_teardown),
+		cmocka_unit_test_setup_teardown(test_events_pruned, fake_setup,
+						fake_teardown),
 		cmocka_unit_test_setup_teardown(test_events_follow, fake_setup,
 						fake_teardown),
 		cmocka_unit_test_setup_teardown(test_events_reader_gone,
