@@ -1,8 +1,8 @@
 #!/bin/sh
 # The README's demo: a local network of parley daemons in a temporary
 # directory, driven with the real `parley` command, then stopped.
-# It grows with each capability; today the daemons serve their API but do
-# not yet talk to each other (the DHT and messaging land next).
+# It grows with each capability; today the daemons form a Kademlia DHT on
+# loopback and exchange signed records through it (messaging lands next).
 # Usage: dist/demo.sh BUILD_DIR
 set -eu
 build=${1:-build}
@@ -14,11 +14,14 @@ trap 'for n in alice bob; do "$parley" -s "$dir/$n.sock" rpc node.stop >/dev/nul
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*" | sed "s|$dir|\$DEMO|g"; "$@"; }
 
-for n in alice bob; do
-	say "starting $n's parleyd (data in \$DEMO/$n)"
-	run "$parleyd" --data-dir "$dir/$n" --socket "$dir/$n.sock" \
-		--log-file "$dir/$n.log"
-done
+port=$((40000 + $$ % 20000))
+say "starting alice's parleyd (data in \$DEMO/alice, DHT on udp 127.0.0.1:$port)"
+run "$parleyd" --data-dir "$dir/alice" --socket "$dir/alice.sock" \
+	--log-file "$dir/alice.log" --listen "127.0.0.1:$port"
+say "starting bob's parleyd; he joins the network through alice's node"
+run "$parleyd" --data-dir "$dir/bob" --socket "$dir/bob.sock" \
+	--log-file "$dir/bob.log" --listen "127.0.0.1:$((port + 1))" \
+	--bootstrap "127.0.0.1:$port"
 
 say "alice asks her daemon how it is"
 run "$parley" -s "$dir/alice.sock" status
@@ -34,10 +37,17 @@ say "alice names herself; every change is an event in a log that survives restar
 run "$parley" -s "$dir/alice.sock" rpc profile.set '{"name":"Alice"}'
 run "$parley" -s "$dir/alice.sock" events --since 0
 
+say "alice publishes a signed record in the DHT; bob finds it by its key"
+key=$("$parley" -J -s "$dir/alice.sock" rpc dht.put '{"value":"hello from alice","salt":"demo"}' |
+	sed -n 's/.*"key":"\([0-9a-f]*\)".*/\1/p')
+printf '$ parley -s $DEMO/alice.sock rpc dht.put {"value":"hello from alice","salt":"demo"}\n  -> key %s\n' "$key"
+run "$parley" -s "$dir/bob.sock" rpc dht.get "{\"key\":\"$key\"}"
+run "$parley" -s "$dir/bob.sock" rpc dht.status
+
 say "alice restarts her daemon: same identity, event numbers go on"
 run "$parley" -s "$dir/alice.sock" rpc node.stop
 run "$parleyd" --data-dir "$dir/alice" --socket "$dir/alice.sock" \
-	--log-file "$dir/alice.log"
+	--log-file "$dir/alice.log" --listen "127.0.0.1:$port"
 run "$parley" -s "$dir/alice.sock" id
 run "$parley" -s "$dir/alice.sock" events --since 2
 
