@@ -269,14 +269,17 @@ static void get_done(void *arg, const struct dht_result *res)
 
 static int start_get(struct dht_call *dc, void *arg)
 {
-	(void)arg;
-	return dht_get(dc->node->dht, now_ms(dc->node), dc->key, 0,
+	unsigned flags = *(const unsigned *)arg;
+
+	return dht_get(dc->node->dht, now_ms(dc->node), dc->key, flags,
 		       (struct dht_lookup_cb){get_done, dc});
 }
 
 static struct rpc_result *m_dht_get(struct rpc_call *call)
 {
-	static const char *const allowed[] = {"key", NULL};
+	static const char *const allowed[] = {"key", "first", NULL};
+	json_t *first = json_object_get(rpc_params(call), "first");
+	unsigned flags = 0;
 	struct dht_call *dc;
 	struct rpc_result *r;
 	uint8_t key[DHT_ID_LEN];
@@ -287,12 +290,19 @@ static struct rpc_result *m_dht_get(struct rpc_call *call)
 	    (r = rpc_param_hex(call, "key", true, key, sizeof key,
 			       &present)) != NULL)
 		return r;
+	if (first != NULL && !json_is_boolean(first))
+		return rpc_fail(call, NODE_ERR_PARAMS, "first",
+				"'first' must be true or false");
+	/* first: answer with the first valid record found, not the highest
+	 * sequence number among the closest nodes (faster; may be older). */
+	if (json_is_true(first))
+		flags |= DHT_GET_FIRST;
 	dc = calloc(1, sizeof *dc);
 	if (dc == NULL)
 		return rpc_fail(call, NODE_ERR_INTERNAL, NULL, NULL);
 	dc->node = rpc_node(call);
 	memcpy(dc->key, key, sizeof key);
-	return start_lookup(call, dc, start_get, NULL);
+	return start_lookup(call, dc, start_get, &flags);
 }
 
 /* --- put --- */
