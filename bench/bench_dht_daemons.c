@@ -10,6 +10,7 @@
  *
  * Usage: bench_dht_daemons [N [P [G]]]   (PARLEYD env: the binary) */
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "bench/bench_util.h"
@@ -46,6 +47,35 @@ static int call(struct daemon_ref *d, const char *req, char *ans,
 	return 0;
 }
 
+static char keys[2000][65];
+
+/* gets dht.get calls of random stored keys from random daemons; fills
+ * ms[] with the latencies of the successful ones and returns their
+ * number. */
+static unsigned run_gets(unsigned n, unsigned puts, unsigned gets,
+			 bool first, double *ms)
+{
+	char req[512], ans[8192];
+	unsigned ok = 0;
+
+	for (unsigned i = 0; i < gets; i++) {
+		unsigned ki = pick(puts);
+		struct daemon_ref *d = &ds[pick(n)];
+
+		if (keys[ki][0] == '\0')
+			continue;
+		snprintf(req, sizeof req,
+			 "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"dht.get\","
+			 "\"params\":{\"key\":\"%s\",\"first\":%s}}\n",
+			 keys[ki], first ? "true" : "false");
+		if (call(d, req, ans, sizeof ans, &ms[ok]) < 0)
+			continue;
+		if (strstr(ans, "\"result\"") != NULL)
+			ok++;
+	}
+	return ok;
+}
+
 int main(int argc, char **argv)
 {
 	const char *parleyd = getenv("PARLEYD");
@@ -53,7 +83,6 @@ int main(int argc, char **argv)
 	unsigned puts = argc > 2 ? (unsigned)strtoul(argv[2], NULL, 10) : 200;
 	unsigned gets = argc > 3 ? (unsigned)strtoul(argv[3], NULL, 10) : 1000;
 	char dir[] = "/tmp/parley-dhtb.XXXXXX";
-	static char keys[2000][65];
 	char req[1024], ans[8192], data[128], listen[64], boot[64];
 	double *put_ms, *get_ms, *first_ms, t0;
 	unsigned put_ok = 0, get_ok = 0, first_ok = 0, min_contacts = ~0u;
@@ -138,38 +167,10 @@ int main(int argc, char **argv)
 		keys[i][64] = '\0';
 		put_ok++;
 	}
-	for (unsigned i = 0; i < gets; i++) {
-		unsigned ki = pick(puts);
-		struct daemon_ref *d = &ds[pick(n)];
-
-		if (keys[ki][0] == '\0')
-			continue;
-		snprintf(req, sizeof req,
-			 "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"dht.get\","
-			 "\"params\":{\"key\":\"%s\"}}\n",
-			 keys[ki]);
-		if (call(d, req, ans, sizeof ans, &get_ms[get_ok]) < 0)
-			continue;
-		if (strstr(ans, "\"result\"") != NULL)
-			get_ok++;
-	}
-	/* The same gets answered at the first record found. */
+	get_ok = run_gets(n, puts, gets, false, get_ms);
+	/* The same workload answered at the first record found. */
 	first_ms = calloc(gets, sizeof *first_ms);
-	for (unsigned i = 0; i < gets; i++) {
-		unsigned ki = pick(puts);
-		struct daemon_ref *d = &ds[pick(n)];
-
-		if (keys[ki][0] == '\0')
-			continue;
-		snprintf(req, sizeof req,
-			 "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"dht.get\","
-			 "\"params\":{\"key\":\"%s\",\"first\":true}}\n",
-			 keys[ki]);
-		if (call(d, req, ans, sizeof ans, &first_ms[first_ok]) < 0)
-			continue;
-		if (strstr(ans, "\"result\"") != NULL)
-			first_ok++;
-	}
+	first_ok = run_gets(n, puts, gets, true, first_ms);
 	qsort(first_ms, first_ok, sizeof *first_ms, bu_cmp_double);
 	printf("%u daemons: get {first:true} n=%u/%u p50 %.2f ms p95 %.2f ms\n",
 	       n, first_ok, gets, bu_pct(first_ms, first_ok, 50),
