@@ -365,8 +365,8 @@ vanish:
 	s = make(n, 0.2, NULL);
 	sim_rng_seed(&r, seed, n + 10);
 	run_lookups(s, &r, LOOKUPS, 0, &b);
-	printf("20%% Sybils: plain lookups found %.2f%%", 100.0 * b.found /
-							      LOOKUPS);
+	printf("20%% Sybils: plain lookups found %.2f%%",
+	       100.0 * b.found / LOOKUPS);
 	batch_free(&b);
 	t0 = wall_s();
 	run_lookups(s, &r, LOOKUPS, DHT_LOOKUP_DISJOINT, &b);

@@ -80,8 +80,8 @@ static int tsend(void *self, const struct dht_addr *to, const uint8_t *pkt,
 			continue;
 		if (net->nq == QMAX)
 			return -ENOBUFS;
-		net->q[net->nq] = (struct pkt){.from = n->idx, .to = i,
-					       .len = len};
+		net->q[net->nq] =
+			(struct pkt){.from = n->idx, .to = i, .len = len};
 		memcpy(net->q[net->nq].b, pkt, len);
 		net->last = net->q[net->nq];
 		net->nq++;
@@ -291,19 +291,18 @@ static void test_body_parse(void **state)
 	assert_int_equal(dht__body_parse(DHT_MSG_PING, buf, 0, &body), 0);
 	assert_int_equal(dht__body_parse(DHT_MSG_PING, buf, 1, &body),
 			 -EBADMSG);
-	assert_int_equal(dht__body_parse(DHT_MSG_FIND_NODE, buf, 32, &body),
-			 0);
+	assert_int_equal(dht__body_parse(DHT_MSG_FIND_NODE, buf, 32, &body), 0);
 	assert_int_equal(dht__body_parse(DHT_MSG_FIND_NODE, buf, 31, &body),
 			 -EBADMSG);
 	/* NODES with more than k entries is refused. */
 	buf[DHT_TOKEN_LEN] = DHT_K + 1;
-	assert_int_equal(dht__body_parse(DHT_MSG_NODES, buf,
-					 DHT_TOKEN_LEN + 1, &body),
-			 -EBADMSG);
+	assert_int_equal(
+		dht__body_parse(DHT_MSG_NODES, buf, DHT_TOKEN_LEN + 1, &body),
+		-EBADMSG);
 	buf[DHT_TOKEN_LEN] = 0;
-	assert_int_equal(dht__body_parse(DHT_MSG_NODES, buf,
-					 DHT_TOKEN_LEN + 1, &body),
-			 0);
+	assert_int_equal(
+		dht__body_parse(DHT_MSG_NODES, buf, DHT_TOKEN_LEN + 1, &body),
+		0);
 	/* A node with an unknown address family is refused. */
 	buf[DHT_TOKEN_LEN] = 1;
 	buf[DHT_TOKEN_LEN + 1 + 32] = 5;
@@ -373,9 +372,8 @@ static void test_bootstrap_by_address(void **state)
 					 &net->n[2].addr),
 			 0);
 	/* Only the address of 1: the key comes from the cookie exchange. */
-	assert_int_equal(dht_bootstrap(net->n[0].d, net->now,
-				       &net->n[1].addr, NULL),
-			 0);
+	assert_int_equal(
+		dht_bootstrap(net->n[0].d, net->now, &net->n[1].addr, NULL), 0);
 	net_run(net);
 	dht_status(net->n[0].d, &st);
 	assert_int_equal(st.contacts, 2);
@@ -576,8 +574,7 @@ static void test_table_save_load(void **state)
 
 	(void)state;
 	link_all(net);
-	assert_int_equal(dht_table_save(net->n[0].d, buf, sizeof buf, &len),
-			 0);
+	assert_int_equal(dht_table_save(net->n[0].d, buf, sizeof buf, &len), 0);
 	assert_int_equal(len, DHT_TABLE_HDR_LEN + 3 * DHT_TABLE_ENTRY_LEN);
 	dht_free(net->n[0].d);
 	net->n[0].d = NULL;
