@@ -330,9 +330,10 @@ static void bench_n(unsigned n, bool full)
 	sim_stats(s, &st0);
 	sim_run_until(s, sim_now(s) + idle_min * 60000ull);
 	sim_stats(s, &st1);
-	printf("idle: %.2f packets sent per node per minute (%u min, %.1f s "
-	       "wall)\n",
-	       (double)(st1.sent - st0.sent) / n / idle_min, idle_min,
+	printf("idle: %.2f packets sent and %.2f received per node per minute "
+	       "(%u min, %.1f s wall)\n",
+	       (double)(st1.sent - st0.sent) / n / idle_min,
+	       (double)(st1.delivered - st0.delivered) / n / idle_min, idle_min,
 	       wall_s() - t0);
 	sim_free(s);
 vanish:
@@ -387,6 +388,7 @@ int main(int argc, char **argv)
 	bool full = getenv("BENCH_DHT_QUICK") == NULL;
 	double t0 = wall_s();
 
+	setvbuf(stdout, NULL, _IOLBF, 0); /* figures as they come */
 	seed = sim_pick_seed(20261127, false);
 	sim_sodium_seed(seed);
 	if (cx_init() < 0)
