@@ -278,7 +278,7 @@ static void bench_n(unsigned n, bool full)
 	uint8_t(*keys)[DHT_ID_LEN] = calloc(RECORDS, DHT_ID_LEN);
 	long rss0 = rss_kib(), rss1;
 	double setup, t0, t_lookups;
-	unsigned idle_min = 30;
+	unsigned idle_min = 65;
 	static const unsigned vanish[] = {30, 50, 70};
 
 	sim_rng_seed(&r, seed, n);
@@ -325,7 +325,7 @@ static void bench_n(unsigned n, bool full)
 		goto vanish;
 	}
 	if (n >= 100000)
-		idle_min = 16;
+		idle_min = 65;
 	t0 = wall_s();
 	sim_stats(s, &st0);
 	sim_run_until(s, sim_now(s) + idle_min * 60000ull);

@@ -1099,7 +1099,9 @@ static struct lookup *lookup_start(struct dht *d, uint64_t now_ms,
 				   const uint8_t target[32], unsigned flags,
 				   struct dht_lookup_cb cb, int *err)
 {
-	const struct contact *seed[DHT_DISJOINT_D * DHT_K];
+	/* Twice k per path: when the closest contacts are dead, the next
+	 * ones move into the k-wide window instead of the lookup dying. */
+	const struct contact *seed[DHT_DISJOINT_D * DHT_K * 2];
 	struct lookup *l = NULL;
 	unsigned nseed;
 
@@ -1141,7 +1143,7 @@ static struct lookup *lookup_start(struct dht *d, uint64_t now_ms,
 	l->cb = cb;
 	memcpy(l->target, target, 32);
 	d->buckets[bucket_index(d, target)].touched_ms = now_ms;
-	nseed = table_closest(d, target, seed, l->npaths * DHT_K);
+	nseed = table_closest(d, target, seed, l->npaths * DHT_K * 2);
 	for (unsigned i = 0; i < nseed; i++)
 		cand_add(l, seed[i]->id, seed[i]->pk, &seed[i]->addr,
 			 i % l->npaths, 1);
@@ -1881,7 +1883,7 @@ static void limits_default(struct dht_limits *l)
 	DEF(rate_burst, 200);
 	DEF(rate_per_src_s, 20);
 	DEF(rpc_timeout_ms, 2000);
-	DEF(refresh_ms, 15 * 60 * 1000);
+	DEF(refresh_ms, 60 * 60 * 1000);
 	DEF(republish_ms, 60 * 60 * 1000);
 #undef DEF
 	l->key_cache = (l->key_cache + 3) / 4 * 4;

@@ -77,7 +77,7 @@ struct dht_limits {
 	unsigned rate_burst;	  /* token bucket depth [200] */
 	unsigned rate_per_src_s;  /* per source /24 or /48 per second [20] */
 	unsigned rpc_timeout_ms;  /* hard request timeout [2000] */
-	unsigned refresh_ms;	  /* idle bucket refresh period [15 min] */
+	unsigned refresh_ms;	  /* idle bucket refresh period [1 h] */
 	unsigned republish_ms;	  /* own record republish period [1 h] */
 };
 
