@@ -9,7 +9,9 @@
  *     first stored copy (p50/p95), packets per get;
  *   - memory: resident set growth per simulated node (everything: the
  *     node's dht, the simulator's per-node state and queued packets);
- *   - idle: packets sent per node per minute with no lookups;
+ *   - idle: packets sent and received per node per minute over 65
+ *     virtual minutes with no lookups (one hourly bucket-refresh cycle;
+ *     skipped at 100,000 unless BENCH_DHT_IDLE_ALL=1, for wall time);
  *   - vanish: 30%, 50%, 70% of nodes gone at once, no repair: get success;
  *   - Sybils: 20% hostile nodes (IDs bound to keys): lookup success, plain
  *     and with disjoint paths (d = 4).
