@@ -25,19 +25,19 @@
 #include "dht/dht.h"
 #include "dht/wire.h"
 
-#define NBUCKETS 64		/* cpl >= 63 shares the last bucket */
-#define NONCE_RING 64		/* recent request nonces (replay filter) */
-#define RATE_SLOTS 64		/* per-source token buckets */
-#define BOOT_MAX 8		/* outstanding key requests */
+#define NBUCKETS 64   /* cpl >= 63 shares the last bucket */
+#define NONCE_RING 64 /* recent request nonces (replay filter) */
+#define RATE_SLOTS 64 /* per-source token buckets */
+#define BOOT_MAX 8    /* outstanding key requests */
 #define TOKEN_ROTATE_MS (5 * 60 * 1000)
-#define MAINT_MS (60 * 1000)	/* housekeeping period when idle */
+#define MAINT_MS (60 * 1000)	  /* housekeeping period when idle */
 #define TTL_MAX_S (7 * 24 * 3600) /* farthest record expiry accepted */
 #define SOFT_TIMEOUT_MIN_MS 250
 #define CAND_PER_PATH 64
-#define CAND_TRIES 2	/* sends per candidate (3 to the exact target) */
+#define CAND_TRIES 2 /* sends per candidate (3 to the exact target) */
 #define LOOKUP_QUERY_MAX_PER_PATH 120
 #define STALE_MS (15 * 60 * 1000)
-#define PINGS_MAX 16		/* verification pings in flight */
+#define PINGS_MAX 16 /* verification pings in flight */
 
 struct contact {
 	uint8_t id[DHT_ID_LEN];
@@ -74,7 +74,7 @@ struct cand {
 	uint8_t state; /* enum cand_state */
 	uint8_t path;
 	uint8_t round;
-	bool slow;	/* past the soft timeout: no longer holds a slot */
+	bool slow; /* past the soft timeout: no longer holds a slot */
 	uint8_t tries;
 	bool has_token;
 	uint8_t token[DHT_TOKEN_LEN];
@@ -251,8 +251,8 @@ static void random_id_in_bucket(struct dht *d, unsigned cpl, uint8_t out[32])
 	if (cpl < 256) {
 		uint8_t m = (uint8_t)(0x80u >> (cpl % 8));
 
-		out[cpl / 8] = (uint8_t)((out[cpl / 8] & ~m) |
-					 (~d->id[cpl / 8] & m));
+		out[cpl / 8] =
+			(uint8_t)((out[cpl / 8] & ~m) | (~d->id[cpl / 8] & m));
 	}
 }
 
@@ -327,8 +327,7 @@ static struct contact *table_find(struct dht *d, const uint8_t id[32],
 	return NULL;
 }
 
-static unsigned subnet_count(const struct bucket *bk,
-			     const struct dht_addr *a)
+static unsigned subnet_count(const struct bucket *bk, const struct dht_addr *a)
 {
 	unsigned n = 0;
 
@@ -960,8 +959,7 @@ static void lookup_step(struct dht *d, uint64_t now_ms, struct lookup *l)
 			     i++) {
 				struct cand *c = &l->cands[i];
 
-				if (c->path != p ||
-				    c->state == CAND_STATE_FAIL)
+				if (c->path != p || c->state == CAND_STATE_FAIL)
 					continue;
 				seen++;
 				if (c->state == CAND_STATE_NEW &&
@@ -981,8 +979,7 @@ static void lookup_step(struct dht *d, uint64_t now_ms, struct lookup *l)
 		      l->kind == LOOKUP_KIND_REFRESH || l->found ? 0 : -ENOENT);
 }
 
-static void lookup_store_phase(struct dht *d, uint64_t now_ms,
-			       struct lookup *l)
+static void lookup_store_phase(struct dht *d, uint64_t now_ms, struct lookup *l)
 {
 	uint8_t body[DHT_TOKEN_LEN + DHT_RECORD_MAX_LEN];
 	unsigned sent = 0;
@@ -1102,7 +1099,9 @@ static struct lookup *lookup_start(struct dht *d, uint64_t now_ms,
 				   const uint8_t target[32], unsigned flags,
 				   struct dht_lookup_cb cb, int *err)
 {
-	const struct contact *seed[DHT_DISJOINT_D * DHT_K];
+	/* Twice k per path: when the closest contacts are dead, the next
+	 * ones move into the k-wide window instead of the lookup dying. */
+	const struct contact *seed[DHT_DISJOINT_D * DHT_K * 2];
 	struct lookup *l = NULL;
 	unsigned nseed;
 
@@ -1144,7 +1143,7 @@ static struct lookup *lookup_start(struct dht *d, uint64_t now_ms,
 	l->cb = cb;
 	memcpy(l->target, target, 32);
 	d->buckets[bucket_index(d, target)].touched_ms = now_ms;
-	nseed = table_closest(d, target, seed, l->npaths * DHT_K);
+	nseed = table_closest(d, target, seed, l->npaths * DHT_K * 2);
 	for (unsigned i = 0; i < nseed; i++)
 		cand_add(l, seed[i]->id, seed[i]->pk, &seed[i]->addr,
 			 i % l->npaths, 1);
@@ -1456,8 +1455,8 @@ static void lookup_on_reply(struct dht *d, uint64_t now_ms, unsigned li,
 	if (type == DHT_MSG_STORE_ACK) {
 		if (l->stores_out > 0)
 			l->stores_out--;
-		if (body->status == DHT_STORE_OK || body->status ==
-		    DHT_STORE_OLD_SEQ)
+		if (body->status == DHT_STORE_OK ||
+		    body->status == DHT_STORE_OLD_SEQ)
 			l->stored++;
 		if (l->stores_out == 0)
 			lookup_finish(d, l, 0);
@@ -1468,7 +1467,8 @@ static void lookup_on_reply(struct dht *d, uint64_t now_ms, unsigned li,
 		memcpy(c->token, body->token, DHT_TOKEN_LEN);
 		c->has_token = true;
 	}
-	if (l->kind == LOOKUP_KIND_FIND_NODE && memcmp(id, l->target, 32) == 0) {
+	if (l->kind == LOOKUP_KIND_FIND_NODE &&
+	    memcmp(id, l->target, 32) == 0) {
 		/* The target itself answered: found and authenticated. */
 		memcpy(l->node.id, id, 32);
 		memcpy(l->node.pk, pk, 32);
@@ -1867,10 +1867,10 @@ uint64_t dht_tick(struct dht *d, uint64_t now_ms)
 
 static void limits_default(struct dht_limits *l)
 {
-#define DEF(f, v)            \
-	do {                 \
-		if (l->f == 0) \
-			l->f = v; \
+#define DEF(f, v)                                                              \
+	do {                                                                   \
+		if (l->f == 0)                                                 \
+			l->f = v;                                              \
 	} while (0)
 	DEF(replacements, 8);
 	DEF(key_cache, 64);
@@ -1883,7 +1883,7 @@ static void limits_default(struct dht_limits *l)
 	DEF(rate_burst, 200);
 	DEF(rate_per_src_s, 20);
 	DEF(rpc_timeout_ms, 2000);
-	DEF(refresh_ms, 15 * 60 * 1000);
+	DEF(refresh_ms, 60 * 60 * 1000);
 	DEF(republish_ms, 60 * 60 * 1000);
 #undef DEF
 	l->key_cache = (l->key_cache + 3) / 4 * 4;

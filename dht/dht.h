@@ -66,19 +66,19 @@ struct dht_io {
 
 /* Bounds of every table.  A zero field takes the default in brackets. */
 struct dht_limits {
-	unsigned replacements;	   /* replacement cache per bucket [8] */
-	unsigned key_cache;	   /* cached shared keys, multiple of 4 [64] */
-	unsigned records_max;	   /* stored records [512] */
-	size_t record_bytes_max;   /* bytes of stored records [256 KiB] */
-	unsigned own_records_max;  /* records this node republishes [16] */
-	unsigned lookups_max;	   /* concurrent lookups [32] */
-	unsigned pending_max;	   /* outstanding requests [512] */
-	unsigned rate_per_s;	   /* unsolicited requests per second [100] */
-	unsigned rate_burst;	   /* token bucket depth [200] */
-	unsigned rate_per_src_s;   /* per source /24 or /48 per second [20] */
-	unsigned rpc_timeout_ms;   /* hard request timeout [2000] */
-	unsigned refresh_ms;	   /* idle bucket refresh period [15 min] */
-	unsigned republish_ms;	   /* own record republish period [1 h] */
+	unsigned replacements;	  /* replacement cache per bucket [8] */
+	unsigned key_cache;	  /* cached shared keys, multiple of 4 [64] */
+	unsigned records_max;	  /* stored records [512] */
+	size_t record_bytes_max;  /* bytes of stored records [256 KiB] */
+	unsigned own_records_max; /* records this node republishes [16] */
+	unsigned lookups_max;	  /* concurrent lookups [32] */
+	unsigned pending_max;	  /* outstanding requests [512] */
+	unsigned rate_per_s;	  /* unsolicited requests per second [100] */
+	unsigned rate_burst;	  /* token bucket depth [200] */
+	unsigned rate_per_src_s;  /* per source /24 or /48 per second [20] */
+	unsigned rpc_timeout_ms;  /* hard request timeout [2000] */
+	unsigned refresh_ms;	  /* idle bucket refresh period [1 h] */
+	unsigned republish_ms;	  /* own record republish period [1 h] */
 };
 
 struct dht_config {
@@ -95,19 +95,19 @@ struct dht_config {
 enum dht_record_kind {
 	DHT_RECORD_KIND_GENERIC = 0,	  /* dht.put from the API */
 	DHT_RECORD_KIND_CONTACT_CARD = 1, /* prekey bundle, devices, relays */
-	DHT_RECORD_KIND_RENDEZVOUS = 2,	  /* encrypted, key from a pair secret */
+	DHT_RECORD_KIND_RENDEZVOUS = 2, /* encrypted, key from a pair secret */
 	DHT_RECORD_KIND_RELAY_ADVERT = 3, /* a volunteer relay */
 };
 #define DHT_RECORD_KIND_MAX 3
 
 struct dht_record {
-	uint8_t kind;			/* enum dht_record_kind */
-	uint8_t pk[CX_ED_PK_LEN];	/* publisher (Ed25519) */
-	uint8_t salt_len;		/* <= DHT_SALT_MAX */
+	uint8_t kind;		  /* enum dht_record_kind */
+	uint8_t pk[CX_ED_PK_LEN]; /* publisher (Ed25519) */
+	uint8_t salt_len;	  /* <= DHT_SALT_MAX */
 	uint8_t salt[DHT_SALT_MAX];
-	uint64_t seq;			/* higher replaces lower */
-	uint64_t expiry_s;		/* Unix seconds */
-	uint16_t value_len;		/* <= DHT_VALUE_MAX */
+	uint64_t seq;	    /* higher replaces lower */
+	uint64_t expiry_s;  /* Unix seconds */
+	uint16_t value_len; /* <= DHT_VALUE_MAX */
 	uint8_t value[DHT_VALUE_MAX];
 	uint8_t sig[CX_SIG_LEN];
 };
@@ -117,7 +117,8 @@ void dht_record_key(uint8_t key[static DHT_ID_LEN], const struct dht_record *r);
 
 /* Signs r in place with the publisher's Ed25519 secret key; r->pk must be its
  * public half.  Returns 0 or -EINVAL (a field over its limit). */
-int dht_record_sign(struct dht_record *r, const uint8_t sk[static CX_ED_SK_LEN]);
+int dht_record_sign(struct dht_record *r,
+		    const uint8_t sk[static CX_ED_SK_LEN]);
 
 /* Checks limits and the signature.  Returns 0, -EINVAL or -EKEYREJECTED. */
 int dht_record_verify(const struct dht_record *r);
@@ -132,10 +133,15 @@ struct dht_node_info {
 /* What a lookup reports to its callback.  Pointers are valid only during the
  * callback. */
 struct dht_result {
-	int status;	     /* 0, -ENOENT, -ETIMEDOUT, -ECANCELED */
-	unsigned rounds;     /* round of the reply that gave the answer */
-	unsigned queries;    /* requests sent (each answered or timed out) */
-	unsigned replies;    /* authenticated replies received */
+	int status;	  /* 0, -ENOENT, -ETIMEDOUT, -ECANCELED */
+	/* Round of the reply that gave the answer: own-table contacts are
+	 * asked in round 1, contacts they return in round 2, and so on.
+	 * find_node: the reply that revealed the target's contact (0 when it
+	 * was in our own table; reaching the target is one more round trip);
+	 * get: the first reply with a valid record. */
+	unsigned rounds;
+	unsigned queries; /* requests sent (each answered or timed out) */
+	unsigned replies; /* authenticated replies received */
 	/* find_node: the target, authenticated by its own reply. */
 	struct dht_node_info node;
 	/* get: the record found (highest seq of those seen), else NULL. */
@@ -155,8 +161,10 @@ struct dht_result {
  * closest and answering the highest sequence number seen. */
 #define DHT_GET_FIRST 0x4u
 
-/* Completion callback: called exactly once, from dht_recv() or dht_tick(),
- * unless starting the lookup failed or the dht was freed first. */
+/* Completion callback: called exactly once, from dht_recv() or dht_tick()
+ * (or from the dht_put/get/find_node call itself when nothing can be
+ * asked), unless starting the lookup failed or the dht was freed first.
+ * The callback may start new lookups; it must not free the dht. */
 struct dht_lookup_cb {
 	void (*done_cb)(void *arg, const struct dht_result *res);
 	void *arg;
@@ -164,14 +172,14 @@ struct dht_lookup_cb {
 
 struct dht_status {
 	uint8_t id[DHT_ID_LEN];
-	unsigned contacts;	  /* in the routing table */
-	unsigned replacements;	  /* in replacement caches */
-	unsigned buckets;	  /* non-empty buckets */
-	unsigned records;	  /* stored for others */
+	unsigned contacts;     /* in the routing table */
+	unsigned replacements; /* in replacement caches */
+	unsigned buckets;      /* non-empty buckets */
+	unsigned records;      /* stored for others */
 	size_t record_bytes;
-	unsigned own_records;	  /* republished by this node */
-	unsigned lookups;	  /* running */
-	unsigned pending;	  /* outstanding requests */
+	unsigned own_records; /* republished by this node */
+	unsigned lookups;     /* running */
+	unsigned pending;     /* outstanding requests */
 	uint64_t pkts_in, pkts_out, bytes_in, bytes_out;
 	uint64_t send_errors;
 	/* Dropped and counted, by reason. */

@@ -47,3 +47,13 @@ tests_fuzz_fuzz_dht_table_SOURCES = tests/fuzz/fuzz_dht_table.c \
 	$(FUZZ_DRIVER)
 tests_fuzz_fuzz_dht_table_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LINK)
 tests_fuzz_fuzz_dht_table_LDADD = dht/libdht.a crypto/libcx.a $(SODIUM_LIBS)
+
+# Allocation-failure torture (STYLE.md section 7): malloc, calloc and
+# realloc wrapped by the linker; fails each allocation in turn.
+check_PROGRAMS += tests/sim/alloc_dht
+TESTS += tests/sim/alloc_dht
+tests_sim_alloc_dht_SOURCES = tests/sim/alloc_dht.c
+tests_sim_alloc_dht_LDFLAGS = $(AM_LDFLAGS) \
+	-Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc
+tests_sim_alloc_dht_LDADD = tests/sim/libsim.a dht/libdht.a crypto/libcx.a \
+	$(SODIUM_LIBS)

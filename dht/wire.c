@@ -242,9 +242,9 @@ bad:
 	return -EBADMSG;
 }
 
-int dht__outer_parse(const uint8_t *pkt, size_t len,
-		     const uint8_t **sender_pk, const uint8_t **nonce,
-		     const uint8_t **box, size_t *box_len)
+int dht__outer_parse(const uint8_t *pkt, size_t len, const uint8_t **sender_pk,
+		     const uint8_t **nonce, const uint8_t **box,
+		     size_t *box_len)
 {
 	if (len > DHT_PKT_MAX)
 		return -E2BIG;

@@ -38,8 +38,9 @@
 #define DHT_OUTER_LEN (1 + CX_X_PK_LEN + CX_BOX_NONCE_LEN) /* 57 */
 #define DHT_INNER_HDR_LEN 18
 #define DHT_SEALED_MIN (DHT_OUTER_LEN + CX_BOX_MAC_LEN + DHT_INNER_HDR_LEN)
-#define DHT_PLAIN_MAX (DHT_PKT_MAX - DHT_OUTER_LEN - CX_BOX_MAC_LEN) /* 1207 */
-#define DHT_BODY_MAX (DHT_PLAIN_MAX - DHT_INNER_HDR_LEN)		  /* 1189 */
+#define DHT_PLAIN_MAX (DHT_PKT_MAX - DHT_OUTER_LEN - CX_BOX_MAC_LEN) /* 1207   \
+								      */
+#define DHT_BODY_MAX (DHT_PLAIN_MAX - DHT_INNER_HDR_LEN)	     /* 1189 */
 #define DHT_SKEW_MAX_MS 60000
 #define DHT_TOKEN_LEN 16
 
@@ -126,9 +127,9 @@ struct dht_msg_hdr {
 
 /* Parses the outer sealed header: checks class and size.  Returns 0,
  * -EBADMSG (short, wrong class) or -E2BIG. */
-int dht__outer_parse(const uint8_t *pkt, size_t len,
-		     const uint8_t **sender_pk, const uint8_t **nonce,
-		     const uint8_t **box, size_t *box_len);
+int dht__outer_parse(const uint8_t *pkt, size_t len, const uint8_t **sender_pk,
+		     const uint8_t **nonce, const uint8_t **box,
+		     size_t *box_len);
 
 /* Parses the plaintext header; the body follows at plain + 18. */
 int dht__inner_parse(const uint8_t *plain, size_t len, struct dht_msg_hdr *h);

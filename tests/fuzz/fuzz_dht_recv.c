@@ -30,7 +30,8 @@ static void frng(void *self, uint8_t *buf, size_t len)
 {
 	(void)self;
 	for (size_t i = 0; i < len; i++) {
-		rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
+		rng_state = rng_state * 6364136223846793005ull +
+			    1442695040888963407ull;
 		buf[i] = (uint8_t)(rng_state >> 56);
 	}
 }
@@ -60,9 +61,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static uint8_t npk[32], nsk[32], ppk[32], psk[32], k[32];
 	static struct rng r = {frng, NULL};
 	struct dht_config c = {0};
-	struct dht_addr from = {.family = DHT_FAMILY_IPV4,
-				.ip = {10, 0, 0, 2},
-				.port = 4000};
+	struct dht_addr from = {
+		.family = DHT_FAMILY_IPV4, .ip = {10, 0, 0, 2}, .port = 4000};
 	struct dht *d = NULL;
 	struct dht_status st;
 	uint8_t pkt[DHT_PKT_MAX + 64];
@@ -95,7 +95,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		cx_hash(target, ppk, 32);
 		target[31] ^= 1;
-		dht_find_node(d, NOW, target, data[0] & 4 ? DHT_LOOKUP_DISJOINT : 0,
+		dht_find_node(d, NOW, target,
+			      data[0] & 4 ? DHT_LOOKUP_DISJOINT : 0,
 			      (struct dht_lookup_cb){done_cb, NULL});
 	}
 	if (data[0] & 1) {
@@ -118,7 +119,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					last_len - DHT_OUTER_LEN,
 					last_sent + 33, k) == 0)
 				memcpy(tmp + 2, plain + 2, 8);
-			cx_box_seal(pkt + DHT_OUTER_LEN, tmp, plen, pkt + 33, k);
+			cx_box_seal(pkt + DHT_OUTER_LEN, tmp, plen, pkt + 33,
+				    k);
 		} else {
 			cx_box_seal(pkt + DHT_OUTER_LEN, data + 1, plen,
 				    pkt + 33, k);

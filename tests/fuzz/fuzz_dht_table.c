@@ -56,7 +56,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (n < 0 && st.contacts != 0)
 		abort();
 	if (n >= 0) {
-		if ((size_t)n > (size - DHT_TABLE_HDR_LEN) / DHT_TABLE_ENTRY_LEN ||
+		if ((size_t)n >
+			    (size - DHT_TABLE_HDR_LEN) / DHT_TABLE_ENTRY_LEN ||
 		    st.contacts > (unsigned)n)
 			abort();
 		if (dht_table_save(d, buf, sizeof buf, &len) != 0)

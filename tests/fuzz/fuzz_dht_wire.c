@@ -70,7 +70,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (type == 0 || type > DHT_MSG_MAX || body.num_nodes > DHT_K)
 		abort();
 	if (type == DHT_MSG_VALUE || type == DHT_MSG_STORE) {
-		if (rec.value_len > DHT_VALUE_MAX || rec.salt_len > DHT_SALT_MAX)
+		if (rec.value_len > DHT_VALUE_MAX ||
+		    rec.salt_len > DHT_SALT_MAX)
 			abort();
 		(void)dht_record_verify(&rec);
 	}

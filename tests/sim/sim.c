@@ -22,9 +22,9 @@ enum ev_kind {
 
 struct sim_ev {
 	uint64_t at_ms, seq;
-	uint32_t node;	/* destination */
-	uint32_t from;	/* source node index (packets) */
-	uint8_t kind;	/* enum ev_kind */
+	uint32_t node; /* destination */
+	uint32_t from; /* source node index (packets) */
+	uint8_t kind;  /* enum ev_kind */
 	uint16_t len;
 	uint8_t *pkt;
 };
@@ -52,8 +52,8 @@ struct sim {
 	struct sim_ev *heap;
 	size_t nheap, heap_cap;
 	bool partitioned;
-	unsigned *sorted;	/* node indices by ID */
-	unsigned *sybils;	/* Sybil indices by ID */
+	unsigned *sorted; /* node indices by ID */
+	unsigned *sybils; /* Sybil indices by ID */
 	unsigned nsybils;
 	struct sim_stats st;
 };
@@ -255,8 +255,8 @@ static int addr_node(const struct sim *s, const struct dht_addr *a)
 	} else {
 		if (a->ip[0] < 10)
 			return -1;
-		i = (unsigned)(a->ip[0] - 10) << 16 |
-		    (unsigned)a->ip[1] << 8 | a->ip[2];
+		i = (unsigned)(a->ip[0] - 10) << 16 | (unsigned)a->ip[1] << 8 |
+		    a->ip[2];
 	}
 	if (i >= s->n || !dht__addr_equal(&s->nodes[i].addr, a))
 		return -1;
@@ -267,8 +267,8 @@ static int addr_node(const struct sim *s, const struct dht_addr *a)
 
 static uint64_t link_latency(struct sim *s, unsigned a, unsigned b)
 {
-	uint64_t x = s->seed ^ ((uint64_t)(a < b ? a : b) << 32) ^
-		     (a < b ? b : a);
+	uint64_t x =
+		s->seed ^ ((uint64_t)(a < b ? a : b) << 32) ^ (a < b ? b : a);
 	unsigned span = s->cfg.lat_max_ms - s->cfg.lat_min_ms + 1;
 
 	return s->cfg.lat_min_ms + splitmix(&x) % span;
@@ -289,8 +289,8 @@ static void schedule(struct sim_node *n, uint64_t at)
 	heap_push(n->s, &e);
 }
 
-static int node_send(void *self, const struct dht_addr *to,
-		     const uint8_t *pkt, size_t len)
+static int node_send(void *self, const struct dht_addr *to, const uint8_t *pkt,
+		     size_t len)
 {
 	struct sim_node *n = self;
 	struct sim *s = n->s;
@@ -629,8 +629,7 @@ static void run_one(struct sim *s)
 		schedule(n, dht_tick(n->d, s->now));
 		return;
 	}
-	if (!n->up || (s->partitioned &&
-		       s->nodes[e.from].group != n->group)) {
+	if (!n->up || (s->partitioned && s->nodes[e.from].group != n->group)) {
 		s->st.to_down++;
 		free(e.pkt);
 		return;
@@ -677,8 +676,7 @@ void sim_join_all(struct sim *s, uint64_t step_ms)
 		if (n->d == NULL || !n->up)
 			continue;
 		/* Every other node bootstraps from the address alone. */
-		dht_bootstrap(n->d, s->now, &a0,
-			      i % 2 ? s->nodes[0].pk : NULL);
+		dht_bootstrap(n->d, s->now, &a0, i % 2 ? s->nodes[0].pk : NULL);
 		sim_touch(s, i);
 		sim_run_until(s, s->now + step_ms);
 	}
@@ -693,8 +691,7 @@ static void prefix_range(const struct sim *s, const uint8_t id[32],
 
 	for (unsigned i = 0; i < 32; i++) {
 		unsigned have = bits > i * 8 ? bits - i * 8 : 0;
-		uint8_t mask = have >= 8 ? 0xff
-					 : (uint8_t)(0xff00u >> have);
+		uint8_t mask = have >= 8 ? 0xff : (uint8_t)(0xff00u >> have);
 
 		lo_id[i] = id[i] & mask;
 		hi_id[i] = (uint8_t)(id[i] | ~mask);
@@ -750,9 +747,10 @@ void sim_warm_start(struct sim *s)
 			}
 			for (unsigned t = 0; t < DHT_K * 2; t++) {
 				struct sim_node *m =
-					&s->nodes[s->sorted[lo + sim_rng_below(
-								 &s->rng,
-								 cnt)]];
+					&s->nodes[s->sorted[lo +
+							    sim_rng_below(
+								    &s->rng,
+								    cnt)]];
 
 				dht_add_contact(n->d, s->now, m->pk, &m->addr);
 			}

@@ -33,16 +33,16 @@ enum sim_role {
 };
 
 struct sim_config {
-	uint64_t seed;		 /* SIM_SEED in the environment wins */
+	uint64_t seed; /* SIM_SEED in the environment wins */
 	unsigned num_nodes;
-	unsigned lat_min_ms;	 /* per-link one-way latency range [10] */
-	unsigned lat_max_ms;	 /* [100] */
-	unsigned jitter_ms;	 /* per-packet extra, uniform [0, j] [10] */
-	double loss;		 /* drop probability per packet */
-	unsigned ipv6_every;	 /* every n-th node is IPv6 (0 = none) */
-	double sybil_fraction;	 /* share of SIM_ROLE_SYBIL nodes */
+	unsigned lat_min_ms;   /* per-link one-way latency range [10] */
+	unsigned lat_max_ms;   /* [100] */
+	unsigned jitter_ms;    /* per-packet extra, uniform [0, j] [10] */
+	double loss;	       /* drop probability per packet */
+	unsigned ipv6_every;   /* every n-th node is IPv6 (0 = none) */
+	double sybil_fraction; /* share of SIM_ROLE_SYBIL nodes */
 	struct dht_limits limits;
-	bool quiet;		 /* do not print SIM_SEED */
+	bool quiet; /* do not print SIM_SEED */
 };
 
 struct sim;

@@ -80,8 +80,8 @@ static int tsend(void *self, const struct dht_addr *to, const uint8_t *pkt,
 			continue;
 		if (net->nq == QMAX)
 			return -ENOBUFS;
-		net->q[net->nq] = (struct pkt){.from = n->idx, .to = i,
-					       .len = len};
+		net->q[net->nq] =
+			(struct pkt){.from = n->idx, .to = i, .len = len};
 		memcpy(net->q[net->nq].b, pkt, len);
 		net->last = net->q[net->nq];
 		net->nq++;
@@ -101,7 +101,7 @@ static void addr_of(unsigned i, struct dht_addr *a)
 	a->port = 4000;
 }
 
-static struct net *net_new(unsigned count)
+static struct net *net_new_lim(unsigned count, const struct dht_limits *lim)
 {
 	struct net *net = calloc(1, sizeof *net);
 
@@ -126,9 +126,16 @@ static struct net *net_new(unsigned count)
 		c.rng = &n->rng_if;
 		c.io.send = tsend;
 		c.io.self = n;
+		if (lim != NULL)
+			c.limits = *lim;
 		assert_int_equal(dht_new(&n->d, &c), 0);
 	}
 	return net;
+}
+
+static struct net *net_new(unsigned count)
+{
+	return net_new_lim(count, NULL);
 }
 
 static void net_free(struct net *net)
@@ -291,19 +298,18 @@ static void test_body_parse(void **state)
 	assert_int_equal(dht__body_parse(DHT_MSG_PING, buf, 0, &body), 0);
 	assert_int_equal(dht__body_parse(DHT_MSG_PING, buf, 1, &body),
 			 -EBADMSG);
-	assert_int_equal(dht__body_parse(DHT_MSG_FIND_NODE, buf, 32, &body),
-			 0);
+	assert_int_equal(dht__body_parse(DHT_MSG_FIND_NODE, buf, 32, &body), 0);
 	assert_int_equal(dht__body_parse(DHT_MSG_FIND_NODE, buf, 31, &body),
 			 -EBADMSG);
 	/* NODES with more than k entries is refused. */
 	buf[DHT_TOKEN_LEN] = DHT_K + 1;
-	assert_int_equal(dht__body_parse(DHT_MSG_NODES, buf,
-					 DHT_TOKEN_LEN + 1, &body),
-			 -EBADMSG);
+	assert_int_equal(
+		dht__body_parse(DHT_MSG_NODES, buf, DHT_TOKEN_LEN + 1, &body),
+		-EBADMSG);
 	buf[DHT_TOKEN_LEN] = 0;
-	assert_int_equal(dht__body_parse(DHT_MSG_NODES, buf,
-					 DHT_TOKEN_LEN + 1, &body),
-			 0);
+	assert_int_equal(
+		dht__body_parse(DHT_MSG_NODES, buf, DHT_TOKEN_LEN + 1, &body),
+		0);
 	/* A node with an unknown address family is refused. */
 	buf[DHT_TOKEN_LEN] = 1;
 	buf[DHT_TOKEN_LEN + 1 + 32] = 5;
@@ -373,9 +379,8 @@ static void test_bootstrap_by_address(void **state)
 					 &net->n[2].addr),
 			 0);
 	/* Only the address of 1: the key comes from the cookie exchange. */
-	assert_int_equal(dht_bootstrap(net->n[0].d, net->now,
-				       &net->n[1].addr, NULL),
-			 0);
+	assert_int_equal(
+		dht_bootstrap(net->n[0].d, net->now, &net->n[1].addr, NULL), 0);
 	net_run(net);
 	dht_status(net->n[0].d, &st);
 	assert_int_equal(st.contacts, 2);
@@ -576,8 +581,7 @@ static void test_table_save_load(void **state)
 
 	(void)state;
 	link_all(net);
-	assert_int_equal(dht_table_save(net->n[0].d, buf, sizeof buf, &len),
-			 0);
+	assert_int_equal(dht_table_save(net->n[0].d, buf, sizeof buf, &len), 0);
 	assert_int_equal(len, DHT_TABLE_HDR_LEN + 3 * DHT_TABLE_ENTRY_LEN);
 	dht_free(net->n[0].d);
 	net->n[0].d = NULL;
@@ -601,6 +605,77 @@ static void test_table_save_load(void **state)
 	assert_int_equal(dht_table_load(net->n[0].d, net->now, buf, len),
 			 -EBADMSG);
 	assert_int_equal(dht_table_save(net->n[0].d, buf, 4, &len), -E2BIG);
+	net_free(net);
+}
+
+/* Storage is bounded: with room for 2 records, a third is refused or
+ * evicts the one farthest from the node's ID, never more than 2 kept. */
+static void test_storage_limit(void **state)
+{
+	struct dht_limits lim = {.records_max = 2};
+	struct net *net = net_new_lim(2, &lim);
+	struct dht_status st;
+
+	(void)state;
+	link_all(net);
+	for (unsigned i = 0; i < 5; i++) {
+		struct dht_record r;
+		uint8_t sk[64], seed[32] = {0};
+		struct got g = {0};
+
+		memset(&r, 0, sizeof r);
+		seed[0] = (uint8_t)(40 + i);
+		cx_sign_keypair_seed(r.pk, sk, seed);
+		r.seq = 1;
+		r.expiry_s = net->now / 1000 + 600;
+		r.value_len = 10;
+		assert_int_equal(dht_record_sign(&r, sk), 0);
+		assert_int_equal(dht_put(net->n[0].d, net->now, &r, 0,
+					 (struct dht_lookup_cb){got_cb, &g}),
+				 0);
+		net_run(net);
+		assert_int_equal(g.calls, 1);
+	}
+	dht_status(net->n[1].d, &st);
+	assert_int_equal(st.records, 2);
+	assert_int_equal(st.stores_accepted + st.stores_rejected, 5);
+	net_free(net);
+}
+
+/* A STORE with a token that was not issued to the sender is refused. */
+static void test_bad_token(void **state)
+{
+	struct net *net = net_new(2);
+	struct dht_record r;
+	uint8_t sk[64], k[32], body[DHT_TOKEN_LEN + DHT_RECORD_MAX_LEN];
+	uint8_t plain[DHT_PLAIN_MAX], pkt[DHT_PKT_MAX];
+	struct dht_buf b = {.p = body, .len = sizeof body};
+	struct dht_buf h = {.p = plain, .len = sizeof plain};
+	struct dht_status st;
+
+	(void)state;
+	mk_record(&r, sk, 1, net->now, 20);
+	dht__put_bytes(&b, "not a real token", DHT_TOKEN_LEN);
+	dht__put_record(&b, &r);
+	dht__put_u8(&h, DHT_MSG_STORE);
+	dht__put_u8(&h, 0);
+	dht__put_u64(&h, 77);
+	dht__put_u64(&h, net->now);
+	dht__put_bytes(&h, body, b.pos);
+	assert_false(h.err);
+	pkt[0] = DHT_CLASS_SEALED;
+	memcpy(pkt + 1, net->n[0].pk, 32);
+	memset(pkt + 33, 0x42, CX_BOX_NONCE_LEN);
+	assert_int_equal(cx_box_shared(k, net->n[1].pk, net->n[0].sk), 0);
+	assert_int_equal(
+		cx_box_seal(pkt + DHT_OUTER_LEN, plain, h.pos, pkt + 33, k), 0);
+	assert_int_equal(dht_recv(net->n[1].d, net->now, &net->n[0].addr, pkt,
+				  DHT_OUTER_LEN + CX_BOX_MAC_LEN + h.pos),
+			 0);
+	dht_status(net->n[1].d, &st);
+	assert_int_equal(st.drop_bad_token, 1);
+	assert_int_equal(st.records, 0);
+	assert_int_equal(net->nq, 1); /* a STORE_ACK saying why */
 	net_free(net);
 }
 
@@ -633,6 +708,8 @@ int main(void)
 		cmocka_unit_test(test_subnet_limit),
 		cmocka_unit_test(test_rate_limit),
 		cmocka_unit_test(test_table_save_load),
+		cmocka_unit_test(test_storage_limit),
+		cmocka_unit_test(test_bad_token),
 	};
 
 	if (cx_init() < 0)
