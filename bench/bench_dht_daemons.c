@@ -100,7 +100,10 @@ int main(int argc, char **argv)
 
 		snprintf(data, sizeof data, "%s/d%u", dir, i);
 		snprintf(ds[i].sock, sizeof ds[i].sock, "%s/s%u", dir, i);
-		snprintf(listen, sizeof listen, "127.0.0.1:%d", base + (int)i);
+		/* One /24 per daemon: all of 127/8 is loopback, and the
+		 * DHT limits contacts and requests per /24. */
+		snprintf(listen, sizeof listen, "127.%u.%u.1:%d", i / 256,
+			 i % 256, base);
 		args[k++] = (char *)parleyd;
 		args[k++] = "--data-dir";
 		args[k++] = data;

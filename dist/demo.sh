@@ -20,7 +20,7 @@ run "$parleyd" --data-dir "$dir/alice" --socket "$dir/alice.sock" \
 	--log-file "$dir/alice.log" --listen "127.0.0.1:$port"
 say "starting bob's parleyd; he joins the network through alice's node"
 run "$parleyd" --data-dir "$dir/bob" --socket "$dir/bob.sock" \
-	--log-file "$dir/bob.log" --listen "127.0.0.1:$((port + 1))" \
+	--log-file "$dir/bob.log" --listen "127.0.1.1:$port" \
 	--bootstrap "127.0.0.1:$port"
 
 say "alice asks her daemon how it is"
