@@ -97,6 +97,28 @@ check "the restored key file starts again" start s --passphrase-file "$T/pass"
 check "... with the same identity" test "$(field "$(rpc s identity.get)" id)" = "$sid"
 stop s
 
+# Peer credentials: even with the socket opened up to everyone, a client
+# running as another user is refused (needs root to play that user).
+check "start for the peer check" start p
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+	chmod 0755 "$T"
+	chmod 0666 "$T/p.sock"
+	out=$(printf '{"jsonrpc":"2.0","id":1,"method":"node.status"}\n' |
+		setpriv --reuid=65534 --regid=65534 --clear-groups \
+			"$RPCTOOL" "$T/p.sock" send 2>&1)
+	check "a client of another uid gets no answer" \
+		sh -c "! printf '%s' '$out' | grep -q result"
+	check "... and the daemon logged the refusal" \
+		grep -q "refused a client of another user" "$T/p.log"
+	check "... while our own client is served" \
+		sh -c "'$RPCTOOL' '$T/p.sock' pipeline 3 node.status | grep -q 'ok 3'"
+	chmod 0700 "$T"
+else
+	tap_n=$((tap_n + 1))
+	echo "ok $tap_n - peer uid check # SKIP needs root and setpriv"
+fi
+stop p
+
 # node.stop: the caller gets its answer, a subscriber gets node.stopping,
 # then the daemon exits and removes its socket.
 check "start for node.stop" start b
