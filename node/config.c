@@ -33,6 +33,7 @@ static const struct cfg_key cfg_keys[] = {
 	{"log-level", CFG_KIND_LEVEL, CFG_AT(log_level)},
 	{"foreground", CFG_KIND_BOOL, CFG_AT(foreground)},
 	{"relay", CFG_KIND_BOOL, CFG_AT(relay)},
+	{"lan", CFG_KIND_BOOL, CFG_AT(lan)},
 	{"event-log-max", CFG_KIND_U64, CFG_AT(event_log_max)},
 	{"bootstrap", CFG_KIND_BOOTSTRAP, 0},
 };

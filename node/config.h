@@ -25,6 +25,7 @@ struct node_config {
 	enum log_level log_level;
 	bool foreground;
 	bool relay;
+	bool lan; /* announce and listen for nodes on the local segment */
 	uint64_t event_log_max; /* events kept in the log */
 	char *bootstrap[CONFIG_BOOTSTRAP_MAX];
 	size_t num_bootstrap;

@@ -7,7 +7,7 @@ node_libnode_a_SOURCES = node/api.c node/api.h node/api_dht.c node/rpc.h \
 	node/log.c node/log.h node/node.c node/node.h
 node_libnode_a_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
 node_libnode_sys_a_SOURCES = node/sys_api.c node/sys_api.h \
-	node/sys_udp.c node/sys_udp.h \
+	node/sys_udp.c node/sys_udp.h node/sys_lan.c node/sys_lan.h \
 	node/sys_os.c node/sys_os.h
 node_libnode_sys_a_CFLAGS = $(AM_CFLAGS) $(UV_CFLAGS)
 

@@ -31,6 +31,7 @@
 #include "node/sys_api.h"
 #include "node/sys_os.h"
 #include "node/sys_udp.h"
+#include "node/sys_lan.h"
 #include "dht/dht.h"
 #include "node/addr.h"
 #include "store/store.h"
@@ -56,6 +57,7 @@ struct daemon {
 	struct api *api;
 	struct sys_api *sys_api;
 	struct sys_udp *sys_udp;
+	struct sys_lan *sys_lan;
 	uv_timer_t save_timer; /* saves the routing table now and then */
 	uv_timer_t boot_timer; /* re-bootstraps while the table is empty */
 	uint64_t boot_backoff_ms;
@@ -82,6 +84,8 @@ static void usage(FILE *f)
 		"through (repeatable)\n"
 		"      --relay               volunteer as a store-and-forward "
 		"relay\n"
+		"      --lan                 find nodes on the local network "
+		"(multicast)\n"
 		"      --passphrase-file F   seal the key file with the "
 		"passphrase in F\n"
 		"      --log-level LEVEL     error, warn, info (default) or "
@@ -104,6 +108,7 @@ static const struct option long_opts[] = {
 	{"listen", required_argument, NULL, 'l'},
 	{"bootstrap", required_argument, NULL, 'B'},
 	{"relay", no_argument, NULL, 'R'},
+	{"lan", no_argument, NULL, 'N'},
 	{"passphrase-file", required_argument, NULL, 'P'},
 	{"log-level", required_argument, NULL, 'L'},
 	{"log-file", required_argument, NULL, 'O'},
@@ -486,6 +491,10 @@ static int start_dht(struct daemon *d)
 		return -1;
 	}
 	bootstrap_all(d, now);
+	if (d->cfg.lan &&
+	    (r = sys_lan_start(&d->sys_lan, &d->loop, &d->node,
+			       sys_udp_local(d->sys_udp)->port)) < 0)
+		log_warn("LAN discovery off: %s", uv_strerror(r));
 	uv_timer_init(&d->loop, &d->save_timer);
 	d->save_timer.data = d;
 	uv_timer_start(&d->save_timer, save_timer_cb, DHT_SAVE_EVERY_MS,
@@ -512,6 +521,8 @@ static void daemon_stop(struct daemon *d)
 	node_emit(&d->node, "node.stopping", "{}");
 	save_table(d);
 	d->node.dht_kick = NULL;
+	sys_lan_stop(d->sys_lan);
+	d->sys_lan = NULL;
 	sys_udp_close(d->sys_udp);
 	d->sys_udp = NULL;
 	if (d->save_timer.data != NULL)
@@ -778,6 +789,8 @@ out:
 		sys_api_stop(d.sys_api);
 		d.sys_api = NULL;
 	}
+	sys_lan_stop(d.sys_lan);
+	d.sys_lan = NULL;
 	if (d.sys_udp != NULL) {
 		sys_udp_close(d.sys_udp);
 		d.sys_udp = NULL;
