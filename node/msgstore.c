@@ -1596,11 +1596,11 @@ int msgstore_list(struct msgstore *ms,
 	for (size_t i = 0; i < pc.n; i++) {
 		struct page_item *it = &pc.items[pc.n - 1 - i];
 
-		if ((r = msgstore__msg_rec_decode(&rec, it->raw, it->len)) <
-			    0 ||
-		    (r = msg_fill(ms, peer, it->seq, &rec, true, &out[i])) <
-			    0) {
-			msgstore_msg_clear(&out[i]);
+		if ((r = msgstore__msg_rec_decode(&rec, it->raw, it->len)) < 0)
+			goto out;
+		if ((r = msg_fill(ms, peer, it->seq, &rec, true, &out[i])) <
+		    0) {
+			msgstore_msg_clear(&out[i]); /* msg_fill set it up */
 			goto out;
 		}
 		filled++;

@@ -21,8 +21,12 @@
 
 #include "crypto/cx.h"
 #include "crypto/keys.h"
+#include "crypto/prim.h"
 #include "node/msgstore.h"
 #include "store/store.h"
+
+#define ALLOC_FAIL_SODIUM
+#include "tests/unit/alloc_fail.h"
 
 /* Deterministic test rng: xorshift64* (not cryptographic). */
 struct trng {
@@ -1076,6 +1080,240 @@ static void test_kill9(void **state)
 	assert_int_equal(open_all(f, true), 0);
 }
 
+/* A stored body whose zstd frame declares more than MSGSTORE_BODY_MAX is
+ * refused before it is decoded, even when it authenticates: the test seals
+ * one itself with the documented key derivation and associated data
+ * (docs/PROTOCOL-store.md), which also checks that documentation. */
+struct bomb_ctx {
+	struct fixture *f;
+	const uint8_t *peer;
+	size_t body_len;
+};
+
+static int bomb_txn(struct store_txn *t, void *arg)
+{
+	struct bomb_ctx *bc = arg;
+	static const char tag[] = "parley msgbody v1";
+	uint8_t key[40], ad[131], bkey[CX_KEY_LEN], *v = NULL, *nv = NULL;
+	uint8_t *plain = NULL, *frame = NULL, *p;
+	size_t l, frame_len = 0, cap = store_compress_bound(bc->body_len);
+	int r = -ENOMEM;
+
+	memcpy(key, bc->peer, 32);
+	memset(key + 32, 0, 8);
+	key[39] = 1;
+	if ((r = store_get_alloc(t, STORE_TABLE_MESSAGES, key, 40, &v, &l)) < 0)
+		return r;
+	plain = malloc(bc->body_len);
+	frame = malloc(cap);
+	nv = malloc(MSGSTORE__MSG_HDR_LEN + cap + 16);
+	if (plain == NULL || frame == NULL || nv == NULL)
+		goto out;
+	memset(plain, 'z', bc->body_len);
+	if ((r = store_compress(frame, cap, &frame_len, plain, bc->body_len,
+				0)) < 0)
+		goto out;
+	/* ad = tag || peer || seq || id || dir || from || sent_ms ||
+	 * reply flag || reply_to, from the record's own header. */
+	p = ad;
+	memcpy(p, tag, 17);
+	p += 17;
+	memcpy(p, key, 40);
+	p += 40;
+	memcpy(p, v + 4, 16); /* id */
+	p += 16;
+	*p++ = v[1];		   /* dir */
+	memcpy(p, v + 20, 32 + 8); /* from, sent_ms */
+	p += 40;
+	*p++ = v[3] & 1;
+	memcpy(p, v + 76, 16);
+	assert_int_equal(cx_store_subkey(bkey, &bc->f->id, 1, "msgbody1"), 0);
+	memcpy(nv, v, MSGSTORE__MSG_HDR_LEN);
+	nv[124] = (uint8_t)((frame_len + 16) >> 24);
+	nv[125] = (uint8_t)((frame_len + 16) >> 16);
+	nv[126] = (uint8_t)((frame_len + 16) >> 8);
+	nv[127] = (uint8_t)(frame_len + 16);
+	assert_int_equal(cx_xchacha_seal(nv + MSGSTORE__MSG_HDR_LEN,
+					 frame_len + 16, frame, frame_len, ad,
+					 sizeof ad, nv + 100, bkey),
+			 0);
+	r = store_put(t, STORE_TABLE_MESSAGES, key, 40, nv,
+		      MSGSTORE__MSG_HDR_LEN + frame_len + 16);
+out:
+	free(v);
+	free(nv);
+	free(plain);
+	free(frame);
+	return r;
+}
+
+static void test_decompress_cap(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t a[MSGSTORE_PK_LEN], id[MSGSTORE_ID_LEN];
+	struct bomb_ctx bc = {.f = f, .peer = a};
+	struct msgstore_msg m;
+
+	pk_of(a, 0x40, 11);
+	send_text(f, a, "small", 1, id);
+	/* A forged body of exactly the maximum opens: the documented
+	 * associated data is right. */
+	bc.body_len = MSGSTORE_BODY_MAX;
+	assert_int_equal(store_write(f->s, bomb_txn, &bc), 0);
+	assert_int_equal(msgstore_get(f->ms, id, &m), 0);
+	assert_int_equal(m.body_len, MSGSTORE_BODY_MAX);
+	assert_int_equal(m.body[0], 'z');
+	msgstore_msg_clear(&m);
+	/* One byte more: refused before decoding. */
+	bc.body_len = MSGSTORE_BODY_MAX + 1;
+	assert_int_equal(store_write(f->s, bomb_txn, &bc), 0);
+	assert_int_equal(msgstore_get(f->ms, id, &m), -EBADMSG);
+	bc.body_len = 10u << 20;
+	assert_int_equal(store_write(f->s, bomb_txn, &bc), 0);
+	assert_int_equal(msgstore_get(f->ms, id, &m), -EBADMSG);
+}
+
+/* Corrupt clear headers are refused, never trusted. */
+static int corrupt_txn(struct store_txn *t, void *arg)
+{
+	const uint8_t *peer = arg;
+	uint8_t key[40], *v = NULL;
+	size_t l;
+	int r;
+
+	memcpy(key, peer, 32);
+	memset(key + 32, 0, 8);
+	key[39] = 1;
+	if ((r = store_get_alloc(t, STORE_TABLE_MESSAGES, key, 40, &v, &l)) < 0)
+		return r;
+	v[0] = 2; /* unknown version */
+	r = store_put(t, STORE_TABLE_MESSAGES, key, 40, v, l);
+	free(v);
+	return r;
+}
+
+static void test_corrupt(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t a[MSGSTORE_PK_LEN], id[MSGSTORE_ID_LEN];
+	struct msgstore_msg page[2];
+	struct msgstore_check_stats st;
+	struct msgstore_msg m;
+	uint8_t *ids;
+	size_t n;
+
+	pk_of(a, 0x41, 12);
+	memset(id, 0x61, sizeof id);
+	{
+		bool dup;
+
+		recv_text(f, a, "x", 5, id, &dup);
+	}
+	assert_int_equal(store_write(f->s, corrupt_txn, a), 0);
+	assert_int_equal(msgstore_get(f->ms, id, &m), -EBADMSG);
+	assert_int_equal(msgstore_list(f->ms, a, NULL, 2, page, &n), -EBADMSG);
+	assert_int_equal(msgstore_mark_read(f->ms, a, id, 6, &ids, &n),
+			 -EBADMSG);
+	assert_int_equal(msgstore_check(f->ms, &st), -EBADMSG);
+}
+
+/* Every allocation of each operation fails in turn: the call returns
+ * -ENOMEM, nothing of it is stored (msgstore_check and the counts stay),
+ * nothing leaks (ASan), and the next call works. */
+static void test_alloc_failure(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t a[MSGSTORE_PK_LEN], id[MSGSTORE_ID_LEN], in_id[MSGSTORE_ID_LEN];
+	struct msgstore_incoming in;
+	struct msgstore_msg page[4], m;
+	struct msgstore *ms2;
+	uint8_t *ids = NULL;
+	uint64_t msgs = 1, obx = 1;
+	bool dup = false, changed;
+	size_t n = 0;
+	long k;
+	int r;
+
+	pk_of(a, 0x50, 13);
+	send_text(f, a, "first", 1, id);
+	memset(in_id, 0x51, sizeof in_id);
+	in = (struct msgstore_incoming){.peer = a,
+					.id = in_id,
+					.from = a,
+					.sent_ms = 2,
+					.body = (const uint8_t *)"incoming",
+					.body_len = 8};
+	for (int op = 0; op < 7; op++) {
+		for (k = 0;; k++) {
+			alloc_fail(k);
+			switch (op) {
+			case 0:
+				ms2 = NULL;
+				r = msgstore_open(&ms2, f->s, &f->id,
+						  &f->rng.rng);
+				msgstore_close(ms2);
+				break;
+			case 1:
+				r = msgstore_send(f->ms, a,
+						  (const uint8_t *)"again", 5,
+						  NULL, 3, id, NULL);
+				break;
+			case 2:
+				r = msgstore_receive(f->ms, &in, 4, NULL, &dup);
+				break;
+			case 3:
+				r = msgstore_list(f->ms, a, NULL, 4, page, &n);
+				break;
+			case 4:
+				r = msgstore_get(f->ms, in_id, &m);
+				break;
+			case 5:
+				r = msgstore_mark_read(f->ms, a, in_id, 5, &ids,
+						       &n);
+				break;
+			default:
+				r = msgstore_set_status(
+					f->ms, id, MSGSTORE_STATUS_DELIVERED, 6,
+					&changed, NULL);
+				break;
+			}
+			if (alloc_done())
+				break;
+			assert_int_equal(r, -ENOMEM);
+			check_ok(f, msgs, obx);
+		}
+		assert_int_equal(r, 0);
+		switch (op) {
+		case 1:
+			msgs++;
+			obx++;
+			break;
+		case 2:
+			msgs++;
+			assert_false(dup);
+			break;
+		case 3:
+			assert_int_equal(n, 3);
+			for (size_t i = 0; i < n; i++)
+				msgstore_msg_clear(&page[i]);
+			break;
+		case 4:
+			msgstore_msg_clear(&m);
+			break;
+		case 5:
+			assert_int_equal(n, 1);
+			free(ids);
+			break;
+		case 6:
+			obx--;
+			break;
+		default:
+			break;
+		}
+		check_ok(f, msgs, obx);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1091,6 +1329,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_graft, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kill9, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_decompress_cap, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_corrupt, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_alloc_failure, setup,
+						teardown),
 	};
 
 	if (cx_init() < 0)
