@@ -1928,6 +1928,62 @@ int msgstore_outbox_list(struct msgstore *ms, const uint8_t *peer,
 	return 0;
 }
 
+struct due_ctx {
+	uint64_t now_ms, next_ms;
+	struct msgstore_outbox_entry *out;
+	size_t max, n;
+};
+
+static int due_cb(void *arg, const void *key, size_t key_len, const void *val,
+		  size_t val_len)
+{
+	struct due_ctx *dc = arg;
+	struct msgstore_outbox_entry e;
+	int r;
+
+	if (key_len != 8)
+		return -EBADMSG;
+	if ((r = msgstore__outbox_rec_decode(&e, val, val_len)) < 0)
+		return r;
+	e.obx_seq = be64_get(key);
+	if (e.next_attempt_ms <= dc->now_ms && dc->n < dc->max) {
+		dc->out[dc->n++] = e;
+		return 0;
+	}
+	if (e.next_attempt_ms < dc->next_ms)
+		dc->next_ms = e.next_attempt_ms;
+	return 0;
+}
+
+static int due_txn(struct store_txn *t, void *arg)
+{
+	return store_scan(t, STORE_TABLE_OUTBOX, NULL, 0, false, due_cb, arg);
+}
+
+/* A full scan of the outbox: it holds only what is not yet delivered,
+ * which stays small unless a peer is away for long; an index on
+ * next_attempt_ms can come when that matters. */
+int msgstore_outbox_due(struct msgstore *ms, uint64_t now_ms,
+			struct msgstore_outbox_entry *out, size_t max,
+			size_t *n, uint64_t *next_ms)
+{
+	struct due_ctx dc = {.now_ms = now_ms,
+			     .next_ms = UINT64_MAX,
+			     .out = out,
+			     .max = max};
+	int r;
+
+	*n = 0;
+	*next_ms = UINT64_MAX;
+	if (max == 0 || out == NULL)
+		return -EINVAL;
+	if ((r = store_read(ms->s, due_txn, &dc)) < 0)
+		return r;
+	*n = dc.n;
+	*next_ms = dc.next_ms;
+	return 0;
+}
+
 struct attempt_ctx {
 	const uint8_t *id;
 	uint64_t next_ms;

@@ -287,6 +287,14 @@ int msgstore_outbox_list(struct msgstore *ms, const uint8_t *peer,
 			 uint64_t after, struct msgstore_outbox_entry *out,
 			 size_t max, size_t *n);
 
+/* Lists, in send order, up to max outbox entries due at now_ms
+ * (next_attempt_ms <= now_ms), and sets *next_ms to the earliest
+ * next_attempt_ms of the entries not listed (UINT64_MAX: none), so the
+ * caller knows when to look again. */
+int msgstore_outbox_due(struct msgstore *ms, uint64_t now_ms,
+			struct msgstore_outbox_entry *out, size_t max,
+			size_t *n, uint64_t *next_ms);
+
 /* Records a send attempt of message id: attempts + 1, next attempt at
  * next_attempt_ms (the caller's backoff).  -ENOENT when it is not in the
  * outbox. */

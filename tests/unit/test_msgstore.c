@@ -364,6 +364,26 @@ static void test_send_outbox(void **state)
 	assert_int_equal(e[0].attempts, 2);
 	assert_int_equal(e[0].next_attempt_ms, 9000);
 
+	/* Due entries at a given time, and the next deadline. */
+	{
+		uint64_t next = 0;
+
+		assert_int_equal(
+			msgstore_outbox_due(f->ms, 102, e, 8, &n, &next), 0);
+		assert_int_equal(n, 2); /* ids[0], ids[2]; ids[1] waits */
+		assert_memory_equal(e[0].id, ids[0], MSGSTORE_ID_LEN);
+		assert_memory_equal(e[1].id, ids[2], MSGSTORE_ID_LEN);
+		assert_int_equal(next, 103);
+		assert_int_equal(
+			msgstore_outbox_due(f->ms, 10000, e, 3, &n, &next), 0);
+		assert_int_equal(n, 3);
+		assert_int_equal(next, 103); /* ids[3], over max */
+		assert_int_equal(
+			msgstore_outbox_due(f->ms, 10000, e, 8, &n, &next), 0);
+		assert_int_equal(n, 5);
+		assert_int_equal(next, UINT64_MAX);
+	}
+
 	/* Bad bodies. */
 	assert_int_equal(msgstore_send(f->ms, a, (const uint8_t *)"\xff", 1,
 				       NULL, 1, ids[0], NULL),
