@@ -1409,8 +1409,10 @@ static int check_body(const uint8_t *body, size_t body_len)
 	return 0;
 }
 
-static int insert_run(struct msgstore *ms, struct insert_ctx *ic,
-		      const uint8_t *body, size_t body_len)
+/* Runs insert_txn in t, or in a transaction of its own when t is NULL. */
+static int insert_run(struct msgstore *ms, struct store_txn *t,
+		      struct insert_ctx *ic, const uint8_t *body,
+		      size_t body_len)
 {
 	uint8_t *frame = NULL;
 	int r;
@@ -1421,17 +1423,16 @@ static int insert_run(struct msgstore *ms, struct insert_ctx *ic,
 		return r;
 	ic->ms = ms;
 	ic->frame = frame;
-	r = store_write(ms->s, insert_txn, ic);
+	r = t != NULL ? insert_txn(t, ic) : store_write(ms->s, insert_txn, ic);
 	cx_wipe(frame, ic->frame_len);
 	free(frame);
 	return r;
 }
 
-int msgstore_send(struct msgstore *ms,
-		  const uint8_t peer[static MSGSTORE_PK_LEN],
-		  const uint8_t *body, size_t body_len, const uint8_t *reply_to,
-		  uint64_t now_ms, uint8_t id_out[static MSGSTORE_ID_LEN],
-		  uint64_t *seq_out)
+static int send_impl(struct msgstore *ms, struct store_txn *t,
+		     const uint8_t *peer, const uint8_t *body, size_t body_len,
+		     const uint8_t *reply_to, uint64_t now_ms, uint8_t *id_out,
+		     uint64_t *seq_out)
 {
 	struct insert_ctx ic;
 	int r;
@@ -1451,7 +1452,7 @@ int msgstore_send(struct msgstore *ms,
 		ic.rec.flags = MSGSTORE__MSG_FLAG_REPLY;
 		memcpy(ic.rec.reply_to, reply_to, MSGSTORE_ID_LEN);
 	}
-	if ((r = insert_run(ms, &ic, body, body_len)) < 0)
+	if ((r = insert_run(ms, t, &ic, body, body_len)) < 0)
 		return r;
 	memcpy(id_out, ic.rec.id, MSGSTORE_ID_LEN);
 	if (seq_out != NULL)
@@ -1459,8 +1460,31 @@ int msgstore_send(struct msgstore *ms,
 	return 0;
 }
 
-int msgstore_receive(struct msgstore *ms, const struct msgstore_incoming *in,
-		     uint64_t now_ms, uint64_t *seq_out, bool *duplicate)
+int msgstore_send(struct msgstore *ms,
+		  const uint8_t peer[static MSGSTORE_PK_LEN],
+		  const uint8_t *body, size_t body_len, const uint8_t *reply_to,
+		  uint64_t now_ms, uint8_t id_out[static MSGSTORE_ID_LEN],
+		  uint64_t *seq_out)
+{
+	return send_impl(ms, NULL, peer, body, body_len, reply_to, now_ms,
+			 id_out, seq_out);
+}
+
+int msgstore_send_txn(struct msgstore *ms, struct store_txn *t,
+		      const uint8_t peer[static MSGSTORE_PK_LEN],
+		      const uint8_t *body, size_t body_len,
+		      const uint8_t *reply_to, uint64_t now_ms,
+		      uint8_t id_out[static MSGSTORE_ID_LEN], uint64_t *seq_out)
+{
+	if (t == NULL)
+		return -EINVAL;
+	return send_impl(ms, t, peer, body, body_len, reply_to, now_ms, id_out,
+			 seq_out);
+}
+
+static int receive_impl(struct msgstore *ms, struct store_txn *t,
+			const struct msgstore_incoming *in, uint64_t now_ms,
+			uint64_t *seq_out, bool *duplicate)
 {
 	struct insert_ctx ic;
 	int r;
@@ -1484,12 +1508,28 @@ int msgstore_receive(struct msgstore *ms, const struct msgstore_incoming *in,
 		ic.rec.flags = MSGSTORE__MSG_FLAG_REPLY;
 		memcpy(ic.rec.reply_to, in->reply_to, MSGSTORE_ID_LEN);
 	}
-	if ((r = insert_run(ms, &ic, in->body, in->body_len)) < 0)
+	if ((r = insert_run(ms, t, &ic, in->body, in->body_len)) < 0)
 		return r;
 	*duplicate = ic.duplicate;
 	if (seq_out != NULL)
 		*seq_out = ic.seq;
 	return 0;
+}
+
+int msgstore_receive(struct msgstore *ms, const struct msgstore_incoming *in,
+		     uint64_t now_ms, uint64_t *seq_out, bool *duplicate)
+{
+	return receive_impl(ms, NULL, in, now_ms, seq_out, duplicate);
+}
+
+int msgstore_receive_txn(struct msgstore *ms, struct store_txn *t,
+			 const struct msgstore_incoming *in, uint64_t now_ms,
+			 uint64_t *seq_out, bool *duplicate)
+{
+	*duplicate = false;
+	if (t == NULL)
+		return -EINVAL;
+	return receive_impl(ms, t, in, now_ms, seq_out, duplicate);
 }
 
 int msgstore_get(struct msgstore *ms, const uint8_t id[static MSGSTORE_ID_LEN],
@@ -1665,6 +1705,7 @@ static int status_step(enum msgstore_status cur, enum msgstore_status next)
 }
 
 struct status_ctx {
+	const uint8_t *peer; /* NULL: any conversation */
 	const uint8_t *id;
 	enum msgstore_status status;
 	uint64_t now_ms;
@@ -1693,6 +1734,9 @@ static int status_txn(struct store_txn *t, void *arg)
 	sc->changed = false;
 	if ((r = msg_find(t, sc->id, &w, &raw, &rec)) < 0)
 		return r;
+	r = -ENOENT;
+	if (sc->peer != NULL && memcmp(sc->peer, w.peer, MSGSTORE_PK_LEN) != 0)
+		goto out;
 	sc->old = rec.status;
 	r = -EINVAL;
 	if (rec.dir != MSGSTORE_DIR_OUT)
@@ -1718,25 +1762,49 @@ out:
 	return r;
 }
 
-int msgstore_set_status(struct msgstore *ms,
-			const uint8_t id[static MSGSTORE_ID_LEN],
-			enum msgstore_status status, uint64_t now_ms,
-			bool *changed, enum msgstore_status *old_out)
+static int set_status_impl(struct msgstore *ms, struct store_txn *t,
+			   const uint8_t *peer, const uint8_t *id,
+			   enum msgstore_status status, uint64_t now_ms,
+			   bool *changed, enum msgstore_status *old_out)
 {
-	struct status_ctx sc = {.id = id, .status = status, .now_ms = now_ms};
+	struct status_ctx sc = {
+		.peer = peer, .id = id, .status = status, .now_ms = now_ms};
 	int r;
 
 	if (changed != NULL)
 		*changed = false;
 	if (status_step(MSGSTORE_STATUS_QUEUED, status) < 0)
 		return -EINVAL;
-	if ((r = store_write(ms->s, status_txn, &sc)) < 0)
+	r = t != NULL ? status_txn(t, &sc)
+		      : store_write(ms->s, status_txn, &sc);
+	if (r < 0)
 		return r;
 	if (changed != NULL)
 		*changed = sc.changed;
 	if (old_out != NULL)
 		*old_out = sc.old;
 	return 0;
+}
+
+int msgstore_set_status(struct msgstore *ms, const uint8_t *peer,
+			const uint8_t id[static MSGSTORE_ID_LEN],
+			enum msgstore_status status, uint64_t now_ms,
+			bool *changed, enum msgstore_status *old_out)
+{
+	return set_status_impl(ms, NULL, peer, id, status, now_ms, changed,
+			       old_out);
+}
+
+int msgstore_set_status_txn(struct msgstore *ms, struct store_txn *t,
+			    const uint8_t *peer,
+			    const uint8_t id[static MSGSTORE_ID_LEN],
+			    enum msgstore_status status, uint64_t now_ms,
+			    bool *changed, enum msgstore_status *old_out)
+{
+	if (t == NULL)
+		return -EINVAL;
+	return set_status_impl(ms, t, peer, id, status, now_ms, changed,
+			       old_out);
 }
 
 /* mark_read: read incoming messages always form a prefix of a

@@ -5,9 +5,10 @@
  *
  * Pure over store/: no sockets, no clock (times are arguments, in Unix
  * milliseconds, *_ms), randomness from the injected struct rng (message ids
- * and nonces).  Every public function is one LMDB transaction: when it
- * returns 0 the change is durable (unless the store was opened no_sync),
- * and when it fails nothing of it was written.
+ * and nonces).  Every public function is one LMDB transaction (but the
+ * *_txn variants, which join the caller's): when it returns 0 the change
+ * is durable (unless the store was opened no_sync), and when it fails
+ * nothing of it was written.
  *
  * At rest, message bodies are zstd-compressed and then sealed with
  * XChaCha20-Poly1305 under a key derived from the identity's storage key
@@ -229,7 +230,8 @@ struct msgstore_incoming {
  * message with the same id is already stored (from anyone, in either
  * direction), nothing changes and *duplicate is set: delivery is
  * at-least-once, history exactly-once (DESIGN.md 6).  *seq_out (may be
- * NULL) gets the new message's seq, or the stored one's on a duplicate. */
+ * NULL) gets the new message's seq, or the stored one's on a duplicate
+ * (which is in another conversation if another peer used that id first). */
 int msgstore_receive(struct msgstore *ms, const struct msgstore_incoming *in,
 		     uint64_t now_ms, uint64_t *seq_out, bool *duplicate);
 
@@ -253,8 +255,11 @@ int msgstore_list(struct msgstore *ms,
  * nothing and sets *changed false; QUEUED as a target, or an incoming
  * message, is -EINVAL; FAILED or CANCELLED after DELIVERED is -EALREADY.
  * Reaching DELIVERED, READ, FAILED or CANCELLED removes the outbox entry
- * in the same transaction.  *changed and *old_out may be NULL. */
-int msgstore_set_status(struct msgstore *ms,
+ * in the same transaction.  peer: for a receipt, the account it came
+ * from; the message must belong to that conversation, else -ENOENT (a
+ * peer cannot move the status of messages sent to someone else); NULL for
+ * local actions (cancel).  *changed and *old_out may be NULL. */
+int msgstore_set_status(struct msgstore *ms, const uint8_t *peer,
 			const uint8_t id[static MSGSTORE_ID_LEN],
 			enum msgstore_status status, uint64_t now_ms,
 			bool *changed, enum msgstore_status *old_out);
@@ -268,6 +273,30 @@ int msgstore_mark_read(struct msgstore *ms,
 		       const uint8_t peer[static MSGSTORE_PK_LEN],
 		       const uint8_t up_to_id[static MSGSTORE_ID_LEN],
 		       uint64_t now_ms, uint8_t **ids, size_t *n_ids);
+
+/* The same three writes inside the caller's write transaction t, so that
+ * they commit together with the caller's own writes (say the event that
+ * announces them: events.* in the same transaction, so that a crash can
+ * lose neither).  Run them from a store_write() function: that function
+ * may run more than once (store_write grows the map and starts again), so
+ * outputs are valid only after store_write() returned 0, and each run
+ * draws a new id (send).  On any error, part of the writes may be in t:
+ * the caller aborts it (its function returns the error).  Nothing is
+ * written for a status step that changes nothing. */
+int msgstore_send_txn(struct msgstore *ms, struct store_txn *t,
+		      const uint8_t peer[static MSGSTORE_PK_LEN],
+		      const uint8_t *body, size_t body_len,
+		      const uint8_t *reply_to, uint64_t now_ms,
+		      uint8_t id_out[static MSGSTORE_ID_LEN],
+		      uint64_t *seq_out);
+int msgstore_receive_txn(struct msgstore *ms, struct store_txn *t,
+			 const struct msgstore_incoming *in, uint64_t now_ms,
+			 uint64_t *seq_out, bool *duplicate);
+int msgstore_set_status_txn(struct msgstore *ms, struct store_txn *t,
+			    const uint8_t *peer,
+			    const uint8_t id[static MSGSTORE_ID_LEN],
+			    enum msgstore_status status, uint64_t now_ms,
+			    bool *changed, enum msgstore_status *old_out);
 
 /* ---- Outbox (OUTBOX: outbox seq -> entry) ---- */
 

@@ -422,19 +422,36 @@ static void test_status(void **state)
 
 	pk_of(a, 0xb0, 3);
 	send_text(f, a, "status", 10, id);
-	assert_int_equal(msgstore_set_status(f->ms, id, MSGSTORE_STATUS_SENT,
-					     11, &changed, &old),
+	assert_int_equal(msgstore_set_status(f->ms, NULL, id,
+					     MSGSTORE_STATUS_SENT, 11, &changed,
+					     &old),
 			 0);
 	assert_true(changed);
 	assert_int_equal(old, MSGSTORE_STATUS_QUEUED);
+	/* A receipt from another peer cannot move it; from a, it can. */
+	{
+		uint8_t other[MSGSTORE_PK_LEN];
+
+		pk_of(other, 0xb1, 3);
+		assert_int_equal(msgstore_set_status(f->ms, other, id,
+						     MSGSTORE_STATUS_READ, 11,
+						     &changed, NULL),
+				 -ENOENT);
+		assert_int_equal(msgstore_set_status(f->ms, a, id,
+						     MSGSTORE_STATUS_SENT, 11,
+						     &changed, NULL),
+				 0);
+		assert_false(changed);
+	}
 	/* Sent keeps the outbox entry: only delivery or cancel end it. */
 	assert_int_equal(msgstore_outbox_list(f->ms, NULL, 0, e, 4, &n), 0);
 	assert_int_equal(n, 1);
-	assert_int_equal(msgstore_set_status(f->ms, id, MSGSTORE_STATUS_SENT,
-					     12, &changed, NULL),
+	assert_int_equal(msgstore_set_status(f->ms, NULL, id,
+					     MSGSTORE_STATUS_SENT, 12, &changed,
+					     NULL),
 			 0);
 	assert_false(changed);
-	assert_int_equal(msgstore_set_status(f->ms, id,
+	assert_int_equal(msgstore_set_status(f->ms, NULL, id,
 					     MSGSTORE_STATUS_DELIVERED, 13,
 					     &changed, NULL),
 			 0);
@@ -443,26 +460,30 @@ static void test_status(void **state)
 	assert_int_equal(n, 0);
 	check_ok(f, 1, 0);
 	/* Backwards is ignored, cancel after delivery refused. */
-	assert_int_equal(msgstore_set_status(f->ms, id, MSGSTORE_STATUS_SENT,
-					     14, &changed, &old),
+	assert_int_equal(msgstore_set_status(f->ms, NULL, id,
+					     MSGSTORE_STATUS_SENT, 14, &changed,
+					     &old),
 			 0);
 	assert_false(changed);
 	assert_int_equal(old, MSGSTORE_STATUS_DELIVERED);
-	assert_int_equal(msgstore_set_status(f->ms, id,
+	assert_int_equal(msgstore_set_status(f->ms, NULL, id,
 					     MSGSTORE_STATUS_CANCELLED, 14,
 					     &changed, NULL),
 			 -EALREADY);
-	assert_int_equal(msgstore_set_status(f->ms, id, MSGSTORE_STATUS_FAILED,
-					     14, &changed, NULL),
+	assert_int_equal(msgstore_set_status(f->ms, NULL, id,
+					     MSGSTORE_STATUS_FAILED, 14,
+					     &changed, NULL),
 			 -EALREADY);
-	assert_int_equal(msgstore_set_status(f->ms, id, MSGSTORE_STATUS_QUEUED,
-					     14, &changed, NULL),
+	assert_int_equal(msgstore_set_status(f->ms, NULL, id,
+					     MSGSTORE_STATUS_QUEUED, 14,
+					     &changed, NULL),
 			 -EINVAL);
-	assert_int_equal(msgstore_set_status(f->ms, id, MSGSTORE_STATUS_READ,
-					     15, &changed, NULL),
+	assert_int_equal(msgstore_set_status(f->ms, NULL, id,
+					     MSGSTORE_STATUS_READ, 15, &changed,
+					     NULL),
 			 0);
 	assert_true(changed);
-	assert_int_equal(msgstore_set_status(f->ms, id,
+	assert_int_equal(msgstore_set_status(f->ms, NULL, id,
 					     MSGSTORE_STATUS_DELIVERED, 16,
 					     &changed, NULL),
 			 0);
@@ -474,8 +495,9 @@ static void test_status(void **state)
 
 	/* Read straight from queued (receipts may overtake): outbox gone. */
 	send_text(f, a, "skip", 20, id2);
-	assert_int_equal(msgstore_set_status(f->ms, id2, MSGSTORE_STATUS_READ,
-					     21, &changed, NULL),
+	assert_int_equal(msgstore_set_status(f->ms, NULL, id2,
+					     MSGSTORE_STATUS_READ, 21, &changed,
+					     NULL),
 			 0);
 	assert_true(changed);
 	check_ok(f, 2, 0);
@@ -483,20 +505,22 @@ static void test_status(void **state)
 	/* Failed, then cancelled; a late receipt still counts. */
 	send_text(f, a, "fail", 30, id2);
 	check_ok(f, 3, 1);
-	assert_int_equal(msgstore_set_status(f->ms, id2, MSGSTORE_STATUS_FAILED,
-					     31, &changed, NULL),
+	assert_int_equal(msgstore_set_status(f->ms, NULL, id2,
+					     MSGSTORE_STATUS_FAILED, 31,
+					     &changed, NULL),
 			 0);
 	check_ok(f, 3, 0);
-	assert_int_equal(msgstore_set_status(f->ms, id2,
+	assert_int_equal(msgstore_set_status(f->ms, NULL, id2,
 					     MSGSTORE_STATUS_CANCELLED, 32,
 					     &changed, NULL),
 			 0);
 	assert_true(changed);
-	assert_int_equal(msgstore_set_status(f->ms, id2, MSGSTORE_STATUS_FAILED,
-					     33, &changed, NULL),
+	assert_int_equal(msgstore_set_status(f->ms, NULL, id2,
+					     MSGSTORE_STATUS_FAILED, 33,
+					     &changed, NULL),
 			 0);
 	assert_false(changed);
-	assert_int_equal(msgstore_set_status(f->ms, id2,
+	assert_int_equal(msgstore_set_status(f->ms, NULL, id2,
 					     MSGSTORE_STATUS_DELIVERED, 34,
 					     &changed, NULL),
 			 0);
@@ -506,12 +530,14 @@ static void test_status(void **state)
 	/* Incoming messages are not moved by set_status. */
 	memset(in_id, 0x77, sizeof in_id);
 	recv_text(f, a, "in", 40, in_id, &dup);
-	assert_int_equal(msgstore_set_status(f->ms, in_id, MSGSTORE_STATUS_READ,
-					     41, &changed, NULL),
+	assert_int_equal(msgstore_set_status(f->ms, NULL, in_id,
+					     MSGSTORE_STATUS_READ, 41, &changed,
+					     NULL),
 			 -EINVAL);
 	memset(in_id, 0x78, sizeof in_id);
-	assert_int_equal(msgstore_set_status(f->ms, in_id, MSGSTORE_STATUS_SENT,
-					     41, &changed, NULL),
+	assert_int_equal(msgstore_set_status(f->ms, NULL, in_id,
+					     MSGSTORE_STATUS_SENT, 41, &changed,
+					     NULL),
 			 -ENOENT);
 	check_ok(f, 4, 0);
 }
@@ -983,7 +1009,7 @@ static void kill_child(struct fixture *f, int fd, uint64_t seed)
 		memset(&rep, 0, sizeof rep);
 		if (x % 4 == 0 && n_sent > 0) {
 			rep = sent[(x >> 8) % n_sent];
-			if (msgstore_set_status(f->ms, rep.id,
+			if (msgstore_set_status(f->ms, NULL, rep.id,
 						MSGSTORE_STATUS_DELIVERED, i,
 						NULL, NULL) < 0)
 				_exit(3);
@@ -1293,8 +1319,8 @@ static void test_alloc_failure(void **state)
 				break;
 			default:
 				r = msgstore_set_status(
-					f->ms, id, MSGSTORE_STATUS_DELIVERED, 6,
-					&changed, NULL);
+					f->ms, a, id, MSGSTORE_STATUS_DELIVERED,
+					6, &changed, NULL);
 				break;
 			}
 			if (alloc_done())
@@ -1334,6 +1360,68 @@ static void test_alloc_failure(void **state)
 	}
 }
 
+/* The _txn variants commit together with the caller's writes, or not at
+ * all when the caller's function fails. */
+struct joint_ctx {
+	struct fixture *f;
+	const uint8_t *peer;
+	const uint8_t *in_id;
+	int fail; /* returned after the writes when non-zero */
+	uint8_t out_id[MSGSTORE_ID_LEN];
+	bool dup;
+	bool changed;
+};
+
+static int joint_txn(struct store_txn *t, void *arg)
+{
+	struct joint_ctx *jc = arg;
+	struct msgstore_incoming in = {.peer = jc->peer,
+				       .id = jc->in_id,
+				       .from = jc->peer,
+				       .sent_ms = 1,
+				       .body = (const uint8_t *)"joint in",
+				       .body_len = 8};
+	int r;
+
+	if ((r = msgstore_receive_txn(jc->f->ms, t, &in, 2, NULL, &jc->dup)) <
+		    0 ||
+	    (r = msgstore_send_txn(jc->f->ms, t, jc->peer,
+				   (const uint8_t *)"joint out", 9, NULL, 3,
+				   jc->out_id, NULL)) < 0 ||
+	    (r = msgstore_set_status_txn(jc->f->ms, t, jc->peer, jc->out_id,
+					 MSGSTORE_STATUS_SENT, 4, &jc->changed,
+					 NULL)) < 0 ||
+	    (r = store_put(t, STORE_TABLE_META, "test.joint", 10, "x", 1)) < 0)
+		return r;
+	return jc->fail;
+}
+
+static void test_joint_txn(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t a[MSGSTORE_PK_LEN], in_id[MSGSTORE_ID_LEN];
+	struct joint_ctx jc = {.f = f, .peer = a, .in_id = in_id};
+	struct msgstore_msg m;
+
+	pk_of(a, 0x60, 14);
+	memset(in_id, 0x61, sizeof in_id);
+	jc.fail = -ECANCELED;
+	assert_int_equal(store_write(f->s, joint_txn, &jc), -ECANCELED);
+	check_ok(f, 0, 0);
+	assert_int_equal(msgstore_get(f->ms, in_id, &m), -ENOENT);
+	jc.fail = 0;
+	assert_int_equal(store_write(f->s, joint_txn, &jc), 0);
+	assert_false(jc.dup);
+	assert_true(jc.changed);
+	check_ok(f, 2, 1);
+	assert_int_equal(msgstore_get(f->ms, jc.out_id, &m), 0);
+	assert_int_equal(m.status, MSGSTORE_STATUS_SENT);
+	msgstore_msg_clear(&m);
+	assert_int_equal(msgstore_get(f->ms, in_id, &m), 0);
+	assert_string_equal((char *)m.body, "joint in");
+	msgstore_msg_clear(&m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1352,6 +1440,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_decompress_cap, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_joint_txn, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_alloc_failure, setup,
 						teardown),
 	};
