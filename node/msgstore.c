@@ -1934,6 +1934,32 @@ int msgstore_mark_read(struct msgstore *ms,
 	return 0;
 }
 
+/* Inside the caller's transaction: *ids carries over from an earlier run
+ * of the caller's function, and is freed and replaced here, so that a
+ * rerun leaks nothing (read_txn starts by freeing it). */
+int msgstore_mark_read_txn(struct msgstore *ms, struct store_txn *t,
+			   const uint8_t peer[static MSGSTORE_PK_LEN],
+			   const uint8_t up_to_id[static MSGSTORE_ID_LEN],
+			   uint64_t now_ms, uint8_t **ids, size_t *n_ids)
+{
+	struct read_ctx rc = {
+		.peer = peer, .up_to = up_to_id, .now_ms = now_ms, .ids = *ids};
+	int r;
+
+	(void)ms;
+	*ids = NULL;
+	*n_ids = 0;
+	if (t == NULL) {
+		free(rc.ids);
+		return -EINVAL;
+	}
+	if ((r = read_txn(t, &rc)) < 0)
+		return r; /* read_txn freed rc.ids */
+	*ids = rc.ids;
+	*n_ids = rc.n;
+	return 0;
+}
+
 /* ---- Outbox ---- */
 
 struct outbox_list_ctx {

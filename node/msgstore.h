@@ -274,7 +274,7 @@ int msgstore_mark_read(struct msgstore *ms,
 		       const uint8_t up_to_id[static MSGSTORE_ID_LEN],
 		       uint64_t now_ms, uint8_t **ids, size_t *n_ids);
 
-/* The same three writes inside the caller's write transaction t, so that
+/* The same writes inside the caller's write transaction t, so that
  * they commit together with the caller's own writes (say the event that
  * announces them: events.* in the same transaction, so that a crash can
  * lose neither).  Run them from a store_write() function: that function
@@ -297,6 +297,13 @@ int msgstore_set_status_txn(struct msgstore *ms, struct store_txn *t,
 			    const uint8_t id[static MSGSTORE_ID_LEN],
 			    enum msgstore_status status, uint64_t now_ms,
 			    bool *changed, enum msgstore_status *old_out);
+/* As msgstore_mark_read, in t.  *ids must be NULL on the first run: each
+ * run frees what the previous one left in *ids and sets it anew, so the
+ * caller frees only the final one (also after an error: it is NULL). */
+int msgstore_mark_read_txn(struct msgstore *ms, struct store_txn *t,
+			   const uint8_t peer[static MSGSTORE_PK_LEN],
+			   const uint8_t up_to_id[static MSGSTORE_ID_LEN],
+			   uint64_t now_ms, uint8_t **ids, size_t *n_ids);
 
 /* ---- Outbox (OUTBOX: outbox seq -> entry) ---- */
 

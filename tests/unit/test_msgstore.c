@@ -1370,6 +1370,8 @@ struct joint_ctx {
 	uint8_t out_id[MSGSTORE_ID_LEN];
 	bool dup;
 	bool changed;
+	uint8_t *read_ids; /* from msgstore_mark_read_txn */
+	size_t n_read;
 };
 
 static int joint_txn(struct store_txn *t, void *arg)
@@ -1391,6 +1393,8 @@ static int joint_txn(struct store_txn *t, void *arg)
 	    (r = msgstore_set_status_txn(jc->f->ms, t, jc->peer, jc->out_id,
 					 MSGSTORE_STATUS_SENT, 4, &jc->changed,
 					 NULL)) < 0 ||
+	    (r = msgstore_mark_read_txn(jc->f->ms, t, jc->peer, jc->out_id, 5,
+					&jc->read_ids, &jc->n_read)) < 0 ||
 	    (r = store_put(t, STORE_TABLE_META, "test.joint", 10, "x", 1)) < 0)
 		return r;
 	return jc->fail;
@@ -1409,6 +1413,8 @@ static void test_joint_txn(void **state)
 	assert_int_equal(store_write(f->s, joint_txn, &jc), -ECANCELED);
 	check_ok(f, 0, 0);
 	assert_int_equal(msgstore_get(f->ms, in_id, &m), -ENOENT);
+	free(jc.read_ids);
+	jc.read_ids = NULL;
 	jc.fail = 0;
 	assert_int_equal(store_write(f->s, joint_txn, &jc), 0);
 	assert_false(jc.dup);
@@ -1419,7 +1425,11 @@ static void test_joint_txn(void **state)
 	msgstore_msg_clear(&m);
 	assert_int_equal(msgstore_get(f->ms, in_id, &m), 0);
 	assert_string_equal((char *)m.body, "joint in");
+	assert_int_equal(m.status, MSGSTORE_STATUS_READ);
 	msgstore_msg_clear(&m);
+	assert_int_equal(jc.n_read, 1);
+	assert_memory_equal(jc.read_ids, in_id, MSGSTORE_ID_LEN);
+	free(jc.read_ids);
 }
 
 int main(void)
