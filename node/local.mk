@@ -43,3 +43,21 @@ TESTS += tests/unit/test_node
 dist_man8_MANS += docs/parleyd.8
 EXTRA_DIST += dist/parleyd.service dist/parleyd-relay.service \
 	dist/parleyd.conf.example
+
+# Messaging data layer: contacts, messages, dedupe, outbox (msgstore).
+node_libnode_a_SOURCES += node/msgstore.c node/msgstore.h
+MSGSTORE_TEST_LIBS = node/libnode.a dht/libdht.a store/libstore.a \
+	crypto/libcx.a $(LMDB_LIBS) $(ZSTD_LIBS) $(SODIUM_LIBS)
+check_PROGRAMS += tests/unit/test_msgstore
+TESTS += tests/unit/test_msgstore
+tests_unit_test_msgstore_SOURCES = tests/unit/test_msgstore.c \
+	tests/unit/alloc_fail.h
+tests_unit_test_msgstore_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_msgstore_LDFLAGS = $(AM_LDFLAGS) \
+	-Wl,--wrap=malloc,--wrap=calloc,--wrap=sodium_malloc
+tests_unit_test_msgstore_LDADD = $(MSGSTORE_TEST_LIBS) $(CMOCKA_LIBS)
+check_PROGRAMS += tests/fuzz/fuzz_msgstore
+tests_fuzz_fuzz_msgstore_SOURCES = tests/fuzz/fuzz_msgstore.c $(FUZZ_DRIVER)
+tests_fuzz_fuzz_msgstore_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LINK)
+tests_fuzz_fuzz_msgstore_LDADD = $(MSGSTORE_TEST_LIBS)
+FUZZ_TESTS += tests/fuzz/fuzz_msgstore
