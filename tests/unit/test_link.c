@@ -657,17 +657,19 @@ static void test_reconnect_moved(void **state)
 	net_free(n);
 }
 
-/* Both sides connect at the same instant: one link, initiated by the
- * lower key, each side announced once. */
-static void test_simultaneous(void **state)
+/* Both sides connect at (nearly) the same instant, for both key orders and
+ * several offsets: one link, initiated by the lower key when both
+ * handshakes cross, each side announced once, data both ways. */
+static void simultaneous(uint64_t seed, uint64_t offset_ms)
 {
-	struct net *n = net_new(12);
-	struct tnode *a = node_add(n, 1, NULL), *b = node_add(n, 2, NULL);
+	struct net *n = net_new(seed);
+	struct tnode *a = node_add(n, 1 + (unsigned)seed % 50, NULL),
+		     *b = node_add(n, 60 + (unsigned)seed % 50, NULL);
 	struct link_peer_status pa, pb;
 	bool a_low = memcmp(a->pk, b->pk, 32) < 0;
 
-	(void)state;
 	connect_nodes(a, b);
+	run_for(n, offset_ms);
 	connect_nodes(b, a);
 	run_for(n, 2000);
 	assert_int_equal(a->established, 1);
@@ -676,15 +678,28 @@ static void test_simultaneous(void **state)
 	assert_int_equal(link_peer_status(b->m, n->now, a->pk, &pb), 0);
 	assert_true(pa.established && pb.established);
 	assert_false(pa.handshaking || pb.handshaking);
-	assert_int_equal(pa.initiator, a_low);
-	assert_int_equal(pb.initiator, !a_low);
-	assert_int_equal(stat_of(a_low ? a : b).drop[LINK_DROP_TIEBREAK], 1);
+	assert_int_equal(pa.initiator, !pb.initiator);
+	if (offset_ms == 0) {
+		assert_int_equal(pa.initiator, a_low);
+		assert_int_equal(
+			stat_of(a_low ? a : b).drop[LINK_DROP_TIEBREAK], 1);
+	}
 	assert_int_equal(send_seq(a, b, 1, 30), 0);
 	assert_int_equal(send_seq(b, a, 2, 30), 0);
 	run_for(n, 100);
 	assert_int_equal(a->msgs, 1);
 	assert_int_equal(b->msgs, 1);
 	net_free(n);
+}
+
+static void test_simultaneous(void **state)
+{
+	static const uint64_t offsets[] = {0, 1, 3, 5, 8, 10, 12, 15, 30};
+
+	(void)state;
+	for (uint64_t seed = 12; seed < 18; seed++)
+		for (size_t i = 0; i < sizeof offsets / sizeof offsets[0]; i++)
+			simultaneous(seed, offsets[i]);
 }
 
 /* Idle for ten minutes: at most one keepalive per 25 s per side, the
@@ -932,6 +947,76 @@ static void test_three(void **state)
 	net_free(n);
 }
 
+/* A forged RESP carrying the right index (an on-path attacker saw the
+ * INIT) fails authentication; the handshake starts over and succeeds. */
+static void test_forged_resp(void **state)
+{
+	struct net *n = net_new(21);
+	struct tnode *a = node_add(n, 1, NULL), *b = node_add(n, 2, NULL);
+	uint8_t fake[LINK_RESP_LEN];
+	uint64_t s = 5;
+
+	(void)state;
+	n->blackhole = true;
+	connect_nodes(a, b);
+	trng_fill(&s, fake, sizeof fake);
+	fake[0] = LINK_CLASS_RESP;
+	memcpy(fake + 8, find_cap(n, LINK_CLASS_INIT, 0)->data + 4, 4);
+	assert_int_equal(deliver(n, &b->addr, &a->addr, fake, sizeof fake),
+			 -EKEYREJECTED);
+	assert_int_equal(stat_of(a).drop[LINK_DROP_AUTH], 1);
+	/* The same index is dead now: a second forgery is unknown. */
+	assert_int_equal(deliver(n, &b->addr, &a->addr, fake, sizeof fake),
+			 -ENOENT);
+	n->blackhole = false;
+	run_for(n, 3000);
+	assert_int_equal(a->established, 1);
+	assert_int_equal(b->established, 1);
+	net_free(n);
+}
+
+/* Same seed, same run: every counter and every captured byte equal. */
+static void scenario(uint64_t seed, struct link_status *sa, uint8_t *cap,
+		     size_t *cap_len)
+{
+	struct net *n = net_new(seed);
+	struct tnode *a = node_add(n, 1, NULL), *b = node_add(n, 2, NULL);
+
+	n->loss_pct = 10;
+	n->dup_pct = 10;
+	n->jitter_ms = 30;
+	connect_nodes(a, b);
+	connect_nodes(b, a);
+	run_for(n, 5000);
+	for (uint32_t i = 0; i < 200; i++) {
+		send_seq(a, b, i, 1 + i);
+		run_for(n, 50);
+	}
+	run_for(n, 200000);
+	*sa = stat_of(a);
+	*cap_len = 0;
+	for (unsigned i = 0; i < n->ncap; i++) {
+		memcpy(cap + *cap_len, n->cap[i].data, n->cap[i].len);
+		*cap_len += n->cap[i].len;
+	}
+	net_free(n);
+}
+
+static void test_deterministic(void **state)
+{
+	static uint8_t c1[MAX_CAPTURE * LINK_PKT_MAX], c2[sizeof c1];
+	struct link_status s1, s2;
+	size_t l1, l2;
+
+	(void)state;
+	scenario(77, &s1, c1, &l1);
+	scenario(77, &s2, c2, &l2);
+	assert_memory_equal(&s1, &s2, sizeof s1);
+	assert_int_equal(l1, l2);
+	assert_memory_equal(c1, c2, l1);
+	assert_true(s1.rekeys >= 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -955,6 +1040,8 @@ int main(void)
 		cmocka_unit_test(test_flood),
 		cmocka_unit_test(test_garbage),
 		cmocka_unit_test(test_three),
+		cmocka_unit_test(test_forged_resp),
+		cmocka_unit_test(test_deterministic),
 	};
 
 	return cmocka_run_group_tests_name("link", tests, setup, NULL);
