@@ -124,6 +124,7 @@ struct link_mgr {
 	struct link_secrets *sec;
 	uint64_t cookie_rotated_ms;
 	bool cookie_set;
+	uint64_t last_now_ms; /* time never goes back in here */
 	struct link *links;
 	struct resp_slot *slots;
 	struct bucket buckets[LINK_RATE_BUCKETS];
@@ -189,6 +190,18 @@ static uint64_t rand_below(struct link_mgr *m, uint64_t n)
 static uint64_t min_u64(uint64_t a, uint64_t b)
 {
 	return a < b ? a : b;
+}
+
+/* Every timer is "now - then >= limit" on unsigned values: a clock that
+ * stepped back would make that huge and expire everything, so now_ms is
+ * clamped to the latest value seen (the caller should pass a monotonic
+ * clock anyway). */
+static uint64_t mono(struct link_mgr *m, uint64_t now_ms)
+{
+	if (now_ms < m->last_now_ms)
+		return m->last_now_ms;
+	m->last_now_ms = now_ms;
+	return now_ms;
 }
 
 static int pkt_send(struct link_mgr *m, const struct dht_addr *to,
@@ -298,6 +311,8 @@ static uint32_t idx_new(struct link_mgr *m)
 	return idx;
 }
 
+/* FIXME: linear in links_max (64 by default); a hash of receiver indexes
+ * when links_max grows into the thousands. */
 static struct session *session_find(struct link_mgr *m, uint32_t idx,
 				    struct link **lp)
 {
@@ -1048,6 +1063,7 @@ int link_connect(struct link_mgr *m, uint64_t now_ms,
 
 	if (!addr_valid(addr) || memcmp(pk, m->pk, LINK_PK_LEN) == 0)
 		return -EINVAL;
+	now_ms = mono(m, now_ms);
 	l = link_find(m, pk);
 	if (l != NULL) {
 		bool moved = !addr_equal(&l->addr, addr);
@@ -1076,6 +1092,7 @@ int link_recv(struct link_mgr *m, uint64_t now_ms, const struct dht_addr *from,
 {
 	if (pkt == NULL || !addr_valid(from))
 		return drop(m, LINK_DROP_MALFORMED, -EBADMSG);
+	now_ms = mono(m, now_ms);
 	m->st.pkts_in++;
 	m->st.bytes_in += len;
 	if (!link_is_packet(pkt, len))
@@ -1135,6 +1152,7 @@ int link_send(struct link_mgr *m, uint64_t now_ms,
 		return -E2BIG;
 	if (data == NULL && len > 0)
 		return -EINVAL;
+	now_ms = mono(m, now_ms);
 	if (l == NULL || !session_usable(&l->cur, now_ms))
 		return -ENOTCONN;
 	r = session_send(m, l, &l->cur, now_ms, data, len);
@@ -1213,6 +1231,7 @@ uint64_t link_tick(struct link_mgr *m, uint64_t now_ms)
 {
 	uint64_t next = UINT64_MAX;
 
+	now_ms = mono(m, now_ms);
 	slots_expire(m, now_ms);
 	for (unsigned i = 0; i < m->lim.handshakes_max; i++)
 		if (m->slots[i].used)
@@ -1266,6 +1285,8 @@ int link_peer_status(const struct link_mgr *m, uint64_t now_ms,
 			l = &m->links[i];
 	if (l == NULL)
 		return -ENOENT;
+	if (now_ms < m->last_now_ms)
+		now_ms = m->last_now_ms;
 	memset(st, 0, sizeof *st);
 	st->established = l->cur.used;
 	st->handshaking = l->phase != HS_NONE;

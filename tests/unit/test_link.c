@@ -1017,6 +1017,26 @@ static void test_deterministic(void **state)
 	assert_true(s1.rekeys >= 1);
 }
 
+/* The caller's clock steps back: nothing expires, the link keeps working. */
+static void test_clock_back(void **state)
+{
+	struct net *n = net_new(22);
+	struct tnode *a = node_add(n, 1, NULL), *b = node_add(n, 2, NULL);
+
+	(void)state;
+	connect_nodes(a, b);
+	run_for(n, 1000);
+	assert_true(link_tick(a->m, n->now - 500000) > n->now - 500000);
+	assert_int_equal(link_send(a->m, n->now - 400000, b->pk,
+				   (const uint8_t *)"\0\0\0\1", 4),
+			 0);
+	run_for(n, 100);
+	assert_int_equal(b->msgs, 1);
+	assert_int_equal(a->closed + b->closed, 0);
+	assert_int_equal(stat_of(a).established, 1);
+	net_free(n);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1042,6 +1062,7 @@ int main(void)
 		cmocka_unit_test(test_three),
 		cmocka_unit_test(test_forged_resp),
 		cmocka_unit_test(test_deterministic),
+		cmocka_unit_test(test_clock_back),
 	};
 
 	return cmocka_run_group_tests_name("link", tests, setup, NULL);
