@@ -9,7 +9,15 @@
  *                  it iff nothing changed (authentication of header and
  *                  body);
  *   mode % 4 == 3: rest is a raw datagram from an address taken from the
- *                  mode byte (roaming and rate limits).
+ *                  mode byte (roaming and rate limits);
+ *   mode & 0x80:   handshakes instead: C makes a real INIT for D (a
+ *                  responder-only manager whose clock jumps 11 s per input,
+ *                  so slots and buckets free up), rest is XORed into it,
+ *                  with mac1 recomputed when mode & 0x40; an INIT changed
+ *                  in its MACed bytes without a new mac1 must be refused, a
+ *                  changed Noise message must fail authentication, an
+ *                  accepted one is carried on through RESP and FINAL, and
+ *                  an unchanged one must end in an established link.
  * Invariants: no crash; every packet sent fits LINK_PKT_MAX and is a link
  * class; every drop is counted; the link to A stays established. */
 #include <errno.h>
@@ -19,6 +27,7 @@
 #include <string.h>
 
 #include "crypto/cx.h"
+#include "crypto/kdf.h"
 #include "crypto/prim.h"
 #include "node/link.h"
 #include "node/link_wire.h"
@@ -36,7 +45,8 @@ struct side {
 	struct rng rng;
 };
 
-static struct side A, B;
+static struct side A, B, C, D;
+static uint64_t d_now = NOW;
 static struct {
 	int to; /* 0 = A, 1 = B */
 	struct dht_addr from;
@@ -67,7 +77,7 @@ static int fsend(void *self, const struct dht_addr *to, const uint8_t *pkt,
 		abort();
 	(void)to;
 	if (qn < QMAX) {
-		q[qn].to = s == &A ? 1 : 0;
+		q[qn].to = s == &A ? 1 : s == &B ? 0 : s == &C ? 2 : 3;
 		q[qn].from = s->addr;
 		q[qn].len = len;
 		memcpy(q[qn].d, pkt, len);
@@ -108,14 +118,24 @@ static void side_init(struct side *s, uint8_t host)
 		abort();
 }
 
-static void pump(void)
+static struct side *side_of(int to)
+{
+	return to == 0 ? &A : to == 1 ? &B : to == 2 ? &D : &C;
+}
+
+static void pump_at(uint64_t now)
 {
 	while (qn > 0) {
 		unsigned i = --qn;
-		struct side *to = q[i].to ? &B : &A;
 
-		link_recv(to->m, NOW, &q[i].from, q[i].d, q[i].len);
+		link_recv(side_of(q[i].to)->m, now, &q[i].from, q[i].d,
+			  q[i].len);
 	}
+}
+
+static void pump(void)
+{
+	pump_at(NOW);
 }
 
 static void setup(void)
@@ -133,6 +153,62 @@ static void setup(void)
 	link_status(B.m, &st);
 	if (st.established != 1)
 		abort();
+	side_init(&C, 3);
+	side_init(&D, 4);
+}
+
+/* Mode 0x80: a handshake from C to D with data XORed into the INIT. */
+static void handshake(const uint8_t *data, size_t size)
+{
+	uint8_t init[LINK_INIT_LEN], key[32], in[40], full[64];
+	bool macced = false, noise = false, remac = data[0] & 0x40;
+	bool changed = false;
+	struct link_status st;
+	int r;
+
+	d_now += 11000;
+	qn = 0;
+	if (link_connect(C.m, d_now, D.pk, &D.addr) != 0 || qn != 1 ||
+	    q[0].len != LINK_INIT_LEN)
+		abort();
+	memcpy(init, q[0].d, LINK_INIT_LEN);
+	qn = 0;
+	for (size_t i = 0; i + 1 < size && i < LINK_INIT_LEN; i++) {
+		init[i] ^= data[i + 1];
+		changed |= data[i + 1] != 0;
+		if (data[i + 1] != 0 && i < LINK_INIT_MAC2_OFF)
+			macced = true;
+		if (data[i + 1] != 0 && i >= 8 && i < LINK_INIT_MAC1_OFF)
+			noise = true;
+	}
+	if (remac) {
+		memcpy(in, "mac1----", 8);
+		memcpy(in + 8, D.pk, 32);
+		cx_hash(key, in, sizeof in);
+		cx_hmac_blake2b(full, key, 32, init, LINK_INIT_MAC1_OFF);
+		memcpy(init + LINK_INIT_MAC1_OFF, full, LINK_MAC_LEN);
+	}
+	r = link_recv(D.m, d_now, &C.addr, init, LINK_INIT_LEN);
+	if (macced && !remac && r == 0)
+		abort();
+	if (remac && noise && r == 0)
+		abort();
+	if (r == 0) {
+		/* RESP to C (it must accept unless the index was changed),
+		 * FINAL to D, confirmation to C. */
+		for (int i = 0; i < 3 && qn > 0; i++)
+			pump_at(d_now);
+		link_status(D.m, &st);
+		if (st.handshakes_in > 1)
+			abort();
+		if (!changed && st.established != 1)
+			abort();
+	} else if (!changed) {
+		abort();
+	}
+	link_close(C.m, D.pk);
+	link_close(D.m, C.pk);
+	qn = 0;
 }
 
 /* A sends payload; returns the packet as captured (not delivered). */
@@ -164,6 +240,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (size < 1)
 		return 0;
+	if (data[0] & 0x80) {
+		handshake(data, size);
+		return 0;
+	}
 	link_status(B.m, &before);
 	msgs = got_msgs;
 	qn = 0;
