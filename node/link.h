@@ -118,7 +118,7 @@ struct link_peer_status {
 
 struct link_mgr;
 
-/* Creates a manager.  Returns 0, -EINVAL (missing key, rng or send) or
+/* Creates a manager (cx_init() must have run).  Returns 0, -EINVAL (missing key, rng or send) or
  * -ENOMEM; *out is NULL on failure. */
 int link_mgr_new(struct link_mgr **out, const struct link_config *cfg);
 
