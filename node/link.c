@@ -5,8 +5,8 @@
  * three transport sessions and at most one handshake that we initiated.
  *   cur   the session we send on;
  *   prev  the session cur replaced, kept for receiving only, so packets in
- *         flight during a rekey still decrypt (WireGuard paper section 6.2,
- *         "previous" keypair);
+ *         flight during a rekey still decrypt (WireGuard paper section 6.3:
+ *         the previous keypair);
  *   next  a session we initiated whose handshake finished on our side but
  *         that the responder has not confirmed yet (the "next" keypair);
  *         it becomes cur when the first authenticated packet arrives on it.
@@ -361,8 +361,10 @@ static bool session_usable(const struct session *s, uint64_t now_ms)
 }
 
 /* DATA: class, zero(3), receiver index, counter; the header is the AEAD's
- * associated data and the counter its nonce (Noise section 11.4: "a
- * datagram transport ... must include the nonce explicitly"). */
+ * associated data and the counter its nonce.  Noise section 11.4 (out of
+ * order transport messages) has a lossy transport send the nonce with
+ * each message and the receiver track seen nonces itself: the counter
+ * field and the replay window above. */
 static int session_send(struct link_mgr *m, struct link *l, struct session *s,
 			uint64_t now_ms, const uint8_t *data, size_t len)
 {
@@ -449,8 +451,10 @@ static void cookie_reply(struct link_mgr *m, uint64_t now_ms,
 	memcpy(pkt + 4, init + 4, 4); /* the INIT's sender index */
 	rng_fill(m->rng, pkt + 8, LINK_COOKIE_NONCE_LEN);
 	cookie_for(m, now_ms, from, cookie);
-	/* "msg.cookie := XAEAD(HASH(LABEL-COOKIE || Spub_m), msg.nonce,
-	 * cookie, m.mac1)" (WireGuard section 5.4.7). */
+	/* WireGuard section 5.4.7: the cookie is sealed with XAEAD under a
+	 * hash of a label and the responder's public key, with a random
+	 * nonce and the mac1 of the message it answers as associated data,
+	 * so only the sender of that INIT can use it. */
 	if (cx_xchacha_seal(pkt + 8 + LINK_COOKIE_NONCE_LEN,
 			    LINK_COOKIE_LEN + LINK_TAG_LEN, cookie,
 			    LINK_COOKIE_LEN, init + LINK_INIT_MAC1_OFF,
@@ -605,7 +609,7 @@ static void link_drop(struct link_mgr *m, struct link *l, int reason)
 }
 
 /* The session becomes cur; the old cur is kept as prev for packets still
- * in flight (WireGuard section 6.2). */
+ * in flight (WireGuard section 6.3). */
 static void session_install(struct link *l, struct session *s)
 {
 	session_clear(&l->prev);
@@ -923,8 +927,9 @@ out:
 
 /* DATA: look up the session by receiver index, check the window, then
  * authenticate; only an authenticated packet moves the window, promotes a
- * "next" session, or changes the peer's address (roaming, WireGuard
- * section 2.1: "the most recent IP endpoint ... authenticated"). */
+ * "next" session, or changes the peer's address (roaming as in WireGuard
+ * section 2.1: the peer's endpoint is the source of the latest correctly
+ * authenticated packet). */
 static int recv_data(struct link_mgr *m, uint64_t now_ms,
 		     const struct dht_addr *from, const uint8_t *pkt,
 		     size_t len)
@@ -1112,7 +1117,7 @@ int link_recv(struct link_mgr *m, uint64_t now_ms, const struct dht_addr *from,
 	return drop(m, LINK_DROP_MALFORMED, -EBADMSG);
 }
 
-/* Rekey (WireGuard section 6.2): the initiator of the current session
+/* Rekey (WireGuard sections 6.2 and 6.3): the initiator of the current session
  * starts a new handshake after REKEY_AFTER_TIME; the responder does so
  * REKEY_RESPONDER_DELAY later, should the initiator be silent, so both do
  * not start together.  Either side after REKEY_AFTER_MESSAGES. */

@@ -59,7 +59,9 @@
 #define LINK_DATA_MIN (LINK_DATA_HDR_LEN + LINK_TAG_LEN) /* keepalive: 32 */
 
 /* Timers and limits, after WireGuard (Donenfeld, "WireGuard: Next
- * Generation Kernel Network Tunnel", NDSS 2017, section 6.1 and 6.4). */
+ * Generation Kernel Network Tunnel", NDSS 2017): constants of section 6.1,
+ * message limits of 6.2, retransmission of 6.4 (here with backoff), passive
+ * keepalive of 6.5. */
 #define LINK_REKEY_AFTER_MESSAGES (1ull << 60)
 #define LINK_REJECT_AFTER_MESSAGES (UINT64_MAX - (1ull << 13))
 #define LINK_REKEY_AFTER_TIME_MS 120000ull
