@@ -90,6 +90,7 @@ struct link {
 	uint64_t cookie_ms;
 	bool have_cookie;
 	uint64_t last_recv_ms, last_sent_ms, last_data_recv_ms;
+	uint64_t unanswered_ms; /* first data sent since the last receipt */
 };
 
 struct resp_slot {
@@ -383,6 +384,8 @@ static int session_send(struct link_mgr *m, struct link *l, struct session *s,
 		return r;
 	s->send_ctr++;
 	l->last_sent_ms = now_ms;
+	if (len > 0 && l->unanswered_ms == 0)
+		l->unanswered_ms = now_ms;
 	if (len > 0)
 		m->st.data_out++;
 	else
@@ -903,6 +906,7 @@ static int recv_final(struct link_mgr *m, uint64_t now_ms,
 		m->st.roams++;
 	l->addr = *from;
 	l->last_recv_ms = now_ms;
+	l->unanswered_ms = 0;
 	m->st.hs_done++;
 	if (rekey)
 		m->st.rekeys++;
@@ -976,6 +980,7 @@ static int recv_data(struct link_mgr *m, uint64_t now_ms,
 		m->st.roams++;
 	}
 	l->last_recv_ms = now_ms;
+	l->unanswered_ms = 0;
 	if (n > 0) {
 		l->last_data_recv_ms = now_ms;
 		m->st.data_in++;
@@ -1123,12 +1128,20 @@ int link_recv(struct link_mgr *m, uint64_t now_ms, const struct dht_addr *from,
  * not start together.  Either side after REKEY_AFTER_MESSAGES. */
 static uint64_t rekey_due(const struct link *l)
 {
+	uint64_t due;
+
 	if (!l->cur.used || l->phase != HS_NONE)
 		return UINT64_MAX;
 	if (l->cur.send_ctr >= LINK_REKEY_AFTER_MESSAGES)
 		return 0;
-	return l->cur.created_ms + LINK_REKEY_AFTER_TIME_MS +
-	       (l->cur.initiator ? 0 : LINK_REKEY_RESPONDER_DELAY_MS);
+	due = l->cur.created_ms + LINK_REKEY_AFTER_TIME_MS +
+	      (l->cur.initiator ? 0 : LINK_REKEY_RESPONDER_DELAY_MS);
+	/* WireGuard section 6.5: data sent and nothing at all heard back for
+	 * KEEPALIVE + REKEY_TIMEOUT means the peer may have lost the session
+	 * (a restart): handshake again, whoever initiated before. */
+	if (l->unanswered_ms != 0)
+		due = min_u64(due, l->unanswered_ms + LINK_UNANSWERED_MS);
+	return due;
 }
 
 /* Keepalives (WireGuard section 6.5, adapted): answer received data

@@ -76,6 +76,7 @@
 #define LINK_KEEPALIVE_MS 10000ull     /* passive: answer data within */
 #define LINK_IDLE_KEEPALIVE_MS 25000ull
 #define LINK_DEAD_MS 75000ull
+#define LINK_UNANSWERED_MS 15000ull /* KEEPALIVE + REKEY_TIMEOUT (5 s) */
 #define LINK_COOKIE_SECRET_MS 120000ull
 #define LINK_COOKIE_TTL_MS 110000ull /* initiator side, a bit shorter */
 

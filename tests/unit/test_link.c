@@ -1073,6 +1073,44 @@ static void test_converge(void **state)
 	}
 }
 
+/* B restarts (all link state lost, same key and address).  A, still
+ * holding the old session, sends data that B cannot read; hearing nothing
+ * back for 15 s it handshakes again, and traffic resumes well before the
+ * 75 s dead timer. */
+static void test_peer_restart(void **state)
+{
+	struct net *n = net_new(23);
+	struct tnode *a = node_add(n, 1, NULL), *b = node_add(n, 2, NULL);
+	struct link_config cfg = {0};
+
+	(void)state;
+	connect_nodes(a, b);
+	run_for(n, 1000);
+	link_mgr_free(b->m);
+	cfg.node_sk = b->sk;
+	cfg.rng = &b->rng;
+	cfg.io.send = tsend;
+	cfg.io.self = b;
+	cfg.cb.established_cb = on_est;
+	cfg.cb.message_cb = on_msg;
+	cfg.cb.closed_cb = on_closed;
+	cfg.cb.arg = b;
+	assert_int_equal(link_mgr_new(&b->m, &cfg), 0);
+	b->deadline = UINT64_MAX;
+	b->established = 0;
+	for (uint32_t i = 0; i < 20; i++) {
+		assert_int_equal(send_seq(a, b, i, 20), 0);
+		run_for(n, 1000);
+	}
+	assert_int_equal(b->established, 1);
+	assert_true(b->seen[19] == 1);
+	assert_true(b->seen[0] == 0);
+	assert_true(stat_of(b).drop[LINK_DROP_UNKNOWN] >= 10);
+	assert_int_equal(a->closed, 0);
+	assert_int_equal(a->established, 1); /* a rekey for A */
+	net_free(n);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1100,6 +1138,7 @@ int main(void)
 		cmocka_unit_test(test_deterministic),
 		cmocka_unit_test(test_clock_back),
 		cmocka_unit_test(test_converge),
+		cmocka_unit_test(test_peer_restart),
 	};
 
 	return cmocka_run_group_tests_name("link", tests, setup, NULL);
