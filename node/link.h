@@ -13,7 +13,8 @@
  * Callbacks run from inside link_recv(), link_tick(), link_connect() and
  * link_send().  They may call link_send(), link_connect() and link_close()
  * (any peer), and link_status(); they must not free the manager.  The
- * pk and data pointers they get are valid only during the call.
+ * pk and data pointers they get are valid only during the call.  io.send
+ * must not call back into the manager (queue, as a socket does).
  *
  * Errors: 0 or a negative errno: -EINVAL (bad argument, own key),
  * -ENOTCONN (no established link), -E2BIG (payload over LINK_PAYLOAD_MAX),
@@ -118,8 +119,8 @@ struct link_peer_status {
 
 struct link_mgr;
 
-/* Creates a manager (cx_init() must have run).  Returns 0, -EINVAL (missing key, rng or send) or
- * -ENOMEM; *out is NULL on failure. */
+/* Creates a manager (cx_init() must have run).  Returns 0, -EINVAL (missing
+ * key, rng or send) or -ENOMEM; *out is NULL on failure. */
 int link_mgr_new(struct link_mgr **out, const struct link_config *cfg);
 
 /* Wipes every key and frees; no callback runs.  NULL is a no-op. */
