@@ -82,7 +82,8 @@ struct link {
 	enum hs_phase phase;
 	struct cx_noise_hs *hs; /* NULL in WAIT_RESP after a forged RESP */
 	uint32_t hs_idx;
-	uint8_t hs_pkt[LINK_INIT_LEN]; /* INIT or FINAL, for retransmits */
+	bool anon; /* XX to an address: pk unknown (zero) until XRESP */
+	uint8_t hs_pkt[LINK_INIT_LEN]; /* (X)INIT or FINAL, for retransmits */
 	size_t hs_pkt_len;
 	uint64_t hs_started_ms, hs_next_ms;
 	unsigned hs_tries;
@@ -100,7 +101,8 @@ struct resp_slot {
 	struct dht_addr from;
 	uint64_t created_ms;
 	uint8_t init_mac1[LINK_MAC_LEN];
-	uint8_t resp_pkt[LINK_RESP_LEN];
+	uint8_t resp_pkt[LINK_RESP_MAX];
+	size_t resp_len;
 };
 
 struct bucket {
@@ -120,8 +122,10 @@ struct link_mgr {
 	struct link_callbacks cb;
 	struct link_limits lim;
 	uint8_t pk[LINK_PK_LEN];
-	uint8_t mac1_key[CX_HASH_LEN];	 /* H("mac1----" || our pk) */
-	uint8_t cookie_key[CX_HASH_LEN]; /* H("cookie--" || our pk) */
+	uint8_t mac1_key[CX_HASH_LEN];	    /* H("mac1----" || our pk) */
+	uint8_t cookie_key[CX_HASH_LEN];    /* H("cookie--" || our pk) */
+	uint8_t mac1_key_xx[CX_HASH_LEN];   /* H("mac1----" || zero) */
+	uint8_t cookie_key_xx[CX_HASH_LEN]; /* H("cookie--" || zero) */
 	struct link_secrets *sec;
 	uint64_t cookie_rotated_ms;
 	bool cookie_set;
@@ -133,6 +137,11 @@ struct link_mgr {
 };
 
 /* ---- small helpers ---------------------------------------------------- */
+
+/* Handshake payloads are empty.  Passed as a real pointer: crypto/noise.c
+ * copies a payload with memmove even when its length is 0 (XX message 1
+ * has no key yet), and a NULL there is undefined behaviour. */
+static const uint8_t no_payload[1];
 
 static bool addr_valid(const struct dht_addr *a)
 {
@@ -156,6 +165,18 @@ static void addr_bytes(uint8_t out[19], const struct dht_addr *a)
 	memcpy(out + 1, a->ip, a->family == DHT_FAMILY_IPV4 ? 4 : 16);
 	out[17] = (uint8_t)(a->port >> 8);
 	out[18] = (uint8_t)a->port;
+}
+
+static bool is_init(uint8_t cls)
+{
+	return cls == LINK_CLASS_INIT || cls == LINK_CLASS_XINIT;
+}
+
+/* Offset of mac1 in an INIT or XINIT; mac2 follows, then the end. */
+static size_t mac1_off(uint8_t cls)
+{
+	return cls == LINK_CLASS_XINIT ? 8 + LINK_XX_MSG1_LEN
+				       : LINK_INIT_MAC1_OFF;
 }
 
 /* H(label8 || pk), the mac1 and cookie keys of WireGuard section 5.4.4. */
@@ -453,6 +474,8 @@ static void cookie_reply(struct link_mgr *m, uint64_t now_ms,
 	pkt[0] = LINK_CLASS_COOKIE;
 	memcpy(pkt + 4, init + 4, 4); /* the INIT's sender index */
 	rng_fill(m->rng, pkt + 8, LINK_COOKIE_NONCE_LEN);
+	size_t off = mac1_off(init[0]);
+
 	cookie_for(m, now_ms, from, cookie);
 	/* WireGuard section 5.4.7: the cookie is sealed with XAEAD under a
 	 * hash of a label and the responder's public key, with a random
@@ -460,8 +483,9 @@ static void cookie_reply(struct link_mgr *m, uint64_t now_ms,
 	 * so only the sender of that INIT can use it. */
 	if (cx_xchacha_seal(pkt + 8 + LINK_COOKIE_NONCE_LEN,
 			    LINK_COOKIE_LEN + LINK_TAG_LEN, cookie,
-			    LINK_COOKIE_LEN, init + LINK_INIT_MAC1_OFF,
-			    LINK_MAC_LEN, pkt + 8, m->cookie_key) == 0) {
+			    LINK_COOKIE_LEN, init + off, LINK_MAC_LEN, pkt + 8,
+			    init[0] == LINK_CLASS_XINIT ? m->cookie_key_xx
+							: m->cookie_key) == 0) {
 		m->st.cookies_out++;
 		pkt_send(m, from, pkt, sizeof pkt);
 	}
@@ -481,29 +505,31 @@ static uint64_t retry_delay(struct link_mgr *m, unsigned tries)
 /* Noise XK message 1, "-> e, es" (Noise section 7.5), framed as INIT. */
 static int init_build(struct link_mgr *m, struct link *l)
 {
-	struct cx_noise_keys keys = {.s = m->sec->sk, .rs = l->pk};
+	struct cx_noise_keys keys = {.s = m->sec->sk,
+				     .rs = l->anon ? NULL : l->pk};
+	size_t msg_len = l->anon ? LINK_XX_MSG1_LEN : LINK_NOISE_MSG1_LEN;
 	size_t n = 0;
 	int r;
 
 	cx_noise_hs_free(l->hs);
 	l->hs = NULL;
-	r = cx_noise_hs_new(&l->hs, LINK_NOISE_NAME, CX_NOISE_INITIATOR,
-			    (const uint8_t *)LINK_PROLOGUE,
+	r = cx_noise_hs_new(&l->hs,
+			    l->anon ? LINK_NOISE_NAME_XX : LINK_NOISE_NAME,
+			    CX_NOISE_INITIATOR, (const uint8_t *)LINK_PROLOGUE,
 			    sizeof LINK_PROLOGUE - 1, &keys, m->rng);
 	if (r < 0)
 		return r;
 	l->hs_idx = idx_new(m);
 	memset(l->hs_pkt, 0, sizeof l->hs_pkt);
-	l->hs_pkt[0] = LINK_CLASS_INIT;
+	l->hs_pkt[0] = l->anon ? LINK_CLASS_XINIT : LINK_CLASS_INIT;
 	link__put_u32(l->hs_pkt + 4, l->hs_idx);
-	r = cx_noise_hs_write(l->hs, NULL, 0, l->hs_pkt + 8,
-			      LINK_NOISE_MSG1_LEN, &n);
-	if (r < 0 || n != LINK_NOISE_MSG1_LEN) {
+	r = cx_noise_hs_write(l->hs, no_payload, 0, l->hs_pkt + 8, msg_len, &n);
+	if (r < 0 || n != msg_len) {
 		cx_noise_hs_free(l->hs);
 		l->hs = NULL;
 		return r < 0 ? r : -EINVAL;
 	}
-	l->hs_pkt_len = LINK_INIT_LEN;
+	l->hs_pkt_len = mac1_off(l->hs_pkt[0]) + 2 * LINK_MAC_LEN;
 	return 0;
 }
 
@@ -511,18 +537,22 @@ static int init_build(struct link_mgr *m, struct link *l)
  * with a cookie younger than LINK_COOKIE_TTL_MS. */
 static void hs_send(struct link_mgr *m, struct link *l, uint64_t now_ms)
 {
-	if (l->hs_pkt[0] == LINK_CLASS_INIT) {
+	if (is_init(l->hs_pkt[0])) {
+		size_t off = mac1_off(l->hs_pkt[0]);
 		uint8_t key[CX_HASH_LEN];
 
-		label_key(key, "mac1----", l->pk);
-		mac16(l->hs_pkt + LINK_INIT_MAC1_OFF, key, sizeof key,
-		      l->hs_pkt, LINK_INIT_MAC1_OFF);
+		if (l->anon)
+			memcpy(key, m->mac1_key_xx, sizeof key);
+		else
+			label_key(key, "mac1----", l->pk);
+		mac16(l->hs_pkt + off, key, sizeof key, l->hs_pkt, off);
+		off += LINK_MAC_LEN;
 		if (l->have_cookie &&
 		    now_ms - l->cookie_ms < LINK_COOKIE_TTL_MS)
-			mac16(l->hs_pkt + LINK_INIT_MAC2_OFF, l->cookie,
-			      LINK_COOKIE_LEN, l->hs_pkt, LINK_INIT_MAC2_OFF);
+			mac16(l->hs_pkt + off, l->cookie, LINK_COOKIE_LEN,
+			      l->hs_pkt, off);
 		else
-			memset(l->hs_pkt + LINK_INIT_MAC2_OFF, 0, LINK_MAC_LEN);
+			memset(l->hs_pkt + off, 0, LINK_MAC_LEN);
 		m->st.hs_init_out++;
 	} else {
 		m->st.hs_final_out++;
@@ -565,7 +595,7 @@ static struct link *link_find(struct link_mgr *m,
 			      const uint8_t pk[static LINK_PK_LEN])
 {
 	for (unsigned i = 0; i < m->lim.links_max; i++)
-		if (m->links[i].used &&
+		if (m->links[i].used && !m->links[i].anon &&
 		    memcmp(m->links[i].pk, pk, LINK_PK_LEN) == 0)
 			return &m->links[i];
 	return NULL;
@@ -605,6 +635,8 @@ static void link_drop(struct link_mgr *m, struct link *l, int reason)
 		break;
 	case LINK_CLOSE_EXPIRED:
 		m->st.closed_expired++;
+		break;
+	case LINK_CLOSE_SELF:
 		break;
 	}
 	if (m->cb.closed_cb != NULL)
@@ -646,7 +678,10 @@ static unsigned slots_busy(const struct link_mgr *m)
 }
 
 /* INIT: Noise XK message 1 to us.  Checks in order of cost: size, rate,
- * mac1, (under load) mac2, then "e, es" (one DH); answers "<- e, ee". */
+ * mac1, (under load) mac2, then "e, es" (one DH); answers "<- e, ee".
+ * XINIT, XX message 1 "-> e", goes the same way (its mac1 proves nothing,
+ * so only the rate limit and cookies protect it) and is answered with
+ * "<- e, ee, s, es" (XRESP). */
 static int recv_init(struct link_mgr *m, uint64_t now_ms,
 		     const struct dht_addr *from, const uint8_t *pkt,
 		     size_t len)
@@ -655,15 +690,19 @@ static int recv_init(struct link_mgr *m, uint64_t now_ms,
 	struct cx_noise_keys keys = {.s = m->sec->sk};
 	struct resp_slot *slot = NULL;
 	struct cx_noise_hs *hs = NULL;
+	bool xx = pkt[0] == LINK_CLASS_XINIT;
+	size_t off = mac1_off(pkt[0]);
+	size_t msg1_len = xx ? LINK_XX_MSG1_LEN : LINK_NOISE_MSG1_LEN;
+	size_t msg2_len = xx ? LINK_XX_MSG2_LEN : LINK_NOISE_MSG2_LEN;
 	size_t n = 0;
 	int r;
 
-	if (len != LINK_INIT_LEN)
+	if (len != off + 2 * LINK_MAC_LEN)
 		return drop(m, LINK_DROP_MALFORMED, -EBADMSG);
 	if (!rate_ok(m, now_ms, from))
 		return drop(m, LINK_DROP_RATE, -EBUSY);
-	mac16(mac, m->mac1_key, sizeof m->mac1_key, pkt, LINK_INIT_MAC1_OFF);
-	if (!cx_equal(mac, pkt + LINK_INIT_MAC1_OFF, LINK_MAC_LEN))
+	mac16(mac, xx ? m->mac1_key_xx : m->mac1_key, CX_HASH_LEN, pkt, off);
+	if (!cx_equal(mac, pkt + off, LINK_MAC_LEN))
 		return drop(m, LINK_DROP_MAC1, -EKEYREJECTED);
 	slots_expire(m, now_ms);
 	/* A retransmitted INIT (our RESP was lost): same answer, no state. */
@@ -671,18 +710,17 @@ static int recv_init(struct link_mgr *m, uint64_t now_ms,
 		struct resp_slot *s = &m->slots[i];
 
 		if (s->used && addr_equal(&s->from, from) &&
-		    cx_equal(s->init_mac1, pkt + LINK_INIT_MAC1_OFF,
-			     LINK_MAC_LEN)) {
+		    cx_equal(s->init_mac1, pkt + off, LINK_MAC_LEN)) {
 			m->st.hs_resp_out++;
-			pkt_send(m, from, s->resp_pkt, LINK_RESP_LEN);
+			pkt_send(m, from, s->resp_pkt, s->resp_len);
 			return 0;
 		}
 	}
 	if (slots_busy(m) * 2 >= m->lim.handshakes_max) {
 		cookie_for(m, now_ms, from, cookie);
-		mac16(mac, cookie, sizeof cookie, pkt, LINK_INIT_MAC2_OFF);
+		mac16(mac, cookie, sizeof cookie, pkt, off + LINK_MAC_LEN);
 		cx_wipe(cookie, sizeof cookie);
-		if (!cx_equal(mac, pkt + LINK_INIT_MAC2_OFF, LINK_MAC_LEN)) {
+		if (!cx_equal(mac, pkt + off + LINK_MAC_LEN, LINK_MAC_LEN)) {
 			cookie_reply(m, now_ms, from, pkt);
 			return drop(m, LINK_DROP_COOKIE, -EBUSY);
 		}
@@ -692,14 +730,14 @@ static int recv_init(struct link_mgr *m, uint64_t now_ms,
 			slot = &m->slots[i];
 	if (slot == NULL)
 		return drop(m, LINK_DROP_FULL, -ENOSPC);
-	r = cx_noise_hs_new(&hs, LINK_NOISE_NAME, CX_NOISE_RESPONDER,
-			    (const uint8_t *)LINK_PROLOGUE,
+	r = cx_noise_hs_new(&hs, xx ? LINK_NOISE_NAME_XX : LINK_NOISE_NAME,
+			    CX_NOISE_RESPONDER, (const uint8_t *)LINK_PROLOGUE,
 			    sizeof LINK_PROLOGUE - 1, &keys, m->rng);
 	if (r < 0)
 		return r;
-	/* "-> e, es" */
-	r = cx_noise_hs_read(hs, pkt + 8, LINK_NOISE_MSG1_LEN, payload,
-			     sizeof payload, &n);
+	/* "-> e, es" (XX: "-> e") */
+	r = cx_noise_hs_read(hs, pkt + 8, msg1_len, payload, sizeof payload,
+			     &n);
 	if (r < 0) {
 		cx_noise_hs_free(hs);
 		return drop(m, LINK_DROP_AUTH, -EKEYREJECTED);
@@ -707,13 +745,13 @@ static int recv_init(struct link_mgr *m, uint64_t now_ms,
 	memset(slot, 0, sizeof *slot);
 	slot->local_idx = idx_new(m);
 	slot->remote_idx = link__get_u32(pkt + 4);
-	slot->resp_pkt[0] = LINK_CLASS_RESP;
+	slot->resp_pkt[0] = xx ? LINK_CLASS_XRESP : LINK_CLASS_RESP;
 	link__put_u32(slot->resp_pkt + 4, slot->local_idx);
 	link__put_u32(slot->resp_pkt + 8, slot->remote_idx);
-	/* "<- e, ee" */
-	r = cx_noise_hs_write(hs, NULL, 0, slot->resp_pkt + 12,
-			      LINK_NOISE_MSG2_LEN, &n);
-	if (r < 0 || n != LINK_NOISE_MSG2_LEN) {
+	/* "<- e, ee" (XX: "<- e, ee, s, es") */
+	r = cx_noise_hs_write(hs, no_payload, 0, slot->resp_pkt + 12, msg2_len,
+			      &n);
+	if (r < 0 || n != msg2_len) {
 		cx_noise_hs_free(hs);
 		memset(slot, 0, sizeof *slot);
 		return r < 0 ? r : -EINVAL;
@@ -722,9 +760,10 @@ static int recv_init(struct link_mgr *m, uint64_t now_ms,
 	slot->hs = hs;
 	slot->from = *from;
 	slot->created_ms = now_ms;
-	memcpy(slot->init_mac1, pkt + LINK_INIT_MAC1_OFF, LINK_MAC_LEN);
+	slot->resp_len = 12 + msg2_len;
+	memcpy(slot->init_mac1, pkt + off, LINK_MAC_LEN);
 	m->st.hs_resp_out++;
-	pkt_send(m, from, slot->resp_pkt, LINK_RESP_LEN);
+	pkt_send(m, from, slot->resp_pkt, slot->resp_len);
 	return 0;
 }
 
@@ -740,26 +779,31 @@ static struct link *link_by_hs_idx(struct link_mgr *m, uint32_t idx,
 	return NULL;
 }
 
-/* RESP: "<- e, ee" to our INIT; we answer "-> s, se" (FINAL). */
+/* RESP: "<- e, ee" to our INIT; we answer "-> s, se" (FINAL).  XRESP,
+ * "<- e, ee, s, es", also tells an anonymous (XX) link whose key it is. */
 static int recv_resp(struct link_mgr *m, uint64_t now_ms,
 		     const struct dht_addr *from, const uint8_t *pkt,
 		     size_t len)
 {
-	uint8_t payload[16];
+	uint8_t payload[16], pk[LINK_PK_LEN];
+	bool xx = pkt[0] == LINK_CLASS_XRESP;
+	size_t msg2_len = xx ? LINK_XX_MSG2_LEN : LINK_NOISE_MSG2_LEN;
 	struct session s = {0};
-	struct link *l;
+	struct link *l, *o;
 	size_t n = 0;
 	int r;
 
-	if (len != LINK_RESP_LEN)
+	if (len != 12 + msg2_len)
 		return drop(m, LINK_DROP_MALFORMED, -EBADMSG);
 	if (!rate_ok(m, now_ms, from))
 		return drop(m, LINK_DROP_RATE, -EBUSY);
 	l = link_by_hs_idx(m, link__get_u32(pkt + 8), HS_WAIT_RESP);
-	if (l == NULL || l->hs == NULL)
+	if (l == NULL || l->hs == NULL || l->anon != xx)
 		return drop(m, LINK_DROP_UNKNOWN, -ENOENT);
-	r = cx_noise_hs_read(l->hs, pkt + 12, LINK_NOISE_MSG2_LEN, payload,
-			     sizeof payload, &n);
+	r = cx_noise_hs_read(l->hs, pkt + 12, msg2_len, payload, sizeof payload,
+			     &n);
+	if (r == 0 && xx)
+		r = cx_noise_hs_remote_static(l->hs, pk);
 	if (r < 0) {
 		/* The handshake object is dead (Noise section 5.3); the next
 		 * retransmit starts over with a fresh ephemeral. */
@@ -767,10 +811,33 @@ static int recv_resp(struct link_mgr *m, uint64_t now_ms,
 		l->hs = NULL;
 		return drop(m, LINK_DROP_AUTH, -EKEYREJECTED);
 	}
+	if (xx) {
+		/* The anonymous link now has a key.  Our own, or one we are
+		 * linked to already: the attempt ends here. */
+		if (memcmp(pk, m->pk, LINK_PK_LEN) == 0) {
+			link_drop(m, l, LINK_CLOSE_SELF);
+			return drop(m, LINK_DROP_SELF, -EINVAL);
+		}
+		if ((o = link_find(m, pk)) != NULL) {
+			/* Authenticated: where that peer is now.  Move the
+			 * existing link there (with a rekey, as link_connect
+			 * does for a new address). */
+			link_wipe(l);
+			if (!addr_equal(&o->addr, from)) {
+				o->addr = *from;
+				m->st.roams++;
+				if (o->phase == HS_NONE)
+					hs_begin(m, o, now_ms);
+			}
+			return drop(m, LINK_DROP_TIEBREAK, -EBUSY);
+		}
+		memcpy(l->pk, pk, LINK_PK_LEN);
+		l->anon = false;
+	}
 	memset(l->hs_pkt, 0, sizeof l->hs_pkt);
 	l->hs_pkt[0] = LINK_CLASS_FINAL;
 	link__put_u32(l->hs_pkt + 4, link__get_u32(pkt + 4));
-	r = cx_noise_hs_write(l->hs, NULL, 0, l->hs_pkt + 8,
+	r = cx_noise_hs_write(l->hs, no_payload, 0, l->hs_pkt + 8,
 			      LINK_NOISE_MSG3_LEN, &n);
 	if (r == 0)
 		r = session_from_hs(&s, l->hs, true, l->hs_idx,
@@ -778,7 +845,8 @@ static int recv_resp(struct link_mgr *m, uint64_t now_ms,
 	cx_noise_hs_free(l->hs);
 	l->hs = NULL;
 	if (r < 0) {
-		/* Out of memory: start over at the next retransmit. */
+		/* Out of memory: start over at the next retransmit (with
+		 * XK, should the key be known now). */
 		l->hs_pkt[0] = LINK_CLASS_INIT;
 		return r;
 	}
@@ -805,12 +873,15 @@ static int recv_cookie(struct link_mgr *m, uint64_t now_ms,
 	if (!rate_ok(m, now_ms, from))
 		return drop(m, LINK_DROP_RATE, -EBUSY);
 	l = link_by_hs_idx(m, link__get_u32(pkt + 4), HS_WAIT_RESP);
-	if (l == NULL || l->hs_pkt[0] != LINK_CLASS_INIT)
+	if (l == NULL || !is_init(l->hs_pkt[0]))
 		return drop(m, LINK_DROP_UNKNOWN, -ENOENT);
-	label_key(key, "cookie--", l->pk);
+	if (l->anon)
+		memcpy(key, m->cookie_key_xx, sizeof key);
+	else
+		label_key(key, "cookie--", l->pk);
 	if (cx_xchacha_open(cookie, sizeof cookie, pkt + 32,
 			    LINK_COOKIE_LEN + LINK_TAG_LEN,
-			    l->hs_pkt + LINK_INIT_MAC1_OFF, LINK_MAC_LEN,
+			    l->hs_pkt + mac1_off(l->hs_pkt[0]), LINK_MAC_LEN,
 			    pkt + 8, key) < 0)
 		return drop(m, LINK_DROP_AUTH, -EKEYREJECTED);
 	memcpy(l->cookie, cookie, sizeof cookie);
@@ -885,7 +956,7 @@ static int recv_final(struct link_mgr *m, uint64_t now_ms,
 		/* Simultaneous open, and our key is the lower: our own
 		 * initiation wins.  Push it along to where the peer is. */
 		l->addr = *from;
-		if (l->hs_pkt[0] != LINK_CLASS_INIT || l->hs != NULL)
+		if (!is_init(l->hs_pkt[0]) || l->hs != NULL)
 			hs_send(m, l, now_ms);
 		r = drop(m, LINK_DROP_TIEBREAK, -EBUSY);
 		goto out;
@@ -1007,6 +1078,7 @@ bool link_is_packet(const uint8_t *pkt, size_t len)
 
 int link_mgr_new(struct link_mgr **out, const struct link_config *cfg)
 {
+	uint8_t zero[LINK_PK_LEN];
 	struct link_mgr *m = NULL;
 	int r = -ENOMEM;
 
@@ -1039,6 +1111,9 @@ int link_mgr_new(struct link_mgr **out, const struct link_config *cfg)
 	rng_fill(m->rng, m->sec->bucket_key, CX_KEY_LEN);
 	label_key(m->mac1_key, "mac1----", m->pk);
 	label_key(m->cookie_key, "cookie--", m->pk);
+	memset(zero, 0, sizeof zero);
+	label_key(m->mac1_key_xx, "mac1----", zero);
+	label_key(m->cookie_key_xx, "cookie--", zero);
 	*out = m;
 	m = NULL;
 	r = 0;
@@ -1085,13 +1160,36 @@ int link_connect(struct link_mgr *m, uint64_t now_ms,
 		 * path, or push the running handshake there now. */
 		if (l->phase == HS_NONE)
 			return hs_begin(m, l, now_ms);
-		if (l->hs_pkt[0] != LINK_CLASS_INIT || l->hs != NULL)
+		if (!is_init(l->hs_pkt[0]) || l->hs != NULL)
 			hs_send(m, l, now_ms);
 		return 0;
 	}
 	l = link_alloc(m, pk, addr);
 	if (l == NULL)
 		return -ENOSPC;
+	if ((r = hs_begin(m, l, now_ms)) < 0)
+		link_wipe(l);
+	return r;
+}
+
+int link_connect_addr(struct link_mgr *m, uint64_t now_ms,
+		      const struct dht_addr *addr)
+{
+	struct link *l = NULL;
+	uint8_t zero[LINK_PK_LEN] = {0};
+	int r;
+
+	if (!addr_valid(addr))
+		return -EINVAL;
+	now_ms = mono(m, now_ms);
+	for (unsigned i = 0; i < m->lim.links_max; i++)
+		if (m->links[i].used && addr_equal(&m->links[i].addr, addr) &&
+		    (m->links[i].anon || m->links[i].cur.used))
+			return 0; /* already linked or on the way */
+	l = link_alloc(m, zero, addr);
+	if (l == NULL)
+		return -ENOSPC;
+	l->anon = true;
 	if ((r = hs_begin(m, l, now_ms)) < 0)
 		link_wipe(l);
 	return r;
@@ -1109,8 +1207,10 @@ int link_recv(struct link_mgr *m, uint64_t now_ms, const struct dht_addr *from,
 		return drop(m, LINK_DROP_MALFORMED, -EBADMSG);
 	switch (pkt[0]) {
 	case LINK_CLASS_INIT:
+	case LINK_CLASS_XINIT:
 		return recv_init(m, now_ms, from, pkt, len);
 	case LINK_CLASS_RESP:
+	case LINK_CLASS_XRESP:
 		return recv_resp(m, now_ms, from, pkt, len);
 	case LINK_CLASS_FINAL:
 		return recv_final(m, now_ms, from, pkt, len);
@@ -1298,7 +1398,7 @@ int link_peer_status(const struct link_mgr *m, uint64_t now_ms,
 	const struct link *l = NULL;
 
 	for (unsigned i = 0; i < m->lim.links_max && l == NULL; i++)
-		if (m->links[i].used &&
+		if (m->links[i].used && !m->links[i].anon &&
 		    memcmp(m->links[i].pk, pk, LINK_PK_LEN) == 0)
 			l = &m->links[i];
 	if (l == NULL)
@@ -1359,6 +1459,8 @@ const char *link_close_str(int reason)
 		return "peer silent";
 	case LINK_CLOSE_EXPIRED:
 		return "session expired";
+	case LINK_CLOSE_SELF:
+		return "connected to ourselves";
 	}
 	return "unknown";
 }

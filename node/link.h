@@ -39,6 +39,7 @@ enum link_close_reason {
 	LINK_CLOSE_HANDSHAKE_TIMEOUT = 1, /* never answered (REKEY_ATTEMPT) */
 	LINK_CLOSE_DEAD = 2,		  /* nothing authenticated for 75 s */
 	LINK_CLOSE_EXPIRED = 3,		  /* session too old, rekey failed */
+	LINK_CLOSE_SELF = 4, /* link_connect_addr() reached our own node */
 };
 
 /* Reasons a received packet was dropped; indexes link_status.drop. */
@@ -138,6 +139,16 @@ bool link_is_packet(const uint8_t *pkt, size_t len);
 int link_connect(struct link_mgr *m, uint64_t now_ms,
 		 const uint8_t pk[static LINK_PK_LEN],
 		 const struct dht_addr *addr);
+
+/* Starts a Noise XX handshake with whatever node answers at addr, for
+ * when its key is unknown (a bare bootstrap address).  established_cb
+ * then reports the key; closed_cb gets an all-zero key if none was
+ * learnt.  Nothing happens when a link to addr exists; when the node
+ * turns out to be one we are linked to already, the attempt ends quietly.
+ * Later rekeys of the link use XK.  Returns 0, -EINVAL, -ENOSPC,
+ * -ENOMEM. */
+int link_connect_addr(struct link_mgr *m, uint64_t now_ms,
+		      const struct dht_addr *addr);
 
 /* Processes one datagram from `from` whose class is ours.  Hostile or
  * stale input is dropped and counted (link_status.drop), never fatal.

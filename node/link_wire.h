@@ -25,7 +25,16 @@
  *   0  1 class | 1  3 zero | 4  4 receiver index | 8  8 counter
  *  16  n+16 ChaChaPoly(k, nonce = counter, ad = bytes 0..15, payload)
  *        an empty payload is a keepalive
- * 0x15..0x1f are reserved for later link packets. */
+ * XINIT  0x15  XX message 1, when the responder's key is unknown (72 bytes)
+ *   0  1 class | 1  3 zero | 4  4 sender index | 8 32 Noise "e"
+ *  40 16 mac1 keyed with BLAKE2b-256("mac1----" || 32 zero bytes)
+ *  56 16 mac2 (as in INIT); a COOKIE answering it is sealed under
+ *        BLAKE2b-256("cookie--" || 32 zero bytes)
+ * XRESP  0x16  XX message 2                                   (108 bytes)
+ *   0  1 class | 1  3 zero | 4  4 sender index | 8  4 receiver index
+ *  12 96 Noise "e, ee, s, es" (e 32, encrypted s 48, payload tag 16)
+ * XX message 3 "s, se" has XK's size and travels as FINAL.
+ * 0x17..0x1f are reserved for later link packets. */
 #ifndef PARLEY_NODE_LINK_WIRE_H
 #define PARLEY_NODE_LINK_WIRE_H
 
@@ -37,9 +46,12 @@
 #define LINK_CLASS_FINAL 0x12
 #define LINK_CLASS_COOKIE 0x13
 #define LINK_CLASS_DATA 0x14
+#define LINK_CLASS_XINIT 0x15
+#define LINK_CLASS_XRESP 0x16
 #define LINK_CLASS_MAX 0x1f
 
 #define LINK_NOISE_NAME "Noise_XK_25519_ChaChaPoly_BLAKE2b"
+#define LINK_NOISE_NAME_XX "Noise_XX_25519_ChaChaPoly_BLAKE2b"
 #define LINK_PROLOGUE "parley link v1"
 
 #define LINK_MAC_LEN 16
@@ -53,6 +65,11 @@
 #define LINK_INIT_MAC2_OFF (LINK_INIT_MAC1_OFF + LINK_MAC_LEN)	   /* 72 */
 #define LINK_RESP_LEN (12 + LINK_NOISE_MSG2_LEN)		   /* 60 */
 #define LINK_FINAL_LEN (8 + LINK_NOISE_MSG3_LEN)		   /* 72 */
+#define LINK_XX_MSG1_LEN 32 /* e; the empty payload is not encrypted */
+#define LINK_XX_MSG2_LEN 96 /* e, encrypted s (48), payload tag */
+#define LINK_XINIT_LEN (8 + LINK_XX_MSG1_LEN + 2 * LINK_MAC_LEN) /* 72 */
+#define LINK_XRESP_LEN (12 + LINK_XX_MSG2_LEN)			 /* 108 */
+#define LINK_RESP_MAX LINK_XRESP_LEN
 #define LINK_COOKIE_PKT_LEN (8 + LINK_COOKIE_NONCE_LEN + LINK_COOKIE_LEN + 16)
 #define LINK_DATA_HDR_LEN 16
 #define LINK_TAG_LEN 16

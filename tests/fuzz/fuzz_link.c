@@ -10,7 +10,8 @@
  *                  body);
  *   mode % 4 == 3: rest is a raw datagram from an address taken from the
  *                  mode byte (roaming and rate limits);
- *   mode & 0x80:   handshakes instead: C makes a real INIT for D (a
+ *   mode & 0x80:   handshakes instead: C makes a real INIT (XINIT, XX,
+ *                  when mode & 0x20) for D (a
  *                  responder-only manager whose clock jumps 11 s per input,
  *                  so slots and buckets free up), rest is XORed into it,
  *                  with mac1 recomputed when mode & 0x40; an INIT changed
@@ -162,40 +163,49 @@ static void handshake(const uint8_t *data, size_t size)
 {
 	uint8_t init[LINK_INIT_LEN], key[32], in[40], full[64];
 	bool macced = false, noise = false, remac = data[0] & 0x40;
-	bool changed = false;
+	bool xx = data[0] & 0x20, changed = false;
 	struct link_status st;
+	size_t len, off;
 	int r;
 
 	d_now += 11000;
 	qn = 0;
-	if (link_connect(C.m, d_now, D.pk, &D.addr) != 0 || qn != 1 ||
-	    q[0].len != LINK_INIT_LEN)
+	r = xx ? link_connect_addr(C.m, d_now, &D.addr)
+	       : link_connect(C.m, d_now, D.pk, &D.addr);
+	len = xx ? LINK_XINIT_LEN : LINK_INIT_LEN;
+	if (r != 0 || qn != 1 || q[0].len != len)
 		abort();
-	memcpy(init, q[0].d, LINK_INIT_LEN);
+	off = len - 2 * LINK_MAC_LEN;
+	memcpy(init, q[0].d, len);
 	qn = 0;
-	for (size_t i = 0; i + 1 < size && i < LINK_INIT_LEN; i++) {
+	for (size_t i = 0; i + 1 < size && i < len; i++) {
 		init[i] ^= data[i + 1];
 		changed |= data[i + 1] != 0;
-		if (data[i + 1] != 0 && i < LINK_INIT_MAC2_OFF)
+		if (data[i + 1] != 0 && i < off + LINK_MAC_LEN)
 			macced = true;
-		if (data[i + 1] != 0 && i >= 8 && i < LINK_INIT_MAC1_OFF)
+		if (data[i + 1] != 0 && i >= 8 && i < off)
 			noise = true;
 	}
 	if (remac) {
 		memcpy(in, "mac1----", 8);
-		memcpy(in + 8, D.pk, 32);
+		if (xx)
+			memset(in + 8, 0, 32);
+		else
+			memcpy(in + 8, D.pk, 32);
 		cx_hash(key, in, sizeof in);
-		cx_hmac_blake2b(full, key, 32, init, LINK_INIT_MAC1_OFF);
-		memcpy(init + LINK_INIT_MAC1_OFF, full, LINK_MAC_LEN);
+		cx_hmac_blake2b(full, key, 32, init, off);
+		memcpy(init + off, full, LINK_MAC_LEN);
 	}
-	r = link_recv(D.m, d_now, &C.addr, init, LINK_INIT_LEN);
+	r = link_recv(D.m, d_now, &C.addr, init, len);
 	if (macced && !remac && r == 0)
 		abort();
-	if (remac && noise && r == 0)
+	/* XK message 1 is authenticated (es); XX message 1 is not, a
+	 * changed e only fails at the initiator, on message 2. */
+	if (remac && noise && r == 0 && !xx)
 		abort();
 	if (r == 0) {
-		/* RESP to C (it must accept unless the index was changed),
-		 * FINAL to D, confirmation to C. */
+		/* RESP to C (it must accept unless the index or e was
+		 * changed), FINAL to D, confirmation to C. */
 		for (int i = 0; i < 3 && qn > 0; i++)
 			pump_at(d_now);
 		link_status(D.m, &st);
@@ -203,10 +213,15 @@ static void handshake(const uint8_t *data, size_t size)
 			abort();
 		if (!changed && st.established != 1)
 			abort();
+		if (noise && st.established != 0)
+			abort();
 	} else if (!changed) {
 		abort();
 	}
-	link_close(C.m, D.pk);
+	/* Start C afresh: an unanswered anonymous link cannot be closed by
+	 * key. */
+	link_mgr_free(C.m);
+	side_init(&C, 3);
 	link_close(D.m, C.pk);
 	qn = 0;
 }

@@ -56,6 +56,7 @@ struct tnode {
 	uint64_t deadline;
 	unsigned established, closed;
 	int last_close;
+	uint8_t est_pk[32], closed_pk[32];
 	unsigned msgs;
 	uint32_t last_seq_seen; /* messages carry a 4-byte sequence */
 	uint8_t seen[4096];	/* seq -> times received */
@@ -138,8 +139,8 @@ static void on_est(void *arg, const uint8_t pk[LINK_PK_LEN],
 {
 	struct tnode *t = arg;
 
-	(void)pk;
 	assert_true(addr->port != 0);
+	memcpy(t->est_pk, pk, 32);
 	t->established++;
 }
 
@@ -164,7 +165,7 @@ static void on_closed(void *arg, const uint8_t pk[LINK_PK_LEN], int reason)
 {
 	struct tnode *t = arg;
 
-	(void)pk;
+	memcpy(t->closed_pk, pk, 32);
 	t->closed++;
 	t->last_close = reason;
 }
@@ -1111,6 +1112,86 @@ static void test_peer_restart(void **state)
 	net_free(n);
 }
 
+/* XX to a bare address: the key is learnt from the handshake, the link
+ * then behaves like any other (data, rekeys with XK). */
+static void test_xx(void **state)
+{
+	struct net *n = net_new(24);
+	struct tnode *a = node_add(n, 1, NULL), *b = node_add(n, 2, NULL);
+	static const uint8_t zero[32];
+
+	(void)state;
+	assert_int_equal(link_connect_addr(a->m, n->now, &b->addr), 0);
+	node_tick(a);
+	assert_int_equal(link_connect_addr(a->m, n->now, &b->addr), 0);
+	run_for(n, 1000);
+	assert_int_equal(a->established, 1);
+	assert_int_equal(b->established, 1);
+	assert_memory_equal(a->est_pk, b->pk, 32);
+	assert_memory_equal(b->est_pk, a->pk, 32);
+	assert_int_equal(stat_of(a).hs_init_out, 1);
+	for (uint32_t i = 0; i < 300; i++) {
+		assert_int_equal(send_seq(a, b, i, 20), 0);
+		assert_int_equal(send_seq(b, a, i, 20), 0);
+		run_for(n, 1000);
+	}
+	assert_int_equal(a->msgs, 300);
+	assert_int_equal(b->msgs, 300);
+	assert_true(stat_of(a).rekeys >= 2);
+	/* Already linked to that address: nothing new. */
+	assert_int_equal(link_connect_addr(a->m, n->now, &b->addr), 0);
+	assert_int_equal(stat_of(a).handshakes_out, 0);
+	/* Our own address: refused once the key shows. */
+	assert_int_equal(link_connect_addr(a->m, n->now, &a->addr), 0);
+	node_tick(a);
+	run_for(n, 1000);
+	assert_int_equal(a->closed, 1);
+	assert_int_equal(a->last_close, LINK_CLOSE_SELF);
+	assert_memory_equal(a->closed_pk, zero, 32);
+	/* Nobody there: closed after REKEY_ATTEMPT_TIME, key unknown. */
+	assert_int_equal(
+		link_connect_addr(a->m, n->now,
+				  &(struct dht_addr){.family = 4,
+						     .ip = {127, 0, 0, 99},
+						     .port = 9}),
+		0);
+	node_tick(a);
+	run_for(n, LINK_REKEY_ATTEMPT_TIME_MS + 1000);
+	assert_int_equal(a->closed, 2);
+	assert_int_equal(a->last_close, LINK_CLOSE_HANDSHAKE_TIMEOUT);
+	assert_memory_equal(a->closed_pk, zero, 32);
+	assert_int_equal(b->closed, 0);
+	net_free(n);
+}
+
+/* XX to a node we already have a link with under another address: the
+ * anonymous attempt ends quietly, the link stays and moves to the address
+ * that answered. */
+static void test_xx_duplicate(void **state)
+{
+	struct net *n = net_new(25);
+	struct tnode *a = node_add(n, 1, NULL), *b = node_add(n, 2, NULL);
+	struct dht_addr old = b->addr;
+
+	(void)state;
+	connect_nodes(a, b);
+	run_for(n, 1000);
+	b->addr = mkaddr(33, 4000); /* moved; A does not know yet */
+	assert_int_equal(link_connect_addr(a->m, n->now, &b->addr), 0);
+	node_tick(a);
+	run_for(n, 1000);
+	assert_int_equal(stat_of(a).drop[LINK_DROP_TIEBREAK], 1);
+	assert_int_equal(stat_of(a).links, 1);
+	assert_int_equal(a->established, 1);
+	assert_int_equal(a->closed, 0);
+	/* ... and now points at B's new address. */
+	assert_int_equal(send_seq(a, b, 1, 20), 0);
+	run_for(n, 100);
+	assert_int_equal(b->msgs, 1);
+	(void)old;
+	net_free(n);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1139,6 +1220,8 @@ int main(void)
 		cmocka_unit_test(test_clock_back),
 		cmocka_unit_test(test_converge),
 		cmocka_unit_test(test_peer_restart),
+		cmocka_unit_test(test_xx),
+		cmocka_unit_test(test_xx_duplicate),
 	};
 
 	return cmocka_run_group_tests_name("link", tests, setup, NULL);
