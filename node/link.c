@@ -1,5 +1,7 @@
 /* Link manager: authenticated, encrypted datagram links between nodes
- * (DESIGN.md section 5), sans-I/O.
+ * (DESIGN.md section 5), sans-I/O.  Noise XK when the peer's node key is
+ * known (link_connect), XX when only its address is (link_connect_addr;
+ * such an "anonymous" link gets its key from XX message 2).
  *
  * A link is the state we keep for one peer node key: its address, up to
  * three transport sessions and at most one handshake that we initiated.
@@ -1375,6 +1377,21 @@ int link_close(struct link_mgr *m, const uint8_t pk[static LINK_PK_LEN])
 		return -ENOENT;
 	link_wipe(l);
 	return 0;
+}
+
+int link_close_addr(struct link_mgr *m, const struct dht_addr *addr)
+{
+	int r = -ENOENT;
+
+	if (!addr_valid(addr))
+		return -EINVAL;
+	for (unsigned i = 0; i < m->lim.links_max; i++)
+		if (m->links[i].used && m->links[i].anon &&
+		    addr_equal(&m->links[i].addr, addr)) {
+			link_wipe(&m->links[i]);
+			r = 0;
+		}
+	return r;
 }
 
 void link_status(const struct link_mgr *m, struct link_status *st)

@@ -1,8 +1,9 @@
 /* Links between nodes (DESIGN.md section 5): Noise_XK_25519_ChaChaPoly_BLAKE2b
- * sessions over UDP, with WireGuard-style transport datagrams (receiver
- * index, 64-bit counter as the Noise nonce, sliding replay window),
- * keepalives, rekeying and roaming.  docs/PROTOCOL-link.md describes the
- * wire format and timers; node/link_wire.h holds the constants.
+ * sessions over UDP (Noise_XX_... when only an address is known), with
+ * WireGuard-style transport datagrams (receiver index, 64-bit counter as the
+ * Noise nonce, sliding replay window), keepalives, rekeying and roaming.
+ * docs/PROTOCOL-link.md describes the wire format and timers; node/link_wire.h
+ * holds the constants.
  *
  * The manager is sans-I/O (STYLE.md section 2): the current monotonic time
  * comes in as now_ms, packets leave through cfg->io.send, randomness comes
@@ -174,6 +175,10 @@ uint64_t link_tick(struct link_mgr *m, uint64_t now_ms);
 /* Drops the link to pk and wipes its keys without telling the peer (it
  * notices by timeout).  Returns 0 or -ENOENT. */
 int link_close(struct link_mgr *m, const uint8_t pk[static LINK_PK_LEN]);
+
+/* Abandons a link_connect_addr() to addr whose key is still unknown
+ * (quietly, as link_close).  Returns 0, -EINVAL or -ENOENT. */
+int link_close_addr(struct link_mgr *m, const struct dht_addr *addr);
 
 /* Counters and table sizes. */
 void link_status(const struct link_mgr *m, struct link_status *st);

@@ -1148,6 +1148,18 @@ static void test_xx(void **state)
 	assert_int_equal(a->closed, 1);
 	assert_int_equal(a->last_close, LINK_CLOSE_SELF);
 	assert_memory_equal(a->closed_pk, zero, 32);
+	/* Abandoned before an answer: quietly gone. */
+	{
+		struct dht_addr far = mkaddr(97, 9);
+		unsigned links = stat_of(a).links;
+
+		assert_int_equal(link_connect_addr(a->m, n->now, &far), 0);
+		assert_int_equal(stat_of(a).links, links + 1);
+		assert_int_equal(link_close_addr(a->m, &far), 0);
+		assert_int_equal(link_close_addr(a->m, &far), -ENOENT);
+		assert_int_equal(stat_of(a).links, links);
+		assert_int_equal(a->closed, 1);
+	}
 	/* Nobody there: closed after REKEY_ATTEMPT_TIME, key unknown. */
 	assert_int_equal(
 		link_connect_addr(a->m, n->now,
