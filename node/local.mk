@@ -61,3 +61,18 @@ tests_fuzz_fuzz_msgstore_SOURCES = tests/fuzz/fuzz_msgstore.c $(FUZZ_DRIVER)
 tests_fuzz_fuzz_msgstore_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LINK)
 tests_fuzz_fuzz_msgstore_LDADD = $(MSGSTORE_TEST_LIBS)
 FUZZ_TESTS += tests/fuzz/fuzz_msgstore
+
+# Links between nodes (node/link.c): Noise XK sessions over UDP, sans-I/O.
+node_libnode_a_SOURCES += node/link.c node/link.h node/link_wire.h
+check_PROGRAMS += tests/unit/test_link
+tests_unit_test_link_SOURCES = tests/unit/test_link.c
+tests_unit_test_link_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_link_LDADD = node/libnode.a dht/libdht.a crypto/libcx.a \
+	$(CMOCKA_LIBS) $(SODIUM_LIBS)
+TESTS += tests/unit/test_link
+check_PROGRAMS += tests/fuzz/fuzz_link
+tests_fuzz_fuzz_link_SOURCES = tests/fuzz/fuzz_link.c $(FUZZ_DRIVER)
+tests_fuzz_fuzz_link_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LINK)
+tests_fuzz_fuzz_link_LDADD = node/libnode.a dht/libdht.a crypto/libcx.a \
+	$(SODIUM_LIBS)
+FUZZ_TESTS += tests/fuzz/fuzz_link
