@@ -294,7 +294,7 @@ struct rpc_result *rpc_param_hex(struct rpc_call *call, const char *field,
 static const char *const no_params[] = {NULL};
 
 static const char *const capabilities[] = {"events", "identity", "profile",
-					   "dht", NULL};
+					   "dht", "links", NULL};
 
 static struct rpc_result *m_api_version(struct rpc_call *call)
 {
@@ -325,7 +325,7 @@ static struct rpc_result *m_node_status(struct rpc_call *call)
 	return rpc_ok(
 		call,
 		json_pack("{s:s, s:I, s:i, s:s, s:s, s:I, s:I, s:I, s:s, s:I, "
-			  "s:s}",
+			  "s:s, s:s}",
 			  "version", PACKAGE_VERSION, "uptime_ms",
 			  (json_int_t)(now - n->started_mono_ms), "pid",
 			  n->pid, "data_dir", n->data_dir, "socket",
@@ -336,7 +336,7 @@ static struct rpc_result *m_node_status(struct rpc_call *call)
 			  n->node_id_hex,
 			  "store_map_bytes",
 			  (json_int_t)store_map_size(n->store), "listen",
-			  n->listen_str));
+			  n->listen_str, "node_key", n->node_key_hex));
 }
 
 static struct rpc_result *m_identity_get(struct rpc_call *call)
@@ -734,6 +734,12 @@ int api_client_line(struct api_client *c, const char *line, size_t len)
 	for (size_t i = 0; i < rpc_dht_num_methods; i++) {
 		if (strcmp(rpc_dht_methods[i].name, name) == 0) {
 			(void)rpc_dht_methods[i].fn(&call);
+			goto out_params;
+		}
+	}
+	for (size_t i = 0; i < rpc_link_num_methods; i++) {
+		if (strcmp(rpc_link_methods[i].name, name) == 0) {
+			(void)rpc_link_methods[i].fn(&call);
 			goto out_params;
 		}
 	}

@@ -2,6 +2,7 @@
 # clock); libnode_sys.a holds node/sys_*.c, the files that touch the OS.
 noinst_LIBRARIES += node/libnode.a node/libnode_sys.a
 node_libnode_a_SOURCES = node/api.c node/api.h node/api_dht.c node/rpc.h \
+	node/api_link.c \
 	node/addr.c node/addr.h node/config.c node/config.h \
 	node/env.h node/err.c node/err.h node/events.c node/events.h \
 	node/log.c node/log.h node/node.c node/node.h

@@ -32,6 +32,7 @@
 #include "node/sys_os.h"
 #include "node/sys_udp.h"
 #include "node/sys_lan.h"
+#include "node/link.h"
 #include "dht/dht.h"
 #include "node/addr.h"
 #include "store/store.h"
@@ -434,6 +435,40 @@ static void boot_timer_cb(uv_timer_t *t)
 		d->boot_backoff_ms = BOOT_RETRY_MAX_MS;
 }
 
+/* Link events for apps and tools; messaging will take the payloads. */
+static void link_established_cb(void *arg, const uint8_t pk[LINK_PK_LEN],
+				const struct dht_addr *addr)
+{
+	char key[LINK_PK_LEN * 2 + 1], a[ADDR_STR_MAX], ev[256];
+
+	cx_hex_encode(key, sizeof key, pk, LINK_PK_LEN);
+	addr_format(addr, a);
+	snprintf(ev, sizeof ev, "{\"key\":\"%s\",\"addr\":\"%s\"}", key, a);
+	node_emit(arg, "link.established", ev);
+}
+
+static void link_message_cb(void *arg, const uint8_t pk[LINK_PK_LEN],
+			    const uint8_t *data, size_t len)
+{
+	(void)arg;
+	(void)pk;
+	(void)data;
+	/* FIXME: messaging (issue 5) consumes link payloads; until then
+	 * they are only counted by link_status. */
+	log_debug("link: %zu bytes from a peer, no consumer yet", len);
+}
+
+static void link_closed_cb(void *arg, const uint8_t pk[LINK_PK_LEN],
+			   int reason)
+{
+	char key[LINK_PK_LEN * 2 + 1], ev[160];
+
+	cx_hex_encode(key, sizeof key, pk, LINK_PK_LEN);
+	snprintf(ev, sizeof ev, "{\"key\":\"%s\",\"reason\":%d}", key,
+		 reason);
+	node_emit(arg, "link.closed", ev);
+}
+
 /* Opens the UDP socket, creates the DHT, loads the saved routing table
  * and starts the bootstrap lookups.  0 or -1 (logged). */
 static int start_dht(struct daemon *d)
@@ -460,6 +495,22 @@ static int start_dht(struct daemon *d)
 	if ((r = dht_new(&d->node.dht, &dc)) < 0) {
 		log_error("cannot create the DHT: %s", strerror(-r));
 		return -1;
+	}
+	{
+		struct link_config lc;
+
+		memset(&lc, 0, sizeof lc);
+		lc.node_sk = d->node.identity.node_sk;
+		lc.rng = d->env.rng;
+		lc.io = dc.io; /* the same socket */
+		lc.cb = (struct link_callbacks){link_established_cb,
+						link_message_cb,
+						link_closed_cb, &d->node};
+		if ((r = link_mgr_new(&d->node.links, &lc)) < 0) {
+			log_error("cannot create the link manager: %s",
+				  strerror(-r));
+			return -1;
+		}
 	}
 	now = d->clock.wall_ms(d->clock.self);
 	r = store_read(d->node.store, load_table_txn, &b);
@@ -801,6 +852,7 @@ out:
 		uv_loop_close(&d.loop);
 	}
 	api_free(d.api);
+	link_mgr_free(d.node.links);
 	dht_free(d.node.dht);
 	if (stage >= S_STORE)
 		store_close(d.node.store);

@@ -10,7 +10,9 @@ int node_derive_ids(struct node *n)
 
 	cx_node_id(nid, n->identity.node_pk);
 	if ((r = cx_hex_encode(n->node_id_hex, sizeof n->node_id_hex, nid,
-			       sizeof nid)) < 0)
+			       sizeof nid)) < 0 ||
+	    (r = cx_hex_encode(n->node_key_hex, sizeof n->node_key_hex,
+			       n->identity.node_pk, CX_X_PK_LEN)) < 0)
 		return r;
 	return cx_contact_id_encode(n->contact_id, sizeof n->contact_id,
 				    n->identity.account_pk);

@@ -17,6 +17,7 @@
 
 struct api;
 struct dht;
+struct link_mgr;
 
 struct node {
 	const struct node_env *env;
@@ -27,6 +28,7 @@ struct node {
 	struct events events;
 	struct api *api; /* NULL until the API server is up */
 	struct dht *dht; /* NULL when the node has no UDP socket */
+	struct link_mgr *links; /* Noise links, on the same socket */
 	char listen_str[64]; /* the bound UDP address, text */
 	/* The I/O side re-reads dht deadlines after the core started
 	 * something (a lookup from the API). */
@@ -37,6 +39,7 @@ struct node {
 	uint64_t started_mono_ms;
 	/* Derived from the identity once by node_derive_ids(). */
 	char node_id_hex[CX_HASH_LEN * 2 + 1];
+	char node_key_hex[CX_X_PK_LEN * 2 + 1];
 	char contact_id[CX_CONTACT_ID_LEN + 1];
 	int pid;
 	/* Called by node.stop; the daemon stops its loop. */

@@ -72,5 +72,7 @@ struct rpc_result *rpc_param_hex(struct rpc_call *call, const char *field,
 /* Methods defined outside api.c. */
 extern const struct rpc_method rpc_dht_methods[];
 extern const size_t rpc_dht_num_methods;
+extern const struct rpc_method rpc_link_methods[];
+extern const size_t rpc_link_num_methods;
 
 #endif

@@ -7,8 +7,12 @@
  * datagram that cannot go out at once is dropped and counted by the DHT
  * (UDP may lose it anyway; the DHT retries).
  *
- * Time: the DHT wants wall-clock ms, read once per loop turn; we use the
- * node's clock, whose wall_ms derives from uv_now(). */
+ * Two protocols share the socket, told apart by the first byte: Noise
+ * links (node/link.c, classes 0x10-0x1f) and the DHT (0x01-0x03).
+ *
+ * Time: the DHT wants wall-clock ms, links monotonic ms; both come from
+ * the node's clock, read once per loop turn.  One timer serves both: it
+ * is armed for whichever deadline comes first. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -19,6 +23,7 @@
 #include <uv.h>
 
 #include "node/addr.h"
+#include "node/link.h"
 #include "node/log.h"
 #include "node/sys_udp.h"
 
@@ -31,7 +36,7 @@ struct sys_udp {
 	uv_timer_t timer;
 	struct node *node;
 	struct dht_addr local;
-	uint64_t armed_at; /* deadline the timer is set for, 0 none */
+
 	int open_handles;
 	bool closing;
 	char *buf; /* UDP_RECV_BUF bytes, lent to libuv on every read */
@@ -119,27 +124,40 @@ static int udp_send(void *self, const struct dht_addr *to, const uint8_t *pkt,
 
 static void timer_cb(uv_timer_t *t);
 
+static uint64_t mono(const struct sys_udp *u)
+{
+	const struct clock *c = u->node->env->clock;
+
+	return c->mono_ms(c->self);
+}
+
 void sys_udp_kick(void *self)
 {
 	struct sys_udp *u = self;
-	uint64_t now, next;
+	uint64_t now, next, delay = UINT64_MAX;
 
-	if (u->closing || u->node->dht == NULL)
+	if (u->closing)
 		return;
-	now = wall(u);
-	next = dht_tick(u->node->dht, now);
-	if (next == u->armed_at)
-		return;
-	u->armed_at = next;
-	uv_timer_start(&u->timer, timer_cb, next > now ? next - now : 0, 0);
+	if (u->node->dht != NULL) {
+		now = wall(u);
+		next = dht_tick(u->node->dht, now);
+		delay = next > now ? next - now : 0;
+	}
+	if (u->node->links != NULL) {
+		now = mono(u);
+		next = link_tick(u->node->links, now);
+		if (next != UINT64_MAX && (next > now ? next - now : 0) < delay)
+			delay = next > now ? next - now : 0;
+	}
+	if (delay == UINT64_MAX)
+		uv_timer_stop(&u->timer);
+	else
+		uv_timer_start(&u->timer, timer_cb, delay, 0);
 }
 
 static void timer_cb(uv_timer_t *t)
 {
-	struct sys_udp *u = t->data;
-
-	u->armed_at = 0;
-	sys_udp_kick(u);
+	sys_udp_kick(t->data);
 }
 
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -161,14 +179,20 @@ static void recv_cb(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 	 * buffer is ours and reused, so there is nothing to free. */
 	if (flags & UV_UDP_MMSG_FREE)
 		return;
-	if (nread <= 0 || addr == NULL || u->node->dht == NULL)
+	if (nread <= 0 || addr == NULL)
 		return;
 	if (flags & UV_UDP_PARTIAL)
-		return; /* larger than any DHT packet: drop */
+		return; /* larger than any packet of ours: drop */
 	if (!from_sockaddr(addr, &from))
 		return;
-	dht_recv(u->node->dht, wall(u), &from, (const uint8_t *)buf->base,
-		 (size_t)nread);
+	if (link_is_packet((const uint8_t *)buf->base, (size_t)nread)) {
+		if (u->node->links != NULL)
+			link_recv(u->node->links, mono(u), &from,
+				  (const uint8_t *)buf->base, (size_t)nread);
+	} else if (u->node->dht != NULL) {
+		dht_recv(u->node->dht, wall(u), &from,
+			 (const uint8_t *)buf->base, (size_t)nread);
+	}
 	sys_udp_kick(u);
 }
 

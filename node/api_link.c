@@ -1,0 +1,112 @@
+/* The links.* methods: diagnostics of the Noise links between nodes
+ * (node/link.c).  Messaging uses links itself; these let a tool or a test
+ * open one by hand and look at the counters. */
+#include <errno.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "node/addr.h"
+#include "node/link.h"
+#include "node/rpc.h"
+
+static struct rpc_result *need_links(struct rpc_call *call)
+{
+	if (rpc_node(call)->links == NULL)
+		return rpc_fail(call, NODE_ERR_NO_DHT, NULL,
+				"links need the UDP socket");
+	return NULL;
+}
+
+static void kick(struct node *n)
+{
+	if (n->dht_kick != NULL)
+		n->dht_kick(n->dht_kick_self);
+}
+
+static struct rpc_result *m_links_connect(struct rpc_call *call)
+{
+	static const char *const allowed[] = {"key", "addr", NULL};
+	struct node *n = rpc_node(call);
+	uint8_t key[LINK_PK_LEN];
+	struct dht_addr a;
+	struct rpc_result *r;
+	const char *s;
+	bool present;
+	int e;
+
+	if ((r = rpc_params_only(call, allowed)) != NULL ||
+	    (r = need_links(call)) != NULL ||
+	    (r = rpc_param_hex(call, "key", true, key, sizeof key,
+			       &present)) != NULL ||
+	    (r = rpc_param_string(call, "addr", true, 200, &s)) != NULL)
+		return r;
+	if (addr_parse(s, &a, NULL, NULL, false) < 0)
+		return rpc_fail(call, NODE_ERR_PARAMS, "addr",
+				"'addr' must be host:port or [v6]:port, "
+				"numeric");
+	e = link_connect(n->links, n->env->clock->mono_ms(n->env->clock->self),
+			 key, &a);
+	kick(n);
+	if (e < 0)
+		return rpc_fail(call, node_err_from_errno(e), NULL,
+				"cannot start the handshake: %s", strerror(-e));
+	return rpc_ok(call, json_pack("{s:b}", "started", 1));
+}
+
+static struct rpc_result *m_links_status(struct rpc_call *call)
+{
+	static const char *const allowed[] = {"key", NULL};
+	struct node *n = rpc_node(call);
+	uint8_t key[LINK_PK_LEN];
+	struct link_peer_status ps;
+	struct link_status st;
+	struct rpc_result *r;
+	char addr[ADDR_STR_MAX];
+	bool present;
+	json_t *o;
+
+	if ((r = rpc_params_only(call, allowed)) != NULL ||
+	    (r = need_links(call)) != NULL ||
+	    (r = rpc_param_hex(call, "key", false, key, sizeof key,
+			       &present)) != NULL)
+		return r;
+	link_status(n->links, &st);
+	o = json_pack("{s:i, s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, "
+		      "s:I, s:I}",
+		      "links", st.links, "established", st.established,
+		      "handshakes_out", st.handshakes_out, "handshakes_in",
+		      st.handshakes_in, "pkts_in", (json_int_t)st.pkts_in,
+		      "pkts_out", (json_int_t)st.pkts_out, "data_in",
+		      (json_int_t)st.data_in, "data_out",
+		      (json_int_t)st.data_out, "keepalives_out",
+		      (json_int_t)st.keepalives_out, "handshakes_done",
+		      (json_int_t)st.hs_done, "rekeys",
+		      (json_int_t)st.rekeys, "roams", (json_int_t)st.roams);
+	if (o != NULL && present) {
+		uint64_t now = n->env->clock->mono_ms(n->env->clock->self);
+
+		if (link_peer_status(n->links, now, key, &ps) < 0) {
+			json_decref(o);
+			return rpc_fail(call, NODE_ERR_NOT_FOUND, "key",
+					"no link with that node");
+		}
+		addr_format(&ps.addr, addr);
+		json_object_set_new(
+			o, "peer",
+			json_pack("{s:b, s:b, s:s, s:I, s:b}", "established",
+				  ps.established, "handshaking",
+				  ps.handshaking, "addr", addr,
+				  "session_age_ms",
+				  (json_int_t)ps.session_age_ms, "initiator",
+				  ps.initiator));
+	}
+	return rpc_ok(call, o);
+}
+
+const struct rpc_method rpc_link_methods[] = {
+	{"links.connect", m_links_connect},
+	{"links.status", m_links_status},
+};
+const size_t rpc_link_num_methods =
+	sizeof rpc_link_methods / sizeof rpc_link_methods[0];
