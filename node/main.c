@@ -33,6 +33,7 @@
 #include "node/sys_udp.h"
 #include "node/sys_lan.h"
 #include "node/link.h"
+#include "node/msgstore.h"
 #include "dht/dht.h"
 #include "node/addr.h"
 #include "store/store.h"
@@ -803,6 +804,22 @@ int main(int argc, char **argv)
 		log_error("cannot read the event log: %s", strerror(-r));
 		goto out;
 	}
+	/* The store's contents are sealed under keys derived from the key
+	 * file: a key file that is not the one the database was made with
+	 * must stop us before anything is written. */
+	r = msgstore_open(&d.node.msgs, d.node.store, &d.node.identity,
+			  d.env.rng);
+	if (r == -EKEYREJECTED) {
+		log_error("the database in %s/db was made with another key "
+			  "file; refusing to start (put back the matching "
+			  "identity.key)",
+			  d.data_dir);
+		goto out;
+	}
+	if (r < 0) {
+		log_error("cannot open the message store: %s", strerror(-r));
+		goto out;
+	}
 	if (start_dht(&d) < 0)
 		goto out;
 	if ((r = api_new(&d.api, &d.node)) < 0)
@@ -852,6 +869,7 @@ out:
 		uv_loop_close(&d.loop);
 	}
 	api_free(d.api);
+	msgstore_close(d.node.msgs);
 	link_mgr_free(d.node.links);
 	dht_free(d.node.dht);
 	if (stage >= S_STORE)

@@ -18,6 +18,7 @@
 struct api;
 struct dht;
 struct link_mgr;
+struct msgstore;
 
 struct node {
 	const struct node_env *env;
@@ -29,6 +30,7 @@ struct node {
 	struct api *api; /* NULL until the API server is up */
 	struct dht *dht; /* NULL when the node has no UDP socket */
 	struct link_mgr *links; /* Noise links, on the same socket */
+	struct msgstore *msgs;	/* contacts, messages, outbox */
 	char listen_str[64]; /* the bound UDP address, text */
 	/* The I/O side re-reads dht deadlines after the core started
 	 * something (a lookup from the API). */

@@ -140,6 +140,17 @@ check "a subscriber receives node.stopping" wait $w
 check "node.stop ends the process" waitpid "$pb"
 check "... and removes the socket" test ! -e "$T/b.sock"
 
+# A key file that is not the one the database was made with is refused
+# before anything is written (its storage key seals the database).
+check "start x" start x
+stop x
+check "start y" start y
+stop y
+cp "$T/x/identity.key" "$T/y/identity.key"
+check "y's database with x's key file refuses to start" \
+	sh -c "! '$PARLEYD' --data-dir '$T/y' --socket '$T/y.sock' --foreground 2>'$T/err'"
+check "... and says so" grep -q "made with another key file" "$T/err"
+
 # NOTIFY_SOCKET: readiness reaches systemd's socket.
 check "foreground start with NOTIFY_SOCKET tells READY=1" \
 	"$RPCTOOL" "$T/notify.sock" notify "$PARLEYD" --data-dir "$T/n" \
