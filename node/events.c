@@ -7,26 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "node/bytes.h"
 #include "node/events.h"
 
 static const char meta_last[] = "events.last";
-
-static void be64_put(uint8_t out[8], uint64_t v)
-{
-	for (int i = 7; i >= 0; i--) {
-		out[i] = (uint8_t)v;
-		v >>= 8;
-	}
-}
-
-static uint64_t be64_get(const uint8_t in[8])
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < 8; i++)
-		v = (v << 8) | in[i];
-	return v;
-}
 
 static int first_key_cb(void *ctx, const void *key, size_t key_len,
 			const void *val, size_t val_len)

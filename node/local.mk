@@ -4,7 +4,7 @@ noinst_LIBRARIES += node/libnode.a node/libnode_sys.a
 node_libnode_a_SOURCES = node/api.c node/api.h node/api_dht.c node/rpc.h \
 	node/api_link.c \
 	node/addr.c node/addr.h node/config.c node/config.h \
-	node/env.h node/err.c node/err.h node/events.c node/events.h \
+	node/bytes.h node/env.h node/err.c node/err.h node/events.c node/events.h \
 	node/log.c node/log.h node/node.c node/node.h
 node_libnode_a_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
 node_libnode_sys_a_SOURCES = node/sys_api.c node/sys_api.h \
@@ -52,7 +52,7 @@ MSGSTORE_TEST_LIBS = node/libnode.a dht/libdht.a store/libstore.a \
 check_PROGRAMS += tests/unit/test_msgstore
 TESTS += tests/unit/test_msgstore
 tests_unit_test_msgstore_SOURCES = tests/unit/test_msgstore.c \
-	tests/unit/alloc_fail.h
+	tests/unit/alloc_fail.h tests/unit/store_testutil.h
 tests_unit_test_msgstore_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_msgstore_LDFLAGS = $(AM_LDFLAGS) \
 	-Wl,--wrap=malloc,--wrap=calloc,--wrap=sodium_malloc

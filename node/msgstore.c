@@ -19,6 +19,7 @@
 
 #include "crypto/cx.h"
 #include "crypto/prim.h"
+#include "node/bytes.h"
 #include "node/msgstore.h"
 
 #define BODY_CTX "msgbody1" /* cx_store_subkey contexts, 8 chars */
@@ -55,37 +56,6 @@ struct msgstore {
 };
 
 /* ---- Small helpers ---- */
-
-static void be64_put(uint8_t *out, uint64_t v)
-{
-	for (int i = 7; i >= 0; i--) {
-		out[i] = (uint8_t)v;
-		v >>= 8;
-	}
-}
-
-static uint64_t be64_get(const uint8_t *in)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < 8; i++)
-		v = (v << 8) | in[i];
-	return v;
-}
-
-static void be32_put(uint8_t *out, uint32_t v)
-{
-	out[0] = (uint8_t)(v >> 24);
-	out[1] = (uint8_t)(v >> 16);
-	out[2] = (uint8_t)(v >> 8);
-	out[3] = (uint8_t)v;
-}
-
-static uint32_t be32_get(const uint8_t *in)
-{
-	return (uint32_t)in[0] << 24 | (uint32_t)in[1] << 16 |
-	       (uint32_t)in[2] << 8 | (uint32_t)in[3];
-}
 
 static bool all_zero(const uint8_t *p, size_t len)
 {

@@ -5,7 +5,8 @@ store_libstore_a_CFLAGS = $(AM_CFLAGS) $(LMDB_CFLAGS) $(ZSTD_CFLAGS)
 
 check_PROGRAMS += tests/unit/test_store
 TESTS += tests/unit/test_store
-tests_unit_test_store_SOURCES = tests/unit/test_store.c tests/unit/alloc_fail.h
+tests_unit_test_store_SOURCES = tests/unit/test_store.c tests/unit/alloc_fail.h \
+	tests/unit/store_testutil.h
 tests_unit_test_store_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_store_LDFLAGS = $(AM_LDFLAGS) -Wl,--wrap=malloc,--wrap=calloc
 tests_unit_test_store_LDADD = store/libstore.a $(LMDB_LIBS) $(ZSTD_LIBS) \

@@ -27,38 +27,7 @@
 
 #define ALLOC_FAIL_SODIUM
 #include "tests/unit/alloc_fail.h"
-
-/* Deterministic test rng: xorshift64* (not cryptographic). */
-struct trng {
-	struct rng rng;
-	uint64_t s;
-};
-
-static uint64_t trng_next(struct trng *t)
-{
-	uint64_t x = t->s;
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	t->s = x;
-	return x * 0x2545F4914F6CDD1DULL;
-}
-
-static void trng_fill(void *self, uint8_t *buf, size_t len)
-{
-	struct trng *t = self;
-
-	for (size_t i = 0; i < len; i++)
-		buf[i] = (uint8_t)(trng_next(t) >> 56);
-}
-
-static void trng_init(struct trng *t, uint64_t seed)
-{
-	t->rng.fill = trng_fill;
-	t->rng.self = t;
-	t->s = seed != 0 ? seed : 1;
-}
+#include "tests/unit/store_testutil.h"
 
 struct fixture {
 	char dir[256];
@@ -67,17 +36,6 @@ struct fixture {
 	struct cx_identity id;
 	struct trng rng;
 };
-
-static void rm_env(const char *dir)
-{
-	char path[512];
-
-	snprintf(path, sizeof path, "%s/data.mdb", dir);
-	unlink(path);
-	snprintf(path, sizeof path, "%s/lock.mdb", dir);
-	unlink(path);
-	rmdir(dir);
-}
 
 static int open_all(struct fixture *f, bool no_sync)
 {
@@ -764,29 +722,6 @@ static void test_mark_read(void **state)
 	assert_int_equal(n, 1);
 	free(ids);
 	check_ok(f, 8, 2);
-}
-
-/* Reads the whole data file. */
-static uint8_t *slurp(const char *dir, size_t *len)
-{
-	char path[512];
-	uint8_t *buf = NULL;
-	FILE *fp;
-	long sz;
-
-	snprintf(path, sizeof path, "%s/data.mdb", dir);
-	fp = fopen(path, "rb");
-	assert_non_null(fp);
-	assert_int_equal(fseek(fp, 0, SEEK_END), 0);
-	sz = ftell(fp);
-	assert_true(sz > 0);
-	rewind(fp);
-	buf = malloc((size_t)sz);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)sz, fp), (size_t)sz);
-	fclose(fp);
-	*len = (size_t)sz;
-	return buf;
 }
 
 static bool contains(const uint8_t *hay, size_t len, const char *needle)

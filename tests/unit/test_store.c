@@ -19,22 +19,12 @@
 
 #include "store/store.h"
 #include "tests/unit/alloc_fail.h"
+#include "tests/unit/store_testutil.h"
 
 struct fixture {
 	char dir[256];
 	struct store *s;
 };
-
-static void rm_env(const char *dir)
-{
-	char path[512];
-
-	snprintf(path, sizeof path, "%s/data.mdb", dir);
-	unlink(path);
-	snprintf(path, sizeof path, "%s/lock.mdb", dir);
-	unlink(path);
-	rmdir(dir);
-}
 
 static int open_with(struct fixture *f, size_t initial, size_t max)
 {
