@@ -77,3 +77,26 @@ tests_fuzz_fuzz_link_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LINK)
 tests_fuzz_fuzz_link_LDADD = node/libnode.a dht/libdht.a crypto/libcx.a \
 	$(SODIUM_LIBS)
 FUZZ_TESTS += tests/fuzz/fuzz_link
+
+# Contact cards, prekeys, request and pairwise rendezvous (node/card.c).
+node_libnode_a_SOURCES += node/card.c node/card.h
+CARD_TEST_LIBS = node/libnode.a dht/libdht.a store/libstore.a \
+	crypto/libcx.a $(LMDB_LIBS) $(ZSTD_LIBS) $(SODIUM_LIBS)
+check_PROGRAMS += tests/unit/test_card
+TESTS += tests/unit/test_card
+tests_unit_test_card_SOURCES = tests/unit/test_card.c tests/unit/alloc_fail.h \
+	tests/unit/store_testutil.h
+tests_unit_test_card_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_card_LDFLAGS = $(AM_LDFLAGS) \
+	-Wl,--wrap=malloc,--wrap=calloc,--wrap=sodium_malloc
+tests_unit_test_card_LDADD = $(CARD_TEST_LIBS) $(CMOCKA_LIBS)
+check_PROGRAMS += tests/fuzz/fuzz_card tests/fuzz/fuzz_rv
+tests_fuzz_fuzz_card_SOURCES = tests/fuzz/fuzz_card.c tests/fuzz/card_fuzz.h \
+	$(FUZZ_DRIVER)
+tests_fuzz_fuzz_card_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LINK)
+tests_fuzz_fuzz_card_LDADD = $(CARD_TEST_LIBS)
+tests_fuzz_fuzz_rv_SOURCES = tests/fuzz/fuzz_rv.c tests/fuzz/card_fuzz.h \
+	$(FUZZ_DRIVER)
+tests_fuzz_fuzz_rv_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LINK)
+tests_fuzz_fuzz_rv_LDADD = $(CARD_TEST_LIBS)
+FUZZ_TESTS += tests/fuzz/fuzz_card tests/fuzz/fuzz_rv
