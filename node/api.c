@@ -294,7 +294,8 @@ struct rpc_result *rpc_param_hex(struct rpc_call *call, const char *field,
 static const char *const no_params[] = {NULL};
 
 static const char *const capabilities[] = {"events", "identity", "profile",
-					   "dht", "links", NULL};
+					   "dht", "links", "contacts",
+					   "messages", NULL};
 
 static struct rpc_result *m_api_version(struct rpc_call *call)
 {
@@ -740,6 +741,12 @@ int api_client_line(struct api_client *c, const char *line, size_t len)
 	for (size_t i = 0; i < rpc_link_num_methods; i++) {
 		if (strcmp(rpc_link_methods[i].name, name) == 0) {
 			(void)rpc_link_methods[i].fn(&call);
+			goto out_params;
+		}
+	}
+	for (size_t i = 0; i < rpc_chat_num_methods; i++) {
+		if (strcmp(rpc_chat_methods[i].name, name) == 0) {
+			(void)rpc_chat_methods[i].fn(&call);
 			goto out_params;
 		}
 	}

@@ -44,6 +44,12 @@ enum node_err node_err_from_errno(int neg_errno)
 		return NODE_ERR_PARAMS;
 	case EAGAIN:
 		return NODE_ERR_BUSY;
+	case EEXIST:
+		return NODE_ERR_EXISTS;
+	case ENOTCONN:
+		return NODE_ERR_NOT_CONNECTED;
+	case EPERM:
+		return NODE_ERR_BAD_STATE;
 	default:
 		return NODE_ERR_INTERNAL;
 	}

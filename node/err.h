@@ -18,7 +18,11 @@
 	X(BUSY, -32004, "busy", "daemon is busy, try again")                   \
 	X(SHUTTING_DOWN, -32005, "shutting_down", "daemon is shutting down")  \
 	X(UNREACHABLE, -32006, "unreachable", "no node of the network answered") \
-	X(NO_DHT, -32007, "no_dht", "the DHT is not running")
+	X(NO_DHT, -32007, "no_dht", "the DHT is not running")                 \
+	X(EXISTS, -32008, "exists", "already exists")                          \
+	X(NOT_CONNECTED, -32009, "not_connected", "the contact is not online") \
+	X(BAD_STATE, -32010, "bad_state",                                      \
+	  "not possible in the contact's current state")
 
 enum node_err {
 #define NODE_ERR_ENUM(name, code, app, msg) NODE_ERR_##name,

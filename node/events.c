@@ -119,13 +119,14 @@ static bool type_ok(const char *type)
 	return true;
 }
 
-int events_append(struct events *ev, uint64_t at_ms, const char *type,
-		  const char *data_json, uint64_t *seq_out)
+/* Formats the stored value of event seq: type NUL json.  0, -EINVAL,
+ * -E2BIG or -ENOMEM; *val is malloc'd. */
+static int format_event(uint64_t seq, uint64_t at_ms, const char *type,
+			const char *data_json, char **val, size_t *val_len)
 {
-	struct append a = {.ev = ev};
 	size_t type_len, data_len, cap;
-	char *val = NULL;
-	int n, r;
+	char *v;
+	int n;
 
 	if (!type_ok(type))
 		return -EINVAL;
@@ -134,21 +135,35 @@ int events_append(struct events *ev, uint64_t at_ms, const char *type,
 		return -E2BIG;
 	type_len = strlen(type);
 	cap = type_len + 1 + data_len + 128;
-	val = malloc(cap);
-	if (val == NULL)
+	v = malloc(cap);
+	if (v == NULL)
 		return -ENOMEM;
-	a.seq = ev->last_seq + 1;
-	memcpy(val, type, type_len + 1);
-	n = snprintf(val + type_len + 1, cap - type_len - 1,
+	memcpy(v, type, type_len + 1);
+	n = snprintf(v + type_len + 1, cap - type_len - 1,
 		     "{\"seq\":%llu,\"type\":\"%s\",\"at\":%llu,\"data\":%s}",
-		     (unsigned long long)a.seq, type,
-		     (unsigned long long)at_ms, data_json);
+		     (unsigned long long)seq, type, (unsigned long long)at_ms,
+		     data_json);
 	if (n < 0 || (size_t)n >= cap - type_len - 1) {
-		free(val);
+		free(v);
 		return -EINVAL;
 	}
+	*val = v;
+	*val_len = type_len + 1 + (size_t)n;
+	return 0;
+}
+
+int events_append(struct events *ev, uint64_t at_ms, const char *type,
+		  const char *data_json, uint64_t *seq_out)
+{
+	struct append a = {.ev = ev};
+	char *val = NULL;
+	int r;
+
+	a.seq = ev->last_seq + 1;
+	if ((r = format_event(a.seq, at_ms, type, data_json, &val,
+			      &a.val_len)) < 0)
+		return r;
 	a.val = val;
-	a.val_len = type_len + 1 + (size_t)n;
 	r = store_write(ev->store, append_txn, &a);
 	free(val);
 	if (r < 0)
@@ -158,6 +173,48 @@ int events_append(struct events *ev, uint64_t at_ms, const char *type,
 	if (seq_out != NULL)
 		*seq_out = a.seq;
 	return 0;
+}
+
+void events_batch_begin(const struct events *ev, struct events_batch *b)
+{
+	b->last_seq = ev->last_seq;
+	b->first_seq = ev->first_seq;
+	b->appended = 0;
+}
+
+int events_append_txn(struct events *ev, struct store_txn *t,
+		      struct events_batch *b, uint64_t at_ms, const char *type,
+		      const char *data_json)
+{
+	struct append a = {.ev = ev};
+	struct events shadow = *ev;
+	char *val = NULL;
+	int r;
+
+	a.seq = b->last_seq + 1;
+	if ((r = format_event(a.seq, at_ms, type, data_json, &val,
+			      &a.val_len)) < 0)
+		return r;
+	a.val = val;
+	/* append_txn prunes from ev->first_seq: let it see the batch's. */
+	shadow.first_seq = b->first_seq;
+	a.ev = &shadow;
+	r = append_txn(t, &a);
+	free(val);
+	if (r < 0)
+		return r;
+	b->last_seq = a.seq;
+	b->first_seq = a.new_first;
+	b->appended++;
+	return 0;
+}
+
+void events_batch_commit(struct events *ev, const struct events_batch *b)
+{
+	if (b->appended == 0)
+		return;
+	ev->last_seq = b->last_seq;
+	ev->first_seq = b->first_seq;
 }
 
 struct reader {

@@ -16,7 +16,8 @@
 #include "store/store.h"
 
 #define EVENTS_TYPE_MAX 64	    /* bytes of a type name */
-#define EVENTS_DATA_MAX (64 * 1024) /* bytes of one event's data JSON */
+#define EVENTS_DATA_MAX (512 * 1024) /* bytes of one event's data JSON: a
+				     * 64 KiB message body, escaped */
 
 struct events {
 	struct store *store;
@@ -34,6 +35,22 @@ int events_open(struct events *ev, struct store *s, uint64_t max_keep);
  * over EVENTS_DATA_MAX, -ENOSPC when the store is full. */
 int events_append(struct events *ev, uint64_t at_ms, const char *type,
 		  const char *data_json, uint64_t *seq_out);
+
+/* Appending inside a caller's write transaction, so that an event
+ * commits together with the change it reports (a crash loses neither).
+ * In the store_write() function, call events_batch_begin() first (the
+ * function may run more than once), then events_append_txn() for each
+ * event; after store_write() returned 0, events_batch_commit() makes the
+ * numbers official.  If the transaction failed, just drop the batch. */
+struct events_batch {
+	uint64_t last_seq, first_seq;
+	unsigned appended;
+};
+void events_batch_begin(const struct events *ev, struct events_batch *b);
+int events_append_txn(struct events *ev, struct store_txn *t,
+		      struct events_batch *b, uint64_t at_ms, const char *type,
+		      const char *data_json);
+void events_batch_commit(struct events *ev, const struct events_batch *b);
 
 /* Calls cb for up to max_n events with seq > after, oldest first.  The
  * pointers are valid during the call only.  cb returns 0 to go on, > 0

@@ -2,7 +2,7 @@
 # clock); libnode_sys.a holds node/sys_*.c, the files that touch the OS.
 noinst_LIBRARIES += node/libnode.a node/libnode_sys.a
 node_libnode_a_SOURCES = node/api.c node/api.h node/api_dht.c node/rpc.h \
-	node/api_link.c \
+	node/api_link.c node/api_chat.c \
 	node/addr.c node/addr.h node/config.c node/config.h \
 	node/bytes.h node/env.h node/err.c node/err.h node/events.c node/events.h \
 	node/log.c node/log.h node/node.c node/node.h
@@ -100,3 +100,12 @@ tests_fuzz_fuzz_rv_SOURCES = tests/fuzz/fuzz_rv.c tests/fuzz/card_fuzz.h \
 tests_fuzz_fuzz_rv_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LINK)
 tests_fuzz_fuzz_rv_LDADD = $(CARD_TEST_LIBS)
 FUZZ_TESTS += tests/fuzz/fuzz_card tests/fuzz/fuzz_rv
+# One-to-one messaging (node/chat.c): sessions, streams, receipts, presence.
+node_libnode_a_SOURCES += node/chat.c node/chat.h node/chat_wire.c \
+	node/chat_wire.h
+check_PROGRAMS += tests/fuzz/fuzz_chat
+tests_fuzz_fuzz_chat_SOURCES = tests/fuzz/fuzz_chat.c $(FUZZ_DRIVER)
+tests_fuzz_fuzz_chat_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LINK)
+tests_fuzz_fuzz_chat_LDADD = node/libnode.a store/libstore.a crypto/libcx.a \
+	$(LMDB_LIBS) $(ZSTD_LIBS) $(SODIUM_LIBS)
+FUZZ_TESTS += tests/fuzz/fuzz_chat

@@ -33,6 +33,7 @@
 #include "node/sys_udp.h"
 #include "node/sys_lan.h"
 #include "node/link.h"
+#include "node/chat.h"
 #include "node/msgstore.h"
 #include "dht/dht.h"
 #include "node/addr.h"
@@ -62,6 +63,7 @@ struct daemon {
 	struct sys_lan *sys_lan;
 	uv_timer_t save_timer; /* saves the routing table now and then */
 	uv_timer_t boot_timer; /* re-bootstraps while the table is empty */
+	uv_check_t chat_check; /* commits messaging work once per loop turn */
 	uint64_t boot_backoff_ms;
 	bool stopping;
 	bool started; /* reached the loop: "stopped" is worth saying */
@@ -446,17 +448,17 @@ static void link_established_cb(void *arg, const uint8_t pk[LINK_PK_LEN],
 	addr_format(addr, a);
 	snprintf(ev, sizeof ev, "{\"key\":\"%s\",\"addr\":\"%s\"}", key, a);
 	node_emit(arg, "link.established", ev);
+	if (((struct node *)arg)->chat != NULL)
+		chat_link_up(((struct node *)arg)->chat, pk);
 }
 
 static void link_message_cb(void *arg, const uint8_t pk[LINK_PK_LEN],
 			    const uint8_t *data, size_t len)
 {
-	(void)arg;
-	(void)pk;
-	(void)data;
-	/* FIXME: messaging (issue 5) consumes link payloads; until then
-	 * they are only counted by link_status. */
-	log_debug("link: %zu bytes from a peer, no consumer yet", len);
+	struct node *n = arg;
+
+	if (n->chat != NULL)
+		chat_link_data(n->chat, pk, data, len);
 }
 
 static void link_closed_cb(void *arg, const uint8_t pk[LINK_PK_LEN],
@@ -468,6 +470,61 @@ static void link_closed_cb(void *arg, const uint8_t pk[LINK_PK_LEN],
 	snprintf(ev, sizeof ev, "{\"key\":\"%s\",\"reason\":%d}", key,
 		 reason);
 	node_emit(arg, "link.closed", ev);
+	if (((struct node *)arg)->chat != NULL)
+		chat_link_down(((struct node *)arg)->chat, pk);
+}
+
+static void chat_notify(void *self)
+{
+	struct node *n = self;
+
+	if (n->api != NULL)
+		api_events_notify(n->api);
+}
+
+static void chat_kick(void *self)
+{
+	struct node *n = self;
+
+	if (n->dht_kick != NULL)
+		n->dht_kick(n->dht_kick_self);
+}
+
+static void chat_check_cb(uv_check_t *h)
+{
+	struct daemon *d = h->data;
+
+	if (d->node.chat != NULL)
+		chat_flush(d->node.chat);
+}
+
+/* Messaging over the links and the DHT.  0 or -1 (logged). */
+static int start_chat(struct daemon *d)
+{
+	struct chat_config cc;
+	int r;
+
+	memset(&cc, 0, sizeof cc);
+	cc.clock = &d->clock;
+	cc.rng = d->env.rng;
+	cc.id = &d->node.identity;
+	cc.store = d->node.store;
+	cc.msgs = d->node.msgs;
+	cc.events = &d->node.events;
+	cc.links = d->node.links;
+	cc.dht = d->node.dht;
+	cc.notify = chat_notify;
+	cc.kick = chat_kick;
+	cc.self = &d->node;
+	if ((r = chat_new(&d->node.chat, &cc)) < 0) {
+		log_error("cannot start messaging: %s", strerror(-r));
+		return -1;
+	}
+	uv_check_init(&d->loop, &d->chat_check);
+	d->chat_check.data = d;
+	uv_check_start(&d->chat_check, chat_check_cb);
+	chat_start(d->node.chat);
+	return 0;
 }
 
 /* Opens the UDP socket, creates the DHT, loads the saved routing table
@@ -572,6 +629,12 @@ static void daemon_stop(struct daemon *d)
 	sys_notify("STOPPING=1");
 	node_emit(&d->node, "node.stopping", "{}");
 	save_table(d);
+	if (d->node.chat != NULL) {
+		chat_flush(d->node.chat);
+		chat_goodbye(d->node.chat);
+	}
+	if (d->chat_check.data != NULL)
+		uv_close((uv_handle_t *)&d->chat_check, NULL);
 	d->node.dht_kick = NULL;
 	sys_lan_stop(d->sys_lan);
 	d->sys_lan = NULL;
@@ -820,7 +883,7 @@ int main(int argc, char **argv)
 		log_error("cannot open the message store: %s", strerror(-r));
 		goto out;
 	}
-	if (start_dht(&d) < 0)
+	if (start_dht(&d) < 0 || start_chat(&d) < 0)
 		goto out;
 	if ((r = api_new(&d.api, &d.node)) < 0)
 		goto out;
@@ -869,6 +932,8 @@ out:
 		uv_loop_close(&d.loop);
 	}
 	api_free(d.api);
+	chat_free(d.node.chat);
+	d.node.chat = NULL;
 	msgstore_close(d.node.msgs);
 	link_mgr_free(d.node.links);
 	dht_free(d.node.dht);

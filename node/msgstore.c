@@ -762,8 +762,27 @@ static int contact_run(struct msgstore *ms, struct contact_ctx *cc)
 	return r;
 }
 
-int msgstore_contact_add(struct msgstore *ms, const struct msgstore_contact *c,
-			 uint64_t now_ms)
+/* The same operations inside the caller's transaction. */
+static int contact_in(struct msgstore *ms, struct store_txn *t,
+		      struct contact_ctx *cc)
+{
+	int r;
+
+	cc->ms = ms;
+	r = contact_txn(t, cc);
+	cx_wipe(&cc->c, sizeof cc->c);
+	return r;
+}
+
+/* t NULL: a transaction of its own; else inside the caller's. */
+static int contact_do(struct msgstore *ms, struct store_txn *t,
+		      struct contact_ctx *cc)
+{
+	return t != NULL ? contact_in(ms, t, cc) : contact_run(ms, cc);
+}
+
+static int contact_add_do(struct msgstore *ms, struct store_txn *t,
+			  const struct msgstore_contact *c, uint64_t now_ms)
 {
 	struct contact_ctx cc = {.op = CONTACT_OP_ADD, .now_ms = now_ms};
 	size_t len;
@@ -776,7 +795,79 @@ int msgstore_contact_add(struct msgstore *ms, const struct msgstore_contact *c,
 		return r;
 	cc.pk = c->pk;
 	cc.add = c;
-	return contact_run(ms, &cc);
+	return contact_do(ms, t, &cc);
+}
+
+static int contact_state_do(struct msgstore *ms, struct store_txn *t,
+			    const uint8_t *pk,
+			    enum msgstore_contact_state state, uint64_t now_ms)
+{
+	struct contact_ctx cc = {.op = CONTACT_OP_STATE,
+				 .pk = pk,
+				 .value = (unsigned)state,
+				 .now_ms = now_ms};
+
+	if (!state_valid((unsigned)state))
+		return -EINVAL;
+	return contact_do(ms, t, &cc);
+}
+
+static int contact_name_do(struct msgstore *ms, struct store_txn *t,
+			   const uint8_t *pk, const char *name,
+			   uint64_t now_ms)
+{
+	struct contact_ctx cc = {
+		.op = CONTACT_OP_NAME, .pk = pk, .str = name, .now_ms = now_ms};
+	size_t len;
+	int r;
+
+	if ((r = check_str(name, MSGSTORE_NAME_MAX, &len)) < 0)
+		return r;
+	return contact_do(ms, t, &cc);
+}
+
+int msgstore_contact_add_txn(struct msgstore *ms, struct store_txn *t,
+			     const struct msgstore_contact *c, uint64_t now_ms)
+{
+	return contact_add_do(ms, t, c, now_ms);
+}
+
+int msgstore_contact_get_txn(struct msgstore *ms, struct store_txn *t,
+			     const uint8_t pk[static MSGSTORE_PK_LEN],
+			     struct msgstore_contact *out)
+{
+	return contact_get_txn(ms, t, pk, out);
+}
+
+int msgstore_contact_set_state_txn(struct msgstore *ms, struct store_txn *t,
+				   const uint8_t pk[static MSGSTORE_PK_LEN],
+				   enum msgstore_contact_state state,
+				   uint64_t now_ms)
+{
+	return contact_state_do(ms, t, pk, state, now_ms);
+}
+
+int msgstore_contact_set_name_txn(struct msgstore *ms, struct store_txn *t,
+				  const uint8_t pk[static MSGSTORE_PK_LEN],
+				  const char *name, uint64_t now_ms)
+{
+	return contact_name_do(ms, t, pk, name, now_ms);
+}
+
+int msgstore_contact_set_seen_txn(struct msgstore *ms, struct store_txn *t,
+				  const uint8_t pk[static MSGSTORE_PK_LEN],
+				  uint64_t seen_ms)
+{
+	struct contact_ctx cc = {
+		.op = CONTACT_OP_SEEN, .pk = pk, .now_ms = seen_ms};
+
+	return contact_in(ms, t, &cc);
+}
+
+int msgstore_contact_add(struct msgstore *ms, const struct msgstore_contact *c,
+			 uint64_t now_ms)
+{
+	return contact_add_do(ms, NULL, c, now_ms);
 }
 
 int msgstore_contact_get(struct msgstore *ms,
@@ -798,28 +889,14 @@ int msgstore_contact_set_state(struct msgstore *ms,
 			       enum msgstore_contact_state state,
 			       uint64_t now_ms)
 {
-	struct contact_ctx cc = {.op = CONTACT_OP_STATE,
-				 .pk = pk,
-				 .value = (unsigned)state,
-				 .now_ms = now_ms};
-
-	if (!state_valid((unsigned)state))
-		return -EINVAL;
-	return contact_run(ms, &cc);
+	return contact_state_do(ms, NULL, pk, state, now_ms);
 }
 
 int msgstore_contact_set_name(struct msgstore *ms,
 			      const uint8_t pk[static MSGSTORE_PK_LEN],
 			      const char *name, uint64_t now_ms)
 {
-	struct contact_ctx cc = {
-		.op = CONTACT_OP_NAME, .pk = pk, .str = name, .now_ms = now_ms};
-	size_t len;
-	int r;
-
-	if ((r = check_str(name, MSGSTORE_NAME_MAX, &len)) < 0)
-		return r;
-	return contact_run(ms, &cc);
+	return contact_name_do(ms, NULL, pk, name, now_ms);
 }
 
 int msgstore_contact_set_greeting(struct msgstore *ms,

@@ -156,6 +156,24 @@ int msgstore_contact_set_seen(struct msgstore *ms,
 			      const uint8_t pk[static MSGSTORE_PK_LEN],
 			      uint64_t seen_ms);
 
+/* The contact operations inside the caller's write transaction t (see
+ * the *_txn note below for how to use them from a store_write()). */
+int msgstore_contact_add_txn(struct msgstore *ms, struct store_txn *t,
+			     const struct msgstore_contact *c, uint64_t now_ms);
+int msgstore_contact_get_txn(struct msgstore *ms, struct store_txn *t,
+			     const uint8_t pk[static MSGSTORE_PK_LEN],
+			     struct msgstore_contact *out);
+int msgstore_contact_set_state_txn(struct msgstore *ms, struct store_txn *t,
+				   const uint8_t pk[static MSGSTORE_PK_LEN],
+				   enum msgstore_contact_state state,
+				   uint64_t now_ms);
+int msgstore_contact_set_name_txn(struct msgstore *ms, struct store_txn *t,
+				  const uint8_t pk[static MSGSTORE_PK_LEN],
+				  const char *name, uint64_t now_ms);
+int msgstore_contact_set_seen_txn(struct msgstore *ms, struct store_txn *t,
+				  const uint8_t pk[static MSGSTORE_PK_LEN],
+				  uint64_t seen_ms);
+
 /* Removes the contact record (the conversation's messages stay).
  * -ENOENT when absent. */
 int msgstore_contact_remove(struct msgstore *ms,

@@ -19,6 +19,7 @@ struct api;
 struct dht;
 struct link_mgr;
 struct msgstore;
+struct chat;
 
 struct node {
 	const struct node_env *env;
@@ -31,6 +32,7 @@ struct node {
 	struct dht *dht; /* NULL when the node has no UDP socket */
 	struct link_mgr *links; /* Noise links, on the same socket */
 	struct msgstore *msgs;	/* contacts, messages, outbox */
+	struct chat *chat;	/* messaging; NULL without the UDP socket */
 	char listen_str[64]; /* the bound UDP address, text */
 	/* The I/O side re-reads dht deadlines after the core started
 	 * something (a lookup from the API). */

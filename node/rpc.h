@@ -74,5 +74,7 @@ extern const struct rpc_method rpc_dht_methods[];
 extern const size_t rpc_dht_num_methods;
 extern const struct rpc_method rpc_link_methods[];
 extern const size_t rpc_link_num_methods;
+extern const struct rpc_method rpc_chat_methods[];
+extern const size_t rpc_chat_num_methods;
 
 #endif

@@ -23,6 +23,7 @@
 #include <uv.h>
 
 #include "node/addr.h"
+#include "node/chat.h"
 #include "node/link.h"
 #include "node/log.h"
 #include "node/sys_udp.h"
@@ -39,6 +40,7 @@ struct sys_udp {
 
 	int open_handles;
 	bool closing;
+	bool in_kick, rekick; /* ticks may start work that kicks again */
 	char *buf; /* UDP_RECV_BUF bytes, lent to libuv on every read */
 };
 
@@ -131,9 +133,8 @@ static uint64_t mono(const struct sys_udp *u)
 	return c->mono_ms(c->self);
 }
 
-void sys_udp_kick(void *self)
+static void kick_once(struct sys_udp *u)
 {
-	struct sys_udp *u = self;
 	uint64_t now, next, delay = UINT64_MAX;
 
 	if (u->closing)
@@ -149,10 +150,32 @@ void sys_udp_kick(void *self)
 		if (next != UINT64_MAX && (next > now ? next - now : 0) < delay)
 			delay = next > now ? next - now : 0;
 	}
+	if (u->node->chat != NULL) {
+		now = mono(u);
+		next = chat_tick(u->node->chat);
+		if (next != UINT64_MAX && (next > now ? next - now : 0) < delay)
+			delay = next > now ? next - now : 0;
+	}
 	if (delay == UINT64_MAX)
 		uv_timer_stop(&u->timer);
 	else
 		uv_timer_start(&u->timer, timer_cb, delay, 0);
+}
+
+void sys_udp_kick(void *self)
+{
+	struct sys_udp *u = self;
+
+	if (u->in_kick) {
+		u->rekick = true;
+		return;
+	}
+	u->in_kick = true;
+	do {
+		u->rekick = false;
+		kick_once(u);
+	} while (u->rekick);
+	u->in_kick = false;
 }
 
 static void timer_cb(uv_timer_t *t)

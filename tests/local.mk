@@ -27,8 +27,16 @@ check_PROGRAMS += tests/tools/rpctool
 tests_tools_rpctool_SOURCES = tests/tools/rpctool.c
 INTEGRATION_TESTS = tests/integration/daemon_basic.sh \
 	tests/integration/dht_net.sh tests/integration/lan.sh \
-	tests/integration/links.sh \
+	tests/integration/links.sh tests/integration/chat.sh \
 	tests/integration/api_robust.sh
 dist_check_SCRIPTS += $(INTEGRATION_TESTS)
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += tests/integration/lib.sh
+
+check_PROGRAMS += tests/unit/test_chat
+tests_unit_test_chat_SOURCES = tests/unit/test_chat.c
+tests_unit_test_chat_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_chat_LDADD = node/libnode.a dht/libdht.a store/libstore.a \
+	crypto/libcx.a $(CMOCKA_LIBS) $(JANSSON_LIBS) $(LMDB_LIBS) \
+	$(ZSTD_LIBS) $(SODIUM_LIBS)
+TESTS += tests/unit/test_chat

@@ -20,7 +20,8 @@ export ASAN_OPTIONS UBSAN_OPTIONS
 
 cleanup() {
 	for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
-	rm -rf "$T"
+	# PT_KEEP=1 keeps the logs and stores for a post-mortem
+	if [ -n "${PT_KEEP:-}" ]; then echo "# kept $T" >&2; else rm -rf "$T"; fi
 }
 trap cleanup EXIT INT TERM
 

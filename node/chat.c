@@ -1,0 +1,2521 @@
+/* One-to-one messaging engine (node/chat.h; wire: docs/PROTOCOL-chat.md).
+ *
+ * Per contact ("peer") it keeps, in memory, the loaded session (the
+ * durable part is struct cw_sess plus the ratchet), the window of texts in
+ * flight with their ciphertexts (resent unchanged, so the receiver spends
+ * the same message key), the control message in flight (request or
+ * acceptance), read receipts waiting for their acknowledgement, and the
+ * state of finding the contact's node.  Per link ("lk") it keeps who is
+ * behind the node (verified HELLO) and the reassembly of fragments.
+ *
+ * Streams.  Each direction of a contact pair numbers its texts 1, 2, ...
+ * The receiver stores text n only when it has stored n - 1 (so history
+ * is in order per sender), commits "received = n" with the message, and
+ * acknowledges cumulatively.  The sender's text n is the (n - acked)-th
+ * entry of its outbox for that contact: the outbox is in send order and
+ * an entry leaves it only when acknowledged, so the numbering survives
+ * any crash without being stored.
+ *
+ * Durability.  Link callbacks only decide; chat_flush() writes everything
+ * decided since the last flush (received messages, status changes,
+ * contact changes, sessions, events) in one transaction and only then
+ * sends acknowledgements and new ciphertexts.  If the transaction fails,
+ * the touched sessions are reloaded from the store and nothing is sent:
+ * the peer resends. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "crypto/drbg.h"
+#include "crypto/kdf.h"
+#include "crypto/pad.h"
+#include "crypto/prim.h"
+#include "crypto/ratchet.h"
+#include "crypto/sign.h"
+#include "crypto/x3dh.h"
+#include "node/card.h"
+#include "node/chat.h"
+#include "node/chat_wire.h"
+#include "node/link_wire.h"
+#include "node/log.h"
+
+#define PEERS_MAX 4096
+#define LKS_MAX 128
+#define WIN_MAX 64		   /* texts in flight per contact */
+#define WIN_BYTES (1u << 20)	   /* their ciphertext bytes */
+#define REASM_PER_LK 4		   /* messages being reassembled per link */
+#define REASM_TOTAL (16u << 20)	   /* bytes of all reassembly buffers */
+#define REASM_TIMEOUT_MS 30000
+#define RTO_MIN_MS 250
+#define RTO_MAX_MS 30000
+#define HELLO_RETRY_MS 1000
+#define LOCATE_MIN_MS 500
+#define LOCATE_MAX_MS 60000
+#define LOCATE_IDLE_MAX_MS (5 * 60000) /* accepted, nothing to send */
+#define PUBLISH_EVERY_MS (30 * 60000ull)
+#define READQ_MAX 4096
+#define PENDING_MAX 8192 /* decided, not yet flushed, before we stop reading */
+
+#define SESS_CTX "session1"
+#define SESS_AD "parley session v1"
+#define META_ACCEPT_REQ "chat.accept_requests"
+
+/* A message made ready to send: [X3DH header] | ratchet message. */
+struct outmsg {
+	uint8_t *buf;
+	size_t len;
+	uint8_t flags;
+	uint32_t tag;
+	uint64_t n;
+	bool fresh; /* encrypted in this flush: not sent before commit */
+};
+
+struct wslot {
+	uint8_t id[MSGSTORE_ID_LEN];
+	struct outmsg m;
+};
+
+struct reasm {
+	bool used;
+	uint32_t tag;
+	uint64_t n;
+	uint8_t flags;
+	uint16_t count, got;
+	uint8_t have[CW_DATA_MAX_FRAGS / 8];
+	uint8_t *buf; /* count * CW_DATA_CHUNK */
+	size_t cap, last_len;
+	uint64_t started_ms;
+};
+
+struct lk {
+	bool used, up;
+	uint8_t node[LINK_PK_LEN];
+	bool hello_in;	  /* we verified theirs */
+	bool hello_acked; /* they have ours */
+	uint8_t account[CHAT_PK_LEN];
+	uint64_t hello_next_ms;
+	struct reasm ra[REASM_PER_LK];
+};
+
+struct peer {
+	bool used;
+	uint8_t pk[CHAT_PK_LEN];
+	int state; /* enum msgstore_contact_state; 0: not a contact */
+	bool has_sess;
+	struct cw_sess s; /* s.ratchet unused in memory */
+	struct cx_ratchet *rat;
+	bool sess_dirty;
+	int lki; /* link with a verified hello, -1: none */
+	bool online_told;
+	/* control message (request or acceptance) in flight */
+	struct outmsg ctl;
+	uint64_t ctl_next_ms, ctl_rto;
+	/* texts in flight: win[i] is text s.acked + 1 + i */
+	struct wslot win[WIN_MAX];
+	unsigned nwin;
+	size_t win_bytes;
+	uint64_t retx_ms, rto;
+	uint64_t peer_cum; /* highest cumulative ack seen */
+	unsigned acks_uncommitted; /* delivered, not yet out of the outbox */
+	bool ack_due;
+	uint8_t ack_flags;
+	uint64_t hint_ms; /* last out-of-order hint ack */
+	/* read receipts waiting for READ_ACK */
+	uint8_t (*rq)[MSGSTORE_ID_LEN];
+	size_t nrq, rq_inflight;
+	uint32_t rq_tag;
+	uint64_t rq_next_ms;
+	/* finding the contact's node */
+	bool lookup_busy, node_stale;
+	uint64_t locate_next_ms, locate_backoff;
+	unsigned rv_epoch_back; /* 0: this epoch, 1: the one before */
+	bool typing_in;
+};
+
+enum pend_kind {
+	P_RECV,	       /* store an incoming text */
+	P_STATUS,      /* move an outgoing message's status */
+	P_CONTACT_NEW, /* a request from a stranger */
+	P_STATE,       /* contact state */
+	P_NAME,	       /* contact name, if it has none */
+	P_SEEN,	       /* last seen */
+	P_EVENT,       /* an event decided outside the transaction */
+};
+
+struct pend {
+	enum pend_kind k;
+	uint8_t pk[CHAT_PK_LEN];
+	uint8_t id[MSGSTORE_ID_LEN];
+	int v; /* status or state */
+	uint64_t ms;
+	bool has_reply;
+	uint8_t reply_to[MSGSTORE_ID_LEN];
+	uint8_t *body; /* P_RECV: body; P_CONTACT_NEW/P_NAME: name NUL
+			* greeting NUL; P_EVENT: type NUL json */
+	size_t len;
+};
+
+struct chat {
+	struct chat_config cfg;
+	struct cx_drbg *drbg; /* ratchet nonces */
+	uint8_t *sess_key;    /* CX_KEY_LEN, secret memory */
+	struct card_prekeys pre;
+	bool accept_requests, read_receipts;
+	bool started;
+	uint64_t publish_next_ms;
+	uint64_t publish_backoff; /* after a put no node took */
+	uint64_t prekey_check_ms;
+	struct peer *peers; /* PEERS_MAX, lazily used */
+	unsigned npeers;    /* high-water mark of used slots */
+	struct lk lks[LKS_MAX];
+	size_t reasm_bytes;
+	struct pend *pend;
+	size_t npend, cap_pend;
+	struct events_batch batch;
+	struct chat_status st;
+	bool need_flush; /* something happened since the last flush */
+};
+
+/* ---- small helpers ---- */
+
+static uint64_t mono(const struct chat *c)
+{
+	return c->cfg.clock->mono_ms(c->cfg.clock->self);
+}
+
+static uint64_t wall(const struct chat *c)
+{
+	return c->cfg.clock->wall_ms(c->cfg.clock->self);
+}
+
+static void kick(struct chat *c)
+{
+	c->need_flush = true;
+	if (c->cfg.kick != NULL)
+		c->cfg.kick(c->cfg.self);
+}
+
+static void hex(char *out, const uint8_t *b, size_t n)
+{
+	cx_hex_encode(out, 2 * n + 1, b, n);
+}
+
+static void cid(char out[CX_CONTACT_ID_LEN + 1], const uint8_t pk[32])
+{
+	cx_contact_id_encode(out, CX_CONTACT_ID_LEN + 1, pk);
+}
+
+static void outmsg_free(struct outmsg *m)
+{
+	free(m->buf);
+	memset(m, 0, sizeof *m);
+}
+
+/* ---- peers and links ---- */
+
+static struct peer *peer_find(struct chat *c, const uint8_t pk[CHAT_PK_LEN])
+{
+	for (unsigned i = 0; i < c->npeers; i++)
+		if (c->peers[i].used &&
+		    memcmp(c->peers[i].pk, pk, CHAT_PK_LEN) == 0)
+			return &c->peers[i];
+	return NULL;
+}
+
+static struct lk *lk_find(struct chat *c, const uint8_t node[LINK_PK_LEN])
+{
+	for (unsigned i = 0; i < LKS_MAX; i++)
+		if (c->lks[i].used &&
+		    memcmp(c->lks[i].node, node, LINK_PK_LEN) == 0)
+			return &c->lks[i];
+	return NULL;
+}
+
+static void reasm_free(struct chat *c, struct reasm *ra)
+{
+	if (ra->used) {
+		c->reasm_bytes -= ra->cap;
+		free(ra->buf);
+	}
+	memset(ra, 0, sizeof *ra);
+}
+
+static void lk_free(struct chat *c, struct lk *l)
+{
+	for (unsigned i = 0; i < REASM_PER_LK; i++)
+		reasm_free(c, &l->ra[i]);
+	memset(l, 0, sizeof *l);
+}
+
+static bool peer_online(const struct chat *c, const struct peer *p)
+{
+	const struct lk *l;
+
+	if (p->lki < 0)
+		return false;
+	l = &c->lks[p->lki];
+	return l->used && l->up && l->hello_in &&
+	       memcmp(l->account, p->pk, CHAT_PK_LEN) == 0;
+}
+
+static void win_clear(struct peer *p)
+{
+	for (unsigned i = 0; i < p->nwin; i++)
+		outmsg_free(&p->win[i].m);
+	p->nwin = 0;
+	p->win_bytes = 0;
+}
+
+static void sess_drop(struct peer *p)
+{
+	cx_ratchet_free(p->rat);
+	p->rat = NULL;
+	p->has_sess = false;
+	cx_wipe(&p->s, sizeof p->s);
+	outmsg_free(&p->ctl);
+	win_clear(p);
+}
+
+static void peer_free(struct peer *p)
+{
+	sess_drop(p);
+	free(p->rq);
+	memset(p, 0, sizeof *p);
+	p->lki = -1;
+}
+
+/* Seals and stores, or loads and opens, a session record. */
+static void sess_ad(uint8_t ad[sizeof SESS_AD - 1 + CHAT_PK_LEN],
+		    const uint8_t pk[CHAT_PK_LEN])
+{
+	memcpy(ad, SESS_AD, sizeof SESS_AD - 1);
+	memcpy(ad + sizeof SESS_AD - 1, pk, CHAT_PK_LEN);
+}
+
+static int sess_put_txn(struct chat *c, struct store_txn *t, struct peer *p)
+{
+	uint8_t ad[sizeof SESS_AD - 1 + CHAT_PK_LEN];
+	size_t rl = cx_ratchet_saved_len(p->rat), len = 0;
+	size_t pt_max = CW_SESS_FIXED + rl;
+	uint8_t *rb, *pt, *ct;
+	struct cw_sess s = p->s;
+	int r;
+
+	rb = cx_secret_alloc(rl);
+	pt = cx_secret_alloc(pt_max);
+	ct = malloc(CX_XCHACHA_NONCE_LEN + pt_max + CX_AEAD_TAG_LEN);
+	if (rb == NULL || pt == NULL || ct == NULL) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if ((r = cx_ratchet_save(p->rat, rb, rl, &rl)) < 0)
+		goto out;
+	s.ratchet = rb;
+	s.ratchet_len = rl;
+	if ((r = cw_sess_encode(pt, pt_max, &len, &s)) < 0)
+		goto out;
+	sess_ad(ad, p->pk);
+	rng_fill(c->cfg.rng, ct, CX_XCHACHA_NONCE_LEN);
+	if ((r = cx_xchacha_seal(ct + CX_XCHACHA_NONCE_LEN,
+				 pt_max + CX_AEAD_TAG_LEN, pt, len, ad,
+				 sizeof ad, ct, c->sess_key)) < 0)
+		goto out;
+	r = store_put(t, STORE_TABLE_SESSIONS, p->pk, CHAT_PK_LEN, ct,
+		      CX_XCHACHA_NONCE_LEN + len + CX_AEAD_TAG_LEN);
+out:
+	cx_secret_free(rb);
+	cx_secret_free(pt);
+	free(ct);
+	return r;
+}
+
+struct sess_load {
+	struct chat *c;
+	const uint8_t *pk;
+	uint8_t *val;
+	size_t len;
+};
+
+static int sess_get_txn(struct store_txn *t, void *ctx)
+{
+	struct sess_load *sl = ctx;
+
+	return store_get_alloc(t, STORE_TABLE_SESSIONS, sl->pk, CHAT_PK_LEN,
+			       &sl->val, &sl->len);
+}
+
+/* Loads p's session from SESSIONS into memory (replacing what is there).
+ * -ENOENT when it has none. */
+static int sess_load(struct chat *c, struct peer *p)
+{
+	struct sess_load sl = {c, p->pk, NULL, 0};
+	uint8_t ad[sizeof SESS_AD - 1 + CHAT_PK_LEN];
+	uint8_t *pt = NULL;
+	struct cw_sess s;
+	int r;
+
+	sess_drop(p);
+	r = store_read(c->cfg.store, sess_get_txn, &sl);
+	if (r < 0)
+		return r;
+	if (sl.len < CX_XCHACHA_NONCE_LEN + CX_AEAD_TAG_LEN + CW_SESS_FIXED) {
+		r = -EBADMSG;
+		goto out;
+	}
+	pt = cx_secret_alloc(sl.len);
+	if (pt == NULL) {
+		r = -ENOMEM;
+		goto out;
+	}
+	sess_ad(ad, p->pk);
+	r = cx_xchacha_open(pt, sl.len, sl.val + CX_XCHACHA_NONCE_LEN,
+			    sl.len - CX_XCHACHA_NONCE_LEN, ad, sizeof ad,
+			    sl.val, c->sess_key);
+	if (r < 0)
+		goto out;
+	r = cw_sess_decode(&s, pt,
+			   sl.len - CX_XCHACHA_NONCE_LEN - CX_AEAD_TAG_LEN);
+	if (r < 0)
+		goto out;
+	r = cx_ratchet_load(&p->rat, s.ratchet, s.ratchet_len,
+			    cx_drbg_rng(c->drbg));
+	if (r < 0)
+		goto out;
+	p->s = s;
+	p->s.ratchet = NULL;
+	p->s.ratchet_len = 0;
+	p->has_sess = true;
+	p->peer_cum = p->s.acked;
+	c->st.sessions_loaded++;
+out:
+	if (pt != NULL)
+		cx_secret_free(pt);
+	free(sl.val);
+	return r;
+}
+
+static int contact_state(struct chat *c, const uint8_t pk[CHAT_PK_LEN])
+{
+	struct msgstore_contact mc;
+
+	if (msgstore_contact_get(c->cfg.msgs, pk, &mc) < 0)
+		return 0;
+	return (int)mc.state;
+}
+
+/* The peer for pk, loading its contact state and session on first use.
+ * NULL when the table is full. */
+static struct peer *peer_get(struct chat *c, const uint8_t pk[CHAT_PK_LEN])
+{
+	struct peer *p = peer_find(c, pk);
+	unsigned i;
+	int r;
+
+	if (p != NULL)
+		return p;
+	for (i = 0; i < c->npeers; i++)
+		if (!c->peers[i].used)
+			break;
+	if (i == c->npeers) {
+		if (c->npeers == PEERS_MAX)
+			return NULL;
+		c->npeers++;
+	}
+	p = &c->peers[i];
+	memset(p, 0, sizeof *p);
+	p->used = true;
+	p->lki = -1;
+	memcpy(p->pk, pk, CHAT_PK_LEN);
+	p->state = contact_state(c, pk);
+	p->rto = RTO_MIN_MS;
+	p->ctl_rto = RTO_MIN_MS;
+	p->locate_backoff = LOCATE_MIN_MS;
+	if ((r = sess_load(c, p)) < 0 && r != -ENOENT)
+		log_warn("chat: session of a contact unreadable: %s",
+			 strerror(-r));
+	/* attach an existing verified link */
+	for (unsigned j = 0; j < LKS_MAX; j++)
+		if (c->lks[j].used && c->lks[j].up && c->lks[j].hello_in &&
+		    memcmp(c->lks[j].account, pk, CHAT_PK_LEN) == 0)
+			p->lki = (int)j;
+	return p;
+}
+
+/* ---- pending work for the next flush ---- */
+
+static struct pend *pend_add(struct chat *c, enum pend_kind k,
+			     const uint8_t pk[CHAT_PK_LEN])
+{
+	struct pend *pd;
+
+	if (c->npend == c->cap_pend) {
+		size_t cap = c->cap_pend ? c->cap_pend * 2 : 64;
+		struct pend *np;
+
+		if (cap > PENDING_MAX)
+			return NULL;
+		np = realloc(c->pend, cap * sizeof *np);
+		if (np == NULL)
+			return NULL;
+		c->pend = np;
+		c->cap_pend = cap;
+	}
+	pd = &c->pend[c->npend++];
+	memset(pd, 0, sizeof *pd);
+	pd->k = k;
+	if (pk != NULL)
+		memcpy(pd->pk, pk, CHAT_PK_LEN);
+	return pd;
+}
+
+static void pend_clear(struct chat *c)
+{
+	for (size_t i = 0; i < c->npend; i++)
+		free(c->pend[i].body);
+	c->npend = 0;
+}
+
+/* An event decided now, written with the next flush.  data is consumed. */
+static void pend_event(struct chat *c, const char *type, json_t *data)
+{
+	char *js = data != NULL ? json_dumps(data, JSON_COMPACT) : NULL;
+	size_t tl = strlen(type), jl;
+	struct pend *pd;
+
+	json_decref(data);
+	if (js == NULL)
+		return;
+	jl = strlen(js);
+	pd = pend_add(c, P_EVENT, NULL);
+	if (pd == NULL || (pd->body = malloc(tl + 1 + jl + 1)) == NULL) {
+		if (pd != NULL)
+			c->npend--;
+		free(js);
+		return;
+	}
+	memcpy(pd->body, type, tl + 1);
+	memcpy(pd->body + tl + 1, js, jl + 1);
+	free(js);
+}
+
+static void presence_event(struct chat *c, struct peer *p, bool online)
+{
+	char id[CX_CONTACT_ID_LEN + 1];
+	uint64_t now = wall(c);
+	struct pend *pd;
+
+	if (p->state != MSGSTORE_CONTACT_ACCEPTED || p->online_told == online)
+		return;
+	p->online_told = online;
+	cid(id, p->pk);
+	pend_event(c, "presence",
+		   json_pack("{s:s, s:s, s:I}", "id", id, "presence",
+			     online ? "online" : "offline", "last_seen",
+			     (json_int_t)now));
+	if ((pd = pend_add(c, P_SEEN, p->pk)) != NULL)
+		pd->ms = now;
+}
+
+/* ---- sending ---- */
+
+static int send_frame(struct chat *c, const struct peer *p, const uint8_t *b,
+		      size_t len)
+{
+	int r;
+
+	if (!peer_online(c, p))
+		return -ENOTCONN;
+	r = link_send(c->cfg.links, mono(c), c->lks[p->lki].node, b, len);
+	if (r == 0)
+		c->st.frames_out++;
+	return r;
+}
+
+static int send_outmsg(struct chat *c, const struct peer *p,
+		       const struct outmsg *m)
+{
+	uint8_t f[LINK_PAYLOAD_MAX];
+	struct cw_data d;
+	size_t off = 0;
+	int r = 0;
+
+	d.flags = m->flags;
+	d.tag = m->tag;
+	d.n = m->n;
+	d.count = (uint16_t)((m->len + CW_DATA_CHUNK - 1) / CW_DATA_CHUNK);
+	for (d.index = 0; d.index < d.count; d.index++) {
+		size_t l = m->len - off < CW_DATA_CHUNK ? m->len - off
+							: CW_DATA_CHUNK;
+
+		cw_data_hdr(f, &d);
+		memcpy(f + CW_DATA_HDR, m->buf + off, l);
+		off += l;
+		if ((r = send_frame(c, p, f, CW_DATA_HDR + l)) < 0)
+			break;
+	}
+	return r;
+}
+
+/* Encrypts envelope e for p into m (with the X3DH header when init). */
+static int seal_env(struct chat *c, struct peer *p, const struct cw_env *e,
+		    bool init, uint64_t n, struct outmsg *m)
+{
+	size_t env_max = CW_ENV_HDR + 16 + e->body_len;
+	size_t bucket = cx_pad_bucket(env_max), len, plen, ctlen;
+	size_t hdr = init ? CX_X3DH_INIT_LEN : 0;
+	uint8_t *pt, *out;
+	int r;
+
+	pt = malloc(bucket);
+	out = malloc(hdr + bucket + CX_RATCHET_OVERHEAD);
+	if (pt == NULL || out == NULL) {
+		free(pt);
+		free(out);
+		return -ENOMEM;
+	}
+	if ((r = cw_env_encode(pt, bucket, &len, e)) == 0 &&
+	    (r = cx_pad(pt, len, bucket, &plen)) == 0) {
+		if (init)
+			memcpy(out, p->s.init, CX_X3DH_INIT_LEN);
+		r = cx_ratchet_encrypt(p->rat, pt, plen, out + hdr,
+				       bucket + CX_RATCHET_OVERHEAD, &ctlen);
+	}
+	cx_wipe(pt, bucket);
+	free(pt);
+	if (r < 0 || hdr + ctlen > CW_MSG_MAX) {
+		free(out);
+		return r < 0 ? r : -E2BIG;
+	}
+	memset(m, 0, sizeof *m);
+	m->buf = out;
+	m->len = hdr + ctlen;
+	m->flags = (uint8_t)((init ? CW_DATA_INIT : 0) |
+			     (n == 0 ? CW_DATA_CTL : 0));
+	rng_fill(c->cfg.rng, &m->tag, sizeof m->tag);
+	m->n = n;
+	m->fresh = true;
+	p->sess_dirty = true;
+	return 0;
+}
+
+static int profile_name(struct store_txn *t, void *ctx)
+{
+	char *name = ctx;
+	size_t len = 0;
+	int r = store_get(t, STORE_TABLE_META, "profile.name", 12, name,
+			  MSGSTORE_NAME_MAX, &len);
+
+	if (r == -ENOENT)
+		len = 0;
+	else if (r < 0)
+		return r;
+	name[len] = '\0';
+	return 0;
+}
+
+/* Builds the request (initiator) or the acceptance (responder). */
+static int make_ctl(struct chat *c, struct peer *p, bool request)
+{
+	char name[MSGSTORE_NAME_MAX + 1] = "";
+	uint8_t body[1 + MSGSTORE_NAME_MAX + 2 + MSGSTORE_GREETING_MAX];
+	struct msgstore_contact mc;
+	struct cw_env e;
+	size_t blen;
+	int r;
+
+	if (store_read(c->cfg.store, profile_name, name) < 0 ||
+	    !msgstore__utf8_valid((const uint8_t *)name, strlen(name), false))
+		name[0] = '\0';
+	if (request) {
+		if ((r = msgstore_contact_get(c->cfg.msgs, p->pk, &mc)) < 0)
+			return r;
+	} else {
+		mc.greeting[0] = '\0';
+	}
+	if ((r = cw_intro_encode(body, sizeof body, &blen, name, mc.greeting,
+				 request)) < 0)
+		return r;
+	memset(&e, 0, sizeof e);
+	e.kind = request ? CW_KIND_REQUEST : CW_KIND_ACCEPT;
+	rng_fill(c->cfg.rng, e.id, sizeof e.id);
+	e.sent_ms = wall(c);
+	e.body = body;
+	e.body_len = blen;
+	outmsg_free(&p->ctl);
+	r = seal_env(c, p, &e, request, 0, &p->ctl);
+	p->ctl_next_ms = 0;
+	p->ctl_rto = RTO_MIN_MS;
+	return r;
+}
+
+struct obx_list {
+	struct msgstore_outbox_entry e[2 * WIN_MAX];
+	size_t n;
+};
+
+/* Fills the window with texts from the outbox (encrypting new ones), and
+ * turns acknowledgements into "delivered".  Runs before the flush's
+ * transaction; what it decides is written by it. */
+static void prepare_texts(struct chat *c, struct peer *p)
+{
+	struct obx_list ol;
+	uint64_t now = wall(c);
+	int r;
+
+	if (!p->has_sess || p->state != MSGSTORE_CONTACT_ACCEPTED)
+		return;
+	if (p->peer_cum > p->s.acked) {
+		uint64_t k = p->peer_cum - p->s.acked;
+		struct pend *pd;
+
+		if (k > p->nwin) {
+			/* acknowledges more than we sent: a confused or lying
+			 * peer; believe only what is in flight */
+			k = p->nwin;
+		}
+		for (uint64_t i = 0; i < k; i++) {
+			if ((pd = pend_add(c, P_STATUS, p->pk)) == NULL)
+				break;
+			memcpy(pd->id, p->win[i].id, MSGSTORE_ID_LEN);
+			pd->v = MSGSTORE_STATUS_DELIVERED;
+			pd->ms = now;
+		}
+		for (uint64_t i = 0; i < k; i++) {
+			p->win_bytes -= p->win[i].m.len;
+			outmsg_free(&p->win[i].m);
+		}
+		memmove(p->win, p->win + k, (p->nwin - k) * sizeof p->win[0]);
+		memset(p->win + p->nwin - k, 0, k * sizeof p->win[0]);
+		p->nwin -= (unsigned)k;
+		p->s.acked += k;
+		p->acks_uncommitted += (unsigned)k;
+		p->peer_cum = p->s.acked;
+		p->sess_dirty = true;
+		p->rto = RTO_MIN_MS;
+		p->retx_ms = 0;
+	}
+	if (!peer_online(c, p) || p->nwin >= WIN_MAX ||
+	    p->win_bytes >= WIN_BYTES)
+		return;
+	r = msgstore_outbox_list(c->cfg.msgs, p->pk, 0, ol.e, 2 * WIN_MAX,
+				 &ol.n);
+	if (r < 0)
+		return;
+	/* the first ones were acknowledged in this flush: their removal
+	 * from the outbox is not committed yet */
+	if (p->acks_uncommitted > 0) {
+		size_t skip = p->acks_uncommitted < ol.n ? p->acks_uncommitted
+							 : ol.n;
+
+		memmove(ol.e, ol.e + skip, (ol.n - skip) * sizeof ol.e[0]);
+		ol.n -= skip;
+	}
+	for (size_t i = 0; i < ol.n && i < p->nwin; i++)
+		if (memcmp(ol.e[i].id, p->win[i].id, MSGSTORE_ID_LEN) != 0) {
+			/* the outbox changed under us (cancel): start over */
+			log_warn("chat: outbox and window disagree; resending");
+			win_clear(p);
+			break;
+		}
+	while (p->nwin < ol.n && p->nwin < WIN_MAX &&
+	       p->win_bytes < WIN_BYTES) {
+		struct msgstore_msg mm;
+		struct wslot *w = &p->win[p->nwin];
+		struct cw_env e;
+		struct pend *pd;
+
+		memset(&mm, 0, sizeof mm);
+		if (msgstore_get(c->cfg.msgs, ol.e[p->nwin].id, &mm) < 0)
+			break;
+		memset(&e, 0, sizeof e);
+		e.kind = CW_KIND_TEXT;
+		memcpy(e.id, mm.id, MSGSTORE_ID_LEN);
+		e.sent_ms = mm.sent_ms;
+		e.has_reply = mm.has_reply_to;
+		memcpy(e.reply_to, mm.reply_to, MSGSTORE_ID_LEN);
+		e.body = mm.body;
+		e.body_len = mm.body_len;
+		r = seal_env(c, p, &e, false, p->s.acked + 1 + p->nwin, &w->m);
+		if (r == 0 && mm.status == MSGSTORE_STATUS_QUEUED &&
+		    (pd = pend_add(c, P_STATUS, p->pk)) != NULL) {
+			memcpy(pd->id, mm.id, MSGSTORE_ID_LEN);
+			pd->v = MSGSTORE_STATUS_SENT;
+			pd->ms = now;
+		}
+		msgstore_msg_clear(&mm);
+		if (r < 0) {
+			log_warn("chat: cannot encrypt a message: %s",
+				 strerror(-r));
+			break;
+		}
+		memcpy(w->id, ol.e[p->nwin].id, MSGSTORE_ID_LEN);
+		p->win_bytes += w->m.len;
+		p->nwin++;
+		c->st.msgs_out++;
+	}
+}
+
+static void prepare_ctl(struct chat *c, struct peer *p)
+{
+	bool want_req, want_acc;
+
+	if (!p->has_sess || p->ctl.buf != NULL || !peer_online(c, p))
+		return;
+	want_req = p->state == MSGSTORE_CONTACT_REQUESTED_BY_US &&
+		   (p->s.flags & CW_SESS_INITIATOR) &&
+		   !(p->s.flags & CW_SESS_REQ_ACKED);
+	want_acc = p->state == MSGSTORE_CONTACT_ACCEPTED &&
+		   !(p->s.flags & CW_SESS_INITIATOR) &&
+		   !(p->s.flags & CW_SESS_ACC_ACKED);
+	if (want_req || want_acc) {
+		int r = make_ctl(c, p, want_req);
+
+		if (r < 0)
+			log_warn("chat: cannot make a %s: %s",
+				 want_req ? "request" : "acceptance",
+				 strerror(-r));
+	}
+}
+
+/* ---- the flush transaction ---- */
+
+static json_t *status_json(const struct peer *p, const uint8_t id[16],
+			   int status)
+{
+	char ids[33], to[CX_CONTACT_ID_LEN + 1];
+
+	hex(ids, id, 16);
+	cid(to, p->pk);
+	return json_pack("{s:s, s:s, s:s}", "id", ids, "to", to, "status",
+			 msgstore_status_name((enum msgstore_status)status));
+}
+
+static int emit_txn(struct chat *c, struct store_txn *t, uint64_t now,
+		    const char *type, json_t *data)
+{
+	char *js;
+	int r;
+
+	if (data == NULL)
+		return -ENOMEM;
+	js = json_dumps(data, JSON_COMPACT);
+	json_decref(data);
+	if (js == NULL)
+		return -ENOMEM;
+	r = events_append_txn(c->cfg.events, t, &c->batch, now, type, js);
+	free(js);
+	return r;
+}
+
+static int flush_txn(struct store_txn *t, void *ctx)
+{
+	struct chat *c = ctx;
+	uint64_t now = wall(c);
+	int r = 0;
+
+	events_batch_begin(c->cfg.events, &c->batch);
+	for (size_t i = 0; i < c->npend && r == 0; i++) {
+		struct pend *pd = &c->pend[i];
+		struct peer *p = peer_find(c, pd->pk);
+		char from[CX_CONTACT_ID_LEN + 1], ids[33];
+
+		switch (pd->k) {
+		case P_RECV: {
+			struct msgstore_incoming in = {
+				.peer = pd->pk,
+				.id = pd->id,
+				.from = pd->pk,
+				.sent_ms = pd->ms,
+				.reply_to = pd->has_reply ? pd->reply_to : NULL,
+				.body = pd->body,
+				.body_len = pd->len,
+			};
+			bool dup = false;
+			json_t *o;
+
+			r = msgstore_receive_txn(c->cfg.msgs, t, &in, now, NULL,
+						 &dup);
+			if (r < 0 || dup)
+				break;
+			cid(from, pd->pk);
+			hex(ids, pd->id, 16);
+			o = json_pack("{s:s, s:s, s:s%, s:I}", "id", ids,
+				      "from", from, "body", (const char *)pd->body,
+				      pd->len, "sent_at", (json_int_t)pd->ms);
+			if (o != NULL && pd->has_reply) {
+				char rids[33];
+
+				hex(rids, pd->reply_to, 16);
+				json_object_set_new(o, "reply_to",
+						    json_string(rids));
+			}
+			r = emit_txn(c, t, now, "message.received", o);
+			if (r == -E2BIG) {
+				/* never let one event block the stream: the
+				 * body stays in the history */
+				r = emit_txn(c, t, now, "message.received",
+					     json_pack("{s:s, s:s, s:b, s:I}",
+						       "id", ids, "from", from,
+						       "body_omitted", 1,
+						       "sent_at",
+						       (json_int_t)pd->ms));
+			}
+			break;
+		}
+		case P_STATUS: {
+			bool changed = false;
+
+			r = msgstore_set_status_txn(
+				c->cfg.msgs, t, pd->pk, pd->id,
+				(enum msgstore_status)pd->v, now, &changed,
+				NULL);
+			if (r == -ENOENT || r == -EALREADY) {
+				r = 0; /* a receipt for a message we do
+					* not have (or cannot move) */
+				break;
+			}
+			if (r == 0 && changed && p != NULL)
+				r = emit_txn(c, t, now, "message.status",
+					     status_json(p, pd->id, pd->v));
+			break;
+		}
+		case P_CONTACT_NEW: {
+			struct msgstore_contact mc;
+			const char *name = (const char *)pd->body;
+			const char *greet = name + strlen(name) + 1;
+
+			memset(&mc, 0, sizeof mc);
+			memcpy(mc.pk, pd->pk, CHAT_PK_LEN);
+			mc.state = MSGSTORE_CONTACT_REQUESTED_BY_THEM;
+			snprintf(mc.name, sizeof mc.name, "%s", name);
+			snprintf(mc.greeting, sizeof mc.greeting, "%s", greet);
+			r = msgstore_contact_add_txn(c->cfg.msgs, t, &mc, now);
+			if (r == -EEXIST)
+				r = msgstore_contact_set_state_txn(
+					c->cfg.msgs, t, pd->pk,
+					MSGSTORE_CONTACT_REQUESTED_BY_THEM,
+					now);
+			if (r < 0)
+				break;
+			cid(from, pd->pk);
+			r = emit_txn(c, t, now, "contact.request",
+				     json_pack("{s:s, s:s, s:s}", "id", from,
+					       "name", name, "greeting",
+					       greet));
+			break;
+		}
+		case P_STATE:
+			r = msgstore_contact_set_state_txn(
+				c->cfg.msgs, t, pd->pk,
+				(enum msgstore_contact_state)pd->v, now);
+			break;
+		case P_NAME: {
+			struct msgstore_contact mc;
+
+			if (msgstore_contact_get_txn(c->cfg.msgs, t, pd->pk,
+						     &mc) == 0 &&
+			    mc.name[0] == '\0' && pd->body[0] != '\0')
+				r = msgstore_contact_set_name_txn(
+					c->cfg.msgs, t, pd->pk,
+					(const char *)pd->body, now);
+			break;
+		}
+		case P_SEEN:
+			r = msgstore_contact_set_seen_txn(c->cfg.msgs, t,
+							  pd->pk, pd->ms);
+			if (r == -ENOENT)
+				r = 0;
+			break;
+		case P_EVENT: {
+			const char *type = (const char *)pd->body;
+
+			r = events_append_txn(c->cfg.events, t, &c->batch, now,
+					      type, type + strlen(type) + 1);
+			break;
+		}
+		}
+	}
+	for (unsigned i = 0; i < c->npeers && r == 0; i++) {
+		struct peer *p = &c->peers[i];
+
+		if (p->used && p->sess_dirty && p->has_sess)
+			r = sess_put_txn(c, t, p);
+	}
+	return r;
+}
+
+/* After a failed transaction: forget what was decided in memory. */
+static void rollback(struct chat *c)
+{
+	for (unsigned i = 0; i < c->npeers; i++) {
+		struct peer *p = &c->peers[i];
+
+		if (!p->used || !p->sess_dirty)
+			continue;
+		p->sess_dirty = false;
+		p->acks_uncommitted = 0;
+		p->ack_due = false;
+		p->state = contact_state(c, p->pk);
+		if (sess_load(c, p) < 0)
+			sess_drop(p);
+	}
+}
+
+static void send_ack(struct chat *c, struct peer *p)
+{
+	uint8_t f[CW_ACK_LEN];
+
+	f[0] = CF_ACK;
+	f[1] = p->ack_flags;
+	link__put_u64(f + 2, p->has_sess ? p->s.received : 0);
+	if (send_frame(c, p, f, sizeof f) == 0)
+		p->ack_due = false;
+}
+
+static void send_reads(struct chat *c, struct peer *p, uint64_t now)
+{
+	uint8_t f[6 + CW_READ_MAX * MSGSTORE_ID_LEN];
+	size_t k = p->nrq < CW_READ_MAX ? p->nrq : CW_READ_MAX;
+
+	if (k == 0 || now < p->rq_next_ms)
+		return;
+	if (p->rq_inflight == 0)
+		rng_fill(c->cfg.rng, &p->rq_tag, sizeof p->rq_tag);
+	p->rq_inflight = k;
+	f[0] = CF_READ;
+	link__put_u32(f + 1, p->rq_tag);
+	f[5] = (uint8_t)k;
+	memcpy(f + 6, p->rq, k * MSGSTORE_ID_LEN);
+	send_frame(c, p, f, 6 + k * MSGSTORE_ID_LEN);
+	p->rq_next_ms = now + 1000;
+}
+
+/* Sends what the peer is owed: fresh messages at once, the rest when
+ * their retransmission time came. */
+static void send_due(struct chat *c, struct peer *p, uint64_t now)
+{
+	bool retx;
+
+	if (!peer_online(c, p))
+		return;
+	if (p->ack_due)
+		send_ack(c, p);
+	if (p->ctl.buf != NULL && (p->ctl.fresh || now >= p->ctl_next_ms)) {
+		if (!p->ctl.fresh) {
+			p->ctl_rto = p->ctl_rto * 2 > RTO_MAX_MS
+					     ? RTO_MAX_MS
+					     : p->ctl_rto * 2;
+			c->st.retransmits++;
+		}
+		p->ctl.fresh = false;
+		send_outmsg(c, p, &p->ctl);
+		p->ctl_next_ms = now + p->ctl_rto;
+	}
+	retx = p->nwin > 0 && p->retx_ms != 0 && now >= p->retx_ms;
+	for (unsigned i = 0; i < p->nwin; i++) {
+		struct outmsg *m = &p->win[i].m;
+
+		if (m->fresh || retx) {
+			if (!m->fresh)
+				c->st.retransmits++;
+			m->fresh = false;
+			if (send_outmsg(c, p, m) < 0)
+				break;
+		}
+	}
+	if (retx)
+		p->rto = p->rto * 2 > RTO_MAX_MS ? RTO_MAX_MS : p->rto * 2;
+	if (p->nwin > 0 && (retx || p->retx_ms == 0))
+		p->retx_ms = now + p->rto;
+	if (p->nwin == 0)
+		p->retx_ms = 0;
+	send_reads(c, p, now);
+}
+
+void chat_flush(struct chat *c)
+{
+	uint64_t now = mono(c);
+	bool dirty = c->npend > 0;
+	int r;
+
+	if (!c->need_flush && !dirty)
+		return;
+	c->need_flush = false;
+
+	for (unsigned i = 0; i < c->npeers; i++) {
+		struct peer *p = &c->peers[i];
+
+		if (!p->used)
+			continue;
+		prepare_ctl(c, p);
+		prepare_texts(c, p);
+		dirty = dirty || p->sess_dirty;
+	}
+	if (dirty) {
+		r = store_write(c->cfg.store, flush_txn, c);
+		if (r < 0) {
+			log_warn("chat: cannot commit (%s); nothing sent, the "
+				 "peers will resend",
+				 strerror(-r));
+			/* drop what was encrypted in this flush */
+			for (unsigned i = 0; i < c->npeers; i++) {
+				struct peer *p = &c->peers[i];
+
+				if (!p->used)
+					continue;
+				if (p->ctl.fresh)
+					outmsg_free(&p->ctl);
+				while (p->nwin > 0 &&
+				       p->win[p->nwin - 1].m.fresh) {
+					p->nwin--;
+					p->win_bytes -= p->win[p->nwin].m.len;
+					outmsg_free(&p->win[p->nwin].m);
+				}
+			}
+			rollback(c);
+			pend_clear(c);
+			return;
+		}
+		events_batch_commit(c->cfg.events, &c->batch);
+		if (c->batch.appended > 0 && c->cfg.notify != NULL)
+			c->cfg.notify(c->cfg.self);
+		for (unsigned i = 0; i < c->npeers; i++) {
+			c->peers[i].sess_dirty = false;
+			c->peers[i].acks_uncommitted = 0;
+		}
+		pend_clear(c);
+	}
+	for (unsigned i = 0; i < c->npeers; i++)
+		if (c->peers[i].used)
+			send_due(c, &c->peers[i], now);
+	if (c->cfg.kick != NULL)
+		c->cfg.kick(c->cfg.self);
+}
+
+/* ---- receiving ---- */
+
+static void hello_send(struct chat *c, struct lk *l)
+{
+	struct cw_hello h;
+	uint8_t msg[CW_HELLO_SIGMSG_LEN], f[CW_HELLO_LEN];
+	const struct cx_identity *id = c->cfg.id;
+
+	memset(&h, 0, sizeof h);
+	h.flags = l->hello_in ? CW_HELLO_ACK : 0;
+	memcpy(h.account, id->account_pk, 32);
+	memcpy(h.device, id->device_pk, 32);
+	h.dev_created_s = id->created_s;
+	memcpy(h.dev_sig, id->device_sig, CX_SIG_LEN);
+	h.ts_ms = wall(c);
+	cw_hello_sigmsg(msg, id->node_pk, l->node, &h);
+	cx_sign(h.sig, msg, sizeof msg, id->device_sk);
+	cw_hello_encode(f, &h);
+	if (link_send(c->cfg.links, mono(c), l->node, f, sizeof f) == 0)
+		c->st.frames_out++;
+	l->hello_next_ms = mono(c) + HELLO_RETRY_MS;
+}
+
+void chat_link_up(struct chat *c, const uint8_t node_pk[static LINK_PK_LEN])
+{
+	struct lk *l = lk_find(c, node_pk);
+
+	if (l == NULL) {
+		for (unsigned i = 0; i < LKS_MAX; i++)
+			if (!c->lks[i].used) {
+				l = &c->lks[i];
+				break;
+			}
+		if (l == NULL) {
+			/* forget the oldest link that is down */
+			for (unsigned i = 0; i < LKS_MAX && l == NULL; i++)
+				if (!c->lks[i].up)
+					l = &c->lks[i];
+			if (l == NULL)
+				return;
+			lk_free(c, l);
+		}
+		l->used = true;
+		memcpy(l->node, node_pk, LINK_PK_LEN);
+	}
+	l->up = true;
+	l->hello_in = false;
+	l->hello_acked = false;
+	hello_send(c, l);
+	kick(c);
+}
+
+void chat_link_down(struct chat *c, const uint8_t node_pk[static LINK_PK_LEN])
+{
+	struct lk *l = lk_find(c, node_pk);
+
+	if (l == NULL) {
+		/* a handshake we started never completed: look again */
+		for (unsigned i = 0; i < c->npeers; i++) {
+			struct peer *p = &c->peers[i];
+
+			if (p->used && p->has_sess &&
+			    memcmp(p->s.node_pk, node_pk, LINK_PK_LEN) == 0) {
+				p->node_stale = true;
+				if (p->locate_next_ms > mono(c) + p->locate_backoff)
+					p->locate_next_ms =
+						mono(c) + p->locate_backoff;
+			}
+		}
+		return;
+	}
+	for (unsigned i = 0; i < c->npeers; i++) {
+		struct peer *p = &c->peers[i];
+
+		if (p->used && p->lki == (int)(l - c->lks)) {
+			presence_event(c, p, false);
+			p->lki = -1;
+			p->node_stale = true;
+			p->locate_next_ms = 0;
+			p->typing_in = false;
+		}
+	}
+	lk_free(c, l);
+	kick(c);
+}
+
+static void on_hello(struct chat *c, struct lk *l, const uint8_t *b,
+		     size_t len)
+{
+	uint8_t msg[CW_HELLO_SIGMSG_LEN];
+	struct cw_hello h;
+	struct peer *p;
+	bool was_in = l->hello_in;
+
+	if (cw_hello_decode(&h, b, len) < 0 ||
+	    cx_device_cert_verify(h.account, h.device, h.dev_created_s,
+				  h.dev_sig) < 0) {
+		c->st.frames_dropped++;
+		return;
+	}
+	cw_hello_sigmsg(msg, l->node, c->cfg.id->node_pk, &h);
+	if (cx_sign_verify(h.sig, msg, sizeof msg, h.device) < 0 ||
+	    memcmp(h.account, c->cfg.id->account_pk, 32) == 0) {
+		c->st.frames_dropped++;
+		return;
+	}
+	if (was_in && memcmp(l->account, h.account, 32) != 0) {
+		c->st.frames_dropped++; /* one account per link */
+		return;
+	}
+	memcpy(l->account, h.account, 32);
+	l->hello_in = true;
+	if (h.flags & CW_HELLO_ACK)
+		l->hello_acked = true;
+	if (!(h.flags & CW_HELLO_ACK) || !l->hello_acked)
+		hello_send(c, l);
+	if (was_in)
+		return;
+	p = peer_find(c, h.account);
+	if (p == NULL && contact_state(c, h.account) != 0)
+		p = peer_get(c, h.account);
+	if (p == NULL)
+		return; /* a stranger: wait for a request */
+	if (p->state == MSGSTORE_CONTACT_BLOCKED)
+		return;
+	p->lki = (int)(l - c->lks);
+	p->locate_backoff = LOCATE_MIN_MS;
+	p->node_stale = false;
+	if (p->has_sess &&
+	    (!(p->s.flags & CW_SESS_HAS_NODE) ||
+	     memcmp(p->s.node_pk, l->node, 32) != 0)) {
+		memcpy(p->s.node_pk, l->node, 32);
+		p->s.flags |= CW_SESS_HAS_NODE;
+		p->sess_dirty = true;
+	}
+	/* resend what is in flight now rather than at its timer */
+	p->retx_ms = p->nwin > 0 ? 1 : 0;
+	p->ctl_next_ms = 0;
+	p->rq_next_ms = 0;
+	presence_event(c, p, true);
+}
+
+static int x3dh_respond(struct chat *c, struct peer *p,
+			const struct cx_x3dh_init *in, const uint8_t *hdr)
+{
+	struct cx_x3dh_result res;
+	uint8_t spk_sk[CX_X_SK_LEN];
+	struct cx_ratchet *rat = NULL;
+	int r;
+
+	if (memcmp(in->ik, p->pk, 32) != 0 || in->has_opk)
+		return -EKEYREJECTED;
+	if ((r = card_prekeys_secret(&c->pre, in->spk_id, spk_sk)) < 0)
+		return r;
+	r = cx_x3dh_respond(&res, in, c->cfg.id->account_sk, spk_sk, NULL);
+	if (r == 0)
+		r = cx_ratchet_new_bob(&rat, res.sk, spk_sk, res.hka, res.nhkb,
+				       res.ad, sizeof res.ad,
+				       cx_drbg_rng(c->drbg));
+	if (r == 0) {
+		sess_drop(p);
+		memset(&p->s, 0, sizeof p->s);
+		memcpy(p->s.init, hdr, CX_X3DH_INIT_LEN);
+		r = cx_hkdf_sha512(p->s.pair, sizeof p->s.pair, NULL, 0,
+				   res.sk, sizeof res.sk,
+				   (const uint8_t *)"parley pair v1", 14);
+		p->rat = rat;
+		p->has_sess = true;
+		p->peer_cum = 0;
+	}
+	cx_wipe(spk_sk, sizeof spk_sk);
+	cx_x3dh_result_wipe(&res);
+	return r;
+}
+
+/* Decrypts a ratchet message into an envelope; pt (CW_MSG_MAX) holds it. */
+static int open_env(struct peer *p, const uint8_t *ct, size_t len,
+		    uint8_t *pt, struct cw_env *e)
+{
+	size_t ptlen, unp;
+	int r;
+
+	if ((r = cx_ratchet_decrypt(p->rat, ct, len, pt, CW_MSG_MAX,
+				    &ptlen)) < 0)
+		return r;
+	p->sess_dirty = true; /* the state advanced: it must be saved */
+	if ((r = cx_unpad(pt, ptlen, &unp)) < 0)
+		return r;
+	return cw_env_decode(e, pt, unp);
+}
+
+static void on_request(struct chat *c, struct lk *l, struct peer *p,
+		       const uint8_t *b, size_t len, uint8_t *pt)
+{
+	char name[MSGSTORE_NAME_MAX + 1], greet[MSGSTORE_GREETING_MAX + 1];
+	struct cx_x3dh_init in;
+	struct cw_env e;
+	struct pend *pd;
+	int r;
+
+	if (len < CX_X3DH_INIT_LEN ||
+	    cx_x3dh_init_parse(&in, b, CX_X3DH_INIT_LEN) < 0)
+		goto drop;
+	if (p->state == MSGSTORE_CONTACT_BLOCKED)
+		return; /* silently */
+	if (p->has_sess && !(p->s.flags & CW_SESS_INITIATOR) &&
+	    memcmp(p->s.init, b, CX_X3DH_INIT_LEN) == 0) {
+		/* a copy of a request we have: acknowledge again */
+		p->ack_flags |= CW_ACK_REQ;
+		p->ack_due = true;
+		return;
+	}
+	if (p->state == MSGSTORE_CONTACT_REJECTED) {
+		p->ack_flags |= CW_ACK_REQ;
+		p->ack_due = true;
+		return; /* they are not told */
+	}
+	if (p->state == MSGSTORE_CONTACT_REQUESTED_BY_US && p->has_sess &&
+	    (p->s.flags & CW_SESS_INITIATOR) &&
+	    memcmp(c->cfg.id->account_pk, p->pk, 32) < 0)
+		return; /* both asked at once: the smaller key's request
+			 * wins, and that is ours */
+	if ((r = x3dh_respond(c, p, &in, b)) < 0)
+		goto bad;
+	if ((r = open_env(p, b + CX_X3DH_INIT_LEN, len - CX_X3DH_INIT_LEN, pt,
+			  &e)) < 0 ||
+	    e.kind != CW_KIND_REQUEST ||
+	    cw_intro_decode(e.body, e.body_len, true, name, greet) < 0) {
+		r = -EBADMSG;
+		goto bad;
+	}
+	memcpy(p->s.node_pk, l->node, 32);
+	p->s.flags |= CW_SESS_HAS_NODE;
+	p->sess_dirty = true;
+	p->lki = (int)(l - c->lks);
+	p->ack_flags |= CW_ACK_REQ;
+	p->ack_due = true;
+	if (p->state == MSGSTORE_CONTACT_ACCEPTED ||
+	    p->state == MSGSTORE_CONTACT_REQUESTED_BY_US) {
+		/* a contact set the session up anew (reinstalled, or we
+		 * asked each other at once): accept it at once */
+		if (p->state == MSGSTORE_CONTACT_REQUESTED_BY_US &&
+		    (pd = pend_add(c, P_STATE, p->pk)) != NULL)
+			pd->v = MSGSTORE_CONTACT_ACCEPTED;
+		p->state = MSGSTORE_CONTACT_ACCEPTED;
+		win_clear(p);
+		outmsg_free(&p->ctl);
+		presence_event(c, p, true);
+		return;
+	}
+	if ((pd = pend_add(c, P_CONTACT_NEW, p->pk)) == NULL ||
+	    (pd->body = malloc(strlen(name) + strlen(greet) + 2)) == NULL)
+		goto bad;
+	memcpy(pd->body, name, strlen(name) + 1);
+	memcpy(pd->body + strlen(name) + 1, greet, strlen(greet) + 1);
+	p->state = MSGSTORE_CONTACT_REQUESTED_BY_THEM;
+	c->st.msgs_in++;
+	return;
+bad:
+	/* forget the half-made session */
+	p->sess_dirty = false;
+	p->ack_due = false;
+	if (sess_load(c, p) < 0)
+		sess_drop(p);
+drop:
+	c->st.frames_dropped++;
+}
+
+static void on_accept(struct chat *c, struct peer *p, const uint8_t *b,
+		      size_t len, uint8_t *pt)
+{
+	char name[MSGSTORE_NAME_MAX + 1], greet[MSGSTORE_GREETING_MAX + 1];
+	struct cw_env e;
+	struct pend *pd;
+	char id[CX_CONTACT_ID_LEN + 1];
+
+	if (!p->has_sess || !(p->s.flags & CW_SESS_INITIATOR))
+		goto drop;
+	if (p->state == MSGSTORE_CONTACT_ACCEPTED) {
+		p->ack_flags |= CW_ACK_ACCEPT;
+		p->ack_due = true;
+		/* a resent copy: nothing more to do */
+		return;
+	}
+	if (p->state != MSGSTORE_CONTACT_REQUESTED_BY_US)
+		goto drop;
+	if (open_env(p, b, len, pt, &e) < 0 || e.kind != CW_KIND_ACCEPT ||
+	    cw_intro_decode(e.body, e.body_len, false, name, greet) < 0) {
+		if (sess_load(c, p) < 0)
+			sess_drop(p);
+		goto drop;
+	}
+	p->s.flags |= CW_SESS_REQ_ACKED;
+	outmsg_free(&p->ctl);
+	p->state = MSGSTORE_CONTACT_ACCEPTED;
+	if ((pd = pend_add(c, P_STATE, p->pk)) != NULL)
+		pd->v = MSGSTORE_CONTACT_ACCEPTED;
+	if (name[0] != '\0' && (pd = pend_add(c, P_NAME, p->pk)) != NULL &&
+	    (pd->body = (uint8_t *)strdup(name)) == NULL)
+		c->npend--;
+	cid(id, p->pk);
+	pend_event(c, "contact.accepted", json_pack("{s:s}", "id", id));
+	p->ack_flags |= CW_ACK_ACCEPT;
+	p->ack_due = true;
+	presence_event(c, p, true);
+	return;
+drop:
+	c->st.frames_dropped++;
+}
+
+static void on_text(struct chat *c, struct peer *p, uint64_t n,
+		    const uint8_t *b, size_t len, uint8_t *pt)
+{
+	struct cw_env e;
+	struct pend *pd;
+
+	if (!p->has_sess || p->state != MSGSTORE_CONTACT_ACCEPTED) {
+		c->st.frames_dropped++;
+		return;
+	}
+	if (n <= p->s.received) {
+		c->st.dup_in++;
+		p->ack_due = true;
+		return;
+	}
+	if (n > p->s.received + 1) {
+		/* out of order: the sender resends; tell it where we are,
+		 * at most every few ms */
+		uint64_t now = mono(c);
+
+		if (now - p->hint_ms >= 20) {
+			p->hint_ms = now;
+			p->ack_due = true;
+		}
+		return;
+	}
+	if (c->npend >= PENDING_MAX - 4)
+		return; /* the flush is behind: the sender will resend */
+	if (open_env(p, b, len, pt, &e) < 0 || e.kind != CW_KIND_TEXT ||
+	    !msgstore__utf8_valid(e.body, e.body_len, true)) {
+		/* forged or corrupt: the ratchet did not move unless it
+		 * authenticated, and then the message is malformed: reload */
+		if (p->sess_dirty && sess_load(c, p) < 0)
+			sess_drop(p);
+		c->st.frames_dropped++;
+		return;
+	}
+	if ((pd = pend_add(c, P_RECV, p->pk)) == NULL ||
+	    (pd->body = malloc(e.body_len + 1)) == NULL) {
+		if (pd != NULL)
+			c->npend--;
+		if (sess_load(c, p) < 0)
+			sess_drop(p);
+		return;
+	}
+	memcpy(pd->id, e.id, MSGSTORE_ID_LEN);
+	pd->ms = e.sent_ms;
+	pd->has_reply = e.has_reply;
+	memcpy(pd->reply_to, e.reply_to, MSGSTORE_ID_LEN);
+	memcpy(pd->body, e.body, e.body_len);
+	pd->body[e.body_len] = '\0';
+	pd->len = e.body_len;
+	p->s.received = n;
+	p->ack_due = true;
+	c->st.msgs_in++;
+}
+
+static void on_message(struct chat *c, struct lk *l, uint8_t flags,
+		       uint64_t n, const uint8_t *b, size_t len)
+{
+	struct peer *p;
+	uint8_t *pt;
+
+	if (!l->hello_in) {
+		hello_send(c, l);
+		c->st.frames_dropped++;
+		return;
+	}
+	p = peer_get(c, l->account);
+	if (p == NULL || p->state == MSGSTORE_CONTACT_BLOCKED)
+		return;
+	if (p->lki < 0 && p->state != 0)
+		p->lki = (int)(l - c->lks);
+	pt = malloc(CW_MSG_MAX);
+	if (pt == NULL)
+		return;
+	if ((flags & CW_DATA_CTL) && (flags & CW_DATA_INIT))
+		on_request(c, l, p, b, len, pt);
+	else if (flags & CW_DATA_CTL)
+		on_accept(c, p, b, len, pt);
+	else if (!(flags & CW_DATA_INIT))
+		on_text(c, p, n, b, len, pt);
+	else
+		c->st.frames_dropped++;
+	cx_wipe(pt, CW_MSG_MAX);
+	free(pt);
+	if (p->state == 0 && !p->has_sess)
+		peer_free(p); /* a stranger's failed request */
+}
+
+static void on_data(struct chat *c, struct lk *l, const uint8_t *b,
+		    size_t len)
+{
+	struct cw_data d;
+	struct reasm *ra = NULL, *free_ra = NULL, *oldest = NULL;
+	uint64_t now = mono(c);
+
+	if (cw_data_decode(&d, b, len) < 0) {
+		c->st.frames_dropped++;
+		return;
+	}
+	if (d.count == 1) {
+		on_message(c, l, d.flags, d.n, d.chunk, d.chunk_len);
+		return;
+	}
+	for (unsigned i = 0; i < REASM_PER_LK; i++) {
+		struct reasm *x = &l->ra[i];
+
+		if (x->used && now - x->started_ms > REASM_TIMEOUT_MS)
+			reasm_free(c, x);
+		if (x->used && x->tag == d.tag && x->n == d.n) {
+			ra = x;
+		} else if (!x->used) {
+			if (free_ra == NULL)
+				free_ra = x;
+		} else if (oldest == NULL ||
+			   x->started_ms < oldest->started_ms) {
+			oldest = x;
+		}
+	}
+	if (ra == NULL) {
+		size_t cap = (size_t)d.count * CW_DATA_CHUNK;
+
+		if (free_ra == NULL) {
+			reasm_free(c, oldest);
+			free_ra = oldest;
+		}
+		if (c->reasm_bytes + cap > REASM_TOTAL) {
+			c->st.frames_dropped++;
+			return;
+		}
+		ra = free_ra;
+		ra->buf = malloc(cap);
+		if (ra->buf == NULL)
+			return;
+		ra->used = true;
+		ra->cap = cap;
+		c->reasm_bytes += cap;
+		ra->tag = d.tag;
+		ra->n = d.n;
+		ra->flags = d.flags;
+		ra->count = d.count;
+		ra->started_ms = now;
+	}
+	if (ra->count != d.count || ra->flags != d.flags) {
+		c->st.frames_dropped++;
+		return;
+	}
+	if (ra->have[d.index / 8] & (1u << (d.index % 8)))
+		return; /* duplicate fragment */
+	ra->have[d.index / 8] |= (uint8_t)(1u << (d.index % 8));
+	memcpy(ra->buf + (size_t)d.index * CW_DATA_CHUNK, d.chunk, d.chunk_len);
+	if (d.index + 1 == d.count)
+		ra->last_len = d.chunk_len;
+	if (++ra->got < ra->count)
+		return;
+	{
+		/* take the buffer out before handling (which may free l's
+		 * reassemblies through callbacks) */
+		uint8_t *buf = ra->buf;
+		size_t mlen = (size_t)(ra->count - 1) * CW_DATA_CHUNK +
+			      ra->last_len;
+		uint8_t flags = ra->flags;
+		uint64_t n = ra->n;
+
+		c->reasm_bytes -= ra->cap;
+		memset(ra, 0, sizeof *ra);
+		on_message(c, l, flags, n, buf, mlen);
+		free(buf);
+	}
+}
+
+static void on_ack(struct chat *c, struct lk *l, const uint8_t *b, size_t len)
+{
+	struct peer *p;
+	uint64_t cum;
+
+	if (len != CW_ACK_LEN || (b[1] & ~(CW_ACK_REQ | CW_ACK_ACCEPT)) ||
+	    !l->hello_in || (p = peer_find(c, l->account)) == NULL ||
+	    !p->has_sess) {
+		c->st.frames_dropped++;
+		return;
+	}
+	c->st.acks_in++;
+	cum = link__get_u64(b + 2);
+	if (cum > p->peer_cum && cum <= p->s.acked + p->nwin)
+		p->peer_cum = cum;
+	else if (cum == p->s.acked && p->nwin > 0)
+		p->retx_ms = 1; /* the peer waits for our oldest: resend */
+	if ((b[1] & CW_ACK_REQ) && (p->s.flags & CW_SESS_INITIATOR) &&
+	    !(p->s.flags & CW_SESS_REQ_ACKED)) {
+		p->s.flags |= CW_SESS_REQ_ACKED;
+		p->sess_dirty = true;
+		outmsg_free(&p->ctl);
+	}
+	if ((b[1] & CW_ACK_ACCEPT) && !(p->s.flags & CW_SESS_INITIATOR) &&
+	    !(p->s.flags & CW_SESS_ACC_ACKED)) {
+		p->s.flags |= CW_SESS_ACC_ACKED;
+		p->sess_dirty = true;
+		outmsg_free(&p->ctl);
+	}
+}
+
+static void on_read(struct chat *c, struct lk *l, const uint8_t *b,
+		    size_t len)
+{
+	struct peer *p;
+	uint8_t f[5];
+	size_t k;
+
+	if (len < 6 || !l->hello_in || (p = peer_find(c, l->account)) == NULL ||
+	    p->state != MSGSTORE_CONTACT_ACCEPTED) {
+		c->st.frames_dropped++;
+		return;
+	}
+	k = b[5];
+	if (k == 0 || k > CW_READ_MAX || len != 6 + k * MSGSTORE_ID_LEN) {
+		c->st.frames_dropped++;
+		return;
+	}
+	for (size_t i = 0; i < k; i++) {
+		struct pend *pd = pend_add(c, P_STATUS, p->pk);
+
+		if (pd == NULL)
+			return; /* not acknowledged: it comes again */
+		memcpy(pd->id, b + 6 + i * MSGSTORE_ID_LEN, MSGSTORE_ID_LEN);
+		pd->v = MSGSTORE_STATUS_READ;
+		pd->ms = wall(c);
+	}
+	/* acknowledged now; written with the next flush, like the rest */
+	f[0] = CF_READ_ACK;
+	memcpy(f + 1, b + 1, 4);
+	send_frame(c, p, f, sizeof f);
+}
+
+static void on_read_ack(struct chat *c, struct lk *l, const uint8_t *b,
+			size_t len)
+{
+	struct peer *p;
+
+	if (len != 5 || !l->hello_in ||
+	    (p = peer_find(c, l->account)) == NULL || p->rq_inflight == 0 ||
+	    link__get_u32(b + 1) != p->rq_tag)
+		return;
+	memmove(p->rq, p->rq + p->rq_inflight,
+		(p->nrq - p->rq_inflight) * MSGSTORE_ID_LEN);
+	p->nrq -= p->rq_inflight;
+	p->rq_inflight = 0;
+	p->rq_next_ms = 0;
+}
+
+static void on_typing(struct chat *c, struct lk *l, const uint8_t *b,
+		      size_t len)
+{
+	char id[CX_CONTACT_ID_LEN + 1];
+	struct peer *p;
+
+	if (len != 2 || b[1] > 1 || !l->hello_in ||
+	    (p = peer_find(c, l->account)) == NULL ||
+	    p->state != MSGSTORE_CONTACT_ACCEPTED)
+		return;
+	if (p->typing_in == (b[1] == 1))
+		return;
+	p->typing_in = b[1] == 1;
+	cid(id, p->pk);
+	pend_event(c, "typing",
+		   json_pack("{s:s, s:b}", "id", id, "typing", b[1] == 1));
+}
+
+void chat_link_data(struct chat *c, const uint8_t node_pk[static LINK_PK_LEN],
+		    const uint8_t *data, size_t len)
+{
+	struct lk *l = lk_find(c, node_pk);
+
+	if (len == 0)
+		return;
+	if (l == NULL || !l->up) {
+		/* established_cb comes first; be safe anyway */
+		chat_link_up(c, node_pk);
+		if ((l = lk_find(c, node_pk)) == NULL)
+			return;
+	}
+	c->st.frames_in++;
+	c->need_flush = true;
+	switch (data[0]) {
+	case CF_HELLO:
+		on_hello(c, l, data, len);
+		break;
+	case CF_DATA:
+		on_data(c, l, data, len);
+		break;
+	case CF_ACK:
+		on_ack(c, l, data, len);
+		break;
+	case CF_READ:
+		on_read(c, l, data, len);
+		break;
+	case CF_READ_ACK:
+		on_read_ack(c, l, data, len);
+		break;
+	case CF_TYPING:
+		on_typing(c, l, data, len);
+		break;
+	case CF_BYE:
+		if (len == 1 && l->hello_in) {
+			struct peer *p = peer_find(c, l->account);
+
+			if (p != NULL && p->lki == (int)(l - c->lks)) {
+				presence_event(c, p, false);
+				p->lki = -1;
+			}
+			l->hello_in = false;
+		}
+		break;
+	default:
+		c->st.frames_dropped++;
+	}
+}
+
+/* ---- finding contacts' nodes, publishing our records ---- */
+
+enum stage { ST_CARD, ST_REQ_RV, ST_PAIR_RV, ST_NODE };
+
+struct lookup {
+	struct chat *c;
+	uint8_t pk[CHAT_PK_LEN];
+	enum stage stage;
+	uint64_t epoch;
+};
+
+static void locate_fail(struct chat *c, struct peer *p, bool idle)
+{
+	uint64_t max = idle ? LOCATE_IDLE_MAX_MS : LOCATE_MAX_MS;
+
+	p->locate_next_ms = mono(c) + p->locate_backoff;
+	p->locate_backoff = p->locate_backoff * 2 > max ? max
+							: p->locate_backoff * 2;
+}
+
+static bool has_work(const struct peer *p)
+{
+	return p->state == MSGSTORE_CONTACT_REQUESTED_BY_US ||
+	       p->state == MSGSTORE_CONTACT_ACCEPTED;
+}
+
+static void locate(struct chat *c, struct peer *p);
+
+static void lookup_done(void *arg, const struct dht_result *res)
+{
+	struct lookup *lu = arg;
+	struct chat *c = lu->c;
+	struct peer *p = peer_find(c, lu->pk);
+	uint8_t node[CX_X_PK_LEN];
+	int r = -ENOENT;
+
+	if (p == NULL || c->cfg.dht == NULL) {
+		free(lu);
+		return;
+	}
+	p->lookup_busy = false;
+	switch (lu->stage) {
+	case ST_CARD:
+		if (res->status == 0 && res->record != NULL) {
+			struct card card;
+			struct cx_x3dh_result xr;
+			struct cx_x3dh_init in;
+
+			r = card_record_parse(&card, res->record, p->pk);
+			if (r == 0 && !p->has_sess &&
+			    p->state == MSGSTORE_CONTACT_REQUESTED_BY_US) {
+				r = cx_x3dh_initiate(&xr, &in,
+						     c->cfg.id->account_sk,
+						     &card.bundle, c->cfg.rng);
+				if (r == 0)
+					r = cx_ratchet_new_alice(
+						&p->rat, xr.sk,
+						card.bundle.spk, xr.hka,
+						xr.nhkb, xr.ad, sizeof xr.ad,
+						cx_drbg_rng(c->drbg));
+				if (r == 0) {
+					memset(&p->s, 0, sizeof p->s);
+					p->s.flags = CW_SESS_INITIATOR;
+					cx_x3dh_init_encode(p->s.init, &in);
+					r = cx_hkdf_sha512(
+						p->s.pair, sizeof p->s.pair,
+						NULL, 0, xr.sk, sizeof xr.sk,
+						(const uint8_t *)"parley pair v1",
+						14);
+					p->has_sess = true;
+					p->sess_dirty = true;
+				}
+				cx_x3dh_result_wipe(&xr);
+			}
+			if (r < 0)
+				log_warn("chat: contact card unusable: %s",
+					 strerror(-r));
+		}
+		break;
+	case ST_REQ_RV:
+		if (res->status == 0 && res->record != NULL &&
+		    (r = card_req_rv_parse(node, res->record, p->pk)) == 0) {
+			memcpy(p->s.node_pk, node, 32);
+			p->s.flags |= CW_SESS_HAS_NODE;
+			p->node_stale = false;
+		}
+		break;
+	case ST_PAIR_RV:
+		if (res->status == 0 && res->record != NULL &&
+		    (r = card_pair_rv_parse(node, NULL, res->record,
+					    p->s.pair, p->pk, lu->epoch)) ==
+			    0) {
+			memcpy(p->s.node_pk, node, 32);
+			p->s.flags |= CW_SESS_HAS_NODE;
+			p->node_stale = false;
+			p->rv_epoch_back = 0;
+		} else {
+			p->rv_epoch_back ^= 1;
+		}
+		break;
+	case ST_NODE:
+		if (res->status == 0 &&
+		    memcmp(res->node.pk, p->s.node_pk, 32) == 0) {
+			r = link_connect(c->cfg.links, mono(c), p->s.node_pk,
+					 &res->node.addr);
+			if (r == 0) {
+				/* wait for the handshake; if it fails, the
+				 * link's closed callback sends us back */
+				p->locate_next_ms = mono(c) + LOCATE_MAX_MS;
+				free(lu);
+				kick(c);
+				return;
+			}
+		} else {
+			p->node_stale = true;
+		}
+		break;
+	}
+	free(lu);
+	if (r < 0) {
+		locate_fail(c, p, p->state == MSGSTORE_CONTACT_ACCEPTED &&
+					  p->nwin == 0);
+		return;
+	}
+	locate(c, p); /* next stage */
+	kick(c);
+}
+
+/* A record this node stores itself answers at once (the DHT's get asks
+ * only the others). */
+static bool local_get(struct chat *c, struct lookup *lu,
+		      const uint8_t key[DHT_ID_LEN])
+{
+	struct dht_record *rec = malloc(sizeof *rec);
+	struct dht_result res;
+
+	if (rec == NULL)
+		return false;
+	if (dht_record_lookup_local(c->cfg.dht, key, rec) < 0 ||
+	    dht_record_verify(rec) < 0) {
+		free(rec);
+		return false;
+	}
+	memset(&res, 0, sizeof res);
+	res.record = rec;
+	lookup_done(lu, &res);
+	free(rec);
+	return true;
+}
+
+static void locate(struct chat *c, struct peer *p)
+{
+	struct lookup *lu;
+	uint8_t key[DHT_ID_LEN];
+	uint64_t now_w = wall(c);
+	int r;
+
+	if (c->cfg.dht == NULL || p->lookup_busy || peer_online(c, p) ||
+	    !has_work(p))
+		return;
+	lu = calloc(1, sizeof *lu);
+	if (lu == NULL)
+		return;
+	lu->c = c;
+	memcpy(lu->pk, p->pk, CHAT_PK_LEN);
+	if (!p->has_sess) {
+		if (p->state != MSGSTORE_CONTACT_REQUESTED_BY_US) {
+			free(lu);
+			return;
+		}
+		lu->stage = ST_CARD;
+		card_key(key, p->pk);
+		p->lookup_busy = true;
+		if (local_get(c, lu, key))
+			return;
+		r = dht_get(c->cfg.dht, now_w, key, DHT_GET_FIRST,
+			    (struct dht_lookup_cb){lookup_done, lu});
+	} else if ((p->s.flags & CW_SESS_HAS_NODE) && !p->node_stale) {
+		uint8_t nid[CX_HASH_LEN];
+
+		lu->stage = ST_NODE;
+		cx_node_id(nid, p->s.node_pk);
+		p->lookup_busy = true;
+		r = dht_find_node(c->cfg.dht, now_w, nid, 0,
+				  (struct dht_lookup_cb){lookup_done, lu});
+	} else if (p->state == MSGSTORE_CONTACT_REQUESTED_BY_US) {
+		lu->stage = ST_REQ_RV;
+		card_req_rv_key(key, p->pk);
+		p->lookup_busy = true;
+		if (local_get(c, lu, key))
+			return;
+		r = dht_get(c->cfg.dht, now_w, key, 0,
+			    (struct dht_lookup_cb){lookup_done, lu});
+	} else {
+		lu->stage = ST_PAIR_RV;
+		lu->epoch = now_w / 1000 / CARD_RV_EPOCH_S - p->rv_epoch_back;
+		card_pair_rv_key(key, p->s.pair, p->pk, lu->epoch);
+		p->lookup_busy = true;
+		if (local_get(c, lu, key))
+			return;
+		r = dht_get(c->cfg.dht, now_w, key, 0,
+			    (struct dht_lookup_cb){lookup_done, lu});
+	}
+	if (r < 0) {
+		free(lu);
+		p->lookup_busy = false;
+		locate_fail(c, p, false);
+		return;
+	}
+	c->st.lookups++;
+	kick(c);
+}
+
+static void put_done(void *arg, const struct dht_result *res)
+{
+	struct chat *c = arg;
+
+	if (res->status == 0 && res->stored > 0) {
+		c->publish_backoff = 0;
+		return;
+	}
+	/* no node took it (the DHT is still joining): try again soon */
+	log_debug("chat: a record was not stored: %s",
+		  strerror(res->status < 0 ? -res->status : ENOENT));
+	c->publish_backoff = c->publish_backoff == 0
+				     ? 1000
+				     : (c->publish_backoff * 2 > 60000
+						? 60000
+						: c->publish_backoff * 2);
+	if (mono(c) + c->publish_backoff < c->publish_next_ms)
+		c->publish_next_ms = mono(c) + c->publish_backoff;
+}
+
+static void publish(struct chat *c)
+{
+	struct dht_record *rec;
+	uint64_t now_s = wall(c) / 1000;
+	bool changed = false;
+	int r;
+
+	if (c->cfg.dht == NULL)
+		return;
+	rec = malloc(sizeof *rec);
+	if (rec == NULL)
+		return;
+	if (card_prekeys_load(&c->pre, c->cfg.store, c->cfg.id, c->cfg.rng,
+			      now_s, &changed) < 0)
+		log_warn("chat: prekeys unavailable");
+	if (card_record_make(rec, c->cfg.id, &c->pre, now_s) == 0 &&
+	    (r = dht_put(c->cfg.dht, wall(c), rec, DHT_PUT_REPUBLISH,
+			 (struct dht_lookup_cb){put_done, c})) < 0)
+		log_warn("chat: cannot publish the contact card: %s",
+			 strerror(-r));
+	if (c->accept_requests &&
+	    card_req_rv_make(rec, c->cfg.id, c->cfg.id->node_pk, now_s) == 0)
+		dht_put(c->cfg.dht, wall(c), rec, DHT_PUT_REPUBLISH,
+			(struct dht_lookup_cb){put_done, c});
+	for (unsigned i = 0; i < c->npeers; i++) {
+		struct peer *p = &c->peers[i];
+		uint64_t epoch = now_s / CARD_RV_EPOCH_S;
+
+		if (!p->used || !p->has_sess ||
+		    p->state != MSGSTORE_CONTACT_ACCEPTED)
+			continue;
+		if (card_pair_rv_make(rec, p->s.pair, c->cfg.id->account_pk,
+				      epoch, c->cfg.id->node_pk, now_s,
+				      c->cfg.rng) == 0)
+			dht_put(c->cfg.dht, wall(c), rec, 0,
+				(struct dht_lookup_cb){put_done, c});
+	}
+	free(rec);
+	kick(c);
+}
+
+static int load_contacts(struct chat *c)
+{
+	struct msgstore_contact *list = malloc(64 * sizeof *list);
+	uint8_t after[CHAT_PK_LEN];
+	bool first = true;
+	size_t n;
+	int r;
+
+	if (list == NULL)
+		return -ENOMEM;
+	do {
+		r = msgstore_contact_list(c->cfg.msgs, first ? NULL : after,
+					  list, 64, &n);
+		if (r < 0)
+			break;
+		for (size_t i = 0; i < n; i++)
+			if (list[i].state == MSGSTORE_CONTACT_ACCEPTED ||
+			    list[i].state == MSGSTORE_CONTACT_REQUESTED_BY_US)
+				peer_get(c, list[i].pk);
+		if (n > 0)
+			memcpy(after, list[n - 1].pk, CHAT_PK_LEN);
+		first = false;
+	} while (n == 64);
+	free(list);
+	return r;
+}
+
+void chat_start(struct chat *c)
+{
+	c->started = true;
+	load_contacts(c);
+	c->publish_next_ms = mono(c) + PUBLISH_EVERY_MS;
+	publish(c);
+	for (unsigned i = 0; i < c->npeers; i++)
+		if (c->peers[i].used)
+			c->peers[i].locate_next_ms = 0;
+	kick(c);
+}
+
+uint64_t chat_tick(struct chat *c)
+{
+	uint64_t now = mono(c), next = UINT64_MAX;
+
+	if (c->started && now >= c->publish_next_ms) {
+		c->publish_next_ms = now + PUBLISH_EVERY_MS;
+		publish(c);
+	}
+	if (c->started && c->publish_next_ms < next)
+		next = c->publish_next_ms;
+	for (unsigned i = 0; i < LKS_MAX; i++) {
+		struct lk *l = &c->lks[i];
+
+		if (!l->used || !l->up)
+			continue;
+		if (!l->hello_acked || !l->hello_in) {
+			if (now >= l->hello_next_ms)
+				hello_send(c, l);
+			if (l->hello_next_ms < next)
+				next = l->hello_next_ms;
+		}
+	}
+	for (unsigned i = 0; i < c->npeers; i++) {
+		struct peer *p = &c->peers[i];
+
+		if (!p->used)
+			continue;
+		if (c->started && !peer_online(c, p) && has_work(p)) {
+			if (!p->lookup_busy && now >= p->locate_next_ms)
+				locate(c, p);
+			if (!p->lookup_busy && p->locate_next_ms < next)
+				next = p->locate_next_ms;
+		}
+		if (!peer_online(c, p))
+			continue;
+		if (p->nwin > 0 && p->retx_ms != 0) {
+			if (now >= p->retx_ms)
+				send_due(c, p, now);
+			if (p->retx_ms != 0 && p->retx_ms < next)
+				next = p->retx_ms;
+		}
+		if (p->ctl.buf != NULL) {
+			if (now >= p->ctl_next_ms)
+				send_due(c, p, now);
+			if (p->ctl_next_ms < next)
+				next = p->ctl_next_ms;
+		}
+		if (p->nrq > 0) {
+			if (now >= p->rq_next_ms)
+				send_reads(c, p, now);
+			if (p->rq_next_ms < next)
+				next = p->rq_next_ms;
+		}
+	}
+	return next;
+}
+
+void chat_goodbye(struct chat *c)
+{
+	uint8_t f = CF_BYE;
+
+	for (unsigned i = 0; i < c->npeers; i++)
+		if (c->peers[i].used && peer_online(c, &c->peers[i]))
+			send_frame(c, &c->peers[i], &f, 1);
+}
+
+/* ---- API operations ---- */
+
+static int check_pk(const struct chat *c, const uint8_t pk[CHAT_PK_LEN])
+{
+	if (memcmp(pk, c->cfg.id->account_pk, CHAT_PK_LEN) == 0)
+		return -EINVAL;
+	return 0;
+}
+
+static void peer_refresh(struct chat *c, struct peer *p)
+{
+	p->state = contact_state(c, p->pk);
+	p->locate_next_ms = 0;
+	p->locate_backoff = LOCATE_MIN_MS;
+}
+
+struct del_ctx {
+	const uint8_t *pk;
+};
+
+static int del_sess_txn(struct store_txn *t, void *ctx)
+{
+	struct del_ctx *d = ctx;
+	int r = store_del(t, STORE_TABLE_SESSIONS, d->pk, CHAT_PK_LEN);
+
+	return r == -ENOENT ? 0 : r;
+}
+
+int chat_contact_add(struct chat *c, const uint8_t pk[static CHAT_PK_LEN],
+		     const char *name, const char *greeting)
+{
+	struct msgstore_contact mc;
+	struct peer *p;
+	int r;
+
+	if ((r = check_pk(c, pk)) < 0)
+		return r;
+	r = msgstore_contact_get(c->cfg.msgs, pk, &mc);
+	if (r == 0) {
+		if (mc.state == MSGSTORE_CONTACT_REQUESTED_BY_THEM)
+			return chat_contact_accept(c, pk);
+		if (mc.state != MSGSTORE_CONTACT_REJECTED)
+			return -EEXIST;
+		/* asking again someone we had turned down */
+		if (greeting != NULL &&
+		    (r = msgstore_contact_set_greeting(c->cfg.msgs, pk,
+						       greeting, wall(c))) < 0)
+			return r;
+		r = msgstore_contact_set_state(
+			c->cfg.msgs, pk, MSGSTORE_CONTACT_REQUESTED_BY_US,
+			wall(c));
+		if (r < 0)
+			return r;
+		{
+			struct del_ctx d = {pk};
+
+			if ((r = store_write(c->cfg.store, del_sess_txn,
+					     &d)) < 0)
+				return r;
+		}
+		if ((p = peer_find(c, pk)) != NULL)
+			sess_drop(p);
+	} else if (r != -ENOENT) {
+		return r;
+	} else {
+		memset(&mc, 0, sizeof mc);
+		memcpy(mc.pk, pk, CHAT_PK_LEN);
+		mc.state = MSGSTORE_CONTACT_REQUESTED_BY_US;
+		snprintf(mc.name, sizeof mc.name, "%s", name ? name : "");
+		snprintf(mc.greeting, sizeof mc.greeting, "%s",
+			 greeting ? greeting : "");
+		if ((r = msgstore_contact_add(c->cfg.msgs, &mc, wall(c))) < 0)
+			return r;
+	}
+	p = peer_get(c, pk);
+	if (p == NULL)
+		return -ENOSPC;
+	peer_refresh(c, p);
+	if (p->has_sess && (p->s.flags & CW_SESS_INITIATOR) == 0)
+		sess_drop(p); /* start our own session */
+	locate(c, p);
+	kick(c);
+	return 0;
+}
+
+int chat_contact_accept(struct chat *c, const uint8_t pk[static CHAT_PK_LEN])
+{
+	struct peer *p;
+	int r;
+
+	if ((r = check_pk(c, pk)) < 0)
+		return r;
+	p = peer_get(c, pk);
+	if (p == NULL)
+		return -ENOSPC;
+	if (p->state == 0)
+		return -ENOENT;
+	if (p->state == MSGSTORE_CONTACT_ACCEPTED)
+		return 0;
+	if (p->state != MSGSTORE_CONTACT_REQUESTED_BY_THEM || !p->has_sess)
+		return -EPERM;
+	r = msgstore_contact_set_state(c->cfg.msgs, pk,
+				       MSGSTORE_CONTACT_ACCEPTED, wall(c));
+	if (r < 0)
+		return r;
+	peer_refresh(c, p);
+	p->s.flags &= (uint8_t)~CW_SESS_ACC_ACKED;
+	p->sess_dirty = true;
+	presence_event(c, p, peer_online(c, p));
+	kick(c);
+	return 0;
+}
+
+static int set_state(struct chat *c, const uint8_t *pk, int state)
+{
+	int r = msgstore_contact_set_state(
+		c->cfg.msgs, pk, (enum msgstore_contact_state)state, wall(c));
+	struct peer *p;
+
+	if (r < 0)
+		return r;
+	if ((p = peer_get(c, pk)) != NULL)
+		peer_refresh(c, p);
+	return 0;
+}
+
+int chat_contact_reject(struct chat *c, const uint8_t pk[static CHAT_PK_LEN])
+{
+	int r, st;
+
+	if ((r = check_pk(c, pk)) < 0)
+		return r;
+	st = contact_state(c, pk);
+	if (st != MSGSTORE_CONTACT_REQUESTED_BY_THEM)
+		return st == 0 ? -ENOENT : -EPERM;
+	/* the session stays, so copies of the request are recognised and
+	 * acknowledged without a word */
+	return set_state(c, pk, MSGSTORE_CONTACT_REJECTED);
+}
+
+int chat_contact_remove(struct chat *c, const uint8_t pk[static CHAT_PK_LEN])
+{
+	struct del_ctx d = {pk};
+	struct peer *p;
+	int r;
+
+	if ((r = check_pk(c, pk)) < 0)
+		return r;
+	if ((r = msgstore_contact_remove(c->cfg.msgs, pk)) < 0)
+		return r;
+	if ((r = store_write(c->cfg.store, del_sess_txn, &d)) < 0)
+		return r;
+	if ((p = peer_find(c, pk)) != NULL)
+		peer_free(p);
+	return 0;
+}
+
+int chat_contact_block(struct chat *c, const uint8_t pk[static CHAT_PK_LEN],
+		       bool block)
+{
+	struct peer *p;
+	int r, st;
+
+	if ((r = check_pk(c, pk)) < 0)
+		return r;
+	st = contact_state(c, pk);
+	if (block) {
+		if (st == 0) {
+			/* block someone who is not a contact yet */
+			struct msgstore_contact mc;
+
+			memset(&mc, 0, sizeof mc);
+			memcpy(mc.pk, pk, CHAT_PK_LEN);
+			mc.state = MSGSTORE_CONTACT_BLOCKED;
+			r = msgstore_contact_add(c->cfg.msgs, &mc, wall(c));
+			if (r < 0)
+				return r;
+		} else if ((r = set_state(c, pk, MSGSTORE_CONTACT_BLOCKED)) <
+			   0) {
+			return r;
+		}
+		if ((p = peer_get(c, pk)) != NULL) {
+			peer_refresh(c, p);
+			presence_event(c, p, false);
+			p->lki = -1;
+		}
+		return 0;
+	}
+	if (st != MSGSTORE_CONTACT_BLOCKED)
+		return st == 0 ? -ENOENT : -EPERM;
+	p = peer_get(c, pk);
+	/* back to a contact if a session was ever made, else turned down */
+	r = set_state(c, pk,
+		      p != NULL && p->has_sess ? MSGSTORE_CONTACT_ACCEPTED
+					       : MSGSTORE_CONTACT_REJECTED);
+	if (r == 0 && p != NULL) {
+		/* a link the contact already has counts again */
+		for (unsigned j = 0; j < LKS_MAX; j++)
+			if (c->lks[j].used && c->lks[j].up &&
+			    c->lks[j].hello_in &&
+			    memcmp(c->lks[j].account, pk, CHAT_PK_LEN) == 0)
+				p->lki = (int)j;
+		presence_event(c, p, peer_online(c, p));
+	}
+	kick(c);
+	return r;
+}
+
+int chat_send(struct chat *c, const uint8_t to[static CHAT_PK_LEN],
+	      const uint8_t *body, size_t len, const uint8_t *reply_to,
+	      uint8_t id_out[static CHAT_ID_LEN])
+{
+	int st = contact_state(c, to), r;
+	struct peer *p;
+
+	if ((r = check_pk(c, to)) < 0)
+		return r;
+	if (st == 0)
+		return -ENOENT;
+	if (st == MSGSTORE_CONTACT_BLOCKED || st == MSGSTORE_CONTACT_REJECTED)
+		return -EPERM;
+	r = msgstore_send(c->cfg.msgs, to, body, len, reply_to, wall(c),
+			  id_out, NULL);
+	if (r < 0)
+		return r;
+	if ((p = peer_get(c, to)) != NULL && !peer_online(c, p))
+		locate(c, p);
+	kick(c);
+	return 0;
+}
+
+int chat_mark_read(struct chat *c, const uint8_t with[static CHAT_PK_LEN],
+		   const uint8_t *up_to, size_t *marked)
+{
+	struct msgstore_msg last;
+	uint8_t *ids = NULL, uid[CHAT_ID_LEN];
+	size_t n = 0, got = 0;
+	bool on = true;
+	struct peer *p;
+	int r;
+
+	*marked = 0;
+	if (contact_state(c, with) == 0)
+		return -ENOENT;
+	if (up_to == NULL) {
+		memset(&last, 0, sizeof last);
+		r = msgstore_list(c->cfg.msgs, with, NULL, 1, &last, &got);
+		if (r < 0)
+			return r;
+		if (got == 0)
+			return 0;
+		memcpy(uid, last.id, CHAT_ID_LEN);
+		msgstore_msg_clear(&last);
+		up_to = uid;
+	}
+	r = msgstore_mark_read(c->cfg.msgs, with, up_to, wall(c), &ids, &n);
+	if (r < 0)
+		return r;
+	*marked = n;
+	if (n > 0 && msgstore_receipts_for(c->cfg.msgs, with, &on) == 0 &&
+	    on && (p = peer_get(c, with)) != NULL) {
+		size_t room = READQ_MAX - p->nrq;
+		size_t k = n < room ? n : room;
+		uint8_t(*nq)[MSGSTORE_ID_LEN];
+
+		nq = realloc(p->rq, (p->nrq + k + 1) * MSGSTORE_ID_LEN);
+		if (nq != NULL) {
+			p->rq = nq;
+			memcpy(p->rq + p->nrq, ids, k * MSGSTORE_ID_LEN);
+			p->nrq += k;
+			send_reads(c, p, mono(c));
+		}
+	}
+	free(ids);
+	kick(c);
+	return 0;
+}
+
+int chat_typing(struct chat *c, const uint8_t to[static CHAT_PK_LEN],
+		bool typing)
+{
+	struct peer *p = peer_find(c, to);
+	uint8_t f[2] = {CF_TYPING, typing ? 1 : 0};
+
+	if (contact_state(c, to) != MSGSTORE_CONTACT_ACCEPTED)
+		return contact_state(c, to) == 0 ? -ENOENT : -EPERM;
+	if (p == NULL || !peer_online(c, p))
+		return -ENOTCONN;
+	return send_frame(c, p, f, sizeof f);
+}
+
+bool chat_online(const struct chat *c, const uint8_t pk[static CHAT_PK_LEN])
+{
+	for (unsigned i = 0; i < c->npeers; i++)
+		if (c->peers[i].used &&
+		    memcmp(c->peers[i].pk, pk, CHAT_PK_LEN) == 0)
+			return c->peers[i].state ==
+				       MSGSTORE_CONTACT_ACCEPTED &&
+			       peer_online(c, &c->peers[i]);
+	return false;
+}
+
+static int meta_get_bool(struct store_txn *t, void *ctx)
+{
+	bool *b = ctx;
+	uint8_t v = 1;
+	size_t len = 0;
+	int r = store_get(t, STORE_TABLE_META, META_ACCEPT_REQ,
+			  sizeof META_ACCEPT_REQ - 1, &v, 1, &len);
+
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	*b = len == 1 && v != 0;
+	return 0;
+}
+
+static int meta_set_bool(struct store_txn *t, void *ctx)
+{
+	uint8_t v = *(bool *)ctx ? 1 : 0;
+
+	return store_put(t, STORE_TABLE_META, META_ACCEPT_REQ,
+			 sizeof META_ACCEPT_REQ - 1, &v, 1);
+}
+
+void chat_settings_get(const struct chat *c, struct chat_settings *s)
+{
+	s->read_receipts = c->read_receipts;
+	s->accept_requests = c->accept_requests;
+}
+
+int chat_settings_set(struct chat *c, const struct chat_settings *s)
+{
+	bool ar = s->accept_requests;
+	int r;
+
+	if ((r = msgstore_receipts_default_set(c->cfg.msgs,
+					       s->read_receipts)) < 0)
+		return r;
+	c->read_receipts = s->read_receipts;
+	if (ar != c->accept_requests) {
+		if ((r = store_write(c->cfg.store, meta_set_bool, &ar)) < 0)
+			return r;
+		c->accept_requests = ar;
+		if (ar && c->started)
+			publish(c);
+	}
+	return 0;
+}
+
+void chat_status(const struct chat *c, struct chat_status *st)
+{
+	*st = c->st;
+	st->peers_online = 0;
+	for (unsigned i = 0; i < c->npeers; i++)
+		if (c->peers[i].used && peer_online(c, &c->peers[i]))
+			st->peers_online++;
+}
+
+int chat_new(struct chat **out, const struct chat_config *cfg)
+{
+	struct chat *c;
+	bool ar = true;
+	int r;
+
+	*out = NULL;
+	c = calloc(1, sizeof *c);
+	if (c == NULL)
+		return -ENOMEM;
+	c->cfg = *cfg;
+	c->peers = calloc(PEERS_MAX, sizeof *c->peers);
+	c->sess_key = cx_secret_alloc(CX_KEY_LEN);
+	if (c->peers == NULL || c->sess_key == NULL ||
+	    (r = cx_drbg_new(&c->drbg, cfg->rng)) < 0) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	if ((r = cx_store_subkey(c->sess_key, cfg->id, 1, SESS_CTX)) < 0)
+		goto fail;
+	if ((r = store_read(cfg->store, meta_get_bool, &ar)) < 0)
+		goto fail;
+	c->accept_requests = ar;
+	if ((r = msgstore_receipts_default_get(cfg->msgs,
+					       &c->read_receipts)) < 0)
+		goto fail;
+	if ((r = card_prekeys_load(&c->pre, cfg->store, cfg->id, cfg->rng,
+				   wall(c) / 1000, NULL)) < 0)
+		goto fail;
+	*out = c;
+	return 0;
+fail:
+	chat_free(c);
+	return r;
+}
+
+void chat_free(struct chat *c)
+{
+	if (c == NULL)
+		return;
+	if (c->peers != NULL) {
+		for (unsigned i = 0; i < c->npeers; i++)
+			if (c->peers[i].used)
+				peer_free(&c->peers[i]);
+		free(c->peers);
+	}
+	for (unsigned i = 0; i < LKS_MAX; i++)
+		if (c->lks[i].used)
+			lk_free(c, &c->lks[i]);
+	pend_clear(c);
+	free(c->pend);
+	card_prekeys_clear(&c->pre);
+	cx_secret_free(c->sess_key);
+	cx_drbg_free(c->drbg);
+	free(c);
+}

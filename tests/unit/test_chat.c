@@ -1,0 +1,674 @@
+/* Deterministic simulation of one-to-one messaging (node/chat.c): whole
+ * nodes (store, message store, event log, DHT, links, chat engine) in one
+ * process, wired through an in-memory network with a virtual clock that
+ * loses, duplicates and reorders packets.  Checks that every message is
+ * stored exactly once, in order per sender, that statuses end right, and
+ * that a node "crashing" (freed without a flush, reopened from its store)
+ * loses nothing.  Seeded: the seed is printed and PARLEY_SEED replays. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "crypto/cx.h"
+#include "crypto/keys.h"
+#include "dht/dht.h"
+#include "node/chat.h"
+#include "node/events.h"
+#include "node/link.h"
+#include "node/msgstore.h"
+#include "store/store.h"
+
+#define MAX_NODES 10
+#define MAX_QUEUE 200000
+#define T0_WALL 1800000000000ull
+
+struct snode;
+
+struct pkt {
+	uint64_t at, seq;
+	struct dht_addr from, to;
+	size_t len;
+	uint8_t data[1500];
+};
+
+struct net {
+	struct snode *nodes[MAX_NODES];
+	unsigned n;
+	struct pkt *q;
+	unsigned qlen;
+	uint64_t now, seq, rng;
+	unsigned loss_pct, dup_pct, jitter_ms;
+};
+
+struct snode {
+	struct net *net;
+	unsigned idx;
+	char dir[64];
+	uint64_t rng_state;
+	struct rng rng;
+	struct clock clock;
+	struct cx_identity id;
+	struct store *store;
+	struct msgstore *ms;
+	struct events ev;
+	struct dht *dht;
+	struct link_mgr *links;
+	struct chat *chat;
+	struct dht_addr addr;
+	bool down;
+};
+
+static uint64_t splitmix(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static void trng_fill(void *self, uint8_t *buf, size_t len)
+{
+	uint64_t *s = self;
+
+	for (size_t i = 0; i < len; i++)
+		buf[i] = (uint8_t)splitmix(s);
+}
+
+static uint64_t c_mono(void *self)
+{
+	return ((struct snode *)self)->net->now;
+}
+
+static uint64_t c_wall(void *self)
+{
+	return T0_WALL + ((struct snode *)self)->net->now;
+}
+
+static int nsend(void *self, const struct dht_addr *to, const uint8_t *pkt,
+		 size_t len)
+{
+	struct snode *s = self;
+	struct net *n = s->net;
+	unsigned copies = 1;
+
+	assert_true(len <= sizeof n->q[0].data);
+	if (splitmix(&n->rng) % 100 < n->loss_pct)
+		return 0;
+	if (splitmix(&n->rng) % 100 < n->dup_pct)
+		copies = 2;
+	while (copies-- > 0) {
+		struct pkt *p;
+
+		assert_true(n->qlen < MAX_QUEUE);
+		p = &n->q[n->qlen++];
+		p->at = n->now + 1 +
+			(n->jitter_ms ? splitmix(&n->rng) % n->jitter_ms : 0);
+		p->seq = n->seq++;
+		p->from = s->addr;
+		p->to = *to;
+		p->len = len;
+		memcpy(p->data, pkt, len);
+	}
+	return 0;
+}
+
+static void l_est(void *arg, const uint8_t pk[LINK_PK_LEN],
+		  const struct dht_addr *a)
+{
+	(void)a;
+	chat_link_up(((struct snode *)arg)->chat, pk);
+}
+
+static void l_msg(void *arg, const uint8_t pk[LINK_PK_LEN],
+		  const uint8_t *data, size_t len)
+{
+	chat_link_data(((struct snode *)arg)->chat, pk, data, len);
+}
+
+static void l_closed(void *arg, const uint8_t pk[LINK_PK_LEN], int reason)
+{
+	(void)reason;
+	chat_link_down(((struct snode *)arg)->chat, pk);
+}
+
+/* Opens (or reopens after a crash) everything above the identity. */
+static void node_open(struct snode *s)
+{
+	struct store_opts so = {.no_sync = true};
+	struct dht_config dc;
+	struct link_config lc;
+	struct chat_config cc;
+
+	assert_int_equal(store_open(&s->store, s->dir, &so), 0);
+	assert_int_equal(events_open(&s->ev, s->store, 1000000), 0);
+	assert_int_equal(msgstore_open(&s->ms, s->store, &s->id, &s->rng), 0);
+	memset(&dc, 0, sizeof dc);
+	dc.node_pk = s->id.node_pk;
+	dc.node_sk = s->id.node_sk;
+	dc.rng = &s->rng;
+	dc.io.send = nsend;
+	dc.io.self = s;
+	assert_int_equal(dht_new(&s->dht, &dc), 0);
+	memset(&lc, 0, sizeof lc);
+	lc.node_sk = s->id.node_sk;
+	lc.rng = &s->rng;
+	lc.io = dc.io;
+	lc.cb = (struct link_callbacks){l_est, l_msg, l_closed, s};
+	assert_int_equal(link_mgr_new(&s->links, &lc), 0);
+	memset(&cc, 0, sizeof cc);
+	cc.clock = &s->clock;
+	cc.rng = &s->rng;
+	cc.id = &s->id;
+	cc.store = s->store;
+	cc.msgs = s->ms;
+	cc.events = &s->ev;
+	cc.links = s->links;
+	cc.dht = s->dht;
+	assert_int_equal(chat_new(&s->chat, &cc), 0);
+	s->down = false;
+}
+
+/* Frees everything above the identity without flushing: a crash. */
+static void node_crash(struct snode *s)
+{
+	chat_free(s->chat);
+	link_mgr_free(s->links);
+	dht_free(s->dht);
+	msgstore_close(s->ms);
+	store_close(s->store);
+	s->chat = NULL;
+	s->links = NULL;
+	s->dht = NULL;
+	s->down = true;
+}
+
+static struct snode *node_new(struct net *n, unsigned idx)
+{
+	struct snode *s = calloc(1, sizeof *s);
+
+	assert_non_null(s);
+	s->net = n;
+	s->idx = idx;
+	s->rng_state = n->rng ^ (0x5151ull * (idx + 1));
+	s->rng.fill = trng_fill;
+	s->rng.self = &s->rng_state;
+	s->clock = (struct clock){c_mono, c_wall, s};
+	snprintf(s->dir, sizeof s->dir, "/tmp/ptchat.XXXXXX");
+	assert_non_null(mkdtemp(s->dir));
+	assert_int_equal(cx_identity_generate(&s->id, &s->rng,
+					      T0_WALL / 1000),
+			 0);
+	s->addr.family = DHT_FAMILY_IPV4;
+	s->addr.ip[0] = 10;
+	s->addr.ip[1] = 1;
+	s->addr.ip[2] = (uint8_t)idx;
+	s->addr.ip[3] = 1;
+	s->addr.port = 4000;
+	node_open(s);
+	n->nodes[idx] = s;
+	return s;
+}
+
+static void node_free(struct snode *s)
+{
+	char cmd[128];
+
+	if (!s->down)
+		node_crash(s);
+	cx_identity_close(&s->id);
+	snprintf(cmd, sizeof cmd, "rm -rf %s", s->dir);
+	assert_int_equal(system(cmd), 0);
+	free(s);
+}
+
+static struct snode *by_addr(struct net *n, const struct dht_addr *a)
+{
+	for (unsigned i = 0; i < n->n; i++)
+		if (memcmp(n->nodes[i]->addr.ip, a->ip, 16) == 0 &&
+		    n->nodes[i]->addr.port == a->port)
+			return n->nodes[i];
+	return NULL;
+}
+
+/* Delivers what is due, runs the timers and the flushes, and moves the
+ * clock to the next thing that happens (at most step_ms ahead). */
+static void step(struct net *n, uint64_t step_ms)
+{
+	uint64_t next = n->now + step_ms;
+
+	for (;;) {
+		unsigned best = UINT32_MAX;
+
+		for (unsigned i = 0; i < n->qlen; i++)
+			if (n->q[i].at <= n->now &&
+			    (best == UINT32_MAX ||
+			     n->q[i].seq < n->q[best].seq))
+				best = i;
+		if (best == UINT32_MAX)
+			break;
+		{
+			struct pkt p = n->q[best];
+			struct snode *s;
+
+			n->q[best] = n->q[--n->qlen];
+			s = by_addr(n, &p.to);
+			if (s == NULL || s->down)
+				continue;
+			if (link_is_packet(p.data, p.len))
+				link_recv(s->links, n->now, &p.from, p.data,
+					  p.len);
+			else
+				dht_recv(s->dht, T0_WALL + n->now, &p.from,
+					 p.data, p.len);
+			chat_flush(s->chat);
+		}
+	}
+	for (unsigned i = 0; i < n->n; i++) {
+		struct snode *s = n->nodes[i];
+		uint64_t d;
+
+		if (s->down)
+			continue;
+		d = dht_tick(s->dht, T0_WALL + n->now);
+		if (d >= T0_WALL && d - T0_WALL < next)
+			next = d - T0_WALL;
+		d = link_tick(s->links, n->now);
+		if (d < next)
+			next = d;
+		d = chat_tick(s->chat);
+		if (d < next)
+			next = d;
+		chat_flush(s->chat);
+	}
+	for (unsigned i = 0; i < n->qlen; i++)
+		if (n->q[i].at < next)
+			next = n->q[i].at;
+	n->now = next > n->now ? next : n->now + 1;
+}
+
+static uint64_t seed_get(void)
+{
+	const char *e = getenv("PARLEY_SEED");
+	uint64_t s = e != NULL ? strtoull(e, NULL, 0) : 0x5eed0001ull;
+
+	print_message("# seed 0x%llx (PARLEY_SEED replays)\n",
+		      (unsigned long long)s);
+	return s;
+}
+
+static struct net *net_new(unsigned nodes, unsigned loss, unsigned dup,
+			   unsigned jitter)
+{
+	struct net *n = calloc(1, sizeof *n);
+
+	assert_non_null(n);
+	n->q = malloc(MAX_QUEUE * sizeof *n->q);
+	assert_non_null(n->q);
+	n->rng = seed_get();
+	n->now = 1000;
+	for (unsigned i = 0; i < nodes; i++)
+		node_new(n, i);
+	n->n = nodes;
+	/* a warm DHT: everyone knows everyone */
+	for (unsigned i = 0; i < nodes; i++)
+		for (unsigned j = 0; j < nodes; j++)
+			if (i != j)
+				dht_add_contact(n->nodes[i]->dht,
+						T0_WALL + n->now,
+						n->nodes[j]->id.node_pk,
+						&n->nodes[j]->addr);
+	for (unsigned i = 0; i < nodes; i++)
+		chat_start(n->nodes[i]->chat);
+	/* let the cards be published before the network turns bad */
+	for (unsigned k = 0; k < 200; k++)
+		step(n, 50);
+	n->loss_pct = loss;
+	n->dup_pct = dup;
+	n->jitter_ms = jitter;
+	return n;
+}
+
+static void net_free(struct net *n)
+{
+	for (unsigned i = 0; i < n->n; i++)
+		node_free(n->nodes[i]);
+	free(n->q);
+	free(n);
+}
+
+static int state_of(struct snode *s, struct snode *of)
+{
+	struct msgstore_contact mc;
+
+	if (msgstore_contact_get(s->ms, of->id.account_pk, &mc) < 0)
+		return 0;
+	return (int)mc.state;
+}
+
+static bool run_until(struct net *n, bool (*cond)(struct net *, void *),
+		      void *arg, uint64_t max_ms)
+{
+	uint64_t end = n->now + max_ms;
+
+	while (n->now < end) {
+		if (cond(n, arg))
+			return true;
+		step(n, 100);
+	}
+	return cond(n, arg);
+}
+
+struct pair {
+	struct snode *a, *b;
+};
+
+static bool accepted_both(struct net *n, void *arg)
+{
+	struct pair *p = arg;
+
+	(void)n;
+	return state_of(p->a, p->b) == MSGSTORE_CONTACT_ACCEPTED &&
+	       state_of(p->b, p->a) == MSGSTORE_CONTACT_ACCEPTED;
+}
+
+static bool requested(struct net *n, void *arg)
+{
+	struct pair *p = arg;
+
+	(void)n;
+	return state_of(p->b, p->a) == MSGSTORE_CONTACT_REQUESTED_BY_THEM;
+}
+
+/* a adds b, b accepts. */
+static void befriend(struct net *n, struct snode *a, struct snode *b)
+{
+	struct pair p = {a, b};
+
+	assert_int_equal(chat_contact_add(a->chat, b->id.account_pk, "", "hi"),
+			 0);
+	assert_true(run_until(n, requested, &p, 120000));
+	assert_int_equal(chat_contact_accept(b->chat, a->id.account_pk), 0);
+	assert_true(run_until(n, accepted_both, &p, 120000));
+}
+
+/* Messages of the conversation with peer, oldest first. */
+static size_t history(struct snode *s, struct snode *peer,
+		      struct msgstore_msg *out, size_t max)
+{
+	size_t got = 0;
+
+	assert_int_equal(msgstore_list(s->ms, peer->id.account_pk, NULL, max,
+				       out, &got),
+			 0);
+	return got;
+}
+
+struct flow {
+	struct snode *from, *to;
+	unsigned count;
+};
+
+/* All of from's count messages to `to` are stored at `to` and delivered
+ * (or read) at `from`. */
+static bool flow_done(struct net *n, void *arg)
+{
+	struct flow *f = arg;
+	struct msgstore_outbox_entry e;
+	size_t k = 0;
+
+	(void)n;
+	if (msgstore_outbox_list(f->from->ms, f->to->id.account_pk, 0, &e, 1,
+				 &k) < 0 ||
+	    k != 0)
+		return false;
+	return true;
+}
+
+static void check_flow(struct flow *f)
+{
+	struct msgstore_msg *h = calloc(MSGSTORE_LIST_MAX, sizeof *h);
+	size_t got, in = 0;
+	unsigned expect = 0;
+
+	assert_non_null(h);
+	got = history(f->to, f->from, h, MSGSTORE_LIST_MAX);
+	for (size_t i = 0; i < got; i++) {
+		unsigned idx;
+
+		if (h[i].dir != MSGSTORE_DIR_IN) {
+			msgstore_msg_clear(&h[i]);
+			continue;
+		}
+		in++;
+		/* bodies are "<sender idx>:<k>"; in order, each once */
+		assert_int_equal(sscanf((const char *)h[i].body, "%*u:%u",
+					&idx),
+				 1);
+		assert_int_equal(idx, expect);
+		expect++;
+		msgstore_msg_clear(&h[i]);
+	}
+	assert_int_equal(in, f->count);
+	got = history(f->from, f->to, h, MSGSTORE_LIST_MAX);
+	for (size_t i = 0; i < got; i++) {
+		if (h[i].dir == MSGSTORE_DIR_OUT)
+			assert_int_equal(h[i].status,
+					 MSGSTORE_STATUS_DELIVERED);
+		msgstore_msg_clear(&h[i]);
+	}
+	free(h);
+}
+
+static void send_n(struct snode *from, struct snode *to, unsigned first,
+		   unsigned count)
+{
+	for (unsigned k = first; k < first + count; k++) {
+		char body[64];
+		uint8_t id[CHAT_ID_LEN];
+
+		snprintf(body, sizeof body, "%u:%u", from->idx, k);
+		assert_int_equal(chat_send(from->chat, to->id.account_pk,
+					   (const uint8_t *)body, strlen(body),
+					   NULL, id),
+				 0);
+	}
+}
+
+static void two_nodes_lossy(void **state)
+{
+	struct net *n = net_new(2, 0, 0, 0);
+	struct snode *a = n->nodes[0], *b = n->nodes[1];
+	struct flow fa = {a, b, 300}, fb = {b, a, 300};
+
+	(void)state;
+	befriend(n, a, b);
+	n->loss_pct = 10;
+	n->dup_pct = 5;
+	n->jitter_ms = 30;
+	send_n(a, b, 0, 150);
+	send_n(b, a, 0, 150);
+	step(n, 10);
+	send_n(a, b, 150, 150);
+	send_n(b, a, 150, 150);
+	assert_true(run_until(n, flow_done, &fa, 600000));
+	assert_true(run_until(n, flow_done, &fb, 600000));
+	check_flow(&fa);
+	check_flow(&fb);
+	net_free(n);
+}
+
+static void request_under_loss(void **state)
+{
+	struct net *n = net_new(2, 0, 0, 0);
+	struct snode *a = n->nodes[0], *b = n->nodes[1];
+	struct flow fa = {a, b, 20};
+
+	(void)state;
+	n->loss_pct = 10;
+	n->dup_pct = 5;
+	n->jitter_ms = 30;
+	befriend(n, a, b);
+	send_n(a, b, 0, 20);
+	assert_true(run_until(n, flow_done, &fa, 600000));
+	check_flow(&fa);
+	net_free(n);
+}
+
+static void ten_nodes_lossy(void **state)
+{
+	struct net *n = net_new(10, 0, 0, 0);
+	struct flow f[20];
+
+	(void)state;
+	/* a ring: i befriends i + 1 */
+	for (unsigned i = 0; i < 10; i++)
+		befriend(n, n->nodes[i], n->nodes[(i + 1) % 10]);
+	n->loss_pct = 10;
+	n->dup_pct = 5;
+	n->jitter_ms = 30;
+	for (unsigned i = 0; i < 10; i++) {
+		struct snode *a = n->nodes[i], *b = n->nodes[(i + 1) % 10];
+
+		f[2 * i] = (struct flow){a, b, 40};
+		f[2 * i + 1] = (struct flow){b, a, 40};
+		send_n(a, b, 0, 40);
+		send_n(b, a, 0, 40);
+	}
+	for (unsigned i = 0; i < 20; i++)
+		assert_true(run_until(n, flow_done, &f[i], 600000));
+	for (unsigned i = 0; i < 20; i++)
+		check_flow(&f[i]);
+	net_free(n);
+}
+
+/* A node crashes (no flush, state in memory lost) again and again while
+ * messages flow both ways; after each it reopens from its store. */
+static void crash_and_restart(void **state)
+{
+	struct net *n = net_new(2, 0, 0, 0);
+	struct snode *a = n->nodes[0], *b = n->nodes[1];
+	struct flow fa = {a, b, 200}, fb = {b, a, 200};
+	uint64_t r = 0xc0ffee;
+
+	(void)state;
+	befriend(n, a, b);
+	n->loss_pct = 5;
+	n->jitter_ms = 10;
+	send_n(a, b, 0, 100);
+	send_n(b, a, 0, 100);
+	for (unsigned round = 0; round < 8; round++) {
+		struct snode *v = (splitmix(&r) & 1) ? a : b;
+
+		for (uint64_t k = splitmix(&r) % 40; k > 0; k--)
+			step(n, 5);
+		node_crash(v);
+		for (unsigned k = 0; k < 20; k++)
+			step(n, 100);
+		node_open(v);
+		/* what a saved routing table or --bootstrap gives */
+		for (unsigned j = 0; j < n->n; j++)
+			if (n->nodes[j] != v)
+				dht_add_contact(v->dht, T0_WALL + n->now,
+						n->nodes[j]->id.node_pk,
+						&n->nodes[j]->addr);
+		chat_start(v->chat);
+		if (round == 3) {
+			send_n(a, b, 100, 100);
+			send_n(b, a, 100, 100);
+		}
+	}
+	if (!run_until(n, flow_done, &fa, 900000) ||
+	    !run_until(n, flow_done, &fb, 900000)) {
+		for (unsigned i = 0; i < 2; i++) {
+			struct chat_status cs;
+			struct link_status ls;
+			struct msgstore_outbox_entry e[4];
+			size_t k = 0;
+
+			chat_status(n->nodes[i]->chat, &cs);
+			link_status(n->nodes[i]->links, &ls);
+			msgstore_outbox_list(n->nodes[i]->ms, NULL, 0, e, 4, &k);
+			print_message("# node %u: online %u in %llu out %llu "
+				      "drop %llu retx %llu dup %llu acks %llu "
+				      "lookups %llu links %u est %u obx %zu\n",
+				      i, cs.peers_online,
+				      (unsigned long long)cs.frames_in,
+				      (unsigned long long)cs.frames_out,
+				      (unsigned long long)cs.frames_dropped,
+				      (unsigned long long)cs.retransmits,
+				      (unsigned long long)cs.dup_in,
+				      (unsigned long long)cs.acks_in,
+				      (unsigned long long)cs.lookups, ls.links,
+				      ls.established, k);
+		}
+		fail();
+	}
+	check_flow(&fa);
+	check_flow(&fb);
+	{ struct msgstore_check_stats cs; assert_int_equal(msgstore_check(a->ms, &cs), 0); assert_int_equal(msgstore_check(b->ms, &cs), 0); }
+	net_free(n);
+}
+
+static void blocked_and_unaccepted(void **state)
+{
+	struct net *n = net_new(3, 0, 0, 0);
+	struct snode *a = n->nodes[0], *b = n->nodes[1], *c = n->nodes[2];
+	struct pair pb = {c, b};
+	struct msgstore_msg h[4];
+	uint8_t id[CHAT_ID_LEN];
+	size_t got;
+
+	(void)state;
+	assert_int_equal(chat_contact_block(a->chat, c->id.account_pk, true),
+			 0);
+	assert_int_equal(chat_contact_add(c->chat, a->id.account_pk, "", ""),
+			 0);
+	assert_int_equal(chat_contact_add(c->chat, b->id.account_pk, "", ""),
+			 0);
+	assert_true(run_until(n, requested, &pb, 120000));
+	for (unsigned k = 0; k < 100; k++)
+		step(n, 100);
+	assert_int_equal(state_of(a, c), MSGSTORE_CONTACT_BLOCKED);
+	/* c's message to b, who never accepted, stays queued */
+	assert_int_equal(chat_send(c->chat, b->id.account_pk,
+				   (const uint8_t *)"x", 1, NULL, id),
+			 0);
+	for (unsigned k = 0; k < 100; k++)
+		step(n, 100);
+	got = history(c, b, h, 4);
+	assert_int_equal(got, 1);
+	assert_int_equal(h[0].status, MSGSTORE_STATUS_QUEUED);
+	msgstore_msg_clear(&h[0]);
+	assert_int_equal(history(b, c, h, 4), 0);
+	/* sending to a stranger or to oneself is refused */
+	assert_int_equal(chat_send(a->chat, b->id.account_pk,
+				   (const uint8_t *)"x", 1, NULL, id),
+			 -ENOENT);
+	assert_int_equal(chat_contact_add(a->chat, a->id.account_pk, "", ""),
+			 -EINVAL);
+	net_free(n);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(two_nodes_lossy),
+		cmocka_unit_test(request_under_loss),
+		cmocka_unit_test(ten_nodes_lossy),
+		cmocka_unit_test(crash_and_restart),
+		cmocka_unit_test(blocked_and_unaccepted),
+	};
+
+	if (cx_init() < 0)
+		return 1;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
