@@ -12,3 +12,13 @@ bench_bench_dht_LDADD = tests/sim/libsim.a dht/libdht.a crypto/libcx.a \
 	$(SODIUM_LIBS)
 noinst_PROGRAMS += bench/bench_dht_daemons
 bench_bench_dht_daemons_SOURCES = bench/bench_dht_daemons.c bench/bench_util.h
+# bench/tox (issue 5): the messaging workload on toxcore, built only when
+# configure found it.
+if HAVE_TOXCORE
+noinst_PROGRAMS += bench/bench_tox
+bench_bench_tox_SOURCES = bench/bench_tox.c bench/bench_util.h
+bench_bench_tox_CFLAGS = $(AM_CFLAGS) $(TOXCORE_CFLAGS)
+bench_bench_tox_LDADD = $(TOXCORE_LIBS)
+# bench/msg reads this line of the generated Makefile.
+BENCH_HAVE_TOX = yes
+endif
