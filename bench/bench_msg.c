@@ -344,7 +344,7 @@ static void first_message(void)
 	struct dmn *a = &ds[0], *b = &ds[1];
 	char params[512];
 	bool queued = false, accepted_ev = false, accepted = false;
-	double t0, end;
+	double t0, end, t_first = 0;
 	json_t *ans;
 
 	snprintf(params, sizeof params, "{\"id\":\"%s\",\"name\":\"b\"}",
@@ -378,9 +378,11 @@ static void first_message(void)
 		double left = end - bu_now();
 
 		if (left <= 0)
-			fail("first message not delivered within 60 s "
-			     "(request accepted: %s, message queued: %s)",
-			     accepted ? "yes" : "no", queued ? "yes" : "no");
+			fail("first contact not done within 60 s (request "
+			     "accepted: %s, message queued: %s, delivered: "
+			     "%s)",
+			     accepted ? "yes" : "no", queued ? "yes" : "no",
+			     t_first > 0 ? "yes" : "no");
 		if (poll(p, 2, (int)(left * 1e3) + 1) <= 0)
 			continue;
 		if (p[0].revents != 0)
@@ -394,12 +396,17 @@ static void first_message(void)
 				json_decref(call_ok(b, "contacts.accept",
 						    params, "contacts.accept"));
 				accepted = true;
-			} else if (is_event("message.received")) {
-				printf("parley.first_msg %.3f s\n",
-				       bu_now() - t0);
-				fflush(stdout);
-				return;
+			} else if (is_event("message.received") &&
+				   t_first == 0) {
+				t_first = bu_now();
 			}
+		}
+		/* Delivered, and the request answered (a daemon might
+		 * show the message before the request). */
+		if (t_first > 0 && accepted) {
+			printf("parley.first_msg %.3f s\n", t_first - t0);
+			fflush(stdout);
+			return;
 		}
 		while (take_line(&a->ev) >= 0)
 			if (is_event("contact.accepted"))
