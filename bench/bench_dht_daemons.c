@@ -95,30 +95,14 @@ int main(int argc, char **argv)
 	snprintf(boot, sizeof boot, "127.0.0.1:%d", base);
 	t0 = bu_now();
 	for (unsigned i = 0; i < n; i++) {
-		char *args[16];
-		int k = 0;
-
 		snprintf(data, sizeof data, "%s/d%u", dir, i);
 		snprintf(ds[i].sock, sizeof ds[i].sock, "%s/s%u", dir, i);
 		/* One /24 per daemon: all of 127/8 is loopback, and the
 		 * DHT limits contacts and requests per /24. */
 		snprintf(listen, sizeof listen, "127.%u.%u.1:%d", i / 256,
 			 i % 256, base);
-		args[k++] = (char *)parleyd;
-		args[k++] = "--data-dir";
-		args[k++] = data;
-		args[k++] = "--socket";
-		args[k++] = ds[i].sock;
-		args[k++] = "--listen";
-		args[k++] = listen;
-		args[k++] = "--log-level";
-		args[k++] = "warn";
-		if (i > 0) {
-			args[k++] = "--bootstrap";
-			args[k++] = boot;
-		}
-		args[k] = NULL;
-		if (bu_start_daemon(args) < 0) {
+		if (bu_start_parleyd(parleyd, data, ds[i].sock, listen,
+				     i > 0 ? boot : NULL) < 0) {
 			fprintf(stderr, "daemon %u did not start\n", i);
 			n = i;
 			goto out;

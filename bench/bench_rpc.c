@@ -44,23 +44,6 @@ static size_t read_lines(int fd, long n)
 	return total;
 }
 
-static long proc_field(int pid, const char *name)
-{
-	char path[64], line[256];
-	long v = -1;
-	FILE *f;
-
-	snprintf(path, sizeof path, "/proc/%d/status", pid);
-	f = fopen(path, "r");
-	if (f == NULL)
-		return -1;
-	while (fgets(line, sizeof line, f) != NULL)
-		if (strncmp(line, name, strlen(name)) == 0)
-			v = strtol(line + strlen(name) + 1, NULL, 10);
-	fclose(f);
-	return v;
-}
-
 int main(int argc, char **argv)
 {
 	const char *parleyd = getenv("PARLEYD");
@@ -149,13 +132,13 @@ int main(int argc, char **argv)
 
 	/* Idle: no client connected. */
 	sleep(1);
-	cs0 = proc_field(pid, "voluntary_ctxt_switches") +
-	      proc_field(pid, "nonvoluntary_ctxt_switches");
+	cs0 = bu_proc_status(pid, "voluntary_ctxt_switches") +
+	      bu_proc_status(pid, "nonvoluntary_ctxt_switches");
 	sleep((unsigned)idle_s);
-	cs1 = proc_field(pid, "voluntary_ctxt_switches") +
-	      proc_field(pid, "nonvoluntary_ctxt_switches");
-	rss = proc_field(pid, "VmRSS");
-	hwm = proc_field(pid, "VmHWM");
+	cs1 = bu_proc_status(pid, "voluntary_ctxt_switches") +
+	      bu_proc_status(pid, "nonvoluntary_ctxt_switches");
+	rss = bu_proc_status(pid, "VmRSS");
+	hwm = bu_proc_status(pid, "VmHWM");
 	printf("idle daemon: RSS %ld KiB (%.1f MiB), peak RSS %ld KiB, "
 	       "%.2f wake-ups/s over %ld s\n",
 	       rss, rss / 1024.0, hwm, (double)(cs1 - cs0) / (double)idle_s,

@@ -3,6 +3,7 @@
 #ifndef PARLEY_BENCH_UTIL_H
 #define PARLEY_BENCH_UTIL_H
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,6 +119,33 @@ static inline int bu_start_daemon(char *const argv[])
 	return 0;
 }
 
+/* Starts parleyd with its data in data_dir, its socket at sock, UDP on
+ * listen and, if boot is not NULL, joining through boot; log level warn.
+ * 0 or -1. */
+static inline int bu_start_parleyd(const char *parleyd, const char *data_dir,
+				   const char *sock, const char *listen,
+				   const char *boot)
+{
+	char *args[12];
+	int k = 0;
+
+	args[k++] = (char *)parleyd;
+	args[k++] = "--data-dir";
+	args[k++] = (char *)data_dir;
+	args[k++] = "--socket";
+	args[k++] = (char *)sock;
+	args[k++] = "--listen";
+	args[k++] = (char *)listen;
+	args[k++] = "--log-level";
+	args[k++] = "warn";
+	if (boot != NULL) {
+		args[k++] = "--bootstrap";
+		args[k++] = (char *)boot;
+	}
+	args[k] = NULL;
+	return bu_start_daemon(args);
+}
+
 /* The integer after "KEY": in line, or -1. */
 static inline long bu_field_long(const char *line, const char *key)
 {
@@ -127,6 +155,94 @@ static inline long bu_field_long(const char *line, const char *key)
 	snprintf(pat, sizeof pat, "\"%s\":", key);
 	p = strstr(line, pat);
 	return p != NULL ? strtol(p + strlen(pat), NULL, 10) : -1;
+}
+
+/* The number after "NAME:" in /proc/PID/status (kB for the Vm lines),
+ * or -1. */
+static inline long bu_proc_status(int pid, const char *name)
+{
+	char path[64], line[256];
+	size_t len = strlen(name);
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof path, "/proc/%d/status", pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof line, f) != NULL)
+		if (strncmp(line, name, len) == 0 && line[len] == ':')
+			v = strtol(line + len + 1, NULL, 10);
+	fclose(f);
+	return v;
+}
+
+/* utime + stime of process pid (all its threads) in microseconds, from
+ * /proc/PID/stat (kernel clock ticks, so 10 ms steps), or -1. */
+static inline long bu_proc_cpu_us(int pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long ut, st;
+	long hz = sysconf(_SC_CLK_TCK);
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof path, "/proc/%d/stat", pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return -1;
+	n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* Fields after the command name, which may hold spaces and ')':
+	 * state is the 3rd field, utime the 14th, stime the 15th. */
+	p = strrchr(buf, ')');
+	if (p == NULL || hz <= 0 ||
+	    sscanf(p + 1,
+		   " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut,
+		   &st) != 2)
+		return -1;
+	return (long)((ut + st) * (1000000UL / (unsigned long)hz));
+}
+
+/* Context switches (voluntary + involuntary) of every thread of process
+ * pid, from /proc/PID/task/TID/status; each one is a wake-up.  -1 if the
+ * process is gone. */
+static inline long bu_proc_wakeups(int pid)
+{
+	char path[64];
+	struct dirent *e;
+	long sum = 0, v, iv;
+	DIR *d;
+
+	snprintf(path, sizeof path, "/proc/%d/task", pid);
+	d = opendir(path);
+	if (d == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL) {
+		int tid = (int)strtol(e->d_name, NULL, 10);
+		char p2[96], line[256];
+		FILE *f;
+
+		if (tid <= 0)
+			continue;
+		snprintf(p2, sizeof p2, "/proc/%d/task/%d/status", pid, tid);
+		f = fopen(p2, "r");
+		if (f == NULL)
+			continue;
+		v = iv = 0;
+		while (fgets(line, sizeof line, f) != NULL) {
+			if (strncmp(line, "voluntary_ctxt_switches:", 24) == 0)
+				v = strtol(line + 24, NULL, 10);
+			else if (strncmp(line, "nonvoluntary_ctxt_switches:",
+					 27) == 0)
+				iv = strtol(line + 27, NULL, 10);
+		}
+		fclose(f);
+		sum += v + iv;
+	}
+	closedir(d);
+	return sum;
 }
 
 #endif

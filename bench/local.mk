@@ -12,3 +12,23 @@ bench_bench_dht_LDADD = tests/sim/libsim.a dht/libdht.a crypto/libcx.a \
 	$(SODIUM_LIBS)
 noinst_PROGRAMS += bench/bench_dht_daemons
 bench_bench_dht_daemons_SOURCES = bench/bench_dht_daemons.c bench/bench_util.h
+# bench/msg (issue 5): the messaging workload on two daemons, and the same
+# workload on toxcore when it is installed.  bench/msg runs both.
+noinst_PROGRAMS += bench/bench_msg
+bench_bench_msg_SOURCES = bench/bench_msg.c bench/bench_util.h
+bench_bench_msg_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
+bench_bench_msg_LDADD = $(JANSSON_LIBS)
+if HAVE_TOXCORE
+noinst_PROGRAMS += bench/bench_tox
+bench_bench_tox_SOURCES = bench/bench_tox.c bench/bench_util.h
+bench_bench_tox_CFLAGS = $(AM_CFLAGS) $(TOXCORE_CFLAGS)
+bench_bench_tox_LDADD = $(TOXCORE_LIBS)
+# bench/msg reads this line of the generated Makefile.
+BENCH_HAVE_TOX = yes
+endif
+EXTRA_DIST += bench/msg
+# `make bench-msg` (BENCH_MSG_FLAGS=--quick for a smoke run); never part of
+# make check.
+bench-msg:
+	$(SHELL) $(srcdir)/bench/msg $(BENCH_MSG_FLAGS) $(abs_top_builddir)
+.PHONY: bench-msg
