@@ -360,11 +360,29 @@ static struct rpc_result *m_contacts_typing(struct rpc_call *call)
 	return rpc_ok(call, json_object());
 }
 
+static void send_done(void *arg, int err, const uint8_t *id, int status)
+{
+	struct rpc_later *later = arg;
+	char ids[MSGSTORE_ID_LEN * 2 + 1];
+
+	if (err < 0) {
+		rpc_later_fail(later, node_err_from_errno(err), NULL,
+			       "the message was not stored: %s",
+			       strerror(-err));
+		return;
+	}
+	cx_hex_encode(ids, sizeof ids, id, MSGSTORE_ID_LEN);
+	rpc_later_ok(later,
+		     json_pack("{s:s, s:s}", "id", ids, "status",
+			       msgstore_status_name(
+				       (enum msgstore_status)status)));
+}
+
 static struct rpc_result *m_messages_send(struct rpc_call *call)
 {
 	static const char *const allowed[] = {"to", "body", "reply_to", NULL};
-	char ids[MSGSTORE_ID_LEN * 2 + 1];
-	uint8_t pk[32], id[MSGSTORE_ID_LEN], reply[MSGSTORE_ID_LEN];
+	uint8_t pk[32], reply[MSGSTORE_ID_LEN];
+	struct rpc_later *later;
 	struct rpc_result *r;
 	const char *body;
 	bool has_reply = false;
@@ -378,22 +396,27 @@ static struct rpc_result *m_messages_send(struct rpc_call *call)
 	    (r = rpc_param_hex(call, "reply_to", false, reply, sizeof reply,
 			       &has_reply)) != NULL)
 		return r;
-	e = chat_send(rpc_node(call)->chat, pk, (const uint8_t *)body,
-		      strlen(body), has_reply ? reply : NULL, id);
+	/* Answered after the commit that makes it durable (shared by all
+	 * the sends of this loop turn). */
+	r = rpc_pending(call, &later);
+	if (later == NULL)
+		return r;
+	e = chat_send_async(rpc_node(call)->chat, pk, (const uint8_t *)body,
+			    strlen(body), has_reply ? reply : NULL, send_done,
+			    later);
 	if (e == -ENOENT)
-		return rpc_fail(call, NODE_ERR_NOT_FOUND, "to",
-				"not a contact: add it first");
-	if (e == -EPERM)
-		return rpc_fail(call, NODE_ERR_BAD_STATE, "to",
-				"the contact is blocked or turned down");
-	if (e == -EINVAL)
-		return rpc_fail(call, NODE_ERR_PARAMS, "body",
-				"'body' must be valid UTF-8");
-	if (e < 0)
-		return fail_errno(call, e, "send");
-	cx_hex_encode(ids, sizeof ids, id, sizeof id);
-	return rpc_ok(call,
-		      json_pack("{s:s, s:s}", "id", ids, "status", "queued"));
+		rpc_later_fail(later, NODE_ERR_NOT_FOUND, "to",
+			       "not a contact: add it first");
+	else if (e == -EPERM)
+		rpc_later_fail(later, NODE_ERR_BAD_STATE, "to",
+			       "the contact is blocked or turned down");
+	else if (e == -EINVAL)
+		rpc_later_fail(later, NODE_ERR_PARAMS, "body",
+			       "'body' must be valid UTF-8");
+	else if (e < 0)
+		rpc_later_fail(later, node_err_from_errno(e), NULL,
+			       "cannot send: %s", strerror(-e));
+	return r;
 }
 
 static json_t *msg_json(struct node *n, const struct msgstore_msg *m)

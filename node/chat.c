@@ -44,7 +44,7 @@
 
 #define PEERS_MAX 4096
 #define LKS_MAX 128
-#define WIN_MAX 64		   /* texts in flight per contact */
+#define WIN_MAX 256		   /* texts in flight per contact */
 #define WIN_BYTES (1u << 20)	   /* their ciphertext bytes */
 #define REASM_PER_LK 4		   /* messages being reassembled per link */
 #define REASM_TOTAL (16u << 20)	   /* bytes of all reassembly buffers */
@@ -57,6 +57,7 @@
 #define LOCATE_IDLE_MAX_MS (5 * 60000) /* accepted, nothing to send */
 #define PUBLISH_EVERY_MS (30 * 60000ull)
 #define READQ_MAX 4096
+#define RX_BYTES_MAX (2u << 20) /* held out-of-order texts per contact */
 #define PENDING_MAX 8192 /* decided, not yet flushed, before we stop reading */
 
 #define SESS_CTX "session1"
@@ -123,6 +124,14 @@ struct peer {
 	bool ack_due;
 	uint8_t ack_flags;
 	uint64_t hint_ms; /* last out-of-order hint ack */
+	bool fast_retx;	  /* the peer showed a gap: resend our oldest */
+	/* texts that came ahead of a gap, still encrypted: rx[n % WIN_MAX] */
+	struct rxslot {
+		uint8_t *buf;
+		size_t len;
+		uint64_t n;
+	} rx[WIN_MAX];
+	size_t rx_bytes;
 	/* read receipts waiting for READ_ACK */
 	uint8_t (*rq)[MSGSTORE_ID_LEN];
 	size_t nrq, rq_inflight;
@@ -143,6 +152,7 @@ enum pend_kind {
 	P_NAME,	       /* contact name, if it has none */
 	P_SEEN,	       /* last seen */
 	P_EVENT,       /* an event decided outside the transaction */
+	P_SEND,	       /* a new outgoing message (messages.send) */
 };
 
 struct pend {
@@ -153,9 +163,11 @@ struct pend {
 	uint64_t ms;
 	bool has_reply;
 	uint8_t reply_to[MSGSTORE_ID_LEN];
-	uint8_t *body; /* P_RECV: body; P_CONTACT_NEW/P_NAME: name NUL
-			* greeting NUL; P_EVENT: type NUL json */
+	uint8_t *body; /* P_RECV/P_SEND: body; P_CONTACT_NEW/P_NAME: name
+			* NUL greeting NUL; P_EVENT: type NUL json */
 	size_t len;
+	chat_send_cb cb; /* P_SEND: told the outcome after the commit */
+	void *cb_arg;
 };
 
 struct chat {
@@ -269,8 +281,18 @@ static void win_clear(struct peer *p)
 	p->win_bytes = 0;
 }
 
+static void rx_clear(struct peer *p)
+{
+	for (unsigned i = 0; i < WIN_MAX; i++) {
+		free(p->rx[i].buf);
+		p->rx[i].buf = NULL;
+	}
+	p->rx_bytes = 0;
+}
+
 static void sess_drop(struct peer *p)
 {
+	rx_clear(p);
 	cx_ratchet_free(p->rat);
 	p->rat = NULL;
 	p->has_sess = false;
@@ -471,11 +493,22 @@ static struct pend *pend_add(struct chat *c, enum pend_kind k,
 	return pd;
 }
 
+/* Drops the pending work; sends not yet reported get err. */
+static void pend_clear_err(struct chat *c, int err)
+{
+	for (size_t i = 0; i < c->npend; i++) {
+		struct pend *pd = &c->pend[i];
+
+		if (pd->k == P_SEND && pd->cb != NULL)
+			pd->cb(pd->cb_arg, err, NULL, 0);
+		free(pd->body);
+	}
+	c->npend = 0;
+}
+
 static void pend_clear(struct chat *c)
 {
-	for (size_t i = 0; i < c->npend; i++)
-		free(c->pend[i].body);
-	c->npend = 0;
+	pend_clear_err(c, -ECANCELED);
 }
 
 /* An event decided now, written with the next flush.  data is consumed. */
@@ -756,6 +789,37 @@ static void prepare_texts(struct chat *c, struct peer *p)
 		p->nwin++;
 		c->st.msgs_out++;
 	}
+	/* New messages of this flush go out in its own transaction when
+	 * everything before them is in flight already (same order). */
+	if (p->nwin < ol.n || ol.n == 2 * WIN_MAX)
+		return;
+	for (size_t i = 0; i < c->npend && p->nwin < WIN_MAX &&
+			   p->win_bytes < WIN_BYTES;
+	     i++) {
+		struct pend *pd = &c->pend[i];
+		struct wslot *w = &p->win[p->nwin];
+		struct cw_env e;
+
+		if (pd->k != P_SEND || pd->v != MSGSTORE_STATUS_QUEUED ||
+		    memcmp(pd->pk, p->pk, CHAT_PK_LEN) != 0)
+			continue;
+		memset(&e, 0, sizeof e);
+		e.kind = CW_KIND_TEXT;
+		memcpy(e.id, pd->id, MSGSTORE_ID_LEN);
+		e.sent_ms = pd->ms;
+		e.has_reply = pd->has_reply;
+		memcpy(e.reply_to, pd->reply_to, MSGSTORE_ID_LEN);
+		e.body = pd->body;
+		e.body_len = pd->len;
+		if (seal_env(c, p, &e, false, p->s.acked + 1 + p->nwin,
+			     &w->m) < 0)
+			break;
+		pd->v = MSGSTORE_STATUS_SENT;
+		memcpy(w->id, pd->id, MSGSTORE_ID_LEN);
+		p->win_bytes += w->m.len;
+		p->nwin++;
+		c->st.msgs_out++;
+	}
 }
 
 static void prepare_ctl(struct chat *c, struct peer *p)
@@ -929,6 +993,15 @@ static int flush_txn(struct store_txn *t, void *ctx)
 			if (r == -ENOENT)
 				r = 0;
 			break;
+		case P_SEND:
+			r = msgstore_send_id_txn(
+				c->cfg.msgs, t, pd->pk, pd->body, pd->len,
+				pd->has_reply ? pd->reply_to : NULL, pd->ms,
+				pd->id, (enum msgstore_status)pd->v, NULL);
+			if (r == 0 && pd->v == MSGSTORE_STATUS_SENT && p != NULL)
+				r = emit_txn(c, t, now, "message.status",
+					     status_json(p, pd->id, pd->v));
+			break;
 		case P_EVENT: {
 			const char *type = (const char *)pd->body;
 
@@ -1015,6 +1088,11 @@ static void send_due(struct chat *c, struct peer *p, uint64_t now)
 		p->ctl_next_ms = now + p->ctl_rto;
 	}
 	retx = p->nwin > 0 && p->retx_ms != 0 && now >= p->retx_ms;
+	if (p->fast_retx && !retx && p->nwin > 0 && !p->win[0].m.fresh) {
+		c->st.retransmits++;
+		send_outmsg(c, p, &p->win[0].m);
+	}
+	p->fast_retx = false;
 	for (unsigned i = 0; i < p->nwin; i++) {
 		struct outmsg *m = &p->win[i].m;
 
@@ -1076,7 +1154,7 @@ void chat_flush(struct chat *c)
 				}
 			}
 			rollback(c);
-			pend_clear(c);
+			pend_clear_err(c, r);
 			return;
 		}
 		events_batch_commit(c->cfg.events, &c->batch);
@@ -1085,6 +1163,14 @@ void chat_flush(struct chat *c)
 		for (unsigned i = 0; i < c->npeers; i++) {
 			c->peers[i].sess_dirty = false;
 			c->peers[i].acks_uncommitted = 0;
+		}
+		for (size_t i = 0; i < c->npend; i++) {
+			struct pend *pd = &c->pend[i];
+
+			if (pd->k == P_SEND && pd->cb != NULL) {
+				pd->cb(pd->cb_arg, 0, pd->id, pd->v);
+				pd->cb = NULL;
+			}
 		}
 		pend_clear(c);
 	}
@@ -1405,34 +1491,16 @@ drop:
 	c->st.frames_dropped++;
 }
 
-static void on_text(struct chat *c, struct peer *p, uint64_t n,
-		    const uint8_t *b, size_t len, uint8_t *pt)
+/* Decrypts and queues text n = received + 1.  false when it could not
+ * be taken (then nothing changed but counters). */
+static bool take_text(struct chat *c, struct peer *p, uint64_t n,
+		      const uint8_t *b, size_t len, uint8_t *pt)
 {
 	struct cw_env e;
 	struct pend *pd;
 
-	if (!p->has_sess || p->state != MSGSTORE_CONTACT_ACCEPTED) {
-		c->st.frames_dropped++;
-		return;
-	}
-	if (n <= p->s.received) {
-		c->st.dup_in++;
-		p->ack_due = true;
-		return;
-	}
-	if (n > p->s.received + 1) {
-		/* out of order: the sender resends; tell it where we are,
-		 * at most every few ms */
-		uint64_t now = mono(c);
-
-		if (now - p->hint_ms >= 20) {
-			p->hint_ms = now;
-			p->ack_due = true;
-		}
-		return;
-	}
 	if (c->npend >= PENDING_MAX - 4)
-		return; /* the flush is behind: the sender will resend */
+		return false; /* the flush is behind: the sender will resend */
 	if (open_env(p, b, len, pt, &e) < 0 || e.kind != CW_KIND_TEXT ||
 	    !msgstore__utf8_valid(e.body, e.body_len, true)) {
 		/* forged or corrupt: the ratchet did not move unless it
@@ -1440,7 +1508,7 @@ static void on_text(struct chat *c, struct peer *p, uint64_t n,
 		if (p->sess_dirty && sess_load(c, p) < 0)
 			sess_drop(p);
 		c->st.frames_dropped++;
-		return;
+		return false;
 	}
 	if ((pd = pend_add(c, P_RECV, p->pk)) == NULL ||
 	    (pd->body = malloc(e.body_len + 1)) == NULL) {
@@ -1448,7 +1516,7 @@ static void on_text(struct chat *c, struct peer *p, uint64_t n,
 			c->npend--;
 		if (sess_load(c, p) < 0)
 			sess_drop(p);
-		return;
+		return false;
 	}
 	memcpy(pd->id, e.id, MSGSTORE_ID_LEN);
 	pd->ms = e.sent_ms;
@@ -1460,6 +1528,61 @@ static void on_text(struct chat *c, struct peer *p, uint64_t n,
 	p->s.received = n;
 	p->ack_due = true;
 	c->st.msgs_in++;
+	return true;
+}
+
+static void on_text(struct chat *c, struct peer *p, uint64_t n,
+		    const uint8_t *b, size_t len, uint8_t *pt)
+{
+	if (!p->has_sess || p->state != MSGSTORE_CONTACT_ACCEPTED) {
+		c->st.frames_dropped++;
+		return;
+	}
+	if (n <= p->s.received) {
+		c->st.dup_in++;
+		p->ack_due = true;
+		return;
+	}
+	if (n > p->s.received + 1) {
+		/* ahead of a gap: hold it (still encrypted) until the gap is
+		 * filled, and tell the sender where we are, at most every
+		 * few ms */
+		struct rxslot *x = &p->rx[n % WIN_MAX];
+		uint64_t now = mono(c);
+
+		if (n <= p->s.received + WIN_MAX && x->buf == NULL &&
+		    p->rx_bytes + len <= RX_BYTES_MAX &&
+		    (x->buf = malloc(len)) != NULL) {
+			memcpy(x->buf, b, len);
+			x->len = len;
+			x->n = n;
+			p->rx_bytes += len;
+		}
+		if (now - p->hint_ms >= 20) {
+			p->hint_ms = now;
+			p->ack_due = true;
+		}
+		return;
+	}
+	if (!take_text(c, p, n, b, len, pt))
+		return;
+	/* what was held behind it */
+	for (;;) {
+		struct rxslot *x = &p->rx[(p->s.received + 1) % WIN_MAX];
+		uint8_t *buf;
+		bool ok;
+
+		if (x->buf == NULL)
+			break;
+		buf = x->buf;
+		x->buf = NULL;
+		p->rx_bytes -= x->len;
+		ok = x->n == p->s.received + 1 &&
+		     take_text(c, p, x->n, buf, x->len, pt);
+		free(buf);
+		if (!ok)
+			break;
+	}
 }
 
 static void on_message(struct chat *c, struct lk *l, uint8_t flags,
@@ -1593,7 +1716,7 @@ static void on_ack(struct chat *c, struct lk *l, const uint8_t *b, size_t len)
 	if (cum > p->peer_cum && cum <= p->s.acked + p->nwin)
 		p->peer_cum = cum;
 	else if (cum == p->s.acked && p->nwin > 0)
-		p->retx_ms = 1; /* the peer waits for our oldest: resend */
+		p->fast_retx = true; /* the peer waits for our oldest */
 	if ((b[1] & CW_ACK_REQ) && (p->s.flags & CW_SESS_INITIATOR) &&
 	    !(p->s.flags & CW_SESS_REQ_ACKED)) {
 		p->s.flags |= CW_SESS_REQ_ACKED;
@@ -2329,6 +2452,47 @@ int chat_send(struct chat *c, const uint8_t to[static CHAT_PK_LEN],
 	if (r < 0)
 		return r;
 	if ((p = peer_get(c, to)) != NULL && !peer_online(c, p))
+		locate(c, p);
+	kick(c);
+	return 0;
+}
+
+int chat_send_async(struct chat *c, const uint8_t to[static CHAT_PK_LEN],
+		    const uint8_t *body, size_t len, const uint8_t *reply_to,
+		    chat_send_cb cb, void *arg)
+{
+	int st = contact_state(c, to), r;
+	struct peer *p;
+	struct pend *pd;
+
+	if ((r = check_pk(c, to)) < 0)
+		return r;
+	if (st == 0)
+		return -ENOENT;
+	if (st == MSGSTORE_CONTACT_BLOCKED || st == MSGSTORE_CONTACT_REJECTED)
+		return -EPERM;
+	if (len > MSGSTORE_BODY_MAX || !msgstore__utf8_valid(body, len, false))
+		return -EINVAL;
+	if ((p = peer_get(c, to)) == NULL)
+		return -ENOSPC;
+	if ((pd = pend_add(c, P_SEND, to)) == NULL)
+		return -EAGAIN; /* the flush is behind: try again */
+	if ((pd->body = malloc(len + 1)) == NULL) {
+		c->npend--;
+		return -ENOMEM;
+	}
+	memcpy(pd->body, body, len);
+	pd->body[len] = '\0';
+	pd->len = len;
+	pd->ms = wall(c);
+	pd->v = MSGSTORE_STATUS_QUEUED;
+	pd->has_reply = reply_to != NULL;
+	if (reply_to != NULL)
+		memcpy(pd->reply_to, reply_to, MSGSTORE_ID_LEN);
+	rng_fill(c->cfg.rng, pd->id, MSGSTORE_ID_LEN);
+	pd->cb = cb;
+	pd->cb_arg = arg;
+	if (!peer_online(c, p))
 		locate(c, p);
 	kick(c);
 	return 0;

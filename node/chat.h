@@ -104,6 +104,20 @@ int chat_send(struct chat *c, const uint8_t to[static CHAT_PK_LEN],
 	      const uint8_t *body, size_t len, const uint8_t *reply_to,
 	      uint8_t id_out[static CHAT_ID_LEN]);
 
+/* The outcome of chat_send_async: err 0 and the message's id and first
+ * status (MSGSTORE_STATUS_QUEUED, or _SENT when it went out in the same
+ * commit), or a negative errno and id NULL. */
+typedef void (*chat_send_cb)(void *arg, int err, const uint8_t *id,
+			     int status);
+
+/* Queues a text message for the next flush, which stores it (and, when
+ * the contact is online with room in flight, encrypts and sends it) in
+ * its one transaction, then calls cb.  Checks (contact state, size,
+ * UTF-8) fail at once, without cb.  -EAGAIN when too much is pending. */
+int chat_send_async(struct chat *c, const uint8_t to[static CHAT_PK_LEN],
+		    const uint8_t *body, size_t len, const uint8_t *reply_to,
+		    chat_send_cb cb, void *arg);
+
 /* Marks incoming messages read up to up_to (NULL: the newest) and sends
  * read receipts when they are on for that contact.  *marked gets the
  * count. */

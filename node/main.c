@@ -931,9 +931,9 @@ out:
 		uv_run(&d.loop, UV_RUN_DEFAULT); /* close callbacks */
 		uv_loop_close(&d.loop);
 	}
-	api_free(d.api);
-	chat_free(d.node.chat);
+	chat_free(d.node.chat); /* answers what it still owes first */
 	d.node.chat = NULL;
+	api_free(d.api);
 	msgstore_close(d.node.msgs);
 	link_mgr_free(d.node.links);
 	dht_free(d.node.dht);

@@ -1329,6 +1329,7 @@ struct insert_ctx {
 	const uint8_t *frame;	      /* zstd frame of the body */
 	size_t frame_len;
 	bool out; /* outgoing: new id, outbox entry */
+	bool fixed_id; /* the caller chose the id: a collision is an error */
 	uint64_t now_ms;
 	/* results */
 	uint64_t seq;
@@ -1362,8 +1363,9 @@ static int insert_txn(struct store_txn *t, void *arg)
 			ic->seq = w.seq;
 			return 0;
 		}
-		/* A 128-bit random id that collides: draw again. */
-		if (++tries == 4)
+		/* A 128-bit random id that collides: draw again (unless
+		 * the caller chose it). */
+		if (ic->fixed_id || ++tries == 4)
 			return -EEXIST;
 		rng_fill(ic->ms->rng, rec.id, MSGSTORE_ID_LEN);
 	}
@@ -1479,18 +1481,25 @@ static int insert_run(struct msgstore *ms, struct store_txn *t,
 static int send_impl(struct msgstore *ms, struct store_txn *t,
 		     const uint8_t *peer, const uint8_t *body, size_t body_len,
 		     const uint8_t *reply_to, uint64_t now_ms, uint8_t *id_out,
-		     uint64_t *seq_out)
+		     uint64_t *seq_out, const uint8_t *id_in,
+		     enum msgstore_status status)
 {
 	struct insert_ctx ic;
 	int r;
 
+	if (status != MSGSTORE_STATUS_QUEUED && status != MSGSTORE_STATUS_SENT)
+		return -EINVAL;
 	memset(&ic, 0, sizeof ic);
 	ic.peer = peer;
 	ic.out = true;
 	ic.now_ms = now_ms;
 	ic.rec.dir = MSGSTORE_DIR_OUT;
-	ic.rec.status = MSGSTORE_STATUS_QUEUED;
-	rng_fill(ms->rng, ic.rec.id, MSGSTORE_ID_LEN);
+	ic.rec.status = (uint8_t)status;
+	ic.fixed_id = id_in != NULL;
+	if (id_in != NULL)
+		memcpy(ic.rec.id, id_in, MSGSTORE_ID_LEN);
+	else
+		rng_fill(ms->rng, ic.rec.id, MSGSTORE_ID_LEN);
 	memcpy(ic.rec.from, ms->self_pk, MSGSTORE_PK_LEN);
 	ic.rec.sent_ms = now_ms;
 	ic.rec.stored_ms = now_ms;
@@ -1514,7 +1523,7 @@ int msgstore_send(struct msgstore *ms,
 		  uint64_t *seq_out)
 {
 	return send_impl(ms, NULL, peer, body, body_len, reply_to, now_ms,
-			 id_out, seq_out);
+			 id_out, seq_out, NULL, MSGSTORE_STATUS_QUEUED);
 }
 
 int msgstore_send_txn(struct msgstore *ms, struct store_txn *t,
@@ -1526,7 +1535,22 @@ int msgstore_send_txn(struct msgstore *ms, struct store_txn *t,
 	if (t == NULL)
 		return -EINVAL;
 	return send_impl(ms, t, peer, body, body_len, reply_to, now_ms, id_out,
-			 seq_out);
+			 seq_out, NULL, MSGSTORE_STATUS_QUEUED);
+}
+
+int msgstore_send_id_txn(struct msgstore *ms, struct store_txn *t,
+			 const uint8_t peer[static MSGSTORE_PK_LEN],
+			 const uint8_t *body, size_t body_len,
+			 const uint8_t *reply_to, uint64_t now_ms,
+			 const uint8_t id[static MSGSTORE_ID_LEN],
+			 enum msgstore_status status, uint64_t *seq_out)
+{
+	uint8_t id_out[MSGSTORE_ID_LEN];
+
+	if (t == NULL)
+		return -EINVAL;
+	return send_impl(ms, t, peer, body, body_len, reply_to, now_ms, id_out,
+			 seq_out, id, status);
 }
 
 static int receive_impl(struct msgstore *ms, struct store_txn *t,

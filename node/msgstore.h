@@ -307,6 +307,16 @@ int msgstore_send_txn(struct msgstore *ms, struct store_txn *t,
 		      const uint8_t *reply_to, uint64_t now_ms,
 		      uint8_t id_out[static MSGSTORE_ID_LEN],
 		      uint64_t *seq_out);
+/* As msgstore_send_txn with the id chosen by the caller (drawn before the
+ * transaction, so that a rerun keeps it) and the first status QUEUED or
+ * SENT (already encrypted for the wire in the same transaction).  The id
+ * must be new: a collision is -EEXIST. */
+int msgstore_send_id_txn(struct msgstore *ms, struct store_txn *t,
+			 const uint8_t peer[static MSGSTORE_PK_LEN],
+			 const uint8_t *body, size_t body_len,
+			 const uint8_t *reply_to, uint64_t now_ms,
+			 const uint8_t id[static MSGSTORE_ID_LEN],
+			 enum msgstore_status status, uint64_t *seq_out);
 int msgstore_receive_txn(struct msgstore *ms, struct store_txn *t,
 			 const struct msgstore_incoming *in, uint64_t now_ms,
 			 uint64_t *seq_out, bool *duplicate);

@@ -30,6 +30,7 @@
 
 #define UDP_RECV_SLOTS 4
 #define UDP_RECV_BUF (UDP_RECV_SLOTS * 65536)
+#define UDP_SOCKBUF (4 << 20) /* SO_RCVBUF / SO_SNDBUF asked for */
 
 struct sys_udp {
 	uv_udp_t udp;
@@ -270,6 +271,16 @@ int sys_udp_open(struct sys_udp **out, uv_loop_t *loop, struct node *n,
 		return r;
 	}
 	from_sockaddr((const struct sockaddr *)&ss, &u->local);
+	/* A contact's window of messages arrives as one burst: room for it
+	 * in the kernel rather than drops and retransmissions.  Asked, not
+	 * required (the kernel caps it at net.core.rmem_max). */
+	{
+		int want = UDP_SOCKBUF;
+
+		uv_recv_buffer_size((uv_handle_t *)&u->udp, &want);
+		want = UDP_SOCKBUF;
+		uv_send_buffer_size((uv_handle_t *)&u->udp, &want);
+	}
 	io->send = udp_send;
 	io->self = u;
 	*out = u;

@@ -17,6 +17,16 @@
  *                                the connection S seconds, exits 0
  *   rpctool SOCK wait TYPE SINCE subscribes to TYPE events after SINCE and
  *                                prints the first one (10 s at most)
+ *   rpctool SOCK sendmany TO PFX FIRST COUNT
+ *                                messages.send to contact TO of bodies
+ *                                PFX<k> for k = FIRST.., pipelined (at
+ *                                most 200 unanswered); prints "sent K"
+ *                                with K the last k whose send was answered
+ *                                (also when the daemon goes away midway:
+ *                                exit 3 then)
+ *   rpctool SOCK history WITH    every message of the conversation, oldest
+ *                                first, one "DIR ID BODY" line each (pages
+ *                                through messages.list)
  *   rpctool PATH notify CMD...   binds a datagram socket at PATH, runs
  *                                CMD with NOTIFY_SOCKET=PATH, waits for
  *                                READY=1, then SIGTERMs CMD and waits for
@@ -314,6 +324,139 @@ static int cmd_wait(int fd, const char *type, const char *since)
 	return 1;
 }
 
+static int cmd_sendmany(int fd, const char *to, const char *pfx, long first,
+			long count)
+{
+	struct reader r = {.fd = fd};
+	long next = first, answered = first - 1, end = first + count;
+	char req[512], *line;
+	size_t len;
+	int st = 0;
+
+	while (answered + 1 < end) {
+		while (next < end && next - answered <= 200) {
+			int n = snprintf(req, sizeof req,
+					 "{\"jsonrpc\":\"2.0\",\"id\":%ld,"
+					 "\"method\":\"messages.send\",\"params\":"
+					 "{\"to\":\"%s\",\"body\":\"%s%ld\"}}\n",
+					 next, to, pfx, next);
+
+			if (write_all(fd, req, (size_t)n) < 0) {
+				st = 3;
+				goto out;
+			}
+			next++;
+		}
+		if (read_line(&r, &line, &len, 30000) != 1) {
+			st = 3;
+			goto out;
+		}
+		if (response_id(line) != answered + 1) {
+			fprintf(stderr, "rpctool: unexpected answer: %.200s\n",
+				line);
+			st = 1;
+			goto out;
+		}
+		answered++;
+	}
+out:
+	reader_free(&r);
+	printf("sent %ld\n", answered);
+	return st;
+}
+
+/* The string value of "key":"..." at or after p; copies at most max - 1
+ * bytes into out.  Returns the position after it, or NULL. */
+static const char *str_field(const char *p, const char *key, char *out,
+			     size_t max)
+{
+	char pat[64];
+	const char *q, *e;
+
+	snprintf(pat, sizeof pat, "\"%s\":\"", key);
+	if ((q = strstr(p, pat)) == NULL)
+		return NULL;
+	q += strlen(pat);
+	if ((e = strchr(q, '"')) == NULL)
+		return NULL;
+	if ((size_t)(e - q) >= max)
+		return NULL;
+	memcpy(out, q, (size_t)(e - q));
+	out[e - q] = '\0';
+	return e + 1;
+}
+
+static int cmd_history(int fd, const char *with)
+{
+	struct reader r = {.fd = fd};
+	char before[40] = "", req[512], *line;
+	char (*lines)[128] = NULL;
+	size_t len, n = 0, cap = 0;
+	int st = 0;
+
+	for (;;) {
+		const char *p;
+		size_t page = 0, mark = n;
+		int k;
+
+		k = snprintf(req, sizeof req,
+			     "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
+			     "\"messages.list\",\"params\":{\"with\":\"%s\","
+			     "\"limit\":1000%s%s%s}}\n",
+			     with, before[0] ? ",\"before\":\"" : "", before,
+			     before[0] ? "\"" : "");
+		if (write_all(fd, req, (size_t)k) < 0 ||
+		    read_line(&r, &line, &len, 30000) != 1 ||
+		    strstr(line, "\"messages\":[") == NULL) {
+			st = 1;
+			break;
+		}
+		p = strstr(line, "\"messages\":[");
+		for (;;) {
+			char id[40], dir[8], body[64];
+			const char *q = str_field(p, "id", id, sizeof id);
+
+			if (q == NULL || str_field(q, "dir", dir, sizeof dir) ==
+					     NULL ||
+			    str_field(q, "body", body, sizeof body) == NULL)
+				break;
+			if (n == cap) {
+				cap = cap ? cap * 2 : 1024;
+				lines = realloc(lines, cap * sizeof *lines);
+				if (lines == NULL)
+					return 1;
+			}
+			snprintf(lines[n++], sizeof lines[0], "%s %s %s", dir,
+				 id, body);
+			page++;
+			p = strstr(q, "\"body\":\"");
+			p = strchr(p + 8, '"') + 1;
+		}
+		if (page == 0)
+			break;
+		/* this page is older than what we have: move it in front */
+		{
+			char (*tmp)[128] = malloc(page * sizeof *tmp);
+
+			if (tmp == NULL)
+				return 1;
+			memcpy(tmp, lines + mark, page * sizeof *tmp);
+			memmove(lines + page, lines, mark * sizeof *lines);
+			memcpy(lines, tmp, page * sizeof *tmp);
+			free(tmp);
+		}
+		memcpy(before, lines[0] + (lines[0][0] == 'i' ? 3 : 4), 32);
+		before[32] = '\0';
+		if (page < 1000)
+			break;
+	}
+	for (size_t i = 0; i < n; i++)
+		printf("%s\n", lines[i]);
+	free(lines);
+	reader_free(&r);
+	return st;
+}
+
 static int cmd_notify(const char *path, char **cmd)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -381,6 +524,11 @@ int main(int argc, char **argv)
 		return cmd_slow(fd, atol(argv[3]));
 	if (strcmp(argv[2], "wait") == 0 && argc == 5)
 		return cmd_wait(fd, argv[3], argv[4]);
+	if (strcmp(argv[2], "sendmany") == 0 && argc == 7)
+		return cmd_sendmany(fd, argv[3], argv[4], atol(argv[5]),
+				    atol(argv[6]));
+	if (strcmp(argv[2], "history") == 0 && argc == 4)
+		return cmd_history(fd, argv[3]);
 	if (strcmp(argv[2], "hold") == 0 && argc == 4) {
 		write_all(fd, "{\"jsonrpc\":\"2.0\",\"id\":1,", 24);
 		sleep((unsigned)strtoul(argv[3], NULL, 10));
@@ -388,6 +536,6 @@ int main(int argc, char **argv)
 	}
 usage:
 	fprintf(stderr, "usage: rpctool SOCK send|pipeline N M|concurrent C N"
-			"|slow N|hold S\n");
+			"|slow N|hold S|wait T S|sendmany TO P F N|history W\n");
 	return 2;
 }
