@@ -106,6 +106,15 @@ void cx_hmac_parts(enum cx_hash_alg alg, uint8_t *out, const uint8_t *key,
 	uint8_t tmp[CX_HASH_MAX_LEN];
 	size_t i;
 
+	/* HKDF without a salt passes no key: HMAC pads the key with zeros,
+	 * so an empty key is the RFC 5869 default of HashLen zeros, and
+	 * libsodium's init wants a pointer all the same. */
+	static const uint8_t no_key[1];
+
+	if (key == NULL) {
+		key = no_key;
+		key_len = 0;
+	}
 	/* tmp, so that out may alias the key or a part. */
 	switch (alg) {
 	case CX_HASH_SHA256:

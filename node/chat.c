@@ -189,6 +189,7 @@ struct chat {
 	struct events_batch batch;
 	struct chat_status st;
 	bool need_flush; /* something happened since the last flush */
+	struct lookup *lookups; /* in flight in the DHT */
 };
 
 /* ---- small helpers ---- */
@@ -1856,7 +1857,34 @@ struct lookup {
 	uint8_t pk[CHAT_PK_LEN];
 	enum stage stage;
 	uint64_t epoch;
+	struct lookup *next, *prev; /* c->lookups: freed with the chat, as
+				     * dht_free() calls no callback */
 };
+
+static struct lookup *lookup_new(struct chat *c)
+{
+	struct lookup *lu = calloc(1, sizeof *lu);
+
+	if (lu == NULL)
+		return NULL;
+	lu->c = c;
+	lu->next = c->lookups;
+	if (c->lookups != NULL)
+		c->lookups->prev = lu;
+	c->lookups = lu;
+	return lu;
+}
+
+static void lookup_free(struct lookup *lu)
+{
+	if (lu->prev != NULL)
+		lu->prev->next = lu->next;
+	else
+		lu->c->lookups = lu->next;
+	if (lu->next != NULL)
+		lu->next->prev = lu->prev;
+	free(lu);
+}
 
 static void locate_fail(struct chat *c, struct peer *p, bool idle)
 {
@@ -1884,7 +1912,7 @@ static void lookup_done(void *arg, const struct dht_result *res)
 	int r = -ENOENT;
 
 	if (p == NULL || c->cfg.dht == NULL) {
-		free(lu);
+		lookup_free(lu);
 		return;
 	}
 	p->lookup_busy = false;
@@ -1956,7 +1984,7 @@ static void lookup_done(void *arg, const struct dht_result *res)
 				/* wait for the handshake; if it fails, the
 				 * link's closed callback sends us back */
 				p->locate_next_ms = mono(c) + LOCATE_MAX_MS;
-				free(lu);
+				lookup_free(lu);
 				kick(c);
 				return;
 			}
@@ -1965,7 +1993,7 @@ static void lookup_done(void *arg, const struct dht_result *res)
 		}
 		break;
 	}
-	free(lu);
+	lookup_free(lu);
 	if (r < 0) {
 		locate_fail(c, p, p->state == MSGSTORE_CONTACT_ACCEPTED &&
 					  p->nwin == 0);
@@ -2007,14 +2035,13 @@ static void locate(struct chat *c, struct peer *p)
 	if (c->cfg.dht == NULL || p->lookup_busy || peer_online(c, p) ||
 	    !has_work(p))
 		return;
-	lu = calloc(1, sizeof *lu);
+	lu = lookup_new(c);
 	if (lu == NULL)
 		return;
-	lu->c = c;
 	memcpy(lu->pk, p->pk, CHAT_PK_LEN);
 	if (!p->has_sess) {
 		if (p->state != MSGSTORE_CONTACT_REQUESTED_BY_US) {
-			free(lu);
+			lookup_free(lu);
 			return;
 		}
 		lu->stage = ST_CARD;
@@ -2051,7 +2078,7 @@ static void locate(struct chat *c, struct peer *p)
 			    (struct dht_lookup_cb){lookup_done, lu});
 	}
 	if (r < 0) {
-		free(lu);
+		lookup_free(lu);
 		p->lookup_busy = false;
 		locate_fail(c, p, false);
 		return;
@@ -2678,6 +2705,8 @@ void chat_free(struct chat *c)
 			lk_free(c, &c->lks[i]);
 	pend_clear(c);
 	free(c->pend);
+	while (c->lookups != NULL)
+		lookup_free(c->lookups);
 	card_prekeys_clear(&c->pre);
 	cx_secret_free(c->sess_key);
 	cx_drbg_free(c->drbg);
