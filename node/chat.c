@@ -179,6 +179,7 @@ struct chat {
 	bool started;
 	uint64_t publish_next_ms;
 	uint64_t publish_backoff; /* after a put no node took */
+	bool publish_when_joined; /* a put failed with an empty table */
 	uint64_t prekey_check_ms;
 	struct peer *peers; /* PEERS_MAX, lazily used */
 	unsigned npeers;    /* high-water mark of used slots */
@@ -2095,7 +2096,15 @@ static void put_done(void *arg, const struct dht_result *res)
 		c->publish_backoff = 0;
 		return;
 	}
-	/* no node took it (the DHT is still joining): try again soon */
+	/* no node took it (the DHT is still joining): try again soon, and
+	 * at once when the routing table gets its first contacts */
+	{
+		struct dht_status ds;
+
+		dht_status(c->cfg.dht, &ds);
+		if (ds.contacts == 0)
+			c->publish_when_joined = true;
+	}
 	log_debug("chat: a record was not stored: %s",
 		  strerror(res->status < 0 ? -res->status : ENOENT));
 	c->publish_backoff = c->publish_backoff == 0
@@ -2191,6 +2200,15 @@ uint64_t chat_tick(struct chat *c)
 {
 	uint64_t now = mono(c), next = UINT64_MAX;
 
+	if (c->started && c->publish_when_joined && c->cfg.dht != NULL) {
+		struct dht_status ds;
+
+		dht_status(c->cfg.dht, &ds);
+		if (ds.contacts > 0) {
+			c->publish_when_joined = false;
+			c->publish_next_ms = now;
+		}
+	}
 	if (c->started && now >= c->publish_next_ms) {
 		c->publish_next_ms = now + PUBLISH_EVERY_MS;
 		publish(c);
