@@ -41,6 +41,7 @@
  * comments.
  *
  * Usage: bench_msg [--quick] [--messages N] [--pings N] [--idle S]
+ *                  [--tmp DIR] (data directories under DIR, default /tmp)
  *                  [--window W]          (PARLEYD env: the binary)
  * Every wait is bounded.  Exit 1 with a message on stderr when a step
  * fails, 0 otherwise. */
@@ -74,7 +75,7 @@ struct dmn {
 };
 
 static struct dmn ds[2];
-static char dir[] = "/tmp/parley-msgb.XXXXXX";
+static char dir[64] = "/tmp/parley-msgb.XXXXXX";
 static bool have_dir;
 static long next_id = 1;
 static char line[LINE_MAX_LEN];
@@ -658,12 +659,20 @@ int main(int argc, char **argv)
 			n_ping = strtol(argv[++i], NULL, 10);
 		} else if (strcmp(argv[i], "--idle") == 0 && i + 1 < argc) {
 			idle_s = strtol(argv[++i], NULL, 10);
+		} else if (strcmp(argv[i], "--tmp") == 0 && i + 1 < argc) {
+			/* where the daemons' data goes: another file system
+			 * (tmpfs) separates the software from the disk's
+			 * fsync latency */
+			if (strlen(argv[++i]) > 40)
+				return 64;
+			snprintf(dir, sizeof dir, "%.40s/parley-msgb.XXXXXX",
+				 argv[i]);
 		} else if (strcmp(argv[i], "--window") == 0 && i + 1 < argc) {
 			window = strtol(argv[++i], NULL, 10);
 		} else {
 			fprintf(stderr, "usage: bench_msg [--quick] "
 					"[--messages N] [--pings N] "
-					"[--idle S] [--window W]\n");
+					"[--idle S] [--window W] [--tmp DIR]\n");
 			return 64;
 		}
 	}

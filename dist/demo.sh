@@ -1,8 +1,11 @@
 #!/bin/sh
 # The README's demo: a local network of parley daemons in a temporary
 # directory, driven with the real `parley` command, then stopped.
-# It grows with each capability; today the daemons form a Kademlia DHT on
-# loopback and exchange signed records through it (messaging lands next).
+# It grows with each capability; today two people's daemons form a
+# Kademlia DHT on loopback, add each other and chat (request, acceptance,
+# safety numbers, delivery and read ticks), and a message written while
+# the recipient is offline arrives when he comes back (kept in the
+# sender's outbox: store-and-forward relays come next).
 # Usage: dist/demo.sh BUILD_DIR
 set -eu
 build=${1:-build}
@@ -37,19 +40,77 @@ say "alice names herself; every change is an event in a log that survives restar
 run "$parley" -s "$dir/alice.sock" rpc profile.set '{"name":"Alice"}'
 run "$parley" -s "$dir/alice.sock" events --since 0
 
-say "alice publishes a signed record in the DHT; bob finds it by its key"
-key=$("$parley" -J -s "$dir/alice.sock" rpc dht.put '{"value":"hello from alice","salt":"demo"}' |
-	sed -n 's/.*"key":"\([0-9a-f]*\)".*/\1/p')
-printf '$ parley -s $DEMO/alice.sock rpc dht.put {"value":"hello from alice","salt":"demo"}\n  -> key %s\n' "$key"
-run "$parley" -s "$dir/bob.sock" rpc dht.get "{\"key\":\"$key\"}"
-run "$parley" -s "$dir/bob.sock" rpc dht.status
+# wait_for DESCRIPTION CMD...: retries CMD (quietly) for up to 20 s
+wait_for() {
+	what=$1
+	shift
+	i=0
+	until "$@" >/dev/null 2>&1; do
+		i=$((i + 1))
+		if [ $i -gt 200 ]; then
+			echo "demo: timed out waiting for $what" >&2
+			exit 1
+		fi
+		sleep 0.1
+	done
+}
+A() { "$parley" -s "$dir/alice.sock" "$@"; }
+B() { "$parley" -s "$dir/bob.sock" "$@"; }
+shows() { "$@" 2>/dev/null | grep -q "$pattern"; }
 
-say "alice restarts her daemon: same identity, event numbers go on"
-run "$parley" -s "$dir/alice.sock" rpc node.stop
-run "$parleyd" --data-dir "$dir/alice" --socket "$dir/alice.sock" \
-	--log-file "$dir/alice.log" --listen "127.0.0.1:$port"
-run "$parley" -s "$dir/alice.sock" id
-run "$parley" -s "$dir/alice.sock" events --since 2
+say "bob names himself too"
+run "$parley" -s "$dir/bob.sock" rpc profile.set '{"name":"Bob"}'
+bob_id=$(B -J id | sed -n 's/.*"id":"\([a-z2-7]*\)".*/\1/p')
+alice_id=$(A -J id | sed -n 's/.*"id":"\([a-z2-7]*\)".*/\1/p')
+
+say "alice adds bob by his contact ID; her node finds his card in the DHT and sends an X3DH request"
+run "$parley" -s "$dir/alice.sock" contact add "$bob_id" --greeting "Hi Bob, it's Alice from the climbing club"
+pattern=requested_by_them
+wait_for "bob's contact request" shows B -J contact list
+say "bob sees the request, with her greeting, and accepts it"
+run "$parley" -s "$dir/bob.sock" contact list
+run "$parley" -s "$dir/bob.sock" contact accept Alice
+pattern='"state":"accepted"'
+wait_for "alice's side of the acceptance" shows A -J contact list
+run "$parley" -s "$dir/alice.sock" contact list
+
+say "they compare safety numbers (same on both sides: no one in the middle)"
+run "$parley" -s "$dir/alice.sock" contact verify Bob
+run "$parley" -s "$dir/bob.sock" contact verify Alice
+
+say "alice writes; the message is in her outbox on disk before 'send' returns"
+run "$parley" -s "$dir/alice.sock" send Bob "Hi Bob! Climbing on Saturday?"
+pattern=Saturday
+wait_for "bob to get it" shows B history Alice
+run "$parley" -s "$dir/bob.sock" history Alice
+say "bob reads it (alice gets a read receipt) and answers"
+run "$parley" -s "$dir/bob.sock" read Alice
+run "$parley" -s "$dir/bob.sock" send Alice "Yes! 10 am at the usual wall."
+pattern='usual wall'
+wait_for "alice to get the answer" shows A history Bob
+pattern='\[read\]'
+wait_for "the read receipt" shows A history Bob
+run "$parley" -s "$dir/alice.sock" history Bob
+
+say "bob goes offline; alice writes anyway"
+run "$parley" -s "$dir/bob.sock" rpc node.stop
+pattern='"presence":"offline"'
+wait_for "alice to see bob offline" shows A -J contact list
+run "$parley" -s "$dir/alice.sock" send Bob "Bring the rope, I forgot mine."
+run "$parley" -s "$dir/alice.sock" history Bob -n 1
+say "bob comes back: his node finds alice through their private rendezvous record, and the message arrives"
+run "$parleyd" --data-dir "$dir/bob" --socket "$dir/bob.sock" \
+	--log-file "$dir/bob.log" --listen "127.0.1.1:$port" \
+	--bootstrap "127.0.0.1:$port"
+pattern=rope
+wait_for "the message after bob's return" shows B history Alice
+run "$parley" -s "$dir/bob.sock" history Alice -n 2
+pattern='rope.*\[delivered\]'
+wait_for "the delivered tick" shows A history Bob
+run "$parley" -s "$dir/alice.sock" history Bob -n 1
+say "everything the apps saw is in bob's event log (messages, presence, receipts)"
+run "$parley" -s "$dir/bob.sock" events --since 0 -t message.received
+: "$alice_id"
 
 say "stopping both daemons"
 for n in alice bob; do run "$parley" -s "$dir/$n.sock" rpc node.stop; done
