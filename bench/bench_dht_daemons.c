@@ -49,6 +49,43 @@ static int call(struct daemon_ref *d, const char *req, char *ans,
 
 static char keys[2000][65];
 
+/* Counters summed over every daemon's dht.status. */
+struct totals {
+	long pkts_out, key_misses, drop_rate, timeouts, lookups;
+};
+
+static void totals(unsigned n, struct totals *t)
+{
+	char ans[8192];
+
+	memset(t, 0, sizeof *t);
+	for (unsigned i = 0; i < n; i++) {
+		if (call(&ds[i],
+			 "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
+			 "\"dht.status\"}\n",
+			 ans, sizeof ans, NULL) < 0)
+			continue;
+		t->pkts_out += bu_field_long(ans, "pkts_out");
+		t->key_misses += bu_field_long(ans, "misses");
+		t->drop_rate += bu_field_long(ans, "rate");
+		t->timeouts += bu_field_long(ans, "timeouts");
+		t->lookups += bu_field_long(ans, "lookups");
+	}
+}
+
+/* What a phase of ops operations cost, over all daemons. */
+static void print_cost(const char *what, unsigned ops, const struct totals *a,
+		       const struct totals *b)
+{
+	if (ops == 0)
+		return;
+	printf("  %s: %.1f packets and %.2f shared-key computations per "
+	       "operation; %ld timeouts, %ld rate-limited\n",
+	       what, (double)(b->pkts_out - a->pkts_out) / ops,
+	       (double)(b->key_misses - a->key_misses) / ops,
+	       b->timeouts - a->timeouts, b->drop_rate - a->drop_rate);
+}
+
 /* gets dht.get calls of random stored keys from random daemons; fills
  * ms[] with the latencies of the successful ones and returns their
  * number. */
@@ -85,6 +122,7 @@ int main(int argc, char **argv)
 	char dir[] = "/tmp/parley-dhtb.XXXXXX";
 	char req[1024], ans[8192], data[128], listen[64], boot[64];
 	double *put_ms, *get_ms, *first_ms, t0;
+	struct totals t_start, t_put, t_get, t_first;
 	unsigned put_ok = 0, get_ok = 0, first_ok = 0, min_contacts = ~0u;
 	int base = 30000 + (int)(getpid() % 20000);
 
@@ -130,8 +168,11 @@ int main(int argc, char **argv)
 		ds[i].pid = bu_field_long(ans, "pid");
 	}
 	printf("started %u daemons in %.1f s\n", n, bu_now() - t0);
-	/* Let the joins finish: every table non-empty (bounded wait). */
+	/* Let the joins finish: every table has contacts and no lookup runs
+	 * (the join's bucket refreshes), bounded. */
 	for (int tries = 0; tries < 100; tries++) {
+		long lookups = 0;
+
 		min_contacts = ~0u;
 		for (unsigned i = 0; i < n; i++) {
 			long c;
@@ -142,8 +183,9 @@ int main(int argc, char **argv)
 			c = bu_field_long(ans, "contacts");
 			if (c >= 0 && (unsigned)c < min_contacts)
 				min_contacts = (unsigned)c;
+			lookups += bu_field_long(ans, "lookups");
 		}
-		if (min_contacts >= 8)
+		if (min_contacts >= 8 && lookups == 0)
 			break;
 		usleep(100000);
 	}
@@ -151,6 +193,7 @@ int main(int argc, char **argv)
 
 	put_ms = calloc(puts, sizeof *put_ms);
 	get_ms = calloc(gets, sizeof *get_ms);
+	totals(n, &t_start);
 	for (unsigned i = 0; i < puts; i++) {
 		struct daemon_ref *d = &ds[pick(n)];
 		const char *k;
@@ -170,10 +213,20 @@ int main(int argc, char **argv)
 		keys[i][64] = '\0';
 		put_ok++;
 	}
+	/* Puts answer before their last stores are acknowledged: let those
+	 * end, so the gets measure gets. */
+	for (int tries = 0; tries < 100; tries++) {
+		totals(n, &t_put);
+		if (t_put.lookups == 0)
+			break;
+		usleep(10000);
+	}
 	get_ok = run_gets(n, puts, gets, false, get_ms);
+	totals(n, &t_get);
 	/* The same workload answered at the first record found. */
 	first_ms = calloc(gets, sizeof *first_ms);
 	first_ok = run_gets(n, puts, gets, true, first_ms);
+	totals(n, &t_first);
 	qsort(first_ms, first_ok, sizeof *first_ms, bu_cmp_double);
 	printf("%u daemons: get {first:true} n=%u/%u p50 %.2f ms p95 %.2f ms\n",
 	       n, first_ok, gets, bu_pct(first_ms, first_ok, 50),
@@ -187,6 +240,9 @@ int main(int argc, char **argv)
 	       bu_pct(put_ms, put_ok, 95), get_ok, gets,
 	       bu_pct(get_ms, get_ok, 50), bu_pct(get_ms, get_ok, 95),
 	       gets - get_ok);
+	print_cost("put", puts, &t_start, &t_put);
+	print_cost("get", gets, &t_put, &t_get);
+	print_cost("get {first:true}", gets, &t_get, &t_first);
 	free(put_ms);
 	free(get_ms);
 out:
