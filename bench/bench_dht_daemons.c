@@ -11,7 +11,9 @@
  * Usage: bench_dht_daemons [N [P [G]]]   (PARLEYD env: the binary;
  * TMPDIR: where the data directories go, /tmp by default.  A put waits
  * for an fsync of its sequence number, so a tmpfs there shows what the
- * network part costs.) */
+ * network part costs.  BENCH_PUT_GAP_MS: a pause after each put, so the
+ * previous put's background stores are over; 0 by default: back to
+ * back.) */
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -55,7 +57,30 @@ static char keys[2000][65];
 /* Counters summed over every daemon's dht.status. */
 struct totals {
 	long pkts_out, key_misses, drop_rate, timeouts, lookups;
+	double cpu_ms; /* user + system time of the daemons */
 };
+
+/* CPU time of process pid in ms (/proc/PID/stat fields 14 and 15), or
+ * 0. */
+static double proc_cpu_ms(long pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long ut = 0, st = 0;
+	FILE *f;
+
+	snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return 0;
+	p = fgets(buf, sizeof buf, f);
+	fclose(f);
+	/* after "(comm)": state is field 3, utime 14, stime 15 */
+	if (p == NULL || (p = strrchr(buf, ')')) == NULL ||
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+		   &ut, &st) != 2)
+		return 0;
+	return (double)(ut + st) * 1000.0 / (double)sysconf(_SC_CLK_TCK);
+}
 
 static void totals(unsigned n, struct totals *t)
 {
@@ -73,6 +98,7 @@ static void totals(unsigned n, struct totals *t)
 		t->drop_rate += bu_field_long(ans, "rate");
 		t->timeouts += bu_field_long(ans, "timeouts");
 		t->lookups += bu_field_long(ans, "lookups");
+		t->cpu_ms += proc_cpu_ms(ds[i].pid);
 	}
 }
 
@@ -82,11 +108,12 @@ static void print_cost(const char *what, unsigned ops, const struct totals *a,
 {
 	if (ops == 0)
 		return;
-	printf("  %s: %.1f packets and %.2f shared-key computations per "
-	       "operation; %ld timeouts, %ld rate-limited\n",
+	printf("  %s: %.1f packets, %.2f shared-key computations and %.2f ms "
+	       "of daemon CPU per operation; %ld timeouts, %ld rate-limited\n",
 	       what, (double)(b->pkts_out - a->pkts_out) / ops,
 	       (double)(b->key_misses - a->key_misses) / ops,
-	       b->timeouts - a->timeouts, b->drop_rate - a->drop_rate);
+	       (b->cpu_ms - a->cpu_ms) / ops, b->timeouts - a->timeouts,
+	       b->drop_rate - a->drop_rate);
 }
 
 /* gets dht.get calls of random stored keys from random daemons; fills
@@ -122,7 +149,8 @@ int main(int argc, char **argv)
 	unsigned n = argc > 1 ? (unsigned)strtoul(argv[1], NULL, 10) : 100;
 	unsigned puts = argc > 2 ? (unsigned)strtoul(argv[2], NULL, 10) : 200;
 	unsigned gets = argc > 3 ? (unsigned)strtoul(argv[3], NULL, 10) : 1000;
-	const char *tmp = getenv("TMPDIR");
+	const char *tmp = getenv("TMPDIR"), *gap = getenv("BENCH_PUT_GAP_MS");
+	unsigned put_gap_ms = gap != NULL ? (unsigned)strtoul(gap, NULL, 10) : 0;
 	char dir[64];
 	char req[1024], ans[8192], data[128], listen[64], boot[64];
 	double *put_ms, *get_ms, *first_ms, t0;
@@ -134,7 +162,8 @@ int main(int argc, char **argv)
 		parleyd = "./node/parleyd";
 	snprintf(dir, sizeof dir, "%s/parley-dhtb.XXXXXX",
 		 tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
-	if (n < 2 || n > N_MAX || puts > 2000 || mkdtemp(dir) == NULL)
+	if (n < 2 || n > N_MAX || puts > 2000 || put_gap_ms > 1000 ||
+	    mkdtemp(dir) == NULL)
 		return 2;
 	snprintf(boot, sizeof boot, "127.0.0.1:%d", base);
 	t0 = bu_now();
@@ -196,6 +225,8 @@ int main(int argc, char **argv)
 		usleep(100000);
 	}
 	printf("smallest routing table: %u contacts\n", min_contacts);
+	if (put_gap_ms > 0)
+		printf("a pause of %u ms after each put\n", put_gap_ms);
 
 	put_ms = calloc(puts, sizeof *put_ms);
 	get_ms = calloc(gets, sizeof *get_ms);
@@ -218,6 +249,8 @@ int main(int argc, char **argv)
 		memcpy(keys[i], k + 7, 64);
 		keys[i][64] = '\0';
 		put_ok++;
+		if (put_gap_ms > 0)
+			usleep(put_gap_ms * 1000);
 	}
 	/* Puts answer before their last stores are acknowledged: let those
 	 * end, so the gets measure gets. */
