@@ -77,7 +77,15 @@ struct cand {
 	bool slow; /* past the soft timeout: no longer holds a slot */
 	uint8_t tries;
 	bool has_token;
+	uint8_t store; /* enum cand_store, puts only */
 	uint8_t token[DHT_TOKEN_LEN];
+};
+
+enum cand_store {
+	CAND_STORE_NONE = 0,
+	CAND_STORE_SENT,
+	CAND_STORE_OK,	    /* acknowledged: stored, or already held */
+	CAND_STORE_REFUSED, /* refused or timed out */
 };
 
 enum lookup_kind {
@@ -92,7 +100,8 @@ struct lookup {
 	uint16_t slot; /* index in d->lookups */
 	uint32_t gen;
 	uint8_t kind; /* enum lookup_kind */
-	bool storing; /* put: search finished, stores out */
+	bool storing; /* put: search finished, last stores out */
+	bool answered; /* the callback ran; the lookup goes on quietly */
 	uint8_t target[DHT_ID_LEN];
 	unsigned flags, npaths;
 	struct dht_lookup_cb cb;
@@ -100,9 +109,11 @@ struct lookup {
 	unsigned ncands, cap;
 	unsigned queries, replies, path_queries[DHT_DISJOINT_D];
 	unsigned answer_round;
-	bool found;
+	bool found;	/* get: a valid record is held (local or network) */
+	bool net_found; /* get: one came from the network */
 	struct dht_node_info node;
 	struct dht_record *rec; /* get: best found; put: the record */
+	bool has_rec;		/* put: rec is set (dht_put_commit) */
 	unsigned stores_out, stored;
 };
 
@@ -907,19 +918,182 @@ static bool query_cand(struct dht *d, uint64_t now_ms, struct lookup *l,
 }
 
 static void lookup_finish(struct dht *d, struct lookup *l, int status);
-static void lookup_store_phase(struct dht *d, uint64_t now_ms,
-			       struct lookup *l);
+static void lookup_answer(struct dht *d, struct lookup *l);
+
+/* The head of path p: its first DHT_SETTLE candidates, nearest first,
+ * leaving out failed ones and ones past their soft timeout (which no longer
+ * hold a lookup up). */
+struct head {
+	unsigned n;    /* members found (fewer in a small network) */
+	bool answered; /* every member answered */
+	bool storing;  /* a STORE to a member is out */
+	bool acked;    /* every member acknowledged our STORE */
+};
+
+static struct head path_head(const struct lookup *l, unsigned p)
+{
+	struct head h = {0, true, false, true};
+
+	for (unsigned i = 0; i < l->ncands && h.n < DHT_SETTLE; i++) {
+		const struct cand *c = &l->cands[i];
+
+		if (c->path != p || c->state == CAND_STATE_FAIL)
+			continue;
+		if (c->state == CAND_STATE_WAIT && c->slow)
+			continue;
+		h.n++;
+		if (c->state != CAND_STATE_OK)
+			h.answered = false;
+		if (c->store == CAND_STORE_SENT)
+			h.storing = true;
+		if (c->store != CAND_STORE_OK)
+			h.acked = false;
+	}
+	return h;
+}
+
+/* The head of path p is settled when all its members answered.  Each of
+ * them listed its own closest nodes to the target and none of those was
+ * nearer (it would stand ahead, unanswered), so they are the closest
+ * responsive nodes the network knows of.  With acked, each must also have
+ * acknowledged our STORE. */
+static bool path_settled(const struct lookup *l, unsigned p, bool acked)
+{
+	struct head h = path_head(l, p);
+
+	return h.n == DHT_SETTLE && h.answered && (!acked || h.acked);
+}
+
+static bool lookup_settled(const struct lookup *l, bool acked)
+{
+	for (unsigned p = 0; p < l->npaths; p++)
+		if (!path_settled(l, p, acked))
+			return false;
+	return true;
+}
+
+/* put: one STORE, with the token c gave us. */
+static void put_store(struct dht *d, uint64_t now_ms, struct lookup *l,
+		      struct cand *c)
+{
+	uint8_t body[DHT_TOKEN_LEN + DHT_RECORD_MAX_LEN];
+	struct dht_buf b = {.p = body, .len = sizeof body};
+	struct pending *p;
+
+	c->store = CAND_STORE_REFUSED;
+	if (!c->has_token)
+		return;
+	dht__put_bytes(&b, c->token, DHT_TOKEN_LEN);
+	dht__put_record(&b, l->rec);
+	if (b.err)
+		return;
+	l->queries++;
+	p = request(d, now_ms, c->pk, &c->addr, DHT_MSG_STORE, body, b.pos);
+	if (p == NULL)
+		return;
+	p->lookup = (uint16_t)(lookup_index(d, l) + 1);
+	p->gen = l->gen;
+	c->store = CAND_STORE_SENT;
+	l->stores_out++;
+}
+
+/* put: sends the STORE to each candidate of a path's k-wide window whose
+ * place is settled: it answered, and so did every nearer one (failed and
+ * slow ones aside).  The stores to the nearest nodes thus go out while the
+ * search still runs farther out.  final (the search is over): to the first
+ * k candidates that answered.  A candidate gets one STORE at most, so a
+ * put sends at most one per candidate (bounded by the candidate list). */
+static void put_send_stores(struct dht *d, uint64_t now_ms, struct lookup *l,
+			    bool final)
+{
+	for (unsigned p = 0; p < l->npaths; p++) {
+		unsigned seen = 0;
+
+		for (unsigned i = 0; i < l->ncands && seen < DHT_K; i++) {
+			struct cand *c = &l->cands[i];
+
+			if (c->path != p || c->state == CAND_STATE_FAIL)
+				continue;
+			if (c->state != CAND_STATE_OK) {
+				if (final)
+					continue;
+				if (c->state == CAND_STATE_WAIT && c->slow) {
+					seen++;
+					continue;
+				}
+				break;
+			}
+			seen++;
+			if (c->store == CAND_STORE_NONE)
+				put_store(d, now_ms, l, c);
+		}
+	}
+}
+
+/* put: some path's head still has a member to ask, an answer to wait for
+ * or a STORE out.  Until it has not, the search stays within the head, so
+ * what the caller waits for does not queue behind the rest of the k
+ * closest (on a loaded host every request costs the others CPU). */
+static bool head_busy(const struct lookup *l)
+{
+	for (unsigned p = 0; p < l->npaths; p++) {
+		struct head h = path_head(l, p);
+
+		if (!h.answered || h.storing)
+			return true;
+	}
+	return false;
+}
+
+static void lookup_step(struct dht *d, uint64_t now_ms, struct lookup *l);
+
+/* put: answers the caller once the settled head of every path has
+ * acknowledged the record; then goes on searching and storing (the head
+ * no longer holds the window), and ends once the search is over and no
+ * STORE is out any more. */
+static void put_progress(struct dht *d, uint64_t now_ms, struct lookup *l)
+{
+	if (!l->has_rec)
+		return; /* dht_put_begin: stores wait for the record */
+	if (!l->answered && lookup_settled(l, true))
+		lookup_answer(d, l);
+	if (!l->used)
+		return;
+	if (!l->storing)
+		lookup_step(d, now_ms, l);
+	else if (l->stores_out == 0)
+		lookup_finish(d, l, 0);
+}
 
 /* Advances every path: keeps DHT_ALPHA queries in flight among the k
  * closest candidates of the path that have not failed ("adaptive": a query
  * past its soft timeout frees its slot but may still answer).  A path is
- * done when its k closest live candidates have all answered. */
+ * done when its k closest live candidates have all answered.  A get that
+ * holds a valid record ends earlier, as soon as the head of every path is
+ * settled (path_settled): the nodes that would hold a newer record are the
+ * ones a put stores on first and waits for. */
 static void lookup_step(struct dht *d, uint64_t now_ms, struct lookup *l)
 {
+	unsigned window = DHT_K;
 	bool all_done = true;
 
 	if (!l->used || l->storing)
 		return;
+	if (l->kind == LOOKUP_KIND_GET && l->found) {
+		if (lookup_settled(l, false)) {
+			lookup_finish(d, l, 0);
+			return;
+		}
+		/* Only the head is still needed. */
+		if (!(l->flags & DHT_GET_FIRST))
+			window = DHT_SETTLE;
+	}
+	if (l->kind == LOOKUP_KIND_PUT && l->has_rec) {
+		/* Stores first: they are what the caller waits for. */
+		put_send_stores(d, now_ms, l, false);
+		if (!l->answered && head_busy(l))
+			window = DHT_SETTLE;
+	}
 	for (unsigned p = 0; p < l->npaths; p++) {
 		unsigned seen = 0, inflight = 0, waiting = 0;
 
@@ -934,11 +1108,14 @@ static void lookup_step(struct dht *d, uint64_t now_ms, struct lookup *l)
 					inflight++;
 			}
 		}
-		for (unsigned i = 0; i < l->ncands && seen < DHT_K; i++) {
+		for (unsigned i = 0; i < l->ncands && seen < window; i++) {
 			struct cand *c = &l->cands[i];
 
 			if (c->path != p || c->state == CAND_STATE_FAIL)
 				continue;
+			if (window < DHT_K && c->state == CAND_STATE_WAIT &&
+			    c->slow)
+				continue; /* not part of the head */
 			seen++;
 			if (c->state != CAND_STATE_NEW)
 				continue;
@@ -969,45 +1146,19 @@ static void lookup_step(struct dht *d, uint64_t now_ms, struct lookup *l)
 			}
 		}
 	}
+	if (l->kind == LOOKUP_KIND_PUT) {
+		if (all_done) {
+			if (l->has_rec)
+				put_send_stores(d, now_ms, l, true);
+			l->storing = true;
+			put_progress(d, now_ms, l);
+		}
+		return;
+	}
 	if (!all_done)
 		return;
-	if (l->kind == LOOKUP_KIND_PUT) {
-		lookup_store_phase(d, now_ms, l);
-		return;
-	}
 	lookup_finish(d, l,
 		      l->kind == LOOKUP_KIND_REFRESH || l->found ? 0 : -ENOENT);
-}
-
-static void lookup_store_phase(struct dht *d, uint64_t now_ms, struct lookup *l)
-{
-	uint8_t body[DHT_TOKEN_LEN + DHT_RECORD_MAX_LEN];
-	unsigned sent = 0;
-
-	l->storing = true;
-	for (unsigned i = 0; i < l->ncands && sent < DHT_K; i++) {
-		struct cand *c = &l->cands[i];
-		struct dht_buf b = {.p = body, .len = sizeof body};
-		struct pending *p;
-
-		if (c->state != CAND_STATE_OK || !c->has_token)
-			continue;
-		dht__put_bytes(&b, c->token, DHT_TOKEN_LEN);
-		dht__put_record(&b, l->rec);
-		if (b.err)
-			break;
-		sent++;
-		l->queries++;
-		p = request(d, now_ms, c->pk, &c->addr, DHT_MSG_STORE, body,
-			    b.pos);
-		if (p == NULL)
-			continue;
-		p->lookup = (uint16_t)(lookup_index(d, l) + 1);
-		p->gen = l->gen;
-		l->stores_out++;
-	}
-	if (l->stores_out == 0)
-		lookup_finish(d, l, -ENOENT);
 }
 
 static struct lookup *lookup_start(struct dht *d, uint64_t now_ms,
@@ -1042,15 +1193,52 @@ static void join_refresh(struct dht *d, uint64_t now_ms)
 	}
 }
 
+/* Calls l's callback with its result so far. */
+static void lookup_report(const struct lookup *l, int status)
+{
+	struct dht_node_info closest[DHT_K];
+	struct dht_result res;
+	unsigned n = 0;
+
+	memset(&res, 0, sizeof res);
+	for (unsigned i = 0; i < l->ncands && n < DHT_K; i++) {
+		if (l->cands[i].state != CAND_STATE_OK)
+			continue;
+		memcpy(closest[n].id, l->cands[i].id, 32);
+		memcpy(closest[n].pk, l->cands[i].pk, 32);
+		closest[n].addr = l->cands[i].addr;
+		n++;
+	}
+	res.status = status;
+	res.rounds = l->answer_round;
+	res.queries = l->queries;
+	res.replies = l->replies;
+	res.node = l->node;
+	res.record = l->kind == LOOKUP_KIND_GET && l->found ? l->rec : NULL;
+	res.stored = l->stored;
+	res.closest = closest;
+	res.num_closest = n;
+	if (l->kind == LOOKUP_KIND_PUT)
+		res.status = l->stored > 0 ? 0 : -ETIMEDOUT;
+	l->cb.done_cb(l->cb.arg, &res);
+}
+
+/* put: answers the caller while the lookup goes on storing on the rest of
+ * the k closest; lookup_finish() then ends it without a second call. */
+static void lookup_answer(struct dht *d, struct lookup *l)
+{
+	(void)d;
+	l->answered = true;
+	if (l->cb.done_cb != NULL)
+		lookup_report(l, 0);
+}
+
 /* Completes a lookup: the slot is released before the callback runs, so the
  * callback may start new lookups; the result points into a detached copy
  * freed afterwards. */
 static void lookup_finish(struct dht *d, struct lookup *l, int status)
 {
 	struct lookup done = *l;
-	struct dht_node_info closest[DHT_K];
-	struct dht_result res;
-	unsigned n = 0;
 
 	l->used = false;
 	l->cands = NULL;
@@ -1060,31 +1248,9 @@ static void lookup_finish(struct dht *d, struct lookup *l, int status)
 		d->st.lookups_done++;
 	else
 		d->st.lookups_failed++;
-	if (done.kind != LOOKUP_KIND_REFRESH && done.cb.done_cb != NULL) {
-		memset(&res, 0, sizeof res);
-		for (unsigned i = 0; i < done.ncands && n < DHT_K; i++) {
-			if (done.cands[i].state != CAND_STATE_OK)
-				continue;
-			memcpy(closest[n].id, done.cands[i].id, 32);
-			memcpy(closest[n].pk, done.cands[i].pk, 32);
-			closest[n].addr = done.cands[i].addr;
-			n++;
-		}
-		res.status = status;
-		res.rounds = done.answer_round;
-		res.queries = done.queries;
-		res.replies = done.replies;
-		res.node = done.node;
-		res.record = done.kind == LOOKUP_KIND_GET && done.found
-				     ? done.rec
-				     : NULL;
-		res.stored = done.stored;
-		res.closest = closest;
-		res.num_closest = n;
-		if (done.kind == LOOKUP_KIND_PUT)
-			res.status = done.stored > 0 ? 0 : -ETIMEDOUT;
-		done.cb.done_cb(done.cb.arg, &res);
-	}
+	if (done.kind != LOOKUP_KIND_REFRESH && done.cb.done_cb != NULL &&
+	    !done.answered)
+		lookup_report(&done, status);
 	free(done.cands);
 	free(done.rec);
 	if (done.kind == LOOKUP_KIND_REFRESH &&
@@ -1185,6 +1351,33 @@ static void lookup_on_nodes(struct dht *d, uint64_t now_ms, struct lookup *l,
 
 /* --- lookups: public API --- */
 
+/* The newest unexpired record under key that this node holds: stored for
+ * others, or its own (kept for republishing).  0 or -ENOENT. */
+static int local_record(struct dht *d, uint64_t now_ms,
+			const uint8_t key[DHT_ID_LEN], struct dht_record *out)
+{
+	const struct stored *s = store_find(d, key);
+	uint8_t k2[DHT_ID_LEN];
+	bool found = false;
+
+	if (s != NULL && s->expiry_s > now_ms / 1000 &&
+	    stored_decode(s, out) == 0)
+		found = true;
+	for (unsigned i = 0; i < d->nown; i++) {
+		const struct dht_record *o = d->own[i].rec;
+
+		if (!record_time_ok(o, now_ms))
+			continue;
+		dht_record_key(k2, o);
+		if (memcmp(k2, key, DHT_ID_LEN) == 0 &&
+		    (!found || o->seq > out->seq)) {
+			*out = *o;
+			found = true;
+		}
+	}
+	return found ? 0 : -ENOENT;
+}
+
 int dht_find_node(struct dht *d, uint64_t now_ms,
 		  const uint8_t target[static DHT_ID_LEN], unsigned flags,
 		  struct dht_lookup_cb cb)
@@ -1221,32 +1414,39 @@ int dht_get(struct dht *d, uint64_t now_ms,
 		l->used = false;
 		return -ENOMEM;
 	}
+	/* A copy this node holds (stored for others, or its own) is part of
+	 * the answer; the network is asked all the same. */
+	l->found = local_record(d, now_ms, key, l->rec) == 0;
 	lookup_step(d, now_ms, l);
 	return 0;
 }
 
-static int put_start(struct dht *d, uint64_t now_ms,
-		     const struct dht_record *rec, unsigned flags,
-		     struct dht_lookup_cb cb)
+/* Starts a put lookup for key; rec (NULL: it comes with dht_put_commit) is
+ * copied. */
+static struct lookup *put_start(struct dht *d, uint64_t now_ms,
+				const uint8_t key[DHT_ID_LEN],
+				const struct dht_record *rec, unsigned flags,
+				struct dht_lookup_cb cb, int *err)
 {
-	uint8_t key[DHT_ID_LEN];
 	struct lookup *l;
-	int r;
 
-	dht_record_key(key, rec);
-	l = lookup_start(d, now_ms, LOOKUP_KIND_PUT, key, flags, cb, &r);
+	l = lookup_start(d, now_ms, LOOKUP_KIND_PUT, key, flags, cb, err);
 	if (l == NULL)
-		return r;
+		return NULL;
 	l->rec = malloc(sizeof *l->rec);
 	if (l->rec == NULL) {
 		free(l->cands);
 		l->cands = NULL;
 		l->used = false;
-		return -ENOMEM;
+		*err = -ENOMEM;
+		return NULL;
 	}
-	*l->rec = *rec;
+	if (rec != NULL) {
+		*l->rec = *rec;
+		l->has_rec = true;
+	}
 	lookup_step(d, now_ms, l);
-	return 0;
+	return l;
 }
 
 /* Keeps rec for republishing: one entry per key, a higher seq replaces. */
@@ -1283,6 +1483,7 @@ static int own_keep(struct dht *d, uint64_t now_ms,
 int dht_put(struct dht *d, uint64_t now_ms, const struct dht_record *rec,
 	    unsigned flags, struct dht_lookup_cb cb)
 {
+	uint8_t key[DHT_ID_LEN];
 	int r;
 
 	if (cb.done_cb == NULL || !record_time_ok(rec, now_ms))
@@ -1291,7 +1492,80 @@ int dht_put(struct dht *d, uint64_t now_ms, const struct dht_record *rec,
 		return r;
 	if ((flags & DHT_PUT_REPUBLISH) && (r = own_keep(d, now_ms, rec)) < 0)
 		return r;
-	return put_start(d, now_ms, rec, flags, cb);
+	dht_record_key(key, rec);
+	return put_start(d, now_ms, key, rec, flags, cb, &r) != NULL ? 0 : r;
+}
+
+/* A handle names a lookup slot and its generation, so a stale handle (the
+ * slot reused since) is refused. */
+static struct lookup *put_by_handle(struct dht *d, uint64_t handle)
+{
+	uint64_t slot = handle & 0xffff;
+	struct lookup *l;
+
+	if (slot >= d->lim.lookups_max)
+		return NULL;
+	l = d->lookups[slot];
+	if (l == NULL || !l->used || l->gen != (uint32_t)(handle >> 16) ||
+	    l->kind != LOOKUP_KIND_PUT || l->has_rec)
+		return NULL;
+	return l;
+}
+
+int dht_put_begin(struct dht *d, uint64_t now_ms,
+		  const uint8_t key[static DHT_ID_LEN], unsigned flags,
+		  struct dht_lookup_cb cb, uint64_t *handle)
+{
+	struct lookup *l;
+	int r;
+
+	if (cb.done_cb == NULL || handle == NULL)
+		return -EINVAL;
+	l = put_start(d, now_ms, key, NULL, flags, cb, &r);
+	if (l == NULL)
+		return r;
+	*handle = (uint64_t)l->gen << 16 | l->slot;
+	return 0;
+}
+
+void dht_put_abort(struct dht *d, uint64_t handle)
+{
+	struct lookup *l = put_by_handle(d, handle);
+
+	if (l == NULL)
+		return;
+	l->answered = true; /* no callback */
+	lookup_finish(d, l, -ECANCELED);
+}
+
+int dht_put_commit(struct dht *d, uint64_t now_ms, uint64_t handle,
+		   const struct dht_record *rec)
+{
+	struct lookup *l = put_by_handle(d, handle);
+	uint8_t key[DHT_ID_LEN];
+	int r = -EINVAL;
+
+	if (l == NULL)
+		return -EINVAL;
+	if (rec == NULL || !record_time_ok(rec, now_ms))
+		goto fail;
+	dht_record_key(key, rec);
+	if (memcmp(key, l->target, DHT_ID_LEN) != 0 ||
+	    (r = dht_record_verify(rec)) < 0)
+		goto fail;
+	if ((l->flags & DHT_PUT_REPUBLISH) &&
+	    (r = own_keep(d, now_ms, rec)) < 0)
+		goto fail;
+	*l->rec = *rec;
+	l->has_rec = true;
+	if (now_ms > d->last_now_ms)
+		d->last_now_ms = now_ms;
+	put_send_stores(d, now_ms, l, l->storing);
+	put_progress(d, now_ms, l);
+	return 0;
+fail:
+	dht_put_abort(d, handle);
+	return r;
 }
 
 /* --- receiving --- */
@@ -1453,13 +1727,17 @@ static void lookup_on_reply(struct dht *d, uint64_t now_ms, unsigned li,
 		return;
 	l->replies++;
 	if (type == DHT_MSG_STORE_ACK) {
+		if (c->store != CAND_STORE_SENT)
+			return;
 		if (l->stores_out > 0)
 			l->stores_out--;
+		c->store = CAND_STORE_REFUSED;
 		if (body->status == DHT_STORE_OK ||
-		    body->status == DHT_STORE_OLD_SEQ)
+		    body->status == DHT_STORE_OLD_SEQ) {
+			c->store = CAND_STORE_OK;
 			l->stored++;
-		if (l->stores_out == 0)
-			lookup_finish(d, l, 0);
+		}
+		put_progress(d, now_ms, l);
 		return;
 	}
 	c->state = CAND_STATE_OK;
@@ -1484,21 +1762,28 @@ static void lookup_on_reply(struct dht *d, uint64_t now_ms, unsigned li,
 		const struct dht_record *r = body->record;
 
 		dht_record_key(key, r);
-		if (l->kind == LOOKUP_KIND_GET &&
-		    memcmp(key, l->target, 32) == 0 &&
-		    record_time_ok(r, now_ms) && dht_record_verify(r) == 0) {
+		if (l->kind != LOOKUP_KIND_GET ||
+		    memcmp(key, l->target, 32) != 0 ||
+		    !record_time_ok(r, now_ms)) {
+			d->st.drop_bad_record++;
+		} else if (l->net_found && r->seq <= l->rec->seq) {
+			/* Not newer than the record held, so it cannot change
+			 * the answer: its signature is not checked (one
+			 * verification costs more CPU than a round trip on a
+			 * LAN, and every holder sends a copy). */
+		} else if (dht_record_verify(r) < 0) {
+			d->st.drop_bad_record++;
+		} else {
 			/* BEP 44: keep the highest sequence number seen. */
 			if (!l->found || r->seq > l->rec->seq)
 				*l->rec = *r;
-			if (!l->found)
+			if (!l->net_found)
 				l->answer_round = c->round;
-			l->found = true;
+			l->found = l->net_found = true;
 			if (l->flags & DHT_GET_FIRST) {
 				lookup_finish(d, l, 0);
 				return;
 			}
-		} else {
-			d->st.drop_bad_record++;
 		}
 	} else if (type == DHT_MSG_NODES) {
 		lookup_on_nodes(d, now_ms, l, c, body);
@@ -1759,10 +2044,16 @@ static void republish(struct dht *d, uint64_t now_ms)
 			*o = d->own[--d->nown];
 			continue;
 		}
-		if (now_ms >= o->next_ms &&
-		    put_start(d, now_ms, o->rec, 0,
-			      (struct dht_lookup_cb){noop_cb, NULL}) == 0)
-			o->next_ms = now_ms + d->lim.republish_ms;
+		if (now_ms >= o->next_ms) {
+			uint8_t key[DHT_ID_LEN];
+			int r;
+
+			dht_record_key(key, o->rec);
+			if (put_start(d, now_ms, key, o->rec, 0,
+				      (struct dht_lookup_cb){noop_cb, NULL},
+				      &r) != NULL)
+				o->next_ms = now_ms + d->lim.republish_ms;
+		}
 		i++;
 	}
 }
@@ -1807,8 +2098,12 @@ static void expire_pending(struct dht *d, uint64_t now_ms)
 		if (l == NULL)
 			continue;
 		if (type == DHT_MSG_STORE) {
-			if (l->stores_out > 0 && --l->stores_out == 0)
-				lookup_finish(d, l, 0);
+			if (c != NULL && c->store == CAND_STORE_SENT) {
+				c->store = CAND_STORE_REFUSED;
+				if (l->stores_out > 0)
+					l->stores_out--;
+				put_progress(d, now_ms, l);
+			}
 			continue;
 		}
 		if (c != NULL && c->state == CAND_STATE_WAIT) {

@@ -40,6 +40,11 @@
 #define DHT_K 20	   /* bucket size and replication factor */
 #define DHT_ALPHA 3	   /* parallel queries per lookup path */
 #define DHT_DISJOINT_D 4   /* paths of a disjoint (S/Kademlia) lookup */
+/* The settled head of a lookup: its DHT_SETTLE closest responsive nodes,
+ * once each has answered and none named a nearer node.  A put answers when
+ * these acknowledged the record (it goes on storing on the rest of the k
+ * closest); a get that holds a valid record answers when these answered. */
+#define DHT_SETTLE 3
 #define DHT_VALUE_MAX 1000 /* record value bytes */
 #define DHT_SALT_MAX 32	   /* record salt bytes */
 
@@ -144,9 +149,13 @@ struct dht_result {
 	unsigned replies; /* authenticated replies received */
 	/* find_node: the target, authenticated by its own reply. */
 	struct dht_node_info node;
-	/* get: the record found (highest seq of those seen), else NULL. */
+	/* get: the record found (highest seq of those seen, this node's own
+	 * copy included), else NULL.  rounds is 0 when only the own copy was
+	 * found. */
 	const struct dht_record *record;
-	/* put: how many of the k closest acknowledged the store. */
+	/* put: how many nodes had acknowledged the store when the callback
+	 * ran (the settled head at least; the rest of the k closest are
+	 * stored on afterwards). */
 	unsigned stored;
 	/* the closest nodes that answered (find_node without an exact match,
 	 * put), nearest first. */
@@ -157,8 +166,8 @@ struct dht_result {
 /* Lookup options (bit flags). */
 #define DHT_LOOKUP_DISJOINT 0x1u /* S/Kademlia, DHT_DISJOINT_D paths */
 #define DHT_PUT_REPUBLISH 0x2u	 /* keep and republish until expiry */
-/* get: complete at the first valid record instead of converging on the k
- * closest and answering the highest sequence number seen. */
+/* get: complete at the first valid record a node sends instead of at the
+ * settled head, answering the highest sequence number seen. */
 #define DHT_GET_FIRST 0x4u
 
 /* Completion callback: called exactly once, from dht_recv() or dht_tick()
@@ -239,12 +248,36 @@ int dht_find_node(struct dht *d, uint64_t now_ms,
 int dht_get(struct dht *d, uint64_t now_ms,
 	    const uint8_t key[static DHT_ID_LEN], unsigned flags,
 	    struct dht_lookup_cb cb);
-/* rec must be signed (dht_record_sign); it is copied.  With
+/* dht_get: the node's own copy of the record (stored for others, or its
+ * own) counts with the ones the network sends; without DHT_GET_FIRST the
+ * lookup ends when it holds a valid record and its settled head answered
+ * (DHT_SETTLE), else when the k closest answered.  dht_put: the callback
+ * runs once the settled head acknowledged the store (or, failing that, when
+ * the lookup ends); the lookup goes on until the k closest were stored on.
+ * rec must be signed (dht_record_sign); it is copied.  With
  * DHT_PUT_REPUBLISH the node keeps it (bounded by own_records_max, a higher
  * seq under the same key replaces) and stores it again every republish_ms
  * until it expires. */
 int dht_put(struct dht *d, uint64_t now_ms, const struct dht_record *rec,
 	    unsigned flags, struct dht_lookup_cb cb);
+
+/* A put in two steps, for a caller that must make the record's sequence
+ * number durable before any node may see the record: dht_put_begin()
+ * starts the search for the nodes closest to key (the STOREs wait) and
+ * gives a handle; dht_put_commit() hands over the signed record, whose key
+ * must be key, and lets the STOREs go.  The search thus runs while the
+ * caller writes.  Exactly one of dht_put_commit() and dht_put_abort() must
+ * follow a successful begin.  dht_put_abort(), and dht_put_commit() when it
+ * fails (-EINVAL: not this put's key, expired, unknown handle;
+ * -EKEYREJECTED; -ENOSPC, -ENOMEM with DHT_PUT_REPUBLISH), end the put
+ * without calling cb.  After a successful commit, cb runs as for dht_put()
+ * (possibly from dht_put_commit() itself). */
+int dht_put_begin(struct dht *d, uint64_t now_ms,
+		  const uint8_t key[static DHT_ID_LEN], unsigned flags,
+		  struct dht_lookup_cb cb, uint64_t *handle);
+int dht_put_commit(struct dht *d, uint64_t now_ms, uint64_t handle,
+		   const struct dht_record *rec);
+void dht_put_abort(struct dht *d, uint64_t handle);
 
 /* Counters and sizes for dht.status. */
 void dht_status(const struct dht *d, struct dht_status *st);

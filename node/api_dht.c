@@ -29,7 +29,6 @@ struct dht_call {
 	struct node *node;
 	uint8_t key[DHT_ID_LEN];
 	uint64_t seq;
-	struct dht_record local; /* get: our own stored copy, if any */
 };
 
 static uint64_t now_ms(const struct node *n)
@@ -90,14 +89,14 @@ static struct rpc_result *m_dht_status(struct rpc_call *call)
 			  " s:{s:I, s:I, s:I, s:I, s:I},"
 			  " s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
 			  " s:I, s:I},"
-			  " s:I, s:I, s:I, s:I, s:I, s:I}",
+			  " s:I, s:I, s:I, s:I, s:I, s:I, s:{s:I, s:I}}",
 			  "id", id, "listen", n->listen_str, "contacts",
 			  st.contacts, "replacements", st.replacements,
 			  "buckets", st.buckets, "records", st.records,
 			  "record_bytes", (json_int_t)st.record_bytes,
-			  "own_records", st.own_records, "lookups",
-			  st.lookups, "pending", st.pending, "traffic",
-			  "pkts_in", (json_int_t)st.pkts_in, "pkts_out",
+			  "own_records", st.own_records, "lookups", st.lookups,
+			  "pending", st.pending, "traffic", "pkts_in",
+			  (json_int_t)st.pkts_in, "pkts_out",
 			  (json_int_t)st.pkts_out, "bytes_in",
 			  (json_int_t)st.bytes_in, "bytes_out",
 			  (json_int_t)st.bytes_out, "send_errors",
@@ -118,7 +117,9 @@ static struct rpc_result *m_dht_status(struct rpc_call *call)
 			  (json_int_t)st.lookups_done, "lookups_failed",
 			  (json_int_t)st.lookups_failed, "stores_accepted",
 			  (json_int_t)st.stores_accepted, "stores_rejected",
-			  (json_int_t)st.stores_rejected));
+			  (json_int_t)st.stores_rejected, "key_cache", "hits",
+			  (json_int_t)st.key_cache_hits, "misses",
+			  (json_int_t)st.key_cache_misses));
 }
 
 static struct rpc_result *m_dht_bootstrap(struct rpc_call *call)
@@ -239,11 +240,7 @@ static void get_done(void *arg, const struct dht_result *res)
 	char pub[CX_CONTACT_ID_LEN + 1];
 	json_t *o;
 
-	if ((res->status != 0 || rec == NULL) &&
-	    dht_record_lookup_local(dc->node->dht, dc->key, &dc->local) == 0)
-		rec = &dc->local; /* FIXME: the lookup should count our own
-				   * store; until dht/ does, look here. */
-	if (rec == NULL) {
+	if (res->status != 0 || rec == NULL) {
 		rpc_later_fail(dc->later,
 			       res->status == -ETIMEDOUT && res->replies == 0
 				       ? NODE_ERR_UNREACHABLE
@@ -257,8 +254,7 @@ static void get_done(void *arg, const struct dht_result *res)
 	cx_contact_id_encode(pub, sizeof pub, rec->pk);
 	o = json_pack("{s:s, s:I, s:s, s:I, s:i}", "value_hex", hex, "seq",
 		      (json_int_t)rec->seq, "publisher", pub, "expires_at",
-		      (json_int_t)rec->expiry_s, "rounds",
-		      rec == &dc->local ? 0 : res->rounds);
+		      (json_int_t)rec->expiry_s, "rounds", res->rounds);
 	if (o != NULL && is_utf8_text(rec->value, rec->value_len))
 		json_object_set_new(o, "value",
 				    json_stringn((const char *)rec->value,
@@ -352,13 +348,6 @@ static void put_done(void *arg, const struct dht_result *res)
 	free(dc);
 }
 
-static int start_put(struct dht_call *dc, void *arg)
-{
-	return dht_put(dc->node->dht, now_ms(dc->node), arg,
-		       DHT_PUT_REPUBLISH,
-		       (struct dht_lookup_cb){put_done, dc});
-}
-
 static struct rpc_result *m_dht_put(struct rpc_call *call)
 {
 	static const char *const allowed[] = {"value", "salt", "ttl_s", NULL};
@@ -368,7 +357,7 @@ static struct rpc_result *m_dht_put(struct rpc_call *call)
 	struct dht_call *dc;
 	struct rpc_result *r;
 	const char *value, *salt;
-	uint64_t ttl = DHT_TTL_DEFAULT_S;
+	uint64_t ttl = DHT_TTL_DEFAULT_S, h;
 	bool has_ttl;
 	int e;
 
@@ -399,18 +388,45 @@ static struct rpc_result *m_dht_put(struct rpc_call *call)
 		return rpc_fail(call, NODE_ERR_INTERNAL, NULL, NULL);
 	dc->node = n;
 	dht_record_key(dc->key, &rec);
+	r = rpc_pending(call, &dc->later);
+	if (dc->later == NULL) {
+		free(dc);
+		return r;
+	}
+	/* The search for the closest nodes goes out first and runs while the
+	 * sequence number is written (an fsync, often the longest step); the
+	 * record is signed and handed over, so stored anywhere, only once its
+	 * number is durable: a restart never signs two values with one seq. */
+	e = dht_put_begin(n->dht, now_ms(n), dc->key, DHT_PUT_REPUBLISH,
+			  (struct dht_lookup_cb){put_done, dc}, &h);
+	if (e < 0) {
+		rpc_later_fail(dc->later, node_err_from_errno(e), NULL,
+			       "lookup not started: %s", strerror(-e));
+		free(dc);
+		return r;
+	}
 	memcpy(sio.k, "own:", 4);
 	memcpy(sio.k + 4, dc->key, DHT_ID_LEN);
-	if ((e = store_write(n->store, seq_next, &sio)) < 0) {
-		free(dc);
-		return rpc_fail(call, node_err_from_errno(e), NULL, NULL);
+	if ((e = store_write(n->store, seq_next, &sio)) == 0) {
+		rec.seq = dc->seq = sio.seq;
+		if (dht_record_sign(&rec, n->identity.account_sk) < 0)
+			e = -EFAULT;
 	}
-	rec.seq = dc->seq = sio.seq;
-	if (dht_record_sign(&rec, n->identity.account_sk) < 0) {
+	if (e < 0) {
+		dht_put_abort(n->dht, h);
+		rpc_later_fail(dc->later,
+			       e == -EFAULT ? NODE_ERR_INTERNAL
+					    : node_err_from_errno(e),
+			       NULL, NULL);
 		free(dc);
-		return rpc_fail(call, NODE_ERR_INTERNAL, NULL, NULL);
+	} else if ((e = dht_put_commit(n->dht, now_ms(n), h, &rec)) < 0) {
+		/* dc is ours again: the commit failed without the callback */
+		rpc_later_fail(dc->later, node_err_from_errno(e), NULL,
+			       "lookup not started: %s", strerror(-e));
+		free(dc);
 	}
-	return start_lookup(call, dc, start_put, &rec);
+	kick(n);
+	return r;
 }
 
 const struct rpc_method rpc_dht_methods[] = {

@@ -34,7 +34,7 @@ static void ok(bool cond, const char *what, double v)
 
 struct tally {
 	unsigned started, done, found, stored;
-	unsigned rounds_sum;
+	unsigned rounds_sum, queries_sum;
 	uint64_t last_seq;
 	uint8_t want[DHT_ID_LEN];
 };
@@ -54,6 +54,7 @@ static void get_cb(void *arg, const struct dht_result *res)
 	struct tally *t = arg;
 
 	t->done++;
+	t->queries_sum += res->queries;
 	if (res->status == 0 && res->record != NULL) {
 		t->found++;
 		t->last_seq = res->record->seq;
@@ -75,6 +76,22 @@ static bool tally_done(void *arg)
 	struct tally *t = arg;
 
 	return t->done == t->started;
+}
+
+/* The node's lookups have all ended (a put answers before its last
+ * stores are acknowledged). */
+struct idle_node {
+	struct sim *s;
+	unsigned i;
+};
+
+static bool node_idle(void *arg)
+{
+	const struct idle_node *n = arg;
+	struct dht_status st;
+
+	dht_status(sim_dht(n->s, n->i), &st);
+	return st.lookups == 0;
 }
 
 static unsigned pick_up(struct sim *s, struct sim_rng *r, bool honest)
@@ -158,6 +175,8 @@ static unsigned put_records(struct sim *s, struct sim_rng *r, unsigned n,
 	return t.found;
 }
 
+static unsigned get_queries; /* requests of the last get_records() */
+
 static unsigned get_records(struct sim *s, struct sim_rng *r, unsigned n,
 			    uint8_t keys[][DHT_ID_LEN], unsigned flags,
 			    uint64_t *seq_sum)
@@ -179,6 +198,7 @@ static unsigned get_records(struct sim *s, struct sim_rng *r, unsigned n,
 		sim_run_while(s, tally_done, &t, sim_now(s) + 120000);
 		*seq_sum += t.last_seq;
 	}
+	get_queries = t.queries_sum;
 	return t.found;
 }
 
@@ -252,6 +272,10 @@ static void t_records(void)
 	put_records(s, &r, 30, 9, keys);
 	get_records(s, &r, 30, keys, 0, &seq_sum);
 	ok(seq_sum == 30 * 9, "seq 9 replaces seq 5", (double)seq_sum);
+	/* They answer at the settled head, not after the k closest. */
+	ok(get_queries <= 30 * DHT_K / 2,
+	   "converging gets ask fewer than k/2 nodes on average",
+	   get_queries / 30.0);
 	/* Expiry: after the record's lifetime nobody returns it. */
 	sim_run_until(s, sim_now(s) + 7300 * 1000ull);
 	n = get_records(s, &r, 10, keys, 0, &seq_sum);
@@ -266,6 +290,13 @@ static void t_records(void)
 		(struct dht_lookup_cb){put_cb, &t});
 	sim_touch(s, 7);
 	sim_run_while(s, tally_done, &t, sim_now(s) + 60000);
+	ok(t.stored >= DHT_SETTLE, "the put answers once the nearest acked",
+	   t.stored);
+	{
+		struct idle_node in = {s, 7};
+
+		sim_run_while(s, node_idle, &in, sim_now(s) + 60000);
+	}
 	{
 		uint8_t key[DHT_ID_LEN];
 		unsigned holders = 0, later = 0;

@@ -324,7 +324,7 @@ static void test_body_parse(void **state)
 
 struct got {
 	int calls, status;
-	unsigned stored;
+	unsigned stored, rounds, queries;
 	uint64_t seq;
 	uint8_t id[32];
 };
@@ -336,9 +336,26 @@ static void got_cb(void *arg, const struct dht_result *res)
 	g->calls++;
 	g->status = res->status;
 	g->stored = res->stored;
+	g->rounds = res->rounds;
+	g->queries = res->queries;
 	if (res->record != NULL)
 		g->seq = res->record->seq;
 	memcpy(g->id, res->node.id, 32);
+}
+
+/* A put of rec (or, rec NULL, a get of key) from node from, delivered to
+ * the end. */
+static void op_run(struct net *net, unsigned from, const struct dht_record *rec,
+		   const uint8_t *key, unsigned flags, struct got *g)
+{
+	struct dht_lookup_cb cb = {got_cb, g};
+	struct dht *d = net->n[from].d;
+
+	memset(g, 0, sizeof *g);
+	assert_int_equal(rec != NULL ? dht_put(d, net->now, rec, flags, cb)
+				     : dht_get(d, net->now, key, flags, cb),
+			 0);
+	net_run(net);
 }
 
 static void test_find_node(void **state)
@@ -399,25 +416,15 @@ static void test_put_get_seq(void **state)
 	link_all(net);
 	mk_record(&r, sk, 5, net->now, 100);
 	dht_record_key(key, &r);
-	assert_int_equal(dht_put(net->n[0].d, net->now, &r, 0,
-				 (struct dht_lookup_cb){got_cb, &g}),
-			 0);
-	net_run(net);
+	op_run(net, 0, &r, NULL, 0, &g);
 	assert_int_equal(g.calls, 1);
 	assert_int_equal(g.status, 0);
 	assert_int_equal(g.stored, 3);
 	/* Lower sequence number: acknowledged as "old", not stored. */
 	mk_record(&r, sk, 4, net->now, 100);
 	g.calls = 0;
-	assert_int_equal(dht_put(net->n[1].d, net->now, &r, 0,
-				 (struct dht_lookup_cb){got_cb, &g}),
-			 0);
-	net_run(net);
-	g.calls = 0;
-	assert_int_equal(dht_get(net->n[3].d, net->now, key, 0,
-				 (struct dht_lookup_cb){got_cb, &g}),
-			 0);
-	net_run(net);
+	op_run(net, 1, &r, NULL, 0, &g);
+	op_run(net, 3, NULL, key, 0, &g);
 	assert_int_equal(g.calls, 1);
 	assert_int_equal(g.status, 0);
 	assert_int_equal(g.seq, 5);
@@ -425,11 +432,7 @@ static void test_put_get_seq(void **state)
 	assert_true(st.stores_rejected >= 1);
 	/* Not found. */
 	key[0] ^= 1;
-	g.calls = 0;
-	assert_int_equal(dht_get(net->n[3].d, net->now, key, 0,
-				 (struct dht_lookup_cb){got_cb, &g}),
-			 0);
-	net_run(net);
+	op_run(net, 3, NULL, key, 0, &g);
 	assert_int_equal(g.calls, 1);
 	assert_int_equal(g.status, -ENOENT);
 	/* Expiry drops it. */
@@ -441,6 +444,121 @@ static void test_put_get_seq(void **state)
 	assert_int_equal(dht_put(net->n[0].d, net->now, &r, 0,
 				 (struct dht_lookup_cb){got_cb, &g}),
 			 -EKEYREJECTED);
+	net_free(net);
+}
+
+/* A node's own copies count in its gets: records it stores for others and
+ * its own (kept for republishing); the network is asked all the same, and
+ * a newer network copy wins. */
+static void test_get_local(void **state)
+{
+	struct net *net = net_new(2);
+	struct dht_record r;
+	uint8_t sk[64], key[32];
+	struct got g = {0}, gp = {0};
+	unsigned flags[2] = {0, DHT_GET_FIRST};
+
+	(void)state;
+	link_all(net);
+	/* 0 publishes seq 5 without keeping it: only 1 holds it. */
+	mk_record(&r, sk, 5, net->now, 50);
+	dht_record_key(key, &r);
+	op_run(net, 0, &r, NULL, 0, &g);
+	assert_int_equal(g.stored, 1);
+	for (unsigned i = 0; i < 2; i++) {
+		op_run(net, 1, NULL, key, flags[i], &g);
+		assert_int_equal(g.calls, 1);
+		assert_int_equal(g.status, 0);
+		assert_int_equal(g.seq, 5);
+		assert_int_equal(g.rounds, 0);	/* the own copy */
+		assert_int_equal(g.queries, 1); /* 0 was asked */
+	}
+	/* 1 publishes seq 6 from elsewhere: 0 stores it, 1 keeps 5. */
+	mk_record(&r, sk, 6, net->now, 50);
+	op_run(net, 1, &r, NULL, 0, &g);
+	op_run(net, 1, NULL, key, 0, &g);
+	assert_int_equal(g.status, 0);
+	assert_int_equal(g.seq, 6); /* the network's newer copy */
+	assert_int_equal(g.rounds, 1);
+	/* 0 republishes seq 7 itself: its own copy counts for it. */
+	mk_record(&r, sk, 7, net->now, 50);
+	assert_int_equal(dht_put(net->n[0].d, net->now, &r, DHT_PUT_REPUBLISH,
+				 (struct dht_lookup_cb){got_cb, &gp}),
+			 0);
+	net->nq = 0; /* lost on the way: nobody else has 7 */
+	op_run(net, 0, NULL, key, 0, &g);
+	assert_int_equal(g.calls, 1);
+	assert_int_equal(g.status, 0);
+	assert_int_equal(g.seq, 7);
+	net_free(net);
+}
+
+/* dht_put_begin() searches without storing; dht_put_commit() stores;
+ * dht_put_abort() and a failed commit end the put without a callback. */
+static void test_put_two_step(void **state)
+{
+	struct net *net = net_new(4);
+	struct dht_record r, other;
+	uint8_t sk[64], key[32];
+	struct got g = {0};
+	struct dht_status st;
+	uint64_t h;
+
+	(void)state;
+	link_all(net);
+	mk_record(&r, sk, 1, net->now, 80);
+	dht_record_key(key, &r);
+	assert_int_equal(dht_put_begin(net->n[0].d, net->now, key, 0,
+				       (struct dht_lookup_cb){got_cb, &g}, &h),
+			 0);
+	net_run(net);
+	assert_int_equal(g.calls, 0);
+	for (unsigned i = 1; i < 4; i++) {
+		dht_status(net->n[i].d, &st);
+		assert_int_equal(st.records, 0); /* nothing stored yet */
+	}
+	assert_int_equal(dht_put_commit(net->n[0].d, net->now, h, &r), 0);
+	net_run(net);
+	assert_int_equal(g.calls, 1);
+	assert_int_equal(g.status, 0);
+	assert_int_equal(g.stored, 3);
+	for (unsigned i = 1; i < 4; i++) {
+		dht_status(net->n[i].d, &st);
+		assert_int_equal(st.records, 1);
+	}
+	/* A used handle is dead. */
+	assert_int_equal(dht_put_commit(net->n[0].d, net->now, h, &r), -EINVAL);
+	/* A record under another key is refused and ends the put. */
+	memset(&g, 0, sizeof g);
+	assert_int_equal(dht_put_begin(net->n[0].d, net->now, key, 0,
+				       (struct dht_lookup_cb){got_cb, &g}, &h),
+			 0);
+	other = r;
+	other.salt[0] ^= 1;
+	assert_int_equal(dht_record_sign(&other, sk), 0);
+	assert_int_equal(dht_put_commit(net->n[0].d, net->now, h, &other),
+			 -EINVAL);
+	/* So is a bad signature. */
+	assert_int_equal(dht_put_begin(net->n[0].d, net->now, key, 0,
+				       (struct dht_lookup_cb){got_cb, &g}, &h),
+			 0);
+	other = r;
+	other.seq = 2;
+	assert_int_equal(dht_put_commit(net->n[0].d, net->now, h, &other),
+			 -EKEYREJECTED);
+	/* And an abort. */
+	assert_int_equal(dht_put_begin(net->n[0].d, net->now, key, 0,
+				       (struct dht_lookup_cb){got_cb, &g}, &h),
+			 0);
+	dht_put_abort(net->n[0].d, h);
+	dht_put_abort(net->n[0].d, h); /* stale: nothing */
+	net_run(net);
+	assert_int_equal(g.calls, 0);
+	dht_status(net->n[0].d, &st);
+	assert_int_equal(st.lookups, 0);
+	assert_int_equal(dht_put_begin(net->n[0].d, net->now, key, 0,
+				       (struct dht_lookup_cb){NULL, NULL}, &h),
+			 -EINVAL);
 	net_free(net);
 }
 
@@ -703,6 +821,8 @@ int main(void)
 		cmocka_unit_test(test_find_node),
 		cmocka_unit_test(test_bootstrap_by_address),
 		cmocka_unit_test(test_put_get_seq),
+		cmocka_unit_test(test_get_local),
+		cmocka_unit_test(test_put_two_step),
 		cmocka_unit_test(test_hostile_packets),
 		cmocka_unit_test(test_timeout),
 		cmocka_unit_test(test_subnet_limit),
