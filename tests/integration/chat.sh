@@ -91,6 +91,23 @@ ev=$(wait_ev a message.received "$sa")
 check "a receives b's reply with reply_to" \
 	both "$ev" 'hi alice' "\"reply_to\":\"$mid\""
 
+# read receipts switched off for one contact: the sender stays at delivered
+rpc b contacts.set "{\"id\":\"$ida\",\"receipts\":\"off\"}" >/dev/null
+sb=$(seq_of b)
+out=$(rpc a messages.send "{\"to\":\"$idb\",\"body\":\"no receipt please\"}")
+nid=$(field "$out" id)
+wait_ev b message.received "$sb" >/dev/null
+nodel() { rpc a messages.list "{\"with\":\"$idb\",\"limit\":1}" | grep -q '"status":"delivered"'; }
+until_true nodel
+out=$(rpc b messages.mark_read "{\"with\":\"$ida\"}")
+check "b reads with receipts off for a" has "$out" '"marked":1'
+sleep 1
+check "... and a's message stays 'delivered', not 'read'" nodel
+rpc b contacts.set "{\"id\":\"$ida\",\"receipts\":\"default\"}" >/dev/null
+out=$(rpc b settings.set '{"read_receipts":false}')
+check "settings.set turns read receipts off globally" has "$out" '"read_receipts":false'
+rpc b settings.set '{"read_receipts":true}' >/dev/null
+
 # 200 in a row arrive in order
 sb=$(seq_of b)
 i=1
