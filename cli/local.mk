@@ -3,6 +3,7 @@
 # the whole command in-process against a fake daemon.
 noinst_LIBRARIES += cli/libcli.a
 cli_libcli_a_SOURCES = cli/cli.h cli/cmds.c cli/rpc.c cli/out.c \
+	cli/chat.c cli/chat.h cli/chat_out.c \
 	cli/conn.c cli/conn.h cli/lines.c cli/lines.h cli/proto.c cli/proto.h
 cli_libcli_a_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(QRENCODE_CFLAGS)
 
