@@ -573,7 +573,7 @@ const struct cli_cmd cli_cmds[] = {
 	 cmd_id},
 	{"contact",
 	 "add|accept|reject|remove|block|unblock|list|verify|set ...",
-	 "add, accept, list, verify... contacts",
+	 "manage contacts: add, accept, list, verify...",
 	 "Manages your contacts.  CONTACT is a contact ID, a parley: URI\n"
 	 "or the exact name of one contact.  With -J, each prints the\n"
 	 "result of its contacts.* method.\n"
