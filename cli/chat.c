@@ -694,6 +694,12 @@ int cli__cmd_send(struct cli *c, int argc, char **argv)
 		r = EX_DATAERR;
 		goto out;
 	}
+	/* UTF-8 allows U+0000; the API does not (docs/API.md). */
+	if (memchr(body, '\0', len) != NULL) {
+		cli_errorf(c, "the message holds a NUL byte; nothing was sent");
+		r = EX_DATAERR;
+		goto out;
+	}
 	extra = json_pack("{s:s%}", "body", body, len);
 	extra = add_str(extra, "reply_to", o.reply_to);
 	if (extra == NULL) {

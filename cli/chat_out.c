@@ -574,7 +574,7 @@ static void put_label(FILE *f, const json_t *names, const char *id)
  * words; CHAT_EV_NONE for every other event. */
 enum chat_ev {
 	CHAT_EV_NONE,
-	CHAT_EV_RECEIVED, /* {id, from, body, sent_at, reply_to?} */
+	CHAT_EV_RECEIVED, /* {id, from, body | body_omitted, sent_at, ...} */
 	CHAT_EV_STATUS,	  /* {id, to, status} */
 	CHAT_EV_REQUEST,  /* {id, name, greeting} */
 	CHAT_EV_ACCEPTED, /* {id} */
@@ -586,9 +586,12 @@ static enum chat_ev chat_ev_kind(const char *t, const json_t *data)
 {
 	bool has_id = data_str(data, "id") != NULL;
 
+	/* A body too big for an event comes as body_omitted: true. */
 	if (strcmp(t, "message.received") == 0)
 		return data_str(data, "from") != NULL &&
-				       data_str(data, "body") != NULL
+				       (data_str(data, "body") != NULL ||
+					json_is_true(json_object_get(
+						data, "body_omitted")))
 			       ? CHAT_EV_RECEIVED
 			       : CHAT_EV_NONE;
 	if (strcmp(t, "message.status") == 0)
@@ -628,8 +631,11 @@ static void put_chat_words(FILE *f, enum chat_ev k, const json_t *data,
 		/* One event, one line: newlines of the body as ^J. */
 		put_label(f, names, data_str(data, "from"));
 		fputs(": ", f);
-		cli_put_text(f, json_string_value(body),
-			     json_string_length(body), -1);
+		if (json_is_string(body))
+			cli_put_text(f, json_string_value(body),
+				     json_string_length(body), -1);
+		else
+			fputs("(a long message: see parley history)", f);
 		break;
 	case CHAT_EV_STATUS:
 		put_str(f, id);

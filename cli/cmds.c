@@ -599,10 +599,10 @@ const struct cli_cmd cli_cmds[] = {
 	 "Sends a message to CONTACT and prints its id.  The words of\n"
 	 "TEXT are joined with single spaces; without TEXT, or with -,\n"
 	 "the message is read from standard input (one final newline is\n"
-	 "dropped).  A message holds 1 to 65536 bytes of UTF-8; any other\n"
-	 "is refused and nothing is sent.  Options come before CONTACT:\n"
-	 "what follows it is the message, even if it starts with '-'.\n"
-	 "With -J, the messages.send result.\n"
+	 "dropped).  A message holds 1 to 65536 bytes of UTF-8, no NUL;\n"
+	 "any other is refused and nothing is sent.  Options come before\n"
+	 "CONTACT: what follows it is the message, even if it starts\n"
+	 "with '-'.  With -J, the messages.send result.\n"
 	 "\n"
 	 "  -r, --reply-to ID   the message answers message ID\n",
 	 cli__cmd_send},

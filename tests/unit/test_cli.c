@@ -614,6 +614,7 @@ static void run_free(struct run *r)
 /* Standard input of the next run_cli(), or NULL for none (an empty
  * stream). */
 static const char *run_input;
+static size_t run_input_len; /* its length when it holds NUL; else 0 */
 
 /* Runs `parley -s SOCKET ARGS...` (NULL-terminated) in-process. */
 static void run_cli(struct run *r, ...)
@@ -636,9 +637,10 @@ static void run_cli(struct run *r, ...)
 	out = open_memstream(&r->out, &olen);
 	err = open_memstream(&r->err, &elen);
 	/* fmemopen takes no empty buffer: no input is /dev/null. */
-	in = run_input != NULL && run_input[0] != '\0'
-		     ? fmemopen((void *)run_input, strlen(run_input), "r")
-		     : fopen("/dev/null", "r");
+	if (run_input != NULL && run_input_len == 0)
+		run_input_len = strlen(run_input);
+	in = run_input_len > 0 ? fmemopen((void *)run_input, run_input_len, "r")
+			       : fopen("/dev/null", "r");
 	assert_non_null(in);
 	assert_non_null(out);
 	assert_non_null(err);
@@ -652,6 +654,7 @@ static void run_cli(struct run *r, ...)
 	fclose(out);
 	fclose(err);
 	run_input = NULL;
+	run_input_len = 0;
 	if (fk.running) {
 		pthread_join(fk.th, NULL);
 		fk.running = false;
@@ -1690,6 +1693,11 @@ static void test_print_chat_events(void **state)
 		 "typing alice is typing"},
 		{"{\"id\":\"" ID_A "\",\"typing\":false}", "typing",
 		 "typing alice stopped typing"},
+		{"{\"id\":\"" MSG1 "\",\"from\":\"" ID_A "\",\"body_omitted\":"
+		 "true,\"sent_at\":1}",
+		 "message.received",
+		 "message.received alice: (a long message: see parley "
+		 "history)"},
 		/* Not as documented: the generic form. */
 		{"{\"from\":\"" ID_A "\"}", "message.received",
 		 "message.received {\"from\":\"" ID_A "\"}"},
@@ -1986,6 +1994,13 @@ static void test_send_stdin(void **state)
 	run_input = "\n";
 	run_cli(&r, "send", "alice", NULL);
 	assert_int_equal(r.rc, EX_DATAERR);
+	run_free(&r);
+	/* UTF-8, but U+0000 is no part of a message. */
+	run_input = "a\0b";
+	run_input_len = 3;
+	run_cli(&r, "send", "alice", NULL);
+	assert_int_equal(r.rc, EX_DATAERR);
+	assert_non_null(strstr(r.err, "holds a NUL byte"));
 	run_free(&r);
 	run_input = "caf\xc3";
 	run_cli(&r, "send", "alice", NULL);
