@@ -37,12 +37,9 @@ FUZZ_TESTS += tests/fuzz/fuzz_cli_reply
 dist_check_SCRIPTS += tests/integration/cli_basic.sh
 TESTS += tests/integration/cli_basic.sh
 
-# Messaging through the command between two real daemons.  FIXME: only
-# distributed until the daemon serves the messaging API (node/api_chat.c);
-# then it moves to dist_check_SCRIPTS and TESTS like cli_basic.sh.  Until
-# then it bails out at once ("Bail out! the daemon does not serve
-# contacts.list").
-EXTRA_DIST += tests/integration/chat_cli.sh
+# Messaging through the command only, between two real daemons.
+dist_check_SCRIPTS += tests/integration/chat_cli.sh
+TESTS += tests/integration/chat_cli.sh
 
 # Fuzz target: the whole command (cli_main on a socketpair) against
 # arbitrary daemon output.
