@@ -725,12 +725,11 @@ static int history_done(struct cli *c, const struct peer *p,
 		cli_errorf(c, "messages.list: the result has no \"messages\"");
 		return EX_PROTOCOL;
 	}
-	return cli__finish_output(
-		c, cli_print_history(c->out, result, p->label, o->ids,
-				     o->limit > 0 ? o->limit
-						  : HISTORY_LIMIT_DEFAULT) < 0
-			   ? EX_IOERR
-			   : 0);
+	return cli__finish_output(c, cli_print_history(c->out, result, p->label,
+						       o->ids,
+						       (size_t)o->limit) < 0
+					     ? EX_IOERR
+					     : 0);
 }
 
 int cli__cmd_history(struct cli *c, int argc, char **argv)
@@ -743,8 +742,14 @@ int cli__cmd_history(struct cli *c, int argc, char **argv)
 		return r;
 	if (argc - optind != 1)
 		return cli__usage_error(c, argv[0], "expected one CONTACT");
-	extra = o.limit > 0 ? json_pack("{s:I}", "limit", (json_int_t)o.limit)
-			    : json_object();
+	/* For people, one more than shown tells whether there are earlier
+	 * messages; -J asks for exactly what the user said. */
+	if (o.limit == 0)
+		o.limit = HISTORY_LIMIT_DEFAULT;
+	extra = json_pack(
+		"{s:I}", "limit",
+		(json_int_t)(o.limit +
+			     (!c->json && o.limit < HISTORY_LIMIT_MAX)));
 	extra = add_str(extra, "before", o.before);
 	if (extra == NULL) {
 		cli_errorf(c, "out of memory");

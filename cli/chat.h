@@ -87,14 +87,14 @@ void cli_fmt_local(char *buf, size_t size, json_int_t ms);
  * or "no contacts". */
 int cli_print_contacts(FILE *f, const json_t *list);
 
-/* The messages of a messages.list result, one per line (more for a body
- * of several lines): local time, who ("me" or peer), a direction mark
- * ("<" in, ">" out), the body, and the status of outgoing ones in
- * brackets.  With ids, each line starts with the message id.  limit is
- * the page size asked for: a full page ends with a hint how to see the
- * messages before it. */
+/* The newest show messages of a messages.list result, one per line
+ * (more for a body of several lines): local time, who ("me" or peer), a
+ * direction mark ("<" in, ">" out), the body, and the status of outgoing
+ * ones in brackets.  With ids, each line starts with the message id.
+ * When the result holds more than show (ask for one more to know), a
+ * first line says how to see the messages before those shown. */
 int cli_print_history(FILE *f, const json_t *result, const char *peer, bool ids,
-		      long long limit);
+		      size_t show);
 
 /* A contacts.verify result: the safety number in three rows of four
  * groups and what to do with it. */

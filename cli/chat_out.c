@@ -451,10 +451,10 @@ static void put_message(FILE *f, const json_t *m, const char *peer,
 }
 
 int cli_print_history(FILE *f, const json_t *result, const char *peer, bool ids,
-		      long long limit)
+		      size_t show)
 {
 	const json_t *msgs = json_object_get(result, "messages"), *m;
-	size_t i, who_w = cli_put_text(NULL, peer, strlen(peer), -1);
+	size_t i, first = 0, who_w = cli_put_text(NULL, peer, strlen(peer), -1);
 
 	if (json_array_size(msgs) == 0) {
 		fputs("no messages with ", f);
@@ -466,14 +466,17 @@ int cli_print_history(FILE *f, const json_t *result, const char *peer, bool ids,
 		who_w = 2; /* "me" */
 	if (who_w > NAME_COLS_MAX)
 		who_w = NAME_COLS_MAX;
-	/* A full page: there may be more before it. */
-	if (limit > 0 && json_array_size(msgs) >= (size_t)limit) {
+	/* More than asked for: there are messages before those shown. */
+	if (json_array_size(msgs) > show) {
+		first = json_array_size(msgs) - show;
 		fputs("(earlier messages: --before ", f);
-		put_json(f, json_object_get(json_array_get(msgs, 0), "id"));
+		put_json(f, json_object_get(json_array_get(msgs, first), "id"));
 		fputs(")\n", f);
 	}
 	json_array_foreach(msgs, i, m)
 	{
+		if (i < first)
+			continue;
 		if (json_is_object(m)) {
 			put_message(f, m, peer, who_w, ids);
 		} else {

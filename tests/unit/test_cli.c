@@ -1599,11 +1599,10 @@ static void test_print_history(void **state)
 			    "2025-11-27 22:43:19  alice  < (re ffeeddcc) "
 			    "^[[2Jgotcha<U+202E>\n");
 	free(out);
-	/* With ids, and a full page: the hint where to go on. */
-	CAPTURE(out, cli_print_history(f, h, "a", true, 3));
+	/* With ids, and more than shown: the hint where to go on. */
+	CAPTURE(out, cli_print_history(f, h, "a", true, 2));
 	assert_string_equal(
-		out, "(earlier messages: --before " MSG1 ")\n" MSG1
-		     "  2025-11-27 22:43:17  a   < hello\n" MSG2
+		out, "(earlier messages: --before " MSG2 ")\n" MSG2
 		     "  2025-11-27 22:43:18  me  > two\n"
 		     "                                                       "
 		     "      lines  [delivered]\n" MSG1
@@ -2038,6 +2037,8 @@ static void test_history_cmd(void **state)
 		{STEP_REPLY, "messages.list", R(2, "{\"messages\":{}}")},
 		END,
 	};
+	/* For people one more than shown is asked for: there are earlier
+	 * messages if it comes. */
 	static const struct step s[] = {
 		LIST_STEP,
 		{STEP_REPLY,
@@ -2046,22 +2047,35 @@ static void test_history_cmd(void **state)
 		 R(2, HISTORY)},
 		END,
 	};
+	static const struct step all[] = {
+		LIST_STEP,
+		{STEP_REPLY, "\"params\":{\"with\":\"" ID_A "\",\"limit\":51}}",
+		 R(2, HISTORY)},
+		END,
+	};
 	struct run r;
 
 	(void)state;
 	fake_start(s);
-	run_cli(&r, "history", "alice", "-n", "3", "--before", MSG2, NULL);
+	run_cli(&r, "history", "alice", "-n", "2", "--before", MSG2, NULL);
 	assert_int_equal(r.rc, 0);
 	assert_false(fk.bad_request);
 	assert_string_equal(r.out,
-			    "(earlier messages: --before " MSG1 ")\n"
-			    "2025-11-27 22:43:17  alice  < hello\n"
+			    "(earlier messages: --before " MSG2 ")\n"
 			    "2025-11-27 22:43:18  me     > two\n"
 			    "                              lines  [delivered]\n"
 			    "2025-11-27 22:43:19  alice  < (re ffeeddcc) "
 			    "^[[2Jgotcha<U+202E>\n");
 	run_free(&r);
-	/* -J: the result as it came, the body's escape as \u001B. */
+	/* All 3 of 50: no hint. */
+	serve(all);
+	run_cli(&r, "history", "alice", NULL);
+	assert_false(fk.bad_request);
+	assert_true(strncmp(r.out, "2025-11-27 22:43:17  alice  < hello\n",
+			    36) == 0);
+	run_free(&r);
+	/* -J: the result as it came, the body's escape as \u001B; the
+	 * limit as given. */
 	serve(s);
 	run_cli(&r, "-J", "history", "-n", "3", "-b", MSG2, "alice", NULL);
 	assert_int_equal(r.rc, 0);
