@@ -24,6 +24,7 @@
 #define CLI_TIMEOUT_DEFAULT_S 30
 
 struct cli {
+	FILE *in;		/* input of send and rpc - */
 	FILE *out;		/* results */
 	FILE *err;		/* diagnostics */
 	bool json;		/* -J: machine-readable output */
@@ -54,6 +55,7 @@ struct cli_cmd {
 /* Where cli_main() runs: its streams, and optionally a connection made
  * by the caller (tests and fuzzing hand in one end of a socketpair). */
 struct cli_env {
+	FILE *in;      /* standard input; NULL means stdin */
 	FILE *out;     /* results */
 	FILE *err;     /* diagnostics */
 	int out_fd;    /* out's descriptor, watched by events -f; -1 none */
@@ -101,6 +103,32 @@ int cli_call(struct cli *c, const char *method, json_t *params,
  * point is a protocol violation.  Returns 0 and *m, or an exit status. */
 int cli_next_notify(struct cli *c, uint64_t deadline_ms, struct cli_msg *m);
 
+/* Helpers the command handlers share (cmds.c). */
+
+/* Prints `usage: parley NAME ARGS` and the command's help on f. */
+void cli__cmd_help(FILE *f, const struct cli_cmd *cmd);
+
+/* Reports a getopt_long failure (ch is ':' or '?') for command cmd
+ * (NULL: the global options).  Returns EX_USAGE. */
+int cli__bad_option(struct cli *c, const char *cmd, char **argv, int ch);
+
+/* Prints "parley: CMD: WHY" and the command's help on err.  Returns
+ * EX_USAGE. */
+int cli__usage_error(struct cli *c, const char *cmd, const char *why);
+
+/* Parses a decimal integer in [min, max]; the whole string must match,
+ * no sign or space in front. */
+bool cli__parse_ll(const char *s, long long min, long long max, long long *out);
+
+/* Flushes out: r, or EX_IOERR when writing failed and r was 0. */
+int cli__finish_output(struct cli *c, int r);
+
+/* Draws text as a QR code on out (cli_print_qr(); in colour on a
+ * terminal, unless NO_COLOR is set or TERM is "dumb"), then an empty
+ * line.  what names the text for the error when it does not fit.
+ * Returns 0 or an exit status. */
+int cli__draw_qr(struct cli *c, const char *text, const char *what);
+
 /* Closes the connection and frees the buffers; the struct may not be
  * used for requests again. */
 void cli_close(struct cli *c);
@@ -140,6 +168,13 @@ void cli_fmt_time(char *buf, size_t size, json_int_t ms, bool with_ms);
 int cli_print_status(FILE *f, const json_t *status, const json_t *version);
 int cli_print_identity(FILE *f, const json_t *id);
 int cli_print_event(FILE *f, const json_t *ev);
+
+/* A settings.get or settings.set result: read receipts and contact
+ * requests, "on" or "off". */
+int cli_print_settings(FILE *f, const json_t *settings);
+
+/* Writes the "SEQ TIME TYPE" start of an event line, without newline. */
+void cli__event_head(FILE *f, const json_t *ev);
 
 /* Draws text as a QR code (libqrencode, error correction level M) in
  * Unicode half blocks with a 4-module quiet zone, two module rows per

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sysexits.h>
 
+#include "cli/chat.h"
 #include "cli/cli.h"
 
 static const char usage_text[] =
@@ -44,14 +45,14 @@ static void print_usage(FILE *f)
 	fputs("\nSee 'parley help COMMAND' and parley(1).\n", f);
 }
 
-static void print_cmd_help(FILE *f, const struct cli_cmd *cmd)
+void cli__cmd_help(FILE *f, const struct cli_cmd *cmd)
 {
 	fprintf(f, "usage: parley %s%s%s\n\n%s", cmd->name,
 		cmd->args[0] != '\0' ? " " : "", cmd->args, cmd->help);
 }
 
 /* Reports a getopt failure for the command being parsed. */
-static int bad_option(struct cli *c, const char *cmd, char **argv, int ch)
+int cli__bad_option(struct cli *c, const char *cmd, char **argv, int ch)
 {
 	const char *what = argv[optind - 1];
 
@@ -68,16 +69,14 @@ static int bad_option(struct cli *c, const char *cmd, char **argv, int ch)
 	return EX_USAGE;
 }
 
-static int usage_error(struct cli *c, const char *cmd, const char *why)
+int cli__usage_error(struct cli *c, const char *cmd, const char *why)
 {
 	cli_errorf(c, "%s: %s", cmd, why);
-	print_cmd_help(c->err, cli_cmd_find(cmd));
+	cli__cmd_help(c->err, cli_cmd_find(cmd));
 	return EX_USAGE;
 }
 
-/* Parses a decimal integer in [min, max]; the whole string must match. */
-static bool parse_ll(const char *s, long long min, long long max,
-		     long long *out)
+bool cli__parse_ll(const char *s, long long min, long long max, long long *out)
 {
 	char *end;
 	long long v;
@@ -92,7 +91,7 @@ static bool parse_ll(const char *s, long long min, long long max,
 	return true;
 }
 
-static int finish_output(struct cli *c, int r)
+int cli__finish_output(struct cli *c, int r)
 {
 	if (r == 0 && (fflush(c->out) != 0 || ferror(c->out))) {
 		cli_errorf(c, "cannot write the output");
@@ -116,12 +115,12 @@ static int cmd_status(struct cli *c, int argc, char **argv)
 
 	while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		if (ch != 'h')
-			return bad_option(c, argv[0], argv, ch);
-		print_cmd_help(c->out, cli_cmd_find(argv[0]));
+			return cli__bad_option(c, argv[0], argv, ch);
+		cli__cmd_help(c->out, cli_cmd_find(argv[0]));
 		return 0;
 	}
 	if (optind != argc)
-		return usage_error(c, argv[0], "no arguments expected");
+		return cli__usage_error(c, argv[0], "no arguments expected");
 	/* Two requests pipelined on one connection; answers come in order. */
 	if ((r = cli_send(c, "node.status", NULL, &id_status)) != 0)
 		return r;
@@ -149,7 +148,7 @@ out:
 	cli_msg_clear(&m);
 	json_decref(status);
 	json_decref(version);
-	return finish_output(c, r);
+	return cli__finish_output(c, r);
 }
 
 /* --- id ---------------------------------------------------------------- */
@@ -163,6 +162,20 @@ static bool use_colour(const struct cli *c)
 
 	return c->out_tty && (no == NULL || no[0] == '\0') &&
 	       (term == NULL || strcmp(term, "dumb") != 0);
+}
+
+int cli__draw_qr(struct cli *c, const char *text, const char *what)
+{
+	int r = cli_print_qr(c->out, text, use_colour(c));
+
+	if (r == -EINVAL) {
+		cli_errorf(c, "%s is too long for a QR code", what);
+		return EX_DATAERR;
+	}
+	if (r < 0)
+		return r == -ENOMEM ? EX_OSERR : EX_IOERR;
+	fputc('\n', c->out);
+	return 0;
 }
 
 static int cmd_id(struct cli *c, int argc, char **argv)
@@ -186,18 +199,18 @@ static int cmd_id(struct cli *c, int argc, char **argv)
 			uri_only = true;
 			break;
 		case 'h':
-			print_cmd_help(c->out, cli_cmd_find(argv[0]));
+			cli__cmd_help(c->out, cli_cmd_find(argv[0]));
 			return 0;
 		default:
-			return bad_option(c, argv[0], argv, ch);
+			return cli__bad_option(c, argv[0], argv, ch);
 		}
 	}
 	if (optind != argc)
-		return usage_error(c, argv[0], "no arguments expected");
+		return cli__usage_error(c, argv[0], "no arguments expected");
 	if (c->json && (qr || uri_only))
-		return usage_error(c, argv[0],
-				   "--qr and --uri print for people; "
-				   "they do not go with -J");
+		return cli__usage_error(c, argv[0],
+					"--qr and --uri print for people; "
+					"they do not go with -J");
 	if ((r = cli_call(c, "identity.get", NULL, &id)) != 0)
 		return r;
 	if (!json_is_object(id)) {
@@ -222,22 +235,14 @@ static int cmd_id(struct cli *c, int argc, char **argv)
 		goto out;
 	}
 	if (qr) {
-		r = cli_print_qr(c->out, json_string_value(uri), use_colour(c));
-		if (r == -EINVAL) {
-			cli_errorf(c, "the URI is too long for a QR code");
-			r = EX_DATAERR;
+		r = cli__draw_qr(c, json_string_value(uri), "the URI");
+		if (r != 0)
 			goto out;
-		}
-		if (r < 0) {
-			r = r == -ENOMEM ? EX_OSERR : EX_IOERR;
-			goto out;
-		}
-		fputc('\n', c->out);
 	}
 	r = cli_print_identity(c->out, id) < 0 ? EX_IOERR : 0;
 out:
 	json_decref(id);
-	return finish_output(c, r);
+	return cli__finish_output(c, r);
 }
 
 /* --- rpc --------------------------------------------------------------- */
@@ -256,15 +261,15 @@ static int cmd_rpc(struct cli *c, int argc, char **argv)
 
 	while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		if (ch != 'h')
-			return bad_option(c, argv[0], argv, ch);
-		print_cmd_help(c->out, cli_cmd_find(argv[0]));
+			return cli__bad_option(c, argv[0], argv, ch);
+		cli__cmd_help(c->out, cli_cmd_find(argv[0]));
 		return 0;
 	}
 	if (argc - optind < 1 || argc - optind > 2)
-		return usage_error(c, argv[0], "expected METHOD [PARAMS]");
+		return cli__usage_error(c, argv[0], "expected METHOD [PARAMS]");
 	method = argv[optind];
 	if (argc - optind == 2 && strcmp(argv[optind + 1], "-") == 0) {
-		params = json_loadf(stdin, JSON_REJECT_DUPLICATES, &jerr);
+		params = json_loadf(c->in, JSON_REJECT_DUPLICATES, &jerr);
 		if (params == NULL) {
 			cli_errorf(c,
 				   "bad JSON params on standard input: %s "
@@ -290,7 +295,7 @@ static int cmd_rpc(struct cli *c, int argc, char **argv)
 		r = cli_print_json(c, result) < 0 ? EX_IOERR : 0;
 	json_decref(params);
 	json_decref(result);
-	return finish_output(c, r);
+	return cli__finish_output(c, r);
 }
 
 /* --- events ------------------------------------------------------------ */
@@ -301,6 +306,7 @@ struct events_run {
 	long long seen;	 /* last seq handled; -1: none yet */
 	long long until; /* without -f: stop at this seq */
 	json_t *types;	 /* array of strings, or NULL for all */
+	json_t *names;	 /* contact ID -> name, for the human form */
 };
 
 static bool type_wanted(const struct events_run *e, const char *type)
@@ -355,6 +361,7 @@ static int on_notify(struct cli *c, struct events_run *e,
 		     const struct cli_msg *m)
 {
 	json_t *seq, *type, *resume;
+	const char *id;
 	long long s, last, from;
 	int r;
 
@@ -405,8 +412,17 @@ static int on_notify(struct cli *c, struct events_run *e,
 		return 0;
 	e->seen = s;
 	if (type_wanted(e, json_string_value(type))) {
-		r = c->json ? cli_print_json(c, m->params)
-			    : cli_print_event(c->out, m->params);
+		if (c->json) {
+			r = cli_print_json(c, m->params);
+		} else {
+			/* A chat event names its contact: ask for the names
+			 * the first time an ID comes up. */
+			id = cli_event_contact(m->params);
+			if (id != NULL &&
+			    (r = cli__names_lookup(c, e->names, id)) != 0)
+				return r;
+			r = cli_print_chat_event(c->out, m->params, e->names);
+		}
 		if (r < 0 || fflush(c->out) != 0) {
 			if (errno == EPIPE) {
 				c->reader_gone = true;
@@ -440,10 +456,10 @@ static int cmd_events(struct cli *c, int argc, char **argv)
 			e.follow = true;
 			break;
 		case 's':
-			if (!parse_ll(optarg, 0, LLONG_MAX, &e.since)) {
-				r = usage_error(c, argv[0],
-						"--since needs a sequence "
-						"number >= 0");
+			if (!cli__parse_ll(optarg, 0, LLONG_MAX, &e.since)) {
+				r = cli__usage_error(c, argv[0],
+						     "--since needs a sequence "
+						     "number >= 0");
 				goto out;
 			}
 			break;
@@ -459,22 +475,28 @@ static int cmd_events(struct cli *c, int argc, char **argv)
 			}
 			break;
 		case 'h':
-			print_cmd_help(c->out, cli_cmd_find(argv[0]));
+			cli__cmd_help(c->out, cli_cmd_find(argv[0]));
 			r = 0;
 			goto out;
 		default:
-			r = bad_option(c, argv[0], argv, ch);
+			r = cli__bad_option(c, argv[0], argv, ch);
 			goto out;
 		}
 	}
 	if (optind != argc) {
-		r = usage_error(c, argv[0], "no arguments expected");
+		r = cli__usage_error(c, argv[0], "no arguments expected");
 		goto out;
 	}
 	/* Without -f: the whole log unless --since says where to start.
 	 * With -f and no --since: only events from now on. */
 	if (!e.follow && e.since < 0)
 		e.since = 0;
+	e.names = json_object();
+	if (e.names == NULL) {
+		cli_errorf(c, "out of memory");
+		r = EX_OSERR;
+		goto out;
+	}
 	e.seen = e.since;
 	if ((r = subscribe(c, &e, &last)) != 0)
 		goto out;
@@ -505,7 +527,8 @@ out:
 	if (c->reader_gone)
 		r = 0;
 	json_decref(e.types);
-	return c->reader_gone ? 0 : finish_output(c, r);
+	json_decref(e.names);
+	return c->reader_gone ? 0 : cli__finish_output(c, r);
 }
 
 /* --- help -------------------------------------------------------------- */
@@ -516,18 +539,19 @@ static int cmd_help(struct cli *c, int argc, char **argv)
 
 	if (argc < 2) {
 		print_usage(c->out);
-		return finish_output(c, 0);
+		return cli__finish_output(c, 0);
 	}
 	if (argc > 2)
-		return usage_error(c, argv[0], "expected at most one COMMAND");
+		return cli__usage_error(c, argv[0],
+					"expected at most one COMMAND");
 	cmd = cli_cmd_find(argv[1]);
 	if (cmd == NULL) {
 		cli_errorf(c, "unknown command '%s'; see 'parley --help'",
 			   argv[1]);
 		return EX_USAGE;
 	}
-	print_cmd_help(c->out, cmd);
-	return finish_output(c, 0);
+	cli__cmd_help(c->out, cmd);
+	return cli__finish_output(c, 0);
 }
 
 /* --- the table --------------------------------------------------------- */
@@ -547,6 +571,73 @@ const struct cli_cmd cli_cmds[] = {
 	 "  --qr   also draw the parley: URI as a QR code (Unicode blocks)\n"
 	 "  --uri  print only the parley: URI\n",
 	 cmd_id},
+	{"contact",
+	 "add|accept|reject|remove|block|unblock|list|verify|set ...",
+	 "manage contacts: add, accept, list, verify...",
+	 "Manages your contacts.  CONTACT is a contact ID, a parley: URI\n"
+	 "or the exact name of one contact.  With -J, each prints the\n"
+	 "result of its contacts.* method.\n"
+	 "\n"
+	 "  contact add ID [--name NAME] [--greeting TEXT]\n"
+	 "      send a contact request to ID; NAME is what you call them,\n"
+	 "      TEXT what they read with the request\n"
+	 "  contact accept CONTACT    accept their contact request\n"
+	 "  contact reject CONTACT    reject their contact request\n"
+	 "  contact remove CONTACT    remove a contact (the history stays)\n"
+	 "  contact block CONTACT     block a contact or a requester\n"
+	 "  contact unblock CONTACT   unblock\n"
+	 "  contact list              name, state, presence, last seen,\n"
+	 "                            receipts and ID of each contact\n"
+	 "  contact verify CONTACT [--qr]\n"
+	 "      show the safety number to compare with the one they see;\n"
+	 "      --qr also draws the verification code as a QR code\n"
+	 "  contact set CONTACT [--name NAME] [--receipts on|off|default]\n"
+	 "      rename; send them read receipts or not, or as the\n"
+	 "      read-receipts setting says (default)\n",
+	 cli__cmd_contact},
+	{"send", "[--reply-to ID] CONTACT [TEXT... | -]", "send a message",
+	 "Sends a message to CONTACT and prints its id.  The words of\n"
+	 "TEXT are joined with single spaces; without TEXT, or with -,\n"
+	 "the message is read from standard input (one final newline is\n"
+	 "dropped).  A message holds 1 to 65536 bytes of UTF-8, no NUL;\n"
+	 "any other is refused and nothing is sent.  Options come before\n"
+	 "CONTACT: what follows it is the message, even if it starts\n"
+	 "with '-'.  With -J, the messages.send result.\n"
+	 "\n"
+	 "  -r, --reply-to ID   the message answers message ID\n",
+	 cli__cmd_send},
+	{"history", "CONTACT [-n N] [--before ID] [--ids]",
+	 "show the messages with a contact",
+	 "Shows the messages with CONTACT, oldest first: local time, who\n"
+	 "wrote it, < received or > sent, the text, and for sent messages\n"
+	 "their status ([queued], [sent], [delivered], [read], [failed]).\n"
+	 "Control characters in the text are shown escaped (^[ for ESC).\n"
+	 "With -J, the messages.list result, the text exactly as stored.\n"
+	 "\n"
+	 "  -n, --limit N     the last N messages (1 to 1000; default 50)\n"
+	 "  -b, --before ID   the messages before message ID (page back)\n"
+	 "  -i, --ids         start each line with the message id\n",
+	 cli__cmd_history},
+	{"read", "CONTACT [--up-to ID]", "mark messages read",
+	 "Marks the messages from CONTACT read, up to the newest or up to\n"
+	 "message ID, and prints how many; the contact gets a read receipt\n"
+	 "unless receipts are off.  With -J, the messages.mark_read result.\n"
+	 "\n"
+	 "  -u, --up-to ID    up to message ID\n",
+	 cli__cmd_read},
+	{"typing", "CONTACT on|off", "tell a contact you are typing",
+	 "Tells CONTACT that you are typing (on) or stopped (off).  Prints\n"
+	 "nothing; with -J, the contacts.typing result.\n",
+	 cli__cmd_typing},
+	{"settings", "[read-receipts on|off] [accept-requests on|off]",
+	 "show or change the messaging settings",
+	 "Shows the messaging settings, after changing those given.\n"
+	 "With -J, the settings.get or settings.set result.\n"
+	 "\n"
+	 "  read-receipts     tell contacts when you read their messages\n"
+	 "                    (per contact: contact set --receipts)\n"
+	 "  accept-requests   take contact requests from others\n",
+	 cli__cmd_settings},
 	{"rpc", "METHOD [PARAMS | -]", "call any API method",
 	 "Sends one JSON-RPC request and prints its result as JSON\n"
 	 "(indented; one line with -J).  PARAMS is a JSON object of named\n"
@@ -559,11 +650,13 @@ const struct cli_cmd cli_cmds[] = {
 	{"events", "[-f] [--since SEQ] [--type TYPE]...",
 	 "print events from the daemon's event log",
 	 "Prints events as SEQ TIME TYPE DATA lines (with -J, one JSON\n"
-	 "object per line: seq, type, at, data).  Without -f, prints the\n"
-	 "logged events after SEQ (default: all) and exits; with -f, keeps\n"
-	 "printing new events until interrupted, from SEQ if given, else\n"
-	 "from now.  Events the daemon pruned from its log before they\n"
-	 "could be read are reported on standard error.\n"
+	 "object per line: seq, type, at, data).  Messaging events are put\n"
+	 "in words, contacts by name: \"message.received alice: hello\".\n"
+	 "Without -f, prints the logged events after SEQ (default: all)\n"
+	 "and exits; with -f, keeps printing new events until interrupted,\n"
+	 "from SEQ if given, else from now.  Events the daemon pruned from\n"
+	 "its log before they could be read are reported on standard\n"
+	 "error.\n"
 	 "\n"
 	 "  -f, --follow       keep waiting for new events\n"
 	 "  -s, --since SEQ    start after sequence number SEQ\n"
@@ -599,6 +692,7 @@ int cli_main(int argc, char **argv, const struct cli_env *env)
 		{NULL, 0, NULL, 0},
 	};
 	struct cli c = {
+		.in = env->in != NULL ? env->in : stdin,
 		.out = env->out,
 		.err = env->err,
 		.out_fd = env->out_fd,
@@ -626,7 +720,7 @@ int cli_main(int argc, char **argv, const struct cli_env *env)
 			break;
 		case 'T':
 			/* 30 days at most: the ms still fit in unsigned. */
-			if (!parse_ll(optarg, 0, 30 * 86400, &secs)) {
+			if (!cli__parse_ll(optarg, 0, 30 * 86400, &secs)) {
 				cli_errorf(&c, "--timeout needs a number of "
 					       "seconds from 0 to 2592000");
 				r = EX_USAGE;
@@ -636,14 +730,14 @@ int cli_main(int argc, char **argv, const struct cli_env *env)
 			break;
 		case 'h':
 			print_usage(c.out);
-			r = finish_output(&c, 0);
+			r = cli__finish_output(&c, 0);
 			goto out;
 		case 'V':
 			fprintf(c.out, "parley %s\n", PACKAGE_VERSION);
-			r = finish_output(&c, 0);
+			r = cli__finish_output(&c, 0);
 			goto out;
 		default:
-			r = bad_option(&c, NULL, argv, ch);
+			r = cli__bad_option(&c, NULL, argv, ch);
 			goto out;
 		}
 	}

@@ -3,6 +3,7 @@
 # the whole command in-process against a fake daemon.
 noinst_LIBRARIES += cli/libcli.a
 cli_libcli_a_SOURCES = cli/cli.h cli/cmds.c cli/rpc.c cli/out.c \
+	cli/chat.c cli/chat.h cli/chat_out.c \
 	cli/conn.c cli/conn.h cli/lines.c cli/lines.h cli/proto.c cli/proto.h
 cli_libcli_a_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(QRENCODE_CFLAGS)
 
@@ -35,6 +36,10 @@ FUZZ_TESTS += tests/fuzz/fuzz_cli_reply
 # The real command against a real daemon.
 dist_check_SCRIPTS += tests/integration/cli_basic.sh
 TESTS += tests/integration/cli_basic.sh
+
+# Messaging through the command only, between two real daemons.
+dist_check_SCRIPTS += tests/integration/chat_cli.sh
+TESTS += tests/integration/chat_cli.sh
 
 # Fuzz target: the whole command (cli_main on a socketpair) against
 # arbitrary daemon output.

@@ -161,6 +161,7 @@ enum field_fmt {
 	FIELD_FMT_TIME_S,   /* integer Unix seconds */
 	FIELD_FMT_SEALED,   /* boolean: is the key file sealed */
 	FIELD_FMT_BYTES,    /* integer byte count */
+	FIELD_FMT_ONOFF,    /* boolean: "on" or "off" */
 };
 
 struct field {
@@ -203,6 +204,12 @@ static void put_field(FILE *f, const struct field *fd, const json_t *v)
 		}
 		cli_fmt_bytes(buf, sizeof buf, json_integer_value(v));
 		fputs(buf, f);
+		break;
+	case FIELD_FMT_ONOFF:
+		if (!json_is_boolean(v))
+			put_value(f, v);
+		else
+			fputs(json_is_true(v) ? "on" : "off", f);
 		break;
 	case FIELD_FMT_SEALED:
 		if (!json_is_boolean(v))
@@ -327,16 +334,12 @@ int cli_print_identity(FILE *f, const json_t *id)
 	return finish(f);
 }
 
-/* "SEQ TIME TYPE DATA", DATA compact JSON and left out when empty. */
-int cli_print_event(FILE *f, const json_t *ev)
+void cli__event_head(FILE *f, const json_t *ev)
 {
-	const json_t *seq = json_object_get(ev, "seq");
 	const json_t *at = json_object_get(ev, "at");
-	const json_t *type = json_object_get(ev, "type");
-	const json_t *data = json_object_get(ev, "data");
 	char buf[64];
 
-	put_value(f, seq);
+	put_value(f, json_object_get(ev, "seq"));
 	fputc(' ', f);
 	if (json_is_integer(at)) {
 		cli_fmt_time(buf, sizeof buf, json_integer_value(at), true);
@@ -345,7 +348,27 @@ int cli_print_event(FILE *f, const json_t *ev)
 		fputc('-', f);
 	}
 	fputc(' ', f);
-	put_value(f, type);
+	put_value(f, json_object_get(ev, "type"));
+}
+
+static const struct field settings_fields[] = {
+	{"read_receipts", "receipts", FIELD_FMT_ONOFF},
+	{"accept_requests", "requests", FIELD_FMT_ONOFF},
+};
+
+int cli_print_settings(FILE *f, const json_t *settings)
+{
+	put_fields(f, settings, settings_fields,
+		   sizeof settings_fields / sizeof settings_fields[0], NULL);
+	return finish(f);
+}
+
+/* "SEQ TIME TYPE DATA", DATA compact JSON and left out when empty. */
+int cli_print_event(FILE *f, const json_t *ev)
+{
+	const json_t *data = json_object_get(ev, "data");
+
+	cli__event_head(f, ev);
 	if (data != NULL &&
 	    !(json_is_object(data) && json_object_size(data) == 0)) {
 		fputc(' ', f);

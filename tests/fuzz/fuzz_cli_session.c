@@ -5,6 +5,8 @@
  * "daemon" sends: it is written into one end of a socketpair, which is
  * then shut for writing, and cli_main() runs on the other end (struct
  * cli_env.daemon_fd), so every run ends at EOF at the latest.
+ * Messaging commands get a name to resolve, so contacts.list answers
+ * are parsed first, and `events` in words asks for names mid-stream.
  * Invariants checked (abort on failure):
  *  - the exit status is one parley(1) documents;
  *  - a failure always says why (something on stderr, or with -J an error
@@ -40,6 +42,23 @@ static const char *const cmdlines[][7] = {
 	{"events", "-f"},
 	{"-J", "events", "-f", "--since", "3"},
 	{"events", "--since", "2", "--type", "b"},
+	/* Messaging (cli/chat.c): most resolve a name first. */
+	{"contact", "list"},
+	{"-J", "contact", "list"},
+	{"contact", "accept", "alice"},
+	{"contact", "verify", "--qr", "alice"},
+	{"contact", "set", "alice", "--receipts", "off"},
+	{"send", "alice", "hi"},
+	{"-J", "send", "bob", "hi"},
+	{"history", "alice", "-n", "5"},
+	{"history", "--ids", "bob"},
+	{"-J", "history", "alice"},
+	{"read", "alice"},
+	{"typing", "alice", "on"},
+	{"settings", "read-receipts", "on"},
+	{"contact", "add",
+	 "parley:aeaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaabus5"},
+	{"-J", "events", "-f"},
 };
 
 #define NUM_CMDLINES (sizeof cmdlines / sizeof cmdlines[0])
@@ -55,7 +74,7 @@ static void check(bool cond, const char *what)
 
 static bool exit_documented(int rc)
 {
-	static const int ok[] = {0, 1, 64, 65, 69, 70, 71, 74, 75, 76, 77};
+	static const int ok[] = {0, 1, 64, 65, 67, 69, 70, 71, 74, 75, 76, 77};
 
 	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
 		if (rc == ok[i])
@@ -104,7 +123,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t out_len = 0, err_len = 0;
 	int argc = 0, sv[2], rc;
 	bool json;
-	FILE *out, *err;
+	FILE *in, *out, *err;
 	ssize_t n;
 
 	if (size < 1)
@@ -127,12 +146,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	json = strcmp(argv[1], "-J") == 0;
 	out = open_memstream(&out_text, &out_len);
 	err = open_memstream(&err_text, &err_len);
-	check(out != NULL && err != NULL, "memory streams");
+	in = fopen("/dev/null", "r");
+	check(out != NULL && err != NULL && in != NULL, "streams");
 	rc = cli_main(argc, argv,
-		      &(struct cli_env){.out = out,
+		      &(struct cli_env){.in = in,
+					.out = out,
 					.err = err,
 					.out_fd = -1,
 					.daemon_fd = sv[0]});
+	fclose(in);
 	fclose(out);
 	fclose(err);
 	close(sv[1]);

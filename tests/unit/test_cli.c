@@ -8,12 +8,14 @@
 #include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sysexits.h>
@@ -22,6 +24,7 @@
 #include <cmocka.h>
 #include <qrencode.h>
 
+#include "cli/chat.h"
 #include "cli/cli.h"
 
 /* --- line framing ------------------------------------------------------ */
@@ -608,13 +611,18 @@ static void run_free(struct run *r)
 	free(r->err);
 }
 
+/* Standard input of the next run_cli(), or NULL for none (an empty
+ * stream). */
+static const char *run_input;
+static size_t run_input_len; /* its length when it holds NUL; else 0 */
+
 /* Runs `parley -s SOCKET ARGS...` (NULL-terminated) in-process. */
 static void run_cli(struct run *r, ...)
 {
 	char *argv[32];
 	int argc = 0;
 	size_t olen, elen;
-	FILE *out, *err;
+	FILE *in, *out, *err;
 	va_list ap;
 	const char *a;
 
@@ -628,14 +636,25 @@ static void run_cli(struct run *r, ...)
 	argv[argc] = NULL;
 	out = open_memstream(&r->out, &olen);
 	err = open_memstream(&r->err, &elen);
+	/* fmemopen takes no empty buffer: no input is /dev/null. */
+	if (run_input != NULL && run_input_len == 0)
+		run_input_len = strlen(run_input);
+	in = run_input_len > 0 ? fmemopen((void *)run_input, run_input_len, "r")
+			       : fopen("/dev/null", "r");
+	assert_non_null(in);
 	assert_non_null(out);
 	assert_non_null(err);
-	r->rc = cli_main(
-		argc, argv,
-		&(struct cli_env){
-			.out = out, .err = err, .out_fd = -1, .daemon_fd = -1});
+	r->rc = cli_main(argc, argv,
+			 &(struct cli_env){.in = in,
+					   .out = out,
+					   .err = err,
+					   .out_fd = -1,
+					   .daemon_fd = -1});
+	fclose(in);
 	fclose(out);
 	fclose(err);
+	run_input = NULL;
+	run_input_len = 0;
 	if (fk.running) {
 		pthread_join(fk.th, NULL);
 		fk.running = false;
@@ -1256,6 +1275,1002 @@ static void test_events_bad_event(void **state)
 	run_free(&r);
 }
 
+/* --- messaging: the pure parts ----------------------------------------- */
+
+/* Contact IDs of the keys 0x11.., 0x22.., 0x33.. (docs/PROTOCOL-keyfile.md
+ * gives the recipe). */
+#define ID_A "aeirceirceirceirceirceirceirceirceirceirceirceirceirdbnh"
+#define ID_B "aerceirceirceirceirceirceirceirceirceirceirceirceirce7yz"
+#define ID_C "aeztgmztgmztgmztgmztgmztgmztgmztgmztgmztgmztgmztgmzth65v"
+#define ID_Z "aeaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaabus5"
+#define MSG1 "00112233445566778899aabbccddeeff"
+#define MSG2 "ffeeddccbbaa99887766554433221100"
+
+/* alice, bob, two contacts named sam, one without a name, and one named
+ * like an ID. */
+#define CONTACTS                                                               \
+	"{\"contacts\":["                                                      \
+	"{\"id\":\"" ID_A "\",\"name\":\"alice\",\"state\":\"accepted\","      \
+	"\"presence\":\"online\",\"last_seen\":1764283397123,"                 \
+	"\"receipts\":\"default\"},"                                           \
+	"{\"id\":\"" ID_B "\",\"name\":\"bob\",\"state\":\"requested_by_us\"," \
+	"\"presence\":\"offline\",\"last_seen\":0,\"receipts\":\"off\"},"      \
+	"{\"id\":\"" ID_C "\",\"name\":\"sam\",\"state\":\"accepted\"},"       \
+	"{\"id\":\"" ID_Z "\",\"name\":\"sam\",\"state\":\"blocked\"},"        \
+	"{\"id\":\"" ID_Z "\",\"name\":\"\"},"                                 \
+	"{\"id\":\"" ID_Z "\",\"name\":\"" ID_C "\"}]}"
+
+static void test_contact_id_norm(void **state)
+{
+	char id[CLI_CONTACT_ID_LEN + 1];
+	char upper[] = "PARLEY:" ID_A;
+
+	(void)state;
+	for (char *p = upper; *p != '\0'; p++)
+		if (*p >= 'a' && *p <= 'z')
+			*p = (char)(*p - 'a' + 'A');
+	assert_true(cli_contact_id_norm(ID_A, id));
+	assert_string_equal(id, ID_A);
+	assert_true(cli_contact_id_norm("parley:" ID_B, id));
+	assert_string_equal(id, ID_B);
+	assert_true(cli_contact_id_norm(upper, id));
+	assert_string_equal(id, ID_A);
+	/* Wrong length, characters outside the alphabet (0, 1, 8, 9). */
+	assert_false(cli_contact_id_norm(ID_A "a", id));
+	assert_false(cli_contact_id_norm(ID_A + 1, id));
+	assert_false(cli_contact_id_norm("", id));
+	assert_false(cli_contact_id_norm("parley:", id));
+	assert_false(cli_contact_id_norm(
+		"0eirceirceirceirceirceirceirceirceirceirceirceirceirdbnh",
+		id));
+	assert_false(cli_contact_id_norm(
+		"aeirceirceirceirceirceirceirceirceirceirceirceirceirdbn8",
+		id));
+	assert_false(cli_contact_id_norm("parley: " ID_A, id));
+	assert_false(cli_contact_id_norm("alice", id));
+
+	assert_true(cli_msg_id_valid(MSG1));
+	assert_true(cli_msg_id_valid("00112233445566778899AABBCCDDEEFF"));
+	assert_false(cli_msg_id_valid(MSG1 "0"));
+	assert_false(cli_msg_id_valid("0011223344556677889aabbccddeeff"));
+	assert_false(cli_msg_id_valid("g0112233445566778899aabbccddeeff"));
+	assert_false(cli_msg_id_valid(""));
+}
+
+static json_t *load(const char *text)
+{
+	json_t *v = json_loads(text, 0, NULL);
+
+	assert_non_null(v);
+	return v;
+}
+
+static void test_contact_resolve(void **state)
+{
+	static const char *const bad[] = {
+		"{}",
+		"{\"contacts\":{}}",
+		"{\"contacts\":[1]}",
+		"{\"contacts\":[{\"name\":\"x\"}]}",
+		"{\"contacts\":[{\"id\":5,\"name\":\"x\"}]}",
+		/* The one named x has no ID of the right shape. */
+		"{\"contacts\":[{\"id\":\"short\",\"name\":\"x\"}]}",
+	};
+	char id[CLI_CONTACT_ID_LEN + 1];
+	json_t *list = load(CONTACTS), *v;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(cli_contacts_check(list), 0);
+	assert_int_equal(cli_contact_resolve(list, "alice", id, &n), 0);
+	assert_string_equal(id, ID_A);
+	assert_int_equal(n, 1);
+	assert_int_equal(cli_contact_resolve(list, "bob", id, NULL), 0);
+	assert_string_equal(id, ID_B);
+	/* IDs and URIs are taken as they are, listed or not. */
+	assert_int_equal(cli_contact_resolve(list, "parley:" ID_B, id, &n), 0);
+	assert_string_equal(id, ID_B);
+	assert_int_equal(cli_contact_resolve(list, ID_C, id, &n), 0);
+	assert_string_equal(id, ID_C); /* the ID, not the one named like it */
+	/* Names match exactly. */
+	assert_int_equal(cli_contact_resolve(list, "Alice", id, &n), -ENOENT);
+	assert_int_equal(n, 0);
+	assert_int_equal(cli_contact_resolve(list, "alic", id, &n), -ENOENT);
+	assert_int_equal(cli_contact_resolve(list, "", id, &n), -ENOENT);
+	assert_int_equal(cli_contact_resolve(list, "sam", id, &n), -EEXIST);
+	assert_int_equal(n, 2);
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		v = load(bad[i]);
+		assert_int_equal(cli_contact_resolve(v, "x", id, &n), -EBADMSG);
+		json_decref(v);
+	}
+	/* An empty list is no error, just nobody. */
+	v = load("{\"contacts\":[]}");
+	assert_int_equal(cli_contact_resolve(v, "x", id, &n), -ENOENT);
+	json_decref(v);
+	json_decref(list);
+}
+
+static void test_contact_names(void **state)
+{
+	json_t *list = load(CONTACTS), *names;
+	char buf[CLI_SHORT_ID_SIZE];
+
+	(void)state;
+	names = cli_contact_names(list);
+	assert_non_null(names);
+	assert_string_equal(cli_contact_label(names, ID_A, buf), "alice");
+	/* The last of several entries for one ID wins; an empty name does
+	 * not name. */
+	assert_string_equal(cli_contact_label(names, ID_Z, buf), ID_C);
+	assert_string_equal(cli_contact_label(NULL, ID_A, buf),
+			    "aeirceirceir\xe2\x80\xa6");
+	assert_string_equal(cli_contact_label(names, "xyz", buf),
+			    "xyz\xe2\x80\xa6");
+	json_decref(names);
+	json_decref(list);
+}
+
+/* Runs cli_put_text into memory and checks what it wrote and counted. */
+static void expect_text(const char *in, size_t len, int indent,
+			const char *want, size_t want_cols)
+{
+	char *out = NULL;
+	size_t cols = 0;
+
+	CAPTURE(out, (cols = cli_put_text(f, in, len, indent), 0));
+	if (strcmp(out, want) != 0 || cols != want_cols)
+		fail_msg("\"%s\": got \"%s\" (%zu columns), want \"%s\" (%zu)",
+			 in, out, cols, want, want_cols);
+	assert_int_equal(cli_put_text(NULL, in, len, indent), want_cols);
+	free(out);
+}
+
+#define TEXT(s, indent, want, cols)                                            \
+	expect_text(s, sizeof s - 1, indent, want, cols)
+
+static void test_put_text(void **state)
+{
+	(void)state;
+	TEXT("hello", -1, "hello", 5);
+	/* UTF-8 passes as it is; each character one column. */
+	TEXT("caf\xc3\xa9 \xf0\x9f\x98\x80", -1, "caf\xc3\xa9 \xf0\x9f\x98\x80",
+	     6);
+	/* C0 controls and DEL in caret notation. */
+	TEXT("a\x1b[31mb", -1, "a^[[31mb", 8);
+	TEXT("\x07\x7f\t\r", -1, "^G^?^I^M", 8);
+	TEXT("a\0b", -1, "a^@b", 4);
+	/* C1 controls (CSI as U+009B) and bidi overrides as <U+...>. */
+	TEXT("x\xc2\x9b"
+	     "2J",
+	     -1, "x<U+009B>2J", 11);
+	TEXT("\xe2\x80\xae"
+	     "cba",
+	     -1, "<U+202E>cba", 11);
+	TEXT("\xe2\x81\xa6\xd8\x9c", -1, "<U+2066><U+061C>", 16);
+	/* Not UTF-8: an overlong ESC, a lone continuation byte, a
+	 * surrogate, a cut sequence. */
+	TEXT("\xe0\x80\x9b[2J", -1, "???[2J", 6);
+	TEXT("\x80\xed\xa0\x80", -1, "????", 4);
+	TEXT("\xf0\x9f\x98", -1, "???", 3);
+	TEXT("\xc0\x9b", -1, "??", 2);
+	/* Newlines: ^J on one line, or a new indented line. */
+	TEXT("a\nbc", -1, "a^Jbc", 5);
+	TEXT("a\nbc", 3, "a\n   bc", 2);
+	TEXT("a\n", 0, "a\n", 0);
+
+	assert_true(cli_utf8_valid("caf\xc3\xa9", 5));
+	assert_true(cli_utf8_valid("a\0b", 3));
+	assert_false(cli_utf8_valid("\xe0\x80\x9b", 3));
+	assert_false(cli_utf8_valid("\xff", 1));
+	assert_false(cli_utf8_valid("\xf4\x90\x80\x80", 4)); /* > U+10FFFF */
+}
+
+/* Does s hold a byte that a terminal acts on: a C0 control other than
+ * newline (when allowed), DEL, or a C1 control in UTF-8? */
+static bool has_control(const char *s, size_t len, bool newline_ok)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch == '\n' && newline_ok)
+			continue;
+		if (ch < 0x20 || ch == 0x7f)
+			return true;
+		if (ch == 0xc2 && i + 1 < len &&
+		    (unsigned char)s[i + 1] >= 0x80 &&
+		    (unsigned char)s[i + 1] <= 0x9f)
+			return true;
+	}
+	return false;
+}
+
+/* The property: whatever the text, what cli_put_text writes carries no
+ * control character (a newline only when indenting), and its column
+ * count matches the characters written on the last line.  Checked on
+ * every short sequence of interesting bytes and on 20000 random strings
+ * (fixed seed). */
+static void test_put_text_property(void **state)
+{
+	static const unsigned char pick[] = {
+		0x00, 0x07, 0x09, 0x0a, 0x0d, 0x1b, 0x5b, 0x41, 0x7f,
+		0x80, 0x9b, 0xbf, 0xc2, 0xc3, 0xe0, 0xe2, 0xed, 0xf0,
+		0xf4, 0xff, 0x80, 0xae, 0x81, 0xa6, 0x9f, 0x98,
+	};
+	uint64_t x = 0x9e3779b97f4a7c15ULL;
+	unsigned char in[64];
+	char *out;
+	size_t len, olen, cols, chars;
+	FILE *f;
+
+	(void)state;
+	for (int round = 0; round < 20000; round++) {
+		len = 1 + round % 40;
+		for (size_t i = 0; i < len; i++) {
+			/* xorshift64 */
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			in[i] = round % 2 ? (unsigned char)x
+					  : pick[x % sizeof pick];
+		}
+		for (int indent = -1; indent <= 2; indent += 3) {
+			out = NULL;
+			f = open_memstream(&out, &olen);
+			assert_non_null(f);
+			cols = cli_put_text(f, (const char *)in, len, indent);
+			fclose(f);
+			if (has_control(out, olen, indent >= 0))
+				fail_msg("round %d: control character in "
+					 "output",
+					 round);
+			/* Columns: characters (not continuation bytes)
+			 * after the last newline and its indent. */
+			chars = 0;
+			for (size_t i = 0; i < olen; i++) {
+				if (out[i] == '\n')
+					chars = (size_t) - (long)indent;
+				else if (((unsigned char)out[i] & 0xc0) != 0x80)
+					chars++;
+			}
+			assert_int_equal(cols, chars);
+			free(out);
+		}
+	}
+}
+
+static void test_print_contacts(void **state)
+{
+	json_t *list = load(
+		"{\"contacts\":["
+		"{\"id\":\"" ID_A
+		"\",\"name\":\"alice\",\"state\":\"accepted\","
+		"\"presence\":\"online\",\"last_seen\":1764283397123,"
+		"\"receipts\":\"default\"},"
+		"{\"id\":\"" ID_B "\",\"name\":\"b\\u001b[1mob\",\"state\":"
+		"\"requested_by_us\",\"presence\":\"offline\",\"last_seen\":0,"
+		"\"receipts\":\"off\"},"
+		"{\"id\":\"" ID_C "\",\"state\":\"blocked\",\"extra\":1}]}");
+	char *out = NULL;
+
+	(void)state;
+	CAPTURE(out, cli_print_contacts(f, list));
+	assert_string_equal(
+		out,
+		"NAME      STATE            PRESENCE  LAST SEEN            "
+		"RECEIPTS  ID\n"
+		"alice     accepted         online    2025-11-27 22:43:17  "
+		"default   " ID_A "\n"
+		"b^[[1mob  requested_by_us  offline   never                "
+		"off       " ID_B "\n"
+		"-         blocked          -         -                    "
+		"-         " ID_C "\n");
+	free(out);
+	json_decref(list);
+	list = load("{\"contacts\":[]}");
+	CAPTURE(out, cli_print_contacts(f, list));
+	assert_string_equal(out, "no contacts\n");
+	free(out);
+	json_decref(list);
+}
+
+#define HISTORY                                                                \
+	"{\"messages\":["                                                      \
+	"{\"id\":\"" MSG1 "\",\"from\":\"" ID_A "\",\"dir\":\"in\","           \
+	"\"body\":\"hello\",\"sent_at\":1764283397123,\"status\":\"read\"},"   \
+	"{\"id\":\"" MSG2 "\",\"from\":\"" ID_B "\",\"dir\":\"out\","          \
+	"\"body\":\"two\\nlines\",\"sent_at\":1764283398000,"                  \
+	"\"status\":\"delivered\"},"                                           \
+	"{\"id\":\"" MSG1 "\",\"from\":\"" ID_A "\",\"dir\":\"in\","           \
+	"\"body\":\"\\u001b[2Jgotcha\\u202e\",\"sent_at\":1764283399000,"      \
+	"\"status\":\"received\",\"reply_to\":\"" MSG2 "\"}]}"
+
+static void test_print_history(void **state)
+{
+	json_t *h = load(HISTORY);
+	char *out = NULL;
+
+	(void)state;
+	CAPTURE(out, cli_print_history(f, h, "alice", false, 50));
+	assert_string_equal(out,
+			    "2025-11-27 22:43:17  alice  < hello\n"
+			    "2025-11-27 22:43:18  me     > two\n"
+			    "                              lines  [delivered]\n"
+			    "2025-11-27 22:43:19  alice  < (re ffeeddcc) "
+			    "^[[2Jgotcha<U+202E>\n");
+	free(out);
+	/* With ids, and more than shown: the hint where to go on. */
+	CAPTURE(out, cli_print_history(f, h, "a", true, 2));
+	assert_string_equal(
+		out, "(earlier messages: --before " MSG2 ")\n" MSG2
+		     "  2025-11-27 22:43:18  me  > two\n"
+		     "                                                       "
+		     "      lines  [delivered]\n" MSG1
+		     "  2025-11-27 22:43:19  a   < (re ffeeddcc) "
+		     "^[[2Jgotcha<U+202E>\n");
+	free(out);
+	json_decref(h);
+	/* Missing or odd fields are shown, not trusted. */
+	h = load("{\"messages\":[{\"dir\":\"out\",\"body\":7,\"status\":"
+		 "\"queued\"},3]}");
+	CAPTURE(out, cli_print_history(f, h, "bob", false, 50));
+	assert_string_equal(out, "?                    me   > 7  [queued]\n"
+				 "3\n");
+	free(out);
+	json_decref(h);
+	h = load("{\"messages\":[]}");
+	CAPTURE(out, cli_print_history(f, h, "b\x1b", false, 50));
+	assert_string_equal(out, "no messages with b^[\n");
+	free(out);
+	json_decref(h);
+}
+
+static void test_print_safety(void **state)
+{
+	json_t *v = load("{\"id\":\"" ID_A "\",\"safety_number\":\"12345 "
+			 "67890 11111 22222 33333 44444 55555 66666 77777 "
+			 "88888 99999 00000\",\"qr\":\"0a0b\"}");
+	char *out = NULL;
+
+	(void)state;
+	CAPTURE(out, cli_print_safety(f, "alice", v));
+	assert_string_equal(
+		out, "Safety number with alice:\n\n"
+		     "    12345 67890 11111 22222\n"
+		     "    33333 44444 55555 66666\n"
+		     "    77777 88888 99999 00000\n\n"
+		     "If alice sees the same number for you, no one stands "
+		     "between you.\n"
+		     "Compare it in person, or over a call where you know the "
+		     "voice;\n"
+		     "a number sent over parley itself proves nothing.\n");
+	free(out);
+	json_decref(v);
+	/* Not twelve groups of digits: shown as it came, escaped. */
+	v = load("{\"safety_number\":\"12 \\u001b\"}");
+	CAPTURE(out, cli_print_safety(f, "alice", v));
+	assert_non_null(strstr(out, ":\n\n    12 ^[\n\nIf alice"));
+	free(out);
+	json_decref(v);
+}
+
+/* Each chat event in words; a malformed one as the generic line. */
+static void test_print_chat_events(void **state)
+{
+	static const struct {
+		const char *data;
+		const char *type;
+		const char *want;
+	} cases[] = {
+		{"{\"id\":\"" MSG1 "\",\"from\":\"" ID_A "\",\"body\":"
+		 "\"hi\\nthere\\u001b]0;x\\u0007\",\"sent_at\":1}",
+		 "message.received",
+		 "message.received alice: hi^Jthere^[]0;x^G"},
+		{"{\"id\":\"" MSG1 "\",\"from\":\"aaaabbbbccccdddd\",\"body\":"
+		 "\"yo\"}",
+		 "message.received",
+		 "message.received aaaabbbbcccc\xe2\x80\xa6: yo"},
+		{"{\"id\":\"" MSG1 "\",\"to\":\"" ID_A
+		 "\",\"status\":\"read\"}",
+		 "message.status", "message.status " MSG1 " to alice: read"},
+		{"{\"id\":\"" ID_B "\",\"name\":\"Bob\\u202e\",\"greeting\":"
+		 "\"hi, it's bob\"}",
+		 "contact.request",
+		 "contact.request from " ID_B " \"Bob<U+202E>\": hi, it's bob"},
+		{"{\"id\":\"" ID_B "\",\"name\":\"\",\"greeting\":\"\"}",
+		 "contact.request", "contact.request from " ID_B},
+		{"{\"id\":\"" ID_A "\"}", "contact.accepted",
+		 "contact.accepted alice accepted your request"},
+		{"{\"id\":\"" ID_A
+		 "\",\"presence\":\"online\",\"last_seen\":5}",
+		 "presence", "presence alice online"},
+		{"{\"id\":\"" ID_A "\",\"presence\":\"offline\",\"last_seen\":"
+		 "1764283397123}",
+		 "presence",
+		 "presence alice offline, last seen 2025-11-27 22:43:17"},
+		{"{\"id\":\"" ID_A "\",\"typing\":true}", "typing",
+		 "typing alice is typing"},
+		{"{\"id\":\"" ID_A "\",\"typing\":false}", "typing",
+		 "typing alice stopped typing"},
+		{"{\"id\":\"" MSG1 "\",\"from\":\"" ID_A "\",\"body_omitted\":"
+		 "true,\"sent_at\":1}",
+		 "message.received",
+		 "message.received alice: (a long message: see parley "
+		 "history)"},
+		/* Not as documented: the generic form. */
+		{"{\"from\":\"" ID_A "\"}", "message.received",
+		 "message.received {\"from\":\"" ID_A "\"}"},
+		{"{\"id\":\"" ID_A "\",\"typing\":1}", "typing",
+		 "typing {\"id\":\"" ID_A "\",\"typing\":1}"},
+		{"{\"n\":1}", "node.started", "node.started {\"n\":1}"},
+	};
+	json_t *list = load(CONTACTS), *names = cli_contact_names(list), *ev;
+	char *out = NULL, want[512];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		ev = json_pack("{s:i, s:s, s:i, s:o}", "seq", 4, "type",
+			       cases[i].type, "at", 1000, "data",
+			       load(cases[i].data));
+		assert_non_null(ev);
+		CAPTURE(out, cli_print_chat_event(f, ev, names));
+		snprintf(want, sizeof want, "4 1970-01-01T00:00:01.000Z %s\n",
+			 cases[i].want);
+		assert_string_equal(out, want);
+		free(out);
+		json_decref(ev);
+	}
+	ev = load("{\"type\":\"message.status\",\"data\":{\"to\":\"" ID_C
+		  "\"}}");
+	assert_string_equal(cli_event_contact(ev), ID_C);
+	json_decref(ev);
+	/* A request is shown by its full ID, not named. */
+	ev = load("{\"type\":\"contact.request\",\"data\":{\"id\":\"" ID_C
+		  "\"}}");
+	assert_null(cli_event_contact(ev));
+	json_decref(ev);
+	json_decref(names);
+	json_decref(list);
+}
+
+/* --- messaging: the commands against the fake daemon -------------------- */
+
+/* Serves steps on a fresh socket: for a second run within one test. */
+static void serve(const struct step *steps)
+{
+	fake_teardown(NULL);
+	fake_setup(NULL);
+	fake_start(steps);
+}
+
+#define LIST_STEP                                                              \
+	{                                                                      \
+		STEP_REPLY,                                                    \
+			"\"id\":1,\"method\":\"contacts.list\","               \
+			"\"params\":{}",                                       \
+			R(1, CONTACTS)                                         \
+	}
+
+static void test_contact_list_cmd(void **state)
+{
+	/* A list that is not as documented is the daemon's fault. */
+	static const struct step bad[] = {
+		{STEP_REPLY, "contacts.list", R(1, "{\"contacts\":[7]}")},
+		END,
+	};
+	static const struct step s[] = {LIST_STEP, END};
+	struct run r;
+	char want[256];
+
+	(void)state;
+	fake_start(s);
+	run_cli(&r, "contact", "list", NULL);
+	assert_int_equal(r.rc, 0);
+	assert_false(fk.bad_request);
+	/* The name column is as wide as the longest name (one named like
+	 * an ID), but at most 24. */
+	snprintf(want, sizeof want, "%-26s%-17s%-10s%-21s%-10s%s\n", "NAME",
+		 "STATE", "PRESENCE", "LAST SEEN", "RECEIPTS", "ID");
+	assert_true(strncmp(r.out, want, strlen(want)) == 0);
+	snprintf(want, sizeof want, "\n%-26s%-17s%-10s%-21s%-10s%s\n", "alice",
+		 "accepted", "online", "2025-11-27 22:43:17", "default", ID_A);
+	assert_non_null(strstr(r.out, want));
+	run_free(&r);
+	serve(s);
+	run_cli(&r, "-J", "contact", "list", NULL);
+	assert_int_equal(r.rc, 0);
+	assert_non_null(strstr(r.out, "{\"contacts\":[{\"id\":\"" ID_A "\""));
+	run_free(&r);
+	serve(bad);
+	run_cli(&r, "contact", "list", NULL);
+	assert_int_equal(r.rc, EX_PROTOCOL);
+	assert_non_null(strstr(r.err, "contacts.list: malformed result"));
+	run_free(&r);
+}
+
+static void test_contact_add_cmd(void **state)
+{
+	static const struct step s[] = {
+		{STEP_REPLY,
+		 "\"method\":\"contacts.add\",\"params\":{\"id\":\"" ID_B
+		 "\",\"name\":\"bob\",\"greeting\":\"hi there\"}}",
+		 R(1, "{\"id\":\"" ID_B "\",\"state\":\"requested_by_us\"}")},
+		END,
+	};
+	struct run r;
+
+	(void)state;
+	fake_start(s);
+	run_cli(&r, "contact", "add", "PARLEY:" ID_B, "--name", "bob",
+		"--greeting", "hi there", NULL);
+	assert_int_equal(r.rc, 0);
+	assert_false(fk.bad_request);
+	assert_int_equal(fk.num_req, 1);
+	assert_string_equal(r.out, "sent a contact request to bob (state: "
+				   "requested_by_us)\n");
+	run_free(&r);
+	/* Only an ID or URI: not a name, not a mistyped ID.  Nothing is
+	 * sent (the fake serves no more). */
+	run_cli(&r, "contact", "add", "alice", NULL);
+	assert_int_equal(r.rc, EX_DATAERR);
+	assert_string_equal(r.err, "parley: not a contact ID or parley: URI: "
+				   "alice\n");
+	run_free(&r);
+	run_cli(&r, "contact", "add", ID_A, "--name", "\xff", NULL);
+	assert_int_equal(r.rc, EX_DATAERR);
+	assert_non_null(strstr(r.err, "the name is not valid UTF-8"));
+	run_free(&r);
+}
+
+static void test_contact_accept_by_name(void **state)
+{
+	static const struct step s[] = {
+		LIST_STEP,
+		{STEP_REPLY,
+		 "\"id\":2,\"method\":\"contacts.accept\",\"params\":{\"id\":"
+		 "\"" ID_A "\"}}",
+		 R(2, "{\"id\":\"" ID_A "\",\"state\":\"accepted\"}")},
+		END,
+	};
+	static const struct step rm[] = {
+		LIST_STEP,
+		{STEP_REPLY,
+		 "\"method\":\"contacts.remove\",\"params\":{\"id\":"
+		 "\"" ID_B "\"}}",
+		 R(2, "{\"id\":\"" ID_B "\",\"removed\":true}")},
+		END,
+	};
+	struct run r;
+
+	(void)state;
+	fake_start(s);
+	run_cli(&r, "contact", "accept", "alice", NULL);
+	assert_int_equal(r.rc, 0);
+	assert_false(fk.bad_request);
+	assert_string_equal(r.out, "alice is now a contact (state: "
+				   "accepted)\n");
+	run_free(&r);
+	serve(rm);
+	run_cli(&r, "contact", "remove", "parley:" ID_B, NULL);
+	assert_int_equal(r.rc, 0);
+	assert_false(fk.bad_request);
+	assert_string_equal(r.out, "removed bob (the history is kept)\n");
+	run_free(&r);
+}
+
+/* A name nobody has: 67, one name for two: 65; only contacts.list was
+ * asked, nothing else sent. */
+static void test_contact_unknown(void **state)
+{
+	static const struct step s[] = {LIST_STEP, END};
+	struct run r;
+
+	(void)state;
+	fake_start(s);
+	run_cli(&r, "contact", "block", "carol", NULL);
+	assert_int_equal(r.rc, EX_NOUSER);
+	assert_int_equal(fk.num_req, 1);
+	assert_string_equal(r.err, "parley: no contact is named \"carol\" "
+				   "(see 'parley contact list')\n");
+	run_free(&r);
+	serve(s);
+	run_cli(&r, "send", "sam", "hi", NULL);
+	assert_int_equal(r.rc, EX_DATAERR);
+	assert_int_equal(fk.num_req, 1);
+	assert_string_equal(r.err, "parley: 2 contacts are named \"sam\"; "
+				   "give the contact ID instead (see 'parley "
+				   "contact list')\n");
+	run_free(&r);
+	/* The name is the user's, but still shown escaped. */
+	serve(s);
+	run_cli(&r, "history", "x\x1b[2J", NULL);
+	assert_int_equal(r.rc, EX_NOUSER);
+	assert_non_null(strstr(r.err, "\"x^[[2J\""));
+	run_free(&r);
+}
+
+static void test_send_args(void **state)
+{
+	static const struct step s[] = {
+		LIST_STEP,
+		{STEP_REPLY,
+		 "\"id\":2,\"method\":\"messages.send\",\"params\":{\"to\":"
+		 "\"" ID_A "\",\"body\":\"-5 degrees \\u001B[31m caf\xc3\xa9\","
+		 "\"reply_to\":\"" MSG1 "\"}}",
+		 R(2, "{\"id\":\"" MSG2 "\",\"status\":\"queued\"}")},
+		END,
+	};
+	struct run r;
+
+	(void)state;
+	fake_start(s);
+	/* Options end at CONTACT: "-5" is the message. */
+	run_cli(&r, "send", "--reply-to", MSG1, "alice", "-5", "degrees",
+		"\x1b[31m", "caf\xc3\xa9", NULL);
+	assert_int_equal(r.rc, 0);
+	assert_false(fk.bad_request);
+	assert_string_equal(r.out, MSG2 "\n");
+	run_free(&r);
+	serve(s);
+	run_cli(&r, "-J", "send", "-r", MSG1, "alice", "-5", "degrees",
+		"\x1b[31m", "caf\xc3\xa9", NULL);
+	assert_int_equal(r.rc, 0);
+	assert_false(fk.bad_request);
+	assert_string_equal(r.out,
+			    "{\"id\":\"" MSG2 "\",\"status\":\"queued\"}\n");
+	run_free(&r);
+}
+
+/* From standard input the body passes exactly, but for the one final
+ * newline; over 65536 bytes nothing is sent. */
+static void test_send_stdin(void **state)
+{
+	static const struct step whole[] = {
+		LIST_STEP,
+		{STEP_REPLY, "messages.send",
+		 R(2, "{\"id\":\"" MSG2 "\",\"status\":\"queued\"}")},
+		END,
+	};
+	static const struct step s[] = {
+		LIST_STEP,
+		{STEP_REPLY,
+		 "\"params\":{\"to\":\"" ID_B "\",\"body\":\"line one\\n"
+		 "\\tline two\\u001B[0m\\n\"}}",
+		 R(2, "{\"id\":\"" MSG2 "\",\"status\":\"queued\"}")},
+		END,
+	};
+	char *big = malloc(CLI_BODY_MAX + 3);
+	struct run r;
+
+	(void)state;
+	assert_non_null(big);
+	fake_start(s);
+	run_input = "line one\n\tline two\x1b[0m\n\n";
+	run_cli(&r, "send", "bob", NULL);
+	assert_int_equal(r.rc, 0);
+	assert_false(fk.bad_request);
+	assert_string_equal(r.out, MSG2 "\n");
+	run_free(&r);
+	serve(s);
+	run_input = "line one\n\tline two\x1b[0m\n\n";
+	run_cli(&r, "send", "bob", "-", NULL);
+	assert_int_equal(r.rc, 0);
+	assert_false(fk.bad_request);
+	run_free(&r);
+
+	/* Exactly the limit, and a newline: sent. */
+	memset(big, 'a', CLI_BODY_MAX);
+	big[CLI_BODY_MAX] = '\n';
+	big[CLI_BODY_MAX + 1] = '\0';
+	serve(whole);
+	run_input = big;
+	run_cli(&r, "send", "alice", NULL);
+	assert_int_equal(r.rc, 0);
+	assert_int_equal(fk.num_req, 2);
+	assert_true(strlen(fk.req[1]) > CLI_BODY_MAX);
+	run_free(&r);
+	fake_teardown(NULL);
+	fake_setup(NULL);
+	/* One byte more: refused before any connection (none listens). */
+	big[CLI_BODY_MAX] = 'a';
+	big[CLI_BODY_MAX + 1] = '\n';
+	big[CLI_BODY_MAX + 2] = '\0';
+	run_input = big;
+	run_cli(&r, "send", "alice", NULL);
+	assert_int_equal(r.rc, EX_DATAERR);
+	assert_string_equal(r.err, "parley: the message is longer than 65536 "
+				   "bytes; nothing was sent\n");
+	run_free(&r);
+	big[CLI_BODY_MAX] = '\0';
+	run_cli(&r, "send", "alice", "x", big, NULL);
+	assert_int_equal(r.rc, EX_DATAERR);
+	assert_non_null(strstr(r.err, "longer than 65536"));
+	run_free(&r);
+	run_cli(&r, "send", "alice", NULL);
+	assert_int_equal(r.rc, EX_DATAERR);
+	assert_non_null(strstr(r.err, "the message is empty"));
+	run_free(&r);
+	run_input = "\n";
+	run_cli(&r, "send", "alice", NULL);
+	assert_int_equal(r.rc, EX_DATAERR);
+	run_free(&r);
+	/* UTF-8, but U+0000 is no part of a message. */
+	run_input = "a\0b";
+	run_input_len = 3;
+	run_cli(&r, "send", "alice", NULL);
+	assert_int_equal(r.rc, EX_DATAERR);
+	assert_non_null(strstr(r.err, "holds a NUL byte"));
+	run_free(&r);
+	run_input = "caf\xc3";
+	run_cli(&r, "send", "alice", NULL);
+	assert_int_equal(r.rc, EX_DATAERR);
+	assert_non_null(strstr(r.err, "the message is not valid UTF-8"));
+	run_free(&r);
+	free(big);
+}
+
+static void test_send_error(void **state)
+{
+	static const struct step s[] = {
+		{STEP_REPLY, "contacts.list", R(1, "{\"contacts\":[]}")},
+		{STEP_REPLY, "messages.send",
+		 "{\"jsonrpc\":\"2.0\",\"id\":2,\"error\":{\"code\":-32002,"
+		 "\"message\":\"unknown contact\",\"data\":{\"app\":"
+		 "\"not_found\"}}}\n"},
+		END,
+	};
+	struct run r;
+
+	(void)state;
+	fake_start(s);
+	run_cli(&r, "send", ID_C, "hi", NULL);
+	assert_int_equal(r.rc, CLI_EXIT_RPC_ERROR);
+	assert_string_equal(r.err, "parley: messages.send: unknown contact "
+				   "(error -32002, not_found)\n");
+	run_free(&r);
+}
+
+static void test_history_cmd(void **state)
+{
+	static const struct step bad[] = {
+		LIST_STEP,
+		{STEP_REPLY, "messages.list", R(2, "{\"messages\":{}}")},
+		END,
+	};
+	/* For people one more than shown is asked for: there are earlier
+	 * messages if it comes. */
+	static const struct step s[] = {
+		LIST_STEP,
+		{STEP_REPLY,
+		 "\"id\":2,\"method\":\"messages.list\",\"params\":{\"with\":"
+		 "\"" ID_A "\",\"limit\":3,\"before\":\"" MSG2 "\"}}",
+		 R(2, HISTORY)},
+		END,
+	};
+	static const struct step all[] = {
+		LIST_STEP,
+		{STEP_REPLY, "\"params\":{\"with\":\"" ID_A "\",\"limit\":51}}",
+		 R(2, HISTORY)},
+		END,
+	};
+	struct run r;
+
+	(void)state;
+	fake_start(s);
+	run_cli(&r, "history", "alice", "-n", "2", "--before", MSG2, NULL);
+	assert_int_equal(r.rc, 0);
+	assert_false(fk.bad_request);
+	assert_string_equal(r.out,
+			    "(earlier messages: --before " MSG2 ")\n"
+			    "2025-11-27 22:43:18  me     > two\n"
+			    "                              lines  [delivered]\n"
+			    "2025-11-27 22:43:19  alice  < (re ffeeddcc) "
+			    "^[[2Jgotcha<U+202E>\n");
+	run_free(&r);
+	/* All 3 of 50: no hint. */
+	serve(all);
+	run_cli(&r, "history", "alice", NULL);
+	assert_false(fk.bad_request);
+	assert_true(strncmp(r.out, "2025-11-27 22:43:17  alice  < hello\n",
+			    36) == 0);
+	run_free(&r);
+	/* -J: the result as it came, the body's escape as \u001B; the
+	 * limit as given. */
+	serve(s);
+	run_cli(&r, "-J", "history", "-n", "3", "-b", MSG2, "alice", NULL);
+	assert_int_equal(r.rc, 0);
+	assert_false(fk.bad_request);
+	assert_non_null(
+		strstr(r.out, "\"body\":\"\\u001B[2Jgotcha\xe2\x80\xae\""));
+	assert_null(strchr(r.out, '\x1b'));
+	run_free(&r);
+	serve(bad);
+	run_cli(&r, "history", "alice", NULL);
+	assert_int_equal(r.rc, EX_PROTOCOL);
+	run_free(&r);
+}
+
+static void test_read_typing_cmds(void **state)
+{
+	static const struct step rd[] = {
+		LIST_STEP,
+		{STEP_REPLY,
+		 "\"method\":\"messages.mark_read\",\"params\":{\"with\":"
+		 "\"" ID_A "\",\"up_to\":\"" MSG1 "\"}}",
+		 R(2, "{\"marked\":2}")},
+		END,
+	};
+	static const struct step rd1[] = {
+		LIST_STEP,
+		{STEP_REPLY,
+		 "\"method\":\"messages.mark_read\",\"params\":{\"with\":"
+		 "\"" ID_B "\"}}",
+		 R(2, "{\"marked\":1}")},
+		END,
+	};
+	static const struct step ty[] = {
+		LIST_STEP,
+		{STEP_REPLY,
+		 "\"method\":\"contacts.typing\",\"params\":{\"id\":\"" ID_A
+		 "\",\"typing\":true}}",
+		 R(2, "{}")},
+		END,
+	};
+	struct run r;
+
+	(void)state;
+	fake_start(rd);
+	run_cli(&r, "read", "alice", "--up-to", MSG1, NULL);
+	assert_int_equal(r.rc, 0);
+	assert_false(fk.bad_request);
+	assert_string_equal(r.out, "marked 2 messages from alice read\n");
+	run_free(&r);
+	serve(rd1);
+	run_cli(&r, "read", "bob", NULL);
+	assert_false(fk.bad_request);
+	assert_string_equal(r.out, "marked 1 message from bob read\n");
+	run_free(&r);
+	serve(ty);
+	run_cli(&r, "typing", "parley:" ID_A, "on", NULL);
+	assert_int_equal(r.rc, 0);
+	assert_false(fk.bad_request);
+	assert_string_equal(r.out, "");
+	run_free(&r);
+}
+
+static void test_settings_cmd(void **state)
+{
+	static const struct step get[] = {
+		{STEP_REPLY, "\"method\":\"settings.get\",\"params\":{}}",
+		 R(1, "{\"read_receipts\":true,\"accept_requests\":false}")},
+		END,
+	};
+	static const struct step set[] = {
+		{STEP_REPLY,
+		 "\"method\":\"settings.set\",\"params\":{\"read_receipts\":"
+		 "false,\"accept_requests\":true}}",
+		 R(1, "{\"read_receipts\":false,\"accept_requests\":true}")},
+		END,
+	};
+	struct run r;
+
+	(void)state;
+	fake_start(get);
+	run_cli(&r, "settings", NULL);
+	assert_int_equal(r.rc, 0);
+	assert_false(fk.bad_request);
+	assert_string_equal(r.out, "receipts     on\n"
+				   "requests     off\n");
+	run_free(&r);
+	serve(set);
+	run_cli(&r, "-J", "settings", "read-receipts", "off", "accept-requests",
+		"on", NULL);
+	assert_int_equal(r.rc, 0);
+	assert_false(fk.bad_request);
+	assert_string_equal(r.out, "{\"read_receipts\":false,"
+				   "\"accept_requests\":true}\n");
+	run_free(&r);
+}
+
+#define VERIFY                                                                 \
+	"{\"id\":\"" ID_A "\",\"safety_number\":\"12345 67890 11111 22222 "    \
+	"33333 44444 55555 66666 77777 88888 99999 00000\",\"qr\":"            \
+	"\"00ff00ff\"}"
+
+static void test_verify_cmd(void **state)
+{
+	static const struct step s[] = {
+		LIST_STEP,
+		{STEP_REPLY,
+		 "\"method\":\"contacts.verify\",\"params\":{\"id\":\"" ID_A
+		 "\"}}",
+		 R(2, VERIFY)},
+		END,
+	};
+	struct run r;
+	char *qr = NULL;
+
+	(void)state;
+	fake_start(s);
+	run_cli(&r, "contact", "verify", "alice", NULL);
+	assert_int_equal(r.rc, 0);
+	assert_false(fk.bad_request);
+	assert_true(strncmp(r.out,
+			    "Safety number with alice:\n\n"
+			    "    12345 67890 11111 22222\n",
+			    strlen("Safety number with alice:\n\n    12345 "
+				   "67890 11111 22222\n")) == 0);
+	run_free(&r);
+	serve(s);
+	run_cli(&r, "contact", "verify", "--qr", "alice", NULL);
+	assert_int_equal(r.rc, 0);
+	CAPTURE(qr, cli_print_qr(f, "00ff00ff", false));
+	assert_memory_equal(r.out, qr, strlen(qr));
+	assert_non_null(strstr(r.out + strlen(qr), "\nSafety number with"));
+	free(qr);
+	run_free(&r);
+	/* --qr is for people; nothing is asked. */
+	run_cli(&r, "-J", "contact", "verify", "--qr", "alice", NULL);
+	assert_int_equal(r.rc, EX_USAGE);
+	run_free(&r);
+}
+
+#define EVD(seq, type, data)                                                   \
+	"{\"jsonrpc\":\"2.0\",\"method\":\"event\",\"params\":{\"seq\":" #seq  \
+	",\"type\":\"" type "\",\"at\":1000,\"data\":" data "}}\n"
+#define GOT(seq, from, body)                                                   \
+	EVD(seq, "message.received",                                           \
+	    "{\"id\":\"" MSG1 "\",\"from\":\"" from "\",\"body\":\"" body      \
+	    "\",\"sent_at\":1}")
+
+/* Incoming messages in `events -f`: "NAME: BODY", escaped; names come
+ * from contacts.list, asked once per ID not known yet. */
+static void test_events_chat(void **state)
+{
+	/* -J: the events as they are; no names asked. */
+	static const struct step j[] = {
+		{STEP_REPLY, "events.subscribe",
+		 R(1, "{\"last_seq\":0}") GOT(1, ID_A, "hi")},
+		END,
+	};
+	static const struct step s[] = {
+		{STEP_REPLY, "events.subscribe",
+		 R(1, "{\"last_seq\":0}") GOT(1, ID_A, "hi \\u001b[31mthere")
+			 GOT(2, ID_A, "again") GOT(3, ID_Z "x", "who?")},
+		{STEP_REPLY, "\"id\":2,\"method\":\"contacts.list\"",
+		 R(2, CONTACTS)},
+		{STEP_REPLY, "\"id\":3,\"method\":\"contacts.list\"",
+		 R(3, CONTACTS) GOT(4, ID_Z "x", "me again")},
+		END,
+	};
+	struct run r;
+
+	(void)state;
+	fake_start(s);
+	run_cli(&r, "events", "-f", NULL);
+	assert_int_equal(r.rc, EX_UNAVAILABLE);
+	assert_false(fk.bad_request);
+	assert_int_equal(fk.num_req, 3);
+	assert_string_equal(
+		r.out, "1 1970-01-01T00:00:01.000Z message.received alice: hi "
+		       "^[[31mthere\n"
+		       "2 1970-01-01T00:00:01.000Z message.received alice: "
+		       "again\n"
+		       "3 1970-01-01T00:00:01.000Z message.received "
+		       "aeaaaaaaaaaa\xe2\x80\xa6: who?\n"
+		       "4 1970-01-01T00:00:01.000Z message.received "
+		       "aeaaaaaaaaaa\xe2\x80\xa6: me again\n");
+	run_free(&r);
+	serve(j);
+	run_cli(&r, "-J", "events", "-f", NULL);
+	assert_int_equal(fk.num_req, 1);
+	assert_string_equal(r.out, "{\"seq\":1,\"type\":\"message.received\","
+				   "\"at\":1000,\"data\":{\"id\":\"" MSG1
+				   "\",\"from\":\"" ID_A "\",\"body\":\"hi\","
+				   "\"sent_at\":1}}\n");
+	run_free(&r);
+}
+
 /* --- usage ------------------------------------------------------------- */
 
 static void expect_usage(int rc, const char *out_has, const char *err_has, ...)
@@ -1321,6 +2336,57 @@ static void test_usage(void **state)
 	expect_usage(EX_USAGE, "", "unknown option -q", "events", "-q", NULL);
 	expect_usage(EX_USAGE, "", "no arguments expected", "status", "x",
 		     NULL);
+	expect_usage(0, "  contact verify CONTACT [--qr]", "", "help",
+		     "contact", NULL);
+	expect_usage(0, "usage: parley send", "", "send", "--help", NULL);
+	expect_usage(0, "usage: parley contact", "", "contact", "add", "-h",
+		     NULL);
+	expect_usage(EX_USAGE, "", "contact: expected a subcommand", "contact",
+		     NULL);
+	expect_usage(EX_USAGE, "", "unknown subcommand 'frob'", "contact",
+		     "frob", NULL);
+	expect_usage(EX_USAGE, "", "add expects one ID", "contact", "add",
+		     NULL);
+	expect_usage(EX_USAGE, "", "expected one CONTACT", "contact", "block",
+		     "a", "b", NULL);
+	expect_usage(EX_USAGE, "", "unknown option --nme", "contact", "add",
+		     "--nme", "x", ID_A, NULL);
+	expect_usage(EX_USAGE, "", "contact add takes no --qr", "contact",
+		     "add", "--qr", ID_A, NULL);
+	expect_usage(EX_USAGE, "", "send takes no --limit", "send", "--limit",
+		     "3", "alice", "hi", NULL);
+	expect_usage(EX_USAGE, "", "unknown option -q", "contact", "verify",
+		     "-q", "alice", NULL);
+	expect_usage(EX_USAGE, "", "list expects no arguments", "contact",
+		     "list", "x", NULL);
+	expect_usage(EX_USAGE, "", "set needs --name or --receipts", "contact",
+		     "set", "alice", NULL);
+	expect_usage(EX_USAGE, "", "--receipts takes on, off or default",
+		     "contact", "set", "alice", "--receipts", "yes", NULL);
+	expect_usage(EX_USAGE, "", "expected CONTACT [TEXT...]", "send", NULL);
+	expect_usage(EX_USAGE, "", "--reply-to needs a message id", "send",
+		     "--reply-to", "12", "alice", "hi", NULL);
+	expect_usage(EX_USAGE, "", "-n needs a number from 1 to 1000",
+		     "history", "alice", "-n", "0", NULL);
+	expect_usage(EX_USAGE, "", "-n needs", "history", "alice", "-n", "1001",
+		     NULL);
+	expect_usage(EX_USAGE, "", "--before needs a message id", "history",
+		     "alice", "--before", "x", NULL);
+	expect_usage(EX_USAGE, "", "expected one CONTACT", "history", NULL);
+	expect_usage(EX_USAGE, "", "--up-to needs a message id", "read",
+		     "alice", "--up-to", MSG1 "0", NULL);
+	expect_usage(EX_USAGE, "", "expected CONTACT on|off", "typing", "alice",
+		     "maybe", NULL);
+	expect_usage(EX_USAGE, "", "expected CONTACT on|off", "typing", "alice",
+		     NULL);
+	expect_usage(EX_USAGE, "", "expected SETTING on|off pairs", "settings",
+		     "read-receipts", NULL);
+	expect_usage(EX_USAGE, "",
+		     "settings are read-receipts and "
+		     "accept-requests",
+		     "settings", "receipts", "on", NULL);
+	expect_usage(EX_USAGE, "", "a setting is on or off", "settings",
+		     "read-receipts", "yes", NULL);
 	/* Global options go before the command. */
 	expect_usage(EX_USAGE, "", "unknown option --json", "status", "--json",
 		     NULL);
@@ -1393,7 +2459,44 @@ int main(void)
 						fake_setup, fake_teardown),
 		cmocka_unit_test_setup_teardown(test_usage, fake_setup,
 						fake_teardown),
+		cmocka_unit_test(test_contact_id_norm),
+		cmocka_unit_test(test_contact_resolve),
+		cmocka_unit_test(test_contact_names),
+		cmocka_unit_test(test_put_text),
+		cmocka_unit_test(test_put_text_property),
+		cmocka_unit_test(test_print_contacts),
+		cmocka_unit_test(test_print_history),
+		cmocka_unit_test(test_print_safety),
+		cmocka_unit_test(test_print_chat_events),
+		cmocka_unit_test_setup_teardown(test_contact_list_cmd,
+						fake_setup, fake_teardown),
+		cmocka_unit_test_setup_teardown(test_contact_add_cmd,
+						fake_setup, fake_teardown),
+		cmocka_unit_test_setup_teardown(test_contact_accept_by_name,
+						fake_setup, fake_teardown),
+		cmocka_unit_test_setup_teardown(test_contact_unknown,
+						fake_setup, fake_teardown),
+		cmocka_unit_test_setup_teardown(test_send_args, fake_setup,
+						fake_teardown),
+		cmocka_unit_test_setup_teardown(test_send_stdin, fake_setup,
+						fake_teardown),
+		cmocka_unit_test_setup_teardown(test_send_error, fake_setup,
+						fake_teardown),
+		cmocka_unit_test_setup_teardown(test_history_cmd, fake_setup,
+						fake_teardown),
+		cmocka_unit_test_setup_teardown(test_read_typing_cmds,
+						fake_setup, fake_teardown),
+		cmocka_unit_test_setup_teardown(test_settings_cmd, fake_setup,
+						fake_teardown),
+		cmocka_unit_test_setup_teardown(test_verify_cmd, fake_setup,
+						fake_teardown),
+		cmocka_unit_test_setup_teardown(test_events_chat, fake_setup,
+						fake_teardown),
 	};
+
+	/* History and contact tables show local time: make it UTC. */
+	setenv("TZ", "UTC", 1);
+	tzset();
 
 	return cmocka_run_group_tests_name("cli", tests, NULL, NULL);
 }
