@@ -1325,6 +1325,17 @@ static void on_hello(struct chat *c, struct lk *l, const uint8_t *b,
 	presence_event(c, p, true);
 }
 
+/* The pair secret both contacts derive from X3DH's SK (rendezvous keys):
+ * HKDF-SHA-512(salt none, ikm SK, info "parley pair v1"). */
+static int pair_derive(uint8_t pair[static CARD_PAIR_LEN],
+		       const uint8_t sk[static 32])
+{
+	static const char info[] = "parley pair v1";
+
+	return cx_hkdf_sha512(pair, CARD_PAIR_LEN, NULL, 0, sk, 32,
+			      (const uint8_t *)info, sizeof info - 1);
+}
+
 static int x3dh_respond(struct chat *c, struct peer *p,
 			const struct cx_x3dh_init *in, const uint8_t *hdr)
 {
@@ -1346,9 +1357,7 @@ static int x3dh_respond(struct chat *c, struct peer *p,
 		sess_drop(p);
 		memset(&p->s, 0, sizeof p->s);
 		memcpy(p->s.init, hdr, CX_X3DH_INIT_LEN);
-		r = cx_hkdf_sha512(p->s.pair, sizeof p->s.pair, NULL, 0,
-				   res.sk, sizeof res.sk,
-				   (const uint8_t *)"parley pair v1", 14);
+		r = pair_derive(p->s.pair, res.sk);
 		p->rat = rat;
 		p->has_sess = true;
 		p->peer_cum = 0;
@@ -1940,11 +1949,7 @@ static void lookup_done(void *arg, const struct dht_result *res)
 					memset(&p->s, 0, sizeof p->s);
 					p->s.flags = CW_SESS_INITIATOR;
 					cx_x3dh_init_encode(p->s.init, &in);
-					r = cx_hkdf_sha512(
-						p->s.pair, sizeof p->s.pair,
-						NULL, 0, xr.sk, sizeof xr.sk,
-						(const uint8_t *)"parley pair v1",
-						14);
+					r = pair_derive(p->s.pair, xr.sk);
 					p->has_sess = true;
 					p->sess_dirty = true;
 				}
@@ -2004,28 +2009,6 @@ static void lookup_done(void *arg, const struct dht_result *res)
 	kick(c);
 }
 
-/* A record this node stores itself answers at once (the DHT's get asks
- * only the others). */
-static bool local_get(struct chat *c, struct lookup *lu,
-		      const uint8_t key[DHT_ID_LEN])
-{
-	struct dht_record *rec = malloc(sizeof *rec);
-	struct dht_result res;
-
-	if (rec == NULL)
-		return false;
-	if (dht_record_lookup_local(c->cfg.dht, key, rec) < 0 ||
-	    dht_record_verify(rec) < 0) {
-		free(rec);
-		return false;
-	}
-	memset(&res, 0, sizeof res);
-	res.record = rec;
-	lookup_done(lu, &res);
-	free(rec);
-	return true;
-}
-
 static void locate(struct chat *c, struct peer *p)
 {
 	struct lookup *lu;
@@ -2048,8 +2031,6 @@ static void locate(struct chat *c, struct peer *p)
 		lu->stage = ST_CARD;
 		card_key(key, p->pk);
 		p->lookup_busy = true;
-		if (local_get(c, lu, key))
-			return;
 		r = dht_get(c->cfg.dht, now_w, key, DHT_GET_FIRST,
 			    (struct dht_lookup_cb){lookup_done, lu});
 	} else if ((p->s.flags & CW_SESS_HAS_NODE) && !p->node_stale) {
@@ -2064,8 +2045,6 @@ static void locate(struct chat *c, struct peer *p)
 		lu->stage = ST_REQ_RV;
 		card_req_rv_key(key, p->pk);
 		p->lookup_busy = true;
-		if (local_get(c, lu, key))
-			return;
 		r = dht_get(c->cfg.dht, now_w, key, 0,
 			    (struct dht_lookup_cb){lookup_done, lu});
 	} else {
@@ -2073,8 +2052,6 @@ static void locate(struct chat *c, struct peer *p)
 		lu->epoch = now_w / 1000 / CARD_RV_EPOCH_S - p->rv_epoch_back;
 		card_pair_rv_key(key, p->s.pair, p->pk, lu->epoch);
 		p->lookup_busy = true;
-		if (local_get(c, lu, key))
-			return;
 		r = dht_get(c->cfg.dht, now_w, key, 0,
 			    (struct dht_lookup_cb){lookup_done, lu});
 	}
@@ -2479,19 +2456,31 @@ int chat_contact_block(struct chat *c, const uint8_t pk[static CHAT_PK_LEN],
 	return r;
 }
 
-int chat_send(struct chat *c, const uint8_t to[static CHAT_PK_LEN],
-	      const uint8_t *body, size_t len, const uint8_t *reply_to,
-	      uint8_t id_out[static CHAT_ID_LEN])
+/* Who may be written to: not oneself, a contact, not blocked or turned
+ * down. */
+static int send_check(struct chat *c, const uint8_t to[CHAT_PK_LEN])
 {
-	int st = contact_state(c, to), r;
-	struct peer *p;
+	int st, r;
 
 	if ((r = check_pk(c, to)) < 0)
 		return r;
+	st = contact_state(c, to);
 	if (st == 0)
 		return -ENOENT;
 	if (st == MSGSTORE_CONTACT_BLOCKED || st == MSGSTORE_CONTACT_REJECTED)
 		return -EPERM;
+	return 0;
+}
+
+int chat_send(struct chat *c, const uint8_t to[static CHAT_PK_LEN],
+	      const uint8_t *body, size_t len, const uint8_t *reply_to,
+	      uint8_t id_out[static CHAT_ID_LEN])
+{
+	struct peer *p;
+	int r;
+
+	if ((r = send_check(c, to)) < 0)
+		return r;
 	r = msgstore_send(c->cfg.msgs, to, body, len, reply_to, wall(c),
 			  id_out, NULL);
 	if (r < 0)
@@ -2506,16 +2495,12 @@ int chat_send_async(struct chat *c, const uint8_t to[static CHAT_PK_LEN],
 		    const uint8_t *body, size_t len, const uint8_t *reply_to,
 		    chat_send_cb cb, void *arg)
 {
-	int st = contact_state(c, to), r;
 	struct peer *p;
 	struct pend *pd;
+	int r;
 
-	if ((r = check_pk(c, to)) < 0)
+	if ((r = send_check(c, to)) < 0)
 		return r;
-	if (st == 0)
-		return -ENOENT;
-	if (st == MSGSTORE_CONTACT_BLOCKED || st == MSGSTORE_CONTACT_REJECTED)
-		return -EPERM;
 	if (len > MSGSTORE_BODY_MAX || !msgstore__utf8_valid(body, len, false))
 		return -EINVAL;
 	if ((p = peer_get(c, to)) == NULL)

@@ -35,7 +35,7 @@ TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += tests/integration/lib.sh
 
 check_PROGRAMS += tests/unit/test_chat
-tests_unit_test_chat_SOURCES = tests/unit/test_chat.c
+tests_unit_test_chat_SOURCES = tests/unit/test_chat.c tests/unit/store_testutil.h
 tests_unit_test_chat_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_chat_LDADD = node/libnode.a dht/libdht.a store/libstore.a \
 	crypto/libcx.a $(CMOCKA_LIBS) $(JANSSON_LIBS) $(LMDB_LIBS) \

@@ -25,6 +25,7 @@
 #include "node/link.h"
 #include "node/msgstore.h"
 #include "store/store.h"
+#include "tests/unit/store_testutil.h"
 
 #define MAX_NODES 10
 #define MAX_QUEUE 200000
@@ -44,7 +45,8 @@ struct net {
 	unsigned n;
 	struct pkt *q;
 	unsigned qlen;
-	uint64_t now, seq, rng;
+	uint64_t now, seq;
+	struct trng rng;
 	unsigned loss_pct, dup_pct, jitter_ms;
 };
 
@@ -52,8 +54,7 @@ struct snode {
 	struct net *net;
 	unsigned idx;
 	char dir[64];
-	uint64_t rng_state;
-	struct rng rng;
+	struct trng rng;
 	struct clock clock;
 	struct cx_identity id;
 	struct store *store;
@@ -66,21 +67,10 @@ struct snode {
 	bool down;
 };
 
-static uint64_t splitmix(uint64_t *s)
+/* The network's own decisions (loss, duplication, delay). */
+static unsigned roll(struct net *n, unsigned mod)
 {
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
-static void trng_fill(void *self, uint8_t *buf, size_t len)
-{
-	uint64_t *s = self;
-
-	for (size_t i = 0; i < len; i++)
-		buf[i] = (uint8_t)splitmix(s);
+	return (unsigned)(trng_next(&n->rng) % mod);
 }
 
 static uint64_t c_mono(void *self)
@@ -101,9 +91,9 @@ static int nsend(void *self, const struct dht_addr *to, const uint8_t *pkt,
 	unsigned copies = 1;
 
 	assert_true(len <= sizeof n->q[0].data);
-	if (splitmix(&n->rng) % 100 < n->loss_pct)
+	if (roll(n, 100) < n->loss_pct)
 		return 0;
-	if (splitmix(&n->rng) % 100 < n->dup_pct)
+	if (roll(n, 100) < n->dup_pct)
 		copies = 2;
 	while (copies-- > 0) {
 		struct pkt *p;
@@ -111,7 +101,7 @@ static int nsend(void *self, const struct dht_addr *to, const uint8_t *pkt,
 		assert_true(n->qlen < MAX_QUEUE);
 		p = &n->q[n->qlen++];
 		p->at = n->now + 1 +
-			(n->jitter_ms ? splitmix(&n->rng) % n->jitter_ms : 0);
+			(n->jitter_ms ? roll(n, n->jitter_ms) : 0);
 		p->seq = n->seq++;
 		p->from = s->addr;
 		p->to = *to;
@@ -150,23 +140,23 @@ static void node_open(struct snode *s)
 
 	assert_int_equal(store_open(&s->store, s->dir, &so), 0);
 	assert_int_equal(events_open(&s->ev, s->store, 1000000), 0);
-	assert_int_equal(msgstore_open(&s->ms, s->store, &s->id, &s->rng), 0);
+	assert_int_equal(msgstore_open(&s->ms, s->store, &s->id, &s->rng.rng), 0);
 	memset(&dc, 0, sizeof dc);
 	dc.node_pk = s->id.node_pk;
 	dc.node_sk = s->id.node_sk;
-	dc.rng = &s->rng;
+	dc.rng = &s->rng.rng;
 	dc.io.send = nsend;
 	dc.io.self = s;
 	assert_int_equal(dht_new(&s->dht, &dc), 0);
 	memset(&lc, 0, sizeof lc);
 	lc.node_sk = s->id.node_sk;
-	lc.rng = &s->rng;
+	lc.rng = &s->rng.rng;
 	lc.io = dc.io;
 	lc.cb = (struct link_callbacks){l_est, l_msg, l_closed, s};
 	assert_int_equal(link_mgr_new(&s->links, &lc), 0);
 	memset(&cc, 0, sizeof cc);
 	cc.clock = &s->clock;
-	cc.rng = &s->rng;
+	cc.rng = &s->rng.rng;
 	cc.id = &s->id;
 	cc.store = s->store;
 	cc.msgs = s->ms;
@@ -198,13 +188,11 @@ static struct snode *node_new(struct net *n, unsigned idx)
 	assert_non_null(s);
 	s->net = n;
 	s->idx = idx;
-	s->rng_state = n->rng ^ (0x5151ull * (idx + 1));
-	s->rng.fill = trng_fill;
-	s->rng.self = &s->rng_state;
+	trng_init(&s->rng, trng_next(&n->rng) ^ (0x5151ull * (idx + 1)));
 	s->clock = (struct clock){c_mono, c_wall, s};
 	snprintf(s->dir, sizeof s->dir, "/tmp/ptchat.XXXXXX");
 	assert_non_null(mkdtemp(s->dir));
-	assert_int_equal(cx_identity_generate(&s->id, &s->rng,
+	assert_int_equal(cx_identity_generate(&s->id, &s->rng.rng,
 					      T0_WALL / 1000),
 			 0);
 	s->addr.family = DHT_FAMILY_IPV4;
@@ -220,13 +208,10 @@ static struct snode *node_new(struct net *n, unsigned idx)
 
 static void node_free(struct snode *s)
 {
-	char cmd[128];
-
 	if (!s->down)
 		node_crash(s);
 	cx_identity_close(&s->id);
-	snprintf(cmd, sizeof cmd, "rm -rf %s", s->dir);
-	assert_int_equal(system(cmd), 0);
+	rm_env(s->dir);
 	free(s);
 }
 
@@ -313,7 +298,7 @@ static struct net *net_new(unsigned nodes, unsigned loss, unsigned dup,
 	assert_non_null(n);
 	n->q = malloc(MAX_QUEUE * sizeof *n->q);
 	assert_non_null(n->q);
-	n->rng = seed_get();
+	trng_init(&n->rng, seed_get());
 	n->now = 1000;
 	for (unsigned i = 0; i < nodes; i++)
 		node_new(n, i);
@@ -557,18 +542,19 @@ static void crash_and_restart(void **state)
 	struct net *n = net_new(2, 0, 0, 0);
 	struct snode *a = n->nodes[0], *b = n->nodes[1];
 	struct flow fa = {a, b, 200}, fb = {b, a, 200};
-	uint64_t r = 0xc0ffee;
+	struct trng r;
 
 	(void)state;
+	trng_init(&r, 0xc0ffee);
 	befriend(n, a, b);
 	n->loss_pct = 5;
 	n->jitter_ms = 10;
 	send_n(a, b, 0, 100);
 	send_n(b, a, 0, 100);
 	for (unsigned round = 0; round < 8; round++) {
-		struct snode *v = (splitmix(&r) & 1) ? a : b;
+		struct snode *v = (trng_next(&r) & 1) ? a : b;
 
-		for (uint64_t k = splitmix(&r) % 40; k > 0; k--)
+		for (uint64_t k = trng_next(&r) % 40; k > 0; k--)
 			step(n, 5);
 		node_crash(v);
 		for (unsigned k = 0; k < 20; k++)
