@@ -39,6 +39,7 @@
 #include "node/card.h"
 #include "node/chat.h"
 #include "node/chat_wire.h"
+#include "node/jsonw.h"
 #include "node/link_wire.h"
 #include "node/log.h"
 
@@ -104,6 +105,7 @@ struct lk {
 struct peer {
 	bool used;
 	uint8_t pk[CHAT_PK_LEN];
+	char cid[CX_CONTACT_ID_LEN + 1]; /* pk as a contact ID */
 	int state; /* enum msgstore_contact_state; 0: not a contact */
 	bool has_sess;
 	struct cw_sess s; /* s.ratchet unused in memory */
@@ -174,6 +176,13 @@ struct chat {
 	struct chat_config cfg;
 	struct cx_drbg *drbg; /* ratchet nonces */
 	uint8_t *sess_key;    /* CX_KEY_LEN, secret memory */
+	uint8_t *scratch;     /* secret memory for sealing sessions, kept
+			       * between uses (wiped after each) so a commit
+			       * makes no guarded allocation */
+	size_t scratch_len;
+	uint8_t *rx_pt; /* CW_MSG_MAX: a received message's plaintext,
+			 * wiped after each */
+	size_t rx_hw;   /* bytes of rx_pt that may hold plaintext */
 	struct card_prekeys pre;
 	bool accept_requests, read_receipts;
 	bool started;
@@ -319,6 +328,21 @@ static void sess_ad(uint8_t ad[sizeof SESS_AD - 1 + CHAT_PK_LEN],
 	memcpy(ad + sizeof SESS_AD - 1, pk, CHAT_PK_LEN);
 }
 
+/* c->scratch with room for n bytes, grown (never shrunk) as needed. */
+static uint8_t *scratch(struct chat *c, size_t n)
+{
+	if (n > c->scratch_len) {
+		uint8_t *b = cx_secret_alloc(n);
+
+		if (b == NULL)
+			return NULL;
+		cx_secret_free(c->scratch);
+		c->scratch = b;
+		c->scratch_len = n;
+	}
+	return c->scratch;
+}
+
 static int sess_put_txn(struct chat *c, struct store_txn *t, struct peer *p)
 {
 	uint8_t ad[sizeof SESS_AD - 1 + CHAT_PK_LEN];
@@ -328,13 +352,13 @@ static int sess_put_txn(struct chat *c, struct store_txn *t, struct peer *p)
 	struct cw_sess s = p->s;
 	int r;
 
-	rb = cx_secret_alloc(rl);
-	pt = cx_secret_alloc(pt_max);
+	rb = scratch(c, rl + pt_max);
 	ct = malloc(CX_XCHACHA_NONCE_LEN + pt_max + CX_AEAD_TAG_LEN);
-	if (rb == NULL || pt == NULL || ct == NULL) {
-		r = -ENOMEM;
-		goto out;
+	if (rb == NULL || ct == NULL) {
+		free(ct);
+		return -ENOMEM;
 	}
+	pt = rb + rl;
 	if ((r = cx_ratchet_save(p->rat, rb, rl, &rl)) < 0)
 		goto out;
 	s.ratchet = rb;
@@ -350,8 +374,7 @@ static int sess_put_txn(struct chat *c, struct store_txn *t, struct peer *p)
 	r = store_put(t, STORE_TABLE_SESSIONS, p->pk, CHAT_PK_LEN, ct,
 		      CX_XCHACHA_NONCE_LEN + len + CX_AEAD_TAG_LEN);
 out:
-	cx_secret_free(rb);
-	cx_secret_free(pt);
+	cx_wipe(rb, (size_t)(pt - rb) + pt_max);
 	free(ct);
 	return r;
 }
@@ -453,6 +476,7 @@ static struct peer *peer_get(struct chat *c, const uint8_t pk[CHAT_PK_LEN])
 	p->used = true;
 	p->lki = -1;
 	memcpy(p->pk, pk, CHAT_PK_LEN);
+	cid(p->cid, pk);
 	p->state = contact_state(c, pk);
 	p->rto = RTO_MIN_MS;
 	p->ctl_rto = RTO_MIN_MS;
@@ -848,15 +872,70 @@ static void prepare_ctl(struct chat *c, struct peer *p)
 
 /* ---- the flush transaction ---- */
 
-static json_t *status_json(const struct peer *p, const uint8_t id[16],
-			   int status)
+/* message.status: {"id":…,"to":…,"status":…}; every field is hex,
+ * base32 or a fixed name, so nothing needs escaping. */
+static int status_emit(struct chat *c, struct store_txn *t, uint64_t now,
+		       const struct peer *p, const uint8_t id[16], int status)
 {
-	char ids[33], to[CX_CONTACT_ID_LEN + 1];
+	char js[192], ids[33];
 
 	hex(ids, id, 16);
-	cid(to, p->pk);
-	return json_pack("{s:s, s:s, s:s}", "id", ids, "to", to, "status",
-			 msgstore_status_name((enum msgstore_status)status));
+	snprintf(js, sizeof js, "{\"id\":\"%s\",\"to\":\"%s\",\"status\":\"%s\"}",
+		 ids, p->cid, msgstore_status_name((enum msgstore_status)status));
+	return events_append_txn(c->cfg.events, t, &c->batch, now,
+				 "message.status", js);
+}
+
+/* message.received: {"id","from","body","sent_at"[,"reply_to"]}, or
+ * with "body_omitted":true instead of the body when the event would pass
+ * EVENTS_DATA_MAX (never let one event block the stream: the body stays
+ * in the history). */
+static int received_emit(struct chat *c, struct store_txn *t, uint64_t now,
+			 const struct peer *p, const struct pend *pd)
+{
+	char ids[33], from[CX_CONTACT_ID_LEN + 1], rids[33];
+	struct jw w;
+	char *js;
+	int r;
+
+	hex(ids, pd->id, 16);
+	if (p != NULL)
+		memcpy(from, p->cid, sizeof from);
+	else
+		cid(from, pd->pk);
+	for (int omit = 0; omit < 2; omit++) {
+		jw_init(&w, EVENTS_DATA_MAX);
+		jw_lit(&w, "{\"id\":\"");
+		jw_lit(&w, ids);
+		jw_lit(&w, "\",\"from\":\"");
+		jw_lit(&w, from);
+		if (omit) {
+			jw_lit(&w, "\",\"body_omitted\":true");
+		} else {
+			jw_lit(&w, "\",\"body\":");
+			jw_str(&w, (const char *)pd->body, pd->len);
+		}
+		jw_lit(&w, ",\"sent_at\":");
+		jw_u64(&w, pd->ms);
+		if (pd->has_reply) {
+			hex(rids, pd->reply_to, 16);
+			jw_lit(&w, ",\"reply_to\":\"");
+			jw_lit(&w, rids);
+			jw_lit(&w, "\"");
+		}
+		jw_lit(&w, "}");
+		js = jw_finish(&w, &r);
+		if (js == NULL && r == -E2BIG)
+			continue;
+		if (js == NULL)
+			return r;
+		r = events_append_txn(c->cfg.events, t, &c->batch, now,
+				      "message.received", js);
+		free(js);
+		if (r != -E2BIG)
+			return r;
+	}
+	return -E2BIG;
 }
 
 static int emit_txn(struct chat *c, struct store_txn *t, uint64_t now,
@@ -886,7 +965,7 @@ static int flush_txn(struct store_txn *t, void *ctx)
 	for (size_t i = 0; i < c->npend && r == 0; i++) {
 		struct pend *pd = &c->pend[i];
 		struct peer *p = peer_find(c, pd->pk);
-		char from[CX_CONTACT_ID_LEN + 1], ids[33];
+		char from[CX_CONTACT_ID_LEN + 1];
 
 		switch (pd->k) {
 		case P_RECV: {
@@ -900,35 +979,12 @@ static int flush_txn(struct store_txn *t, void *ctx)
 				.body_len = pd->len,
 			};
 			bool dup = false;
-			json_t *o;
 
 			r = msgstore_receive_txn(c->cfg.msgs, t, &in, now, NULL,
 						 &dup);
 			if (r < 0 || dup)
 				break;
-			cid(from, pd->pk);
-			hex(ids, pd->id, 16);
-			o = json_pack("{s:s, s:s, s:s%, s:I}", "id", ids,
-				      "from", from, "body", (const char *)pd->body,
-				      pd->len, "sent_at", (json_int_t)pd->ms);
-			if (o != NULL && pd->has_reply) {
-				char rids[33];
-
-				hex(rids, pd->reply_to, 16);
-				json_object_set_new(o, "reply_to",
-						    json_string(rids));
-			}
-			r = emit_txn(c, t, now, "message.received", o);
-			if (r == -E2BIG) {
-				/* never let one event block the stream: the
-				 * body stays in the history */
-				r = emit_txn(c, t, now, "message.received",
-					     json_pack("{s:s, s:s, s:b, s:I}",
-						       "id", ids, "from", from,
-						       "body_omitted", 1,
-						       "sent_at",
-						       (json_int_t)pd->ms));
-			}
+			r = received_emit(c, t, now, p, pd);
 			break;
 		}
 		case P_STATUS: {
@@ -944,8 +1000,7 @@ static int flush_txn(struct store_txn *t, void *ctx)
 				break;
 			}
 			if (r == 0 && changed && p != NULL)
-				r = emit_txn(c, t, now, "message.status",
-					     status_json(p, pd->id, pd->v));
+				r = status_emit(c, t, now, p, pd->id, pd->v);
 			break;
 		}
 		case P_CONTACT_NEW: {
@@ -1001,8 +1056,7 @@ static int flush_txn(struct store_txn *t, void *ctx)
 				pd->has_reply ? pd->reply_to : NULL, pd->ms,
 				pd->id, (enum msgstore_status)pd->v, NULL);
 			if (r == 0 && pd->v == MSGSTORE_STATUS_SENT && p != NULL)
-				r = emit_txn(c, t, now, "message.status",
-					     status_json(p, pd->id, pd->v));
+				r = status_emit(c, t, now, p, pd->id, pd->v);
 			break;
 		case P_EVENT: {
 			const char *type = (const char *)pd->body;
@@ -1367,13 +1421,17 @@ static int x3dh_respond(struct chat *c, struct peer *p,
 	return r;
 }
 
-/* Decrypts a ratchet message into an envelope; pt (CW_MSG_MAX) holds it. */
-static int open_env(struct peer *p, const uint8_t *ct, size_t len,
-		    uint8_t *pt, struct cw_env *e)
+/* Decrypts a ratchet message into an envelope; pt (c->rx_pt, CW_MSG_MAX)
+ * holds it.  A plaintext is never longer than its ciphertext: c->rx_hw
+ * keeps the most that may have been written, for on_message's wipe. */
+static int open_env(struct chat *c, struct peer *p, const uint8_t *ct,
+		    size_t len, uint8_t *pt, struct cw_env *e)
 {
 	size_t ptlen, unp;
 	int r;
 
+	if (len > c->rx_hw)
+		c->rx_hw = len;
 	if ((r = cx_ratchet_decrypt(p->rat, ct, len, pt, CW_MSG_MAX,
 				    &ptlen)) < 0)
 		return r;
@@ -1416,7 +1474,7 @@ static void on_request(struct chat *c, struct lk *l, struct peer *p,
 			 * wins, and that is ours */
 	if ((r = x3dh_respond(c, p, &in, b)) < 0)
 		goto bad;
-	if ((r = open_env(p, b + CX_X3DH_INIT_LEN, len - CX_X3DH_INIT_LEN, pt,
+	if ((r = open_env(c, p, b + CX_X3DH_INIT_LEN, len - CX_X3DH_INIT_LEN, pt,
 			  &e)) < 0 ||
 	    e.kind != CW_KIND_REQUEST ||
 	    cw_intro_decode(e.body, e.body_len, true, name, greet) < 0) {
@@ -1478,7 +1536,7 @@ static void on_accept(struct chat *c, struct peer *p, const uint8_t *b,
 	}
 	if (p->state != MSGSTORE_CONTACT_REQUESTED_BY_US)
 		goto drop;
-	if (open_env(p, b, len, pt, &e) < 0 || e.kind != CW_KIND_ACCEPT ||
+	if (open_env(c, p, b, len, pt, &e) < 0 || e.kind != CW_KIND_ACCEPT ||
 	    cw_intro_decode(e.body, e.body_len, false, name, greet) < 0) {
 		if (sess_load(c, p) < 0)
 			sess_drop(p);
@@ -1512,7 +1570,7 @@ static bool take_text(struct chat *c, struct peer *p, uint64_t n,
 
 	if (c->npend >= PENDING_MAX - 4)
 		return false; /* the flush is behind: the sender will resend */
-	if (open_env(p, b, len, pt, &e) < 0 || e.kind != CW_KIND_TEXT ||
+	if (open_env(c, p, b, len, pt, &e) < 0 || e.kind != CW_KIND_TEXT ||
 	    !msgstore__utf8_valid(e.body, e.body_len, true)) {
 		/* forged or corrupt: the ratchet did not move unless it
 		 * authenticated, and then the message is malformed: reload */
@@ -1612,9 +1670,7 @@ static void on_message(struct chat *c, struct lk *l, uint8_t flags,
 		return;
 	if (p->lki < 0 && p->state != 0)
 		p->lki = (int)(l - c->lks);
-	pt = malloc(CW_MSG_MAX);
-	if (pt == NULL)
-		return;
+	pt = c->rx_pt;
 	if ((flags & CW_DATA_CTL) && (flags & CW_DATA_INIT))
 		on_request(c, l, p, b, len, pt);
 	else if (flags & CW_DATA_CTL)
@@ -1623,8 +1679,8 @@ static void on_message(struct chat *c, struct lk *l, uint8_t flags,
 		on_text(c, p, n, b, len, pt);
 	else
 		c->st.frames_dropped++;
-	cx_wipe(pt, CW_MSG_MAX);
-	free(pt);
+	cx_wipe(pt, c->rx_hw < CW_MSG_MAX ? c->rx_hw : CW_MSG_MAX);
+	c->rx_hw = 0;
 	if (p->state == 0 && !p->has_sess)
 		peer_free(p); /* a stranger's failed request */
 }
@@ -2670,7 +2726,8 @@ int chat_new(struct chat **out, const struct chat_config *cfg)
 	c->cfg = *cfg;
 	c->peers = calloc(PEERS_MAX, sizeof *c->peers);
 	c->sess_key = cx_secret_alloc(CX_KEY_LEN);
-	if (c->peers == NULL || c->sess_key == NULL ||
+	c->rx_pt = malloc(CW_MSG_MAX);
+	if (c->peers == NULL || c->sess_key == NULL || c->rx_pt == NULL ||
 	    (r = cx_drbg_new(&c->drbg, cfg->rng)) < 0) {
 		r = -ENOMEM;
 		goto fail;
@@ -2712,6 +2769,8 @@ void chat_free(struct chat *c)
 		lookup_free(c->lookups);
 	card_prekeys_clear(&c->pre);
 	cx_secret_free(c->sess_key);
+	cx_secret_free(c->scratch);
+	free(c->rx_pt);
 	cx_drbg_free(c->drbg);
 	free(c);
 }

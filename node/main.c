@@ -23,6 +23,7 @@
 #include "crypto/cx.h"
 #include "crypto/keyfile.h"
 #include "crypto/keys.h"
+#include "crypto/drbg.h"
 #include "crypto/rng.h"
 #include "node/api.h"
 #include "node/config.h"
@@ -56,6 +57,7 @@ struct daemon {
 	uv_signal_t sig_term, sig_int, sig_hup;
 	struct clock clock;
 	struct node_env env;
+	struct cx_drbg *drbg; /* env.rng: one getrandom(2) per MiB, not per call */
 	struct node node;
 	struct api *api;
 	struct sys_api *sys_api;
@@ -845,7 +847,14 @@ int main(int argc, char **argv)
 	stage = S_LOOP;
 	sys_clock_init(&d.clock, &d.loop);
 	d.env.clock = &d.clock;
-	d.env.rng = rng_system();
+	/* Everything on the loop (message ids, nonces, DHT and link
+	 * randomness) draws from one buffered generator over the system's;
+	 * key files are still made from rng_system() directly. */
+	if ((r = cx_drbg_new(&d.drbg, rng_system())) < 0) {
+		log_error("random generator: %s", strerror(-r));
+		goto out;
+	}
+	d.env.rng = cx_drbg_rng(d.drbg);
 	d.node.env = &d.env;
 	d.node.cfg = &d.cfg;
 	d.node.data_dir = d.data_dir;
@@ -946,6 +955,7 @@ out:
 		store_close(d.node.store);
 	if (stage >= S_IDENT)
 		cx_identity_close(&d.node.identity);
+	cx_drbg_free(d.drbg);
 	if (d.lock_fd >= 0)
 		close(d.lock_fd);
 	if (status != 0 && d.ready_fd >= 0)

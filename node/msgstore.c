@@ -1245,39 +1245,40 @@ static int msg_rewrite(struct store_txn *t, const uint8_t *peer, uint64_t seq,
 }
 
 /* Opens and decompresses a record's body into a malloc'd buffer with a
- * NUL after it.  The decompressed size is capped at MSGSTORE_BODY_MAX. */
+ * NUL after it.  The decompressed size is capped at MSGSTORE_BODY_MAX.
+ * The body is not checked for UTF-8 again: it was checked before it was
+ * sealed, and the seal (AEAD over the record's key and fields) lets only
+ * what this store sealed open. */
 static int body_open(struct msgstore *ms, const uint8_t *peer, uint64_t seq,
 		     const struct msgstore__msg_rec *rec, uint8_t **body,
 		     size_t *body_len)
 {
 	uint8_t ad[AD_BODY_LEN];
-	uint8_t *frame = NULL, *out = NULL, *shrunk;
-	size_t frame_len = rec->ct_len - MSGSTORE_TAG_LEN, n = 0;
+	uint8_t *frame = NULL, *out = NULL;
+	size_t frame_len = rec->ct_len - MSGSTORE_TAG_LEN, n = 0, cap = 0;
 	int r = -ENOMEM;
 
 	*body = NULL;
 	*body_len = 0;
 	body_ad(ad, peer, seq, rec);
 	frame = malloc(frame_len > 0 ? frame_len : 1);
-	out = malloc(MSGSTORE_BODY_MAX + 1);
-	if (frame == NULL || out == NULL)
+	if (frame == NULL)
 		goto out;
 	if ((r = cx_xchacha_open(frame, frame_len, rec->ct, rec->ct_len, ad,
 				 sizeof ad, rec->nonce, ms->body_key)) < 0)
 		goto out;
-	r = store_decompress(out, MSGSTORE_BODY_MAX, &n, frame, frame_len);
-	if (r == -E2BIG)
+	/* the frame declares its size: ask, then decode into just that */
+	r = store_decompress(NULL, 0, &cap, frame, frame_len);
+	if (r == 0 || (r == -E2BIG && cap <= MSGSTORE_BODY_MAX)) {
+		r = -ENOMEM;
+		if ((out = malloc(cap + 1)) != NULL)
+			r = store_decompress(out, cap, &n, frame, frame_len);
+	} else if (r == -E2BIG) {
 		r = -EBADMSG;
+	}
 	if (r < 0)
 		goto out;
-	if (!msgstore__utf8_valid(out, n, true)) {
-		r = -EBADMSG;
-		goto out;
-	}
 	out[n] = '\0';
-	shrunk = realloc(out, n + 1);
-	if (shrunk != NULL)
-		out = shrunk;
 	*body = out;
 	*body_len = n;
 	out = NULL;
@@ -1288,7 +1289,7 @@ out:
 		free(frame);
 	}
 	if (out != NULL) {
-		cx_wipe(out, MSGSTORE_BODY_MAX + 1);
+		cx_wipe(out, cap + 1);
 		free(out);
 	}
 	return r;

@@ -638,37 +638,42 @@ static int zstd_err(size_t code)
 	}
 }
 
+/* One compression and one decompression context per thread, made on
+ * first use and kept: making a context costs more than compressing a
+ * chat message.  Each call resets the context (session and parameters),
+ * so nothing of one call leaks into the next but allocated memory, which
+ * zstd reuses.  They live until the thread ends (the daemon has one). */
+static _Thread_local ZSTD_CCtx *tl_cctx;
+static _Thread_local ZSTD_DCtx *tl_dctx;
+
 int store_compress(void *dst, size_t dst_max, size_t *out_len, const void *src,
 		   size_t src_len, int level)
 {
-	ZSTD_CCtx *cctx = NULL;
+	ZSTD_CCtx *cctx;
 	size_t n;
-	int r;
 
 	*out_len = 0;
 	if ((dst == NULL && dst_max != 0) || (src == NULL && src_len != 0))
 		return -EINVAL;
 	if (level < ZSTD_minCLevel() || level > ZSTD_maxCLevel())
 		return -EINVAL;
-	cctx = ZSTD_createCCtx();
-	if (cctx == NULL)
+	if (tl_cctx == NULL && (tl_cctx = ZSTD_createCCtx()) == NULL)
 		return -ENOMEM;
-	n = ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level);
+	cctx = tl_cctx;
+	n = ZSTD_CCtx_reset(cctx, ZSTD_reset_session_and_parameters);
+	if (!ZSTD_isError(n))
+		n = ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel,
+					   level);
 	if (!ZSTD_isError(n))
 		n = ZSTD_CCtx_setParameter(cctx, ZSTD_c_contentSizeFlag, 1);
 	if (!ZSTD_isError(n))
 		n = ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1);
 	if (!ZSTD_isError(n))
 		n = ZSTD_compress2(cctx, dst, dst_max, src, src_len);
-	if (ZSTD_isError(n)) {
-		r = zstd_err(n);
-		goto out;
-	}
+	if (ZSTD_isError(n))
+		return zstd_err(n);
 	*out_len = n;
-	r = 0;
-out:
-	ZSTD_freeCCtx(cctx);
-	return r;
+	return 0;
 }
 
 /* Refuses, before decoding anything: data that is not exactly one zstd
@@ -681,10 +686,9 @@ int store_decompress(void *dst, size_t dst_max, size_t *out_len,
 		     const void *src, size_t src_len)
 {
 	const uint8_t *p = src;
-	ZSTD_DCtx *dctx = NULL;
+	ZSTD_DCtx *dctx;
 	unsigned long long declared;
 	size_t n;
-	int r;
 
 	*out_len = 0;
 	if (src == NULL || (dst == NULL && dst_max != 0))
@@ -704,25 +708,22 @@ int store_decompress(void *dst, size_t dst_max, size_t *out_len,
 	n = ZSTD_findFrameCompressedSize(src, src_len);
 	if (ZSTD_isError(n) || n != src_len)
 		return -EBADMSG;
-	dctx = ZSTD_createDCtx();
-	if (dctx == NULL)
+	if (tl_dctx == NULL && (tl_dctx = ZSTD_createDCtx()) == NULL)
+		return -ENOMEM;
+	dctx = tl_dctx;
+	n = ZSTD_DCtx_reset(dctx, ZSTD_reset_session_and_parameters);
+	if (ZSTD_isError(n))
 		return -ENOMEM;
 	n = ZSTD_decompressDCtx(dctx, dst, (size_t)declared, src, src_len);
 	if (ZSTD_isError(n)) {
 		/* The frame lied about its size or is corrupt: either way
 		 * the data is bad, not our buffer too small. */
-		r = ZSTD_getErrorCode(n) == ZSTD_error_memory_allocation
-			    ? -ENOMEM
-			    : -EBADMSG;
-		goto out;
+		return ZSTD_getErrorCode(n) == ZSTD_error_memory_allocation
+			       ? -ENOMEM
+			       : -EBADMSG;
 	}
-	if (n != declared) {
-		r = -EBADMSG;
-		goto out;
-	}
+	if (n != declared)
+		return -EBADMSG;
 	*out_len = n;
-	r = 0;
-out:
-	ZSTD_freeDCtx(dctx);
-	return r;
+	return 0;
 }
