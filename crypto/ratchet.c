@@ -29,6 +29,9 @@ enum {
 	F_CKR = 1 << 2,
 	F_HKS = 1 << 3,
 	F_HKR = 1 << 4,
+	/* The second half of a DH ratchet step is due (see send_step): DHs,
+	 * CKs and NHKs are absent (zero) until it is done. */
+	F_SENDSTEP = 1 << 5,
 };
 
 struct skipped {
@@ -55,6 +58,10 @@ struct cx_ratchet {
 	uint8_t hks[KEY], hkr[KEY];	  /* HKs, HKr */
 	uint8_t nhks[KEY], nhkr[KEY];	  /* NHKs, NHKr */
 	uint8_t flags;
+	/* A key pair made ahead of need (cx_ratchet_prepare) for the next
+	 * GENERATE_DH(); memory only, never saved. */
+	uint8_t nxt_sk[KEY], nxt_pk[KEY];
+	bool has_nxt;
 	uint8_t ad[CX_RATCHET_MAX_AD];
 	size_t ad_len;
 	const struct rng *rng;
@@ -280,6 +287,54 @@ static size_t body_ad(const struct cx_ratchet *r, uint8_t *buf,
  *   enc_header = HENCRYPT(state.HKs, header)
  *   state.Ns += 1
  *   return enc_header, ENCRYPT(mk, plaintext, CONCAT(AD, enc_header)) */
+/* DHRatchetHE, second half, done apart from the first (which needs the
+ * received header) so that it can run while nothing waits for it:
+ *   state.DHs = GENERATE_DH()
+ *   state.RK, state.CKs, state.NHKs =
+ *       KDF_RK_HE(state.RK, DH(state.DHs, state.DHr))
+ * Until it is done the sending chain does not exist; the result is the
+ * state the specification reaches in one go. */
+static int send_step(struct cx_ratchet *r)
+{
+	uint8_t dh[KEY];
+	int ret;
+
+	if (r->has_nxt) {
+		memcpy(r->dhs_sk, r->nxt_sk, KEY);
+		memcpy(r->dhs_pk, r->nxt_pk, KEY);
+		sodium_memzero(r->nxt_sk, KEY);
+		r->has_nxt = false;
+	} else {
+		cx_x25519_keypair(r->dhs_pk, r->dhs_sk, r->rng);
+	}
+	if ((ret = cx_x25519(dh, r->dhs_sk, r->dhr)) < 0) {
+		/* unreachable: DHr gave a valid DH when it arrived */
+		sodium_memzero(r->dhs_sk, KEY);
+		sodium_memzero(r->dhs_pk, KEY);
+		return ret;
+	}
+	kdf_rk(r->rk, r->cks, r->nhks, r->rk, dh);
+	r->flags = (uint8_t)((r->flags & ~F_SENDSTEP) | F_CKS);
+	sodium_memzero(dh, sizeof dh);
+	return 0;
+}
+
+int cx_ratchet_prepare(struct cx_ratchet *r)
+{
+	int ret;
+
+	if (r->flags & F_SENDSTEP) {
+		if ((ret = send_step(r)) < 0)
+			return ret;
+		return 1;
+	}
+	if (!r->has_nxt && (r->flags & F_DHR)) {
+		cx_x25519_keypair(r->nxt_pk, r->nxt_sk, r->rng);
+		r->has_nxt = true;
+	}
+	return 0;
+}
+
 int cx_ratchet_encrypt(struct cx_ratchet *r, const uint8_t *pt, size_t pt_len,
 		       uint8_t *out, size_t out_max, size_t *out_len)
 {
@@ -287,8 +342,11 @@ int cx_ratchet_encrypt(struct cx_ratchet *r, const uint8_t *pt, size_t pt_len,
 	uint8_t ad[CX_RATCHET_MAX_AD + PREFIX_LEN];
 	uint8_t nonces[2 * NONCE_LEN];
 	size_t ad_len;
+	int ret;
 
 	*out_len = 0;
+	if ((r->flags & F_SENDSTEP) && (ret = send_step(r)) < 0)
+		return ret;
 	if (!(r->flags & F_CKS))
 		return -EAGAIN;
 	if (pt_len > CX_RATCHET_MAX_MSG || out_max < pt_len ||
@@ -555,6 +613,12 @@ int cx_ratchet_decrypt(struct cx_ratchet *r, const uint8_t *msg, size_t msg_len,
 	} else {
 		uint64_t total = n;
 
+		/* Another DH ratchet before our half of the last one: finish
+		 * that first (the state the specification would be in; kept
+		 * whatever this message turns out to be). */
+		if ((r->flags & F_SENDSTEP) && (ret = send_step(r)) < 0)
+			goto out;
+		ret = -EBADMSG;
 		if (r->flags & F_CKR) {
 			/* SkipMessageKeysHE(state, header.pn) on the old
 			 * chain. */
@@ -603,11 +667,14 @@ int cx_ratchet_decrypt(struct cx_ratchet *r, const uint8_t *msg, size_t msg_len,
 		memcpy(r->hkr, r->nhkr, KEY);
 		memcpy(r->dhr, hdr, KEY);
 		memcpy(r->nhkr, nhkr, KEY);
-		cx_x25519_keypair(r->dhs_pk, r->dhs_sk, r->rng);
-		if ((ret = cx_x25519(dh, r->dhs_sk, r->dhr)) < 0)
-			goto out; /* unreachable: DHr passed above */
-		kdf_rk(r->rk, r->cks, r->nhks, rk1, dh);
-		r->flags |= F_DHR | F_CKR | F_CKS | F_HKS | F_HKR;
+		memcpy(r->rk, rk1, KEY);
+		/* DHs is spent: wiped now, replaced by send_step */
+		sodium_memzero(r->dhs_sk, KEY);
+		sodium_memzero(r->dhs_pk, KEY);
+		sodium_memzero(r->cks, KEY);
+		sodium_memzero(r->nhks, KEY);
+		r->flags = (uint8_t)((r->flags & ~F_CKS) | F_DHR | F_CKR |
+				     F_HKS | F_HKR | F_SENDSTEP);
 	}
 	memcpy(r->ckr, ck, KEY);
 	r->nr = n + 1;
@@ -703,9 +770,12 @@ int cx_ratchet_load(struct cx_ratchet **out, const uint8_t *buf, size_t len,
 	flags = buf[1];
 	/* Only known flags; a receiving chain implies its header key and DHr,
 	 * a sending chain its header key. */
-	if ((flags & ~(F_DHR | F_CKS | F_CKR | F_HKS | F_HKR)) != 0 ||
+	if ((flags & ~(F_DHR | F_CKS | F_CKR | F_HKS | F_HKR | F_SENDSTEP)) !=
+		    0 ||
 	    ((flags & F_CKR) && (flags & (F_HKR | F_DHR)) != (F_HKR | F_DHR)) ||
-	    ((flags & F_CKS) && !(flags & F_HKS)))
+	    ((flags & F_CKS) && !(flags & F_HKS)) ||
+	    ((flags & F_SENDSTEP) &&
+	     (flags & (F_DHR | F_CKS | F_HKS)) != (F_DHR | F_HKS)))
 		return -EBADMSG;
 	if ((ret = alloc_state(&r, NULL, 0, rng)) < 0)
 		return ret;
@@ -748,7 +818,9 @@ int cx_ratchet_load(struct cx_ratchet **out, const uint8_t *buf, size_t len,
 	    (!(flags & F_CKS) && !sodium_is_zero(r->cks, KEY)) ||
 	    (!(flags & F_CKR) && !sodium_is_zero(r->ckr, KEY)) ||
 	    (!(flags & F_HKS) && !sodium_is_zero(r->hks, KEY)) ||
-	    (!(flags & F_HKR) && !sodium_is_zero(r->hkr, KEY)))
+	    (!(flags & F_HKR) && !sodium_is_zero(r->hkr, KEY)) ||
+	    ((flags & F_SENDSTEP) && (!sodium_is_zero(r->dhs_sk, KEY) ||
+				      !sodium_is_zero(r->nhks, KEY))))
 		goto out;
 	for (i = 0; i < count; i++) {
 		GET(r->skipped[i].hk);
@@ -758,7 +830,8 @@ int cx_ratchet_load(struct cx_ratchet **out, const uint8_t *buf, size_t len,
 	}
 #undef GET
 	r->num_skipped = count;
-	cx_x25519_public(r->dhs_pk, r->dhs_sk);
+	if (!(flags & F_SENDSTEP)) /* else DHs is absent */
+		cx_x25519_public(r->dhs_pk, r->dhs_sk);
 	*out = r;
 	r = NULL;
 	ret = 0;

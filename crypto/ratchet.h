@@ -102,6 +102,17 @@ int cx_ratchet_encrypt(struct cx_ratchet *r, const uint8_t *pt, size_t pt_len,
 int cx_ratchet_decrypt(struct cx_ratchet *r, const uint8_t *msg, size_t msg_len,
 		       uint8_t *out, size_t out_max, size_t *out_len);
 
+/* Work done ahead of need, for a caller with nothing else to do (the
+ * daemon calls it once a turn's messages are committed and announced):
+ *  - after a received message turned the ratchet, the second half of the
+ *    DH ratchet step (a new DHs and the sending chain), which encrypt
+ *    would otherwise do first;
+ *  - else, a key pair made in advance for the next step's GENERATE_DH(),
+ *    kept in memory only.
+ * Returns 1 when the saved state changed (save it before sending under
+ * it), 0 when it did not, or a negative errno. */
+int cx_ratchet_prepare(struct cx_ratchet *r);
+
 /* Number of skipped message keys currently stored. */
 size_t cx_ratchet_num_skipped(const struct cx_ratchet *r);
 

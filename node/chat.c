@@ -1233,6 +1233,17 @@ void chat_flush(struct chat *c)
 	for (unsigned i = 0; i < c->npeers; i++)
 		if (c->peers[i].used)
 			send_due(c, &c->peers[i], now);
+	/* Everything of this turn is committed, announced and sent: the
+	 * ratchet's work ahead of need (the sending half of a DH step after
+	 * a received message turned it; a key pair for the next) runs now,
+	 * while the apps read their events, not when they answer. */
+	for (unsigned i = 0; i < c->npeers; i++) {
+		struct peer *p = &c->peers[i];
+
+		if (p->used && p->has_sess && p->rat != NULL &&
+		    cx_ratchet_prepare(p->rat) > 0)
+			p->sess_dirty = true; /* saved with the next commit */
+	}
 	if (c->cfg.kick != NULL)
 		c->cfg.kick(c->cfg.self);
 }

@@ -157,7 +157,7 @@ static void conversation(uint64_t seed, int n_ops, int loss_pct)
 	size_t n_net = 0, n_old = 0;
 	uint32_t next_id = 0;
 	bool b_can_send = false;
-	int ok = 0, rejected = 0, reloads = 0, tampers = 0;
+	int ok = 0, rejected = 0, reloads = 0, tampers = 0, prepared = 0;
 
 	assert_true(net && old && seen_a && seen_b);
 	session_init(&s, seed);
@@ -169,6 +169,16 @@ static void conversation(uint64_t seed, int n_ops, int loss_pct)
 		rng_fill(&dice.rng, r8, 4);
 		r = (uint32_t)r8[0] << 24 | (uint32_t)r8[1] << 16 |
 		    (uint32_t)r8[2] << 8 | r8[3];
+		if (r % 11 == 5) {
+			/* work ahead of need; a second call right after has
+			 * no step left to do */
+			struct cx_ratchet *side = (r >> 4) % 2 ? s.a : s.b;
+			int pr = cx_ratchet_prepare(side);
+
+			assert_true(pr == 0 || pr == 1);
+			assert_int_equal(cx_ratchet_prepare(side), 0);
+			prepared += pr;
+		}
 		if ((r % 100 < 45 || n_net == 0) && n_net < MAX_FLIGHT) {
 			/* Send from A or B. */
 			bool from_a = !b_can_send || (r >> 8) % 2 == 0;
@@ -263,9 +273,10 @@ static void conversation(uint64_t seed, int n_ops, int loss_pct)
 		free(f.msg);
 	}
 	print_message("# seed %llu: %u sent, %d delivered, %d replays and "
-		      "%d forgeries rejected, %d reloads, %zu keys stored\n",
+		      "%d forgeries rejected, %d reloads, %d steps done ahead, "
+		      "%zu keys stored\n",
 		      (unsigned long long)seed, next_id, ok, rejected, tampers,
-		      reloads,
+		      reloads, prepared,
 		      cx_ratchet_num_skipped(s.a) +
 			      cx_ratchet_num_skipped(s.b));
 	for (size_t i = 0; i < n_old; i++)
@@ -671,6 +682,14 @@ static void cross_conversation(bool cx_is_alice, uint64_t seed)
 		uint8_t r8[2];
 
 		rng_fill(&dice.rng, r8, 2);
+		/* Work ahead of need now and then (cx_ratchet_prepare): the
+		 * reference does each DH step in one go, so agreement shows
+		 * the split step reaches the same state. */
+		if (r8[0] % 7 == 3) {
+			int pr = cx_ratchet_prepare(cx_is_alice ? s.a : s.b);
+
+			assert_true(pr == 0 || pr == 1);
+		}
 		if (step < 3000 && n_net < 64 &&
 		    (r8[0] % 2 == 0 || n_net == 0)) {
 			/* Alice always may send; Bob once he heard her. */
