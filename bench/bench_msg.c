@@ -21,6 +21,11 @@
  *                      over the same run, divided by the messages;
  *   rss_after.a/.b, hwm_after.a/.b  VmRSS and VmHWM after the 100-byte
  *                      run (100,000 messages by default);
+ *   rss_anon_after.a/.b, rss_mapped_db_after.a/.b  VmRSS split: the
+ *                      daemon's own memory (RssAnon) and the mapped pages
+ *                      of files (RssFile + RssShmem), almost all of it the
+ *                      LMDB database, which LMDB reads through a shared
+ *                      read-only map (page cache, reclaimable);
  *   rtt_p50/p99        100-byte ping: A's client sends, B's client
  *                      answers with messages.send when it reads
  *                      message.received, A's client times its own
@@ -502,6 +507,19 @@ static void throughput(long n, int size, long window, bool mem_after)
 			       bu_proc_status(ds[i].pid, "VmRSS") / 1024.0);
 			printf("parley.hwm_after.%c %.1f MiB\n", ds[i].name,
 			       bu_proc_status(ds[i].pid, "VmHWM") / 1024.0);
+			/* VmRSS = the daemon's own memory (anon) + the pages
+			 * of files it maps that it touched: LMDB reads the
+			 * database through a read-only shared map, so those
+			 * are page-cache pages of the database (file on a
+			 * disk, shmem on tmpfs), shared and reclaimable. */
+			printf("parley.rss_anon_after.%c %.1f MiB\n",
+			       ds[i].name,
+			       bu_proc_status(ds[i].pid, "RssAnon") / 1024.0);
+			printf("parley.rss_mapped_db_after.%c %.1f MiB\n",
+			       ds[i].name,
+			       (bu_proc_status(ds[i].pid, "RssFile") +
+				bu_proc_status(ds[i].pid, "RssShmem")) /
+				       1024.0);
 		}
 	fflush(stdout);
 }

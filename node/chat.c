@@ -172,6 +172,14 @@ struct pend {
 	void *cb_arg;
 };
 
+/* Frames gathered for one link during send_due (CF_BATCH). */
+struct batch {
+	int lki;
+	unsigned n;
+	size_t len;
+	uint8_t buf[LINK_PAYLOAD_MAX];
+};
+
 struct chat {
 	struct chat_config cfg;
 	struct cx_drbg *drbg; /* ratchet nonces */
@@ -183,6 +191,8 @@ struct chat {
 	uint8_t *rx_pt; /* CW_MSG_MAX: a received message's plaintext,
 			 * wiped after each */
 	size_t rx_hw;   /* bytes of rx_pt that may hold plaintext */
+	bool batching;	/* send_frame gathers into bat */
+	struct batch bat;
 	struct card_prekeys pre;
 	bool accept_requests, read_receipts;
 	bool started;
@@ -580,13 +590,55 @@ static void presence_event(struct chat *c, struct peer *p, bool online)
 
 /* ---- sending ---- */
 
+/* Sends what the batch holds: one frame as it is, several in a BATCH. */
+static void bat_flush(struct chat *c)
+{
+	struct batch *bt = &c->bat;
+	const uint8_t *b = bt->buf;
+	size_t len = bt->len;
+
+	if (bt->n == 0)
+		return;
+	if (bt->n == 1) {
+		b += 1 + CW_BATCH_ENTRY_HDR;
+		len -= 1 + CW_BATCH_ENTRY_HDR;
+	}
+	if (c->lks[bt->lki].used && c->lks[bt->lki].up)
+		link_send(c->cfg.links, mono(c), c->lks[bt->lki].node, b, len);
+	bt->n = 0;
+	bt->len = 0;
+}
+
+/* Sends a frame to p.  Within send_due (c->batching) small frames to the
+ * same link are gathered into one payload (lost together or not at all:
+ * each frame's own retransmission covers it). */
 static int send_frame(struct chat *c, const struct peer *p, const uint8_t *b,
 		      size_t len)
 {
+	struct batch *bt = &c->bat;
 	int r;
 
 	if (!peer_online(c, p))
 		return -ENOTCONN;
+	if (c->batching && len <= CW_BATCH_FRAME_MAX) {
+		if (bt->n > 0 &&
+		    (bt->lki != p->lki ||
+		     bt->len + CW_BATCH_ENTRY_HDR + len > LINK_PAYLOAD_MAX))
+			bat_flush(c);
+		if (bt->n == 0) {
+			bt->buf[0] = CF_BATCH;
+			bt->len = 1;
+			bt->lki = p->lki;
+		}
+		bt->buf[bt->len] = (uint8_t)(len >> 8);
+		bt->buf[bt->len + 1] = (uint8_t)len;
+		memcpy(bt->buf + bt->len + CW_BATCH_ENTRY_HDR, b, len);
+		bt->len += CW_BATCH_ENTRY_HDR + len;
+		bt->n++;
+		c->st.frames_out++;
+		return 0;
+	}
+	bat_flush(c); /* keep the order */
 	r = link_send(c->cfg.links, mono(c), c->lks[p->lki].node, b, len);
 	if (r == 0)
 		c->st.frames_out++;
@@ -1230,9 +1282,12 @@ void chat_flush(struct chat *c)
 		}
 		pend_clear(c);
 	}
+	c->batching = true;
 	for (unsigned i = 0; i < c->npeers; i++)
 		if (c->peers[i].used)
 			send_due(c, &c->peers[i], now);
+	bat_flush(c);
+	c->batching = false;
 	/* Everything of this turn is committed, announced and sent: the
 	 * ratchet's work ahead of need (the sending half of a DH step after
 	 * a received message turned it; a key pair for the next) runs now,
@@ -1875,6 +1930,9 @@ static void on_typing(struct chat *c, struct lk *l, const uint8_t *b,
 		   json_pack("{s:s, s:b}", "id", id, "typing", b[1] == 1));
 }
 
+static void frame_in(struct chat *c, struct lk *l, const uint8_t *data,
+		     size_t len);
+
 void chat_link_data(struct chat *c, const uint8_t node_pk[static LINK_PK_LEN],
 		    const uint8_t *data, size_t len)
 {
@@ -1888,8 +1946,28 @@ void chat_link_data(struct chat *c, const uint8_t node_pk[static LINK_PK_LEN],
 		if ((l = lk_find(c, node_pk)) == NULL)
 			return;
 	}
-	c->st.frames_in++;
 	c->need_flush = true;
+	if (data[0] == CF_BATCH) {
+		const uint8_t *f;
+		size_t off = 1, flen;
+
+		if (cw_batch_check(data, len) < 0) {
+			c->st.frames_dropped++;
+			return;
+		}
+		/* a frame may close the link: find it again for each */
+		while (cw_batch_next(data, len, &off, &f, &flen) > 0 &&
+		       (l = lk_find(c, node_pk)) != NULL && l->up)
+			frame_in(c, l, f, flen);
+		return;
+	}
+	frame_in(c, l, data, len);
+}
+
+static void frame_in(struct chat *c, struct lk *l, const uint8_t *data,
+		     size_t len)
+{
+	c->st.frames_in++;
 	switch (data[0]) {
 	case CF_HELLO:
 		on_hello(c, l, data, len);

@@ -90,6 +90,40 @@ void cw_data_hdr(uint8_t out[static CW_DATA_HDR], const struct cw_data *d)
 	put16(out + 16, d->count);
 }
 
+int cw_batch_next(const uint8_t *buf, size_t len, size_t *off,
+		  const uint8_t **frame, size_t *frame_len)
+{
+	size_t o = *off, n;
+
+	if (o == len)
+		return 0;
+	if (len - o < CW_BATCH_ENTRY_HDR + 1)
+		return -EBADMSG;
+	n = get16(buf + o);
+	o += CW_BATCH_ENTRY_HDR;
+	if (n == 0 || n > len - o || buf[o] == CF_BATCH)
+		return -EBADMSG;
+	*frame = buf + o;
+	*frame_len = n;
+	*off = o + n;
+	return 1;
+}
+
+int cw_batch_check(const uint8_t *buf, size_t len)
+{
+	const uint8_t *f;
+	size_t off = 1, flen, count = 0;
+	int r;
+
+	if (len < 1 || len > LINK_PAYLOAD_MAX || buf[0] != CF_BATCH)
+		return -EBADMSG;
+	while ((r = cw_batch_next(buf, len, &off, &f, &flen)) > 0)
+		count++;
+	if (r < 0 || count < 2)
+		return -EBADMSG;
+	return 0;
+}
+
 int cw_data_decode(struct cw_data *d, const uint8_t *buf, size_t len)
 {
 	if (len <= CW_DATA_HDR || len > LINK_PAYLOAD_MAX || buf[0] != CF_DATA)

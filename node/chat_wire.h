@@ -24,6 +24,7 @@ enum chat_frame {
 	CF_READ_ACK = 0x05, /* read receipts arrived */
 	CF_TYPING = 0x06,   /* typing on / off */
 	CF_BYE = 0x07,	    /* going offline */
+	CF_BATCH = 0x08,    /* several frames in one payload */
 };
 
 #define CW_VERSION 1
@@ -72,6 +73,18 @@ struct cw_data {
 };
 void cw_data_hdr(uint8_t out[static CW_DATA_HDR], const struct cw_data *d);
 int cw_data_decode(struct cw_data *d, const uint8_t *buf, size_t len);
+
+/* BATCH: type | (len 2 | frame) repeated, at least two frames, each
+ * 1..LINK_PAYLOAD_MAX - 3 bytes and not itself a BATCH, filling the
+ * payload exactly.  One datagram (one AEAD, one system call on each side)
+ * for what a turn sends a peer: acks with texts, or several small texts.
+ * cw_batch_check validates the whole payload; then cw_batch_next walks it
+ * from *off = 1 and returns 1 with the next frame, or 0 at the end. */
+#define CW_BATCH_ENTRY_HDR 2
+#define CW_BATCH_FRAME_MAX (LINK_PAYLOAD_MAX - 1 - CW_BATCH_ENTRY_HDR)
+int cw_batch_check(const uint8_t *buf, size_t len);
+int cw_batch_next(const uint8_t *buf, size_t len, size_t *off,
+		  const uint8_t **frame, size_t *frame_len);
 
 /* ACK: type | flags | cumulative n 8. */
 #define CW_ACK_LEN 10

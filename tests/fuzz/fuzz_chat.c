@@ -26,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1)
 		return 0;
-	switch (data[0] % 6) {
+	switch (data[0] % 7) {
 	case 0: {
 		struct cw_hello h;
 
@@ -62,7 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 4: {
 		char name[MSGSTORE_NAME_MAX + 1];
 		char greet[MSGSTORE_GREETING_MAX + 1];
-		bool with = data[0] % 6 == 3;
+		bool with = data[0] % 7 == 3;
 
 		if (cw_intro_decode(p, n, with, name, greet) == 0) {
 			if (cw_intro_encode(out, sizeof out, &len, name, greet,
@@ -80,6 +80,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 			same(out, len, p, n);
 		}
+		break;
+	}
+	case 6: {
+		/* a batch: what check accepts walks to its end in frames
+		 * that rebuild it byte for byte */
+		const uint8_t *f;
+		size_t off = 1, flen;
+		int r;
+
+		if (cw_batch_check(p, n) != 0)
+			break;
+		out[0] = CF_BATCH;
+		len = 1;
+		while ((r = cw_batch_next(p, n, &off, &f, &flen)) > 0) {
+			if (flen == 0 || flen > CW_BATCH_FRAME_MAX ||
+			    f[0] == CF_BATCH)
+				abort();
+			out[len] = (uint8_t)(flen >> 8);
+			out[len + 1] = (uint8_t)flen;
+			memcpy(out + len + 2, f, flen);
+			len += 2 + flen;
+		}
+		if (r != 0)
+			abort();
+		same(out, len, p, n);
 		break;
 	}
 	}
