@@ -77,6 +77,7 @@ struct outmsg {
 
 struct wslot {
 	uint8_t id[MSGSTORE_ID_LEN];
+	uint64_t seq; /* in the conversation (msgstore's hint), 0: unknown */
 	struct outmsg m;
 };
 
@@ -161,6 +162,7 @@ struct pend {
 	enum pend_kind k;
 	uint8_t pk[CHAT_PK_LEN];
 	uint8_t id[MSGSTORE_ID_LEN];
+	uint64_t seq; /* P_STATUS: where the message is (0: unknown) */
 	int v; /* status or state */
 	uint64_t ms;
 	bool has_reply;
@@ -791,6 +793,7 @@ static void prepare_texts(struct chat *c, struct peer *p)
 			if ((pd = pend_add(c, P_STATUS, p->pk)) == NULL)
 				break;
 			memcpy(pd->id, p->win[i].id, MSGSTORE_ID_LEN);
+			pd->seq = p->win[i].seq;
 			pd->v = MSGSTORE_STATUS_DELIVERED;
 			pd->ms = now;
 		}
@@ -839,7 +842,8 @@ static void prepare_texts(struct chat *c, struct peer *p)
 		struct pend *pd;
 
 		memset(&mm, 0, sizeof mm);
-		if (msgstore_get(c->cfg.msgs, ol.e[p->nwin].id, &mm) < 0)
+		if (msgstore_get_at(c->cfg.msgs, ol.e[p->nwin].id, p->pk,
+				    ol.e[p->nwin].seq, &mm) < 0)
 			break;
 		memset(&e, 0, sizeof e);
 		e.kind = CW_KIND_TEXT;
@@ -853,6 +857,7 @@ static void prepare_texts(struct chat *c, struct peer *p)
 		if (r == 0 && mm.status == MSGSTORE_STATUS_QUEUED &&
 		    (pd = pend_add(c, P_STATUS, p->pk)) != NULL) {
 			memcpy(pd->id, mm.id, MSGSTORE_ID_LEN);
+			pd->seq = ol.e[p->nwin].seq;
 			pd->v = MSGSTORE_STATUS_SENT;
 			pd->ms = now;
 		}
@@ -863,6 +868,7 @@ static void prepare_texts(struct chat *c, struct peer *p)
 			break;
 		}
 		memcpy(w->id, ol.e[p->nwin].id, MSGSTORE_ID_LEN);
+		w->seq = ol.e[p->nwin].seq;
 		p->win_bytes += w->m.len;
 		p->nwin++;
 		c->st.msgs_out++;
@@ -894,6 +900,7 @@ static void prepare_texts(struct chat *c, struct peer *p)
 			break;
 		pd->v = MSGSTORE_STATUS_SENT;
 		memcpy(w->id, pd->id, MSGSTORE_ID_LEN);
+		w->seq = 0; /* known once flush_txn stored it */
 		p->win_bytes += w->m.len;
 		p->nwin++;
 		c->st.msgs_out++;
@@ -1007,6 +1014,18 @@ static int emit_txn(struct chat *c, struct store_txn *t, uint64_t now,
 	return r;
 }
 
+/* The window slot of id (sent in this flush, so near the end) learns
+ * where msgstore put it. */
+static void win_note_seq(struct peer *p, const uint8_t id[MSGSTORE_ID_LEN],
+			 uint64_t seq)
+{
+	for (unsigned i = p->nwin; i-- > 0;)
+		if (memcmp(p->win[i].id, id, MSGSTORE_ID_LEN) == 0) {
+			p->win[i].seq = seq;
+			return;
+		}
+}
+
 static int flush_txn(struct store_txn *t, void *ctx)
 {
 	struct chat *c = ctx;
@@ -1042,8 +1061,8 @@ static int flush_txn(struct store_txn *t, void *ctx)
 		case P_STATUS: {
 			bool changed = false;
 
-			r = msgstore_set_status_txn(
-				c->cfg.msgs, t, pd->pk, pd->id,
+			r = msgstore_set_status_at_txn(
+				c->cfg.msgs, t, pd->pk, pd->seq, pd->id,
 				(enum msgstore_status)pd->v, now, &changed,
 				NULL);
 			if (r == -ENOENT || r == -EALREADY) {
@@ -1102,14 +1121,19 @@ static int flush_txn(struct store_txn *t, void *ctx)
 			if (r == -ENOENT)
 				r = 0;
 			break;
-		case P_SEND:
+		case P_SEND: {
+			uint64_t seq = 0;
+
 			r = msgstore_send_id_txn(
 				c->cfg.msgs, t, pd->pk, pd->body, pd->len,
 				pd->has_reply ? pd->reply_to : NULL, pd->ms,
-				pd->id, (enum msgstore_status)pd->v, NULL);
+				pd->id, (enum msgstore_status)pd->v, &seq);
+			if (r == 0 && pd->v == MSGSTORE_STATUS_SENT && p != NULL)
+				win_note_seq(p, pd->id, seq);
 			if (r == 0 && pd->v == MSGSTORE_STATUS_SENT && p != NULL)
 				r = status_emit(c, t, now, p, pd->id, pd->v);
 			break;
+		}
 		case P_EVENT: {
 			const char *type = (const char *)pd->body;
 

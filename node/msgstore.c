@@ -1221,6 +1221,28 @@ static int msg_find(struct store_txn *t, const uint8_t *id,
 	return 0;
 }
 
+/* msg_find with a hint of where the message is (peer, seq): one lookup
+ * instead of two when the hint is right (the record there carries the
+ * id), msg_find when it is not or there is none (seq 0). */
+static int msg_locate(struct store_txn *t, const uint8_t *id,
+		      const uint8_t *peer, uint64_t seq,
+		      struct msgstore__msgid_rec *w, uint8_t **raw,
+		      struct msgstore__msg_rec *rec)
+{
+	if (peer != NULL && seq != 0 &&
+	    msg_get_raw(t, peer, seq, raw, rec) == 0) {
+		if (memcmp(rec->id, id, MSGSTORE_ID_LEN) == 0) {
+			memset(w, 0, sizeof *w);
+			memcpy(w->peer, peer, MSGSTORE_PK_LEN);
+			w->seq = seq;
+			return 0;
+		}
+		free(*raw);
+		*raw = NULL;
+	}
+	return msg_find(t, id, w, raw, rec);
+}
+
 /* Rewrites a record with changed clear fields (status, status_ms,
  * obx_seq); the sealed body is kept as it is, since its associated data
  * covers only fields that never change. */
@@ -1607,6 +1629,13 @@ int msgstore_receive_txn(struct msgstore *ms, struct store_txn *t,
 int msgstore_get(struct msgstore *ms, const uint8_t id[static MSGSTORE_ID_LEN],
 		 struct msgstore_msg *out)
 {
+	return msgstore_get_at(ms, id, NULL, 0, out);
+}
+
+int msgstore_get_at(struct msgstore *ms,
+		    const uint8_t id[static MSGSTORE_ID_LEN],
+		    const uint8_t *peer, uint64_t seq, struct msgstore_msg *out)
+{
 	struct store_txn *t = NULL;
 	struct msgstore__msgid_rec w;
 	struct msgstore__msg_rec rec;
@@ -1616,7 +1645,7 @@ int msgstore_get(struct msgstore *ms, const uint8_t id[static MSGSTORE_ID_LEN],
 	memset(out, 0, sizeof *out);
 	if ((r = store_txn_begin(ms->s, false, &t)) < 0)
 		return r;
-	r = msg_find(t, id, &w, &raw, &rec);
+	r = msg_locate(t, id, peer, seq, &w, &raw, &rec);
 	store_txn_abort(t);
 	if (r < 0)
 		return r;
@@ -1778,6 +1807,7 @@ static int status_step(enum msgstore_status cur, enum msgstore_status next)
 
 struct status_ctx {
 	const uint8_t *peer; /* NULL: any conversation */
+	uint64_t seq;	     /* where it is in peer's, 0: not known */
 	const uint8_t *id;
 	enum msgstore_status status;
 	uint64_t now_ms;
@@ -1804,7 +1834,8 @@ static int status_txn(struct store_txn *t, void *arg)
 	int r, step;
 
 	sc->changed = false;
-	if ((r = msg_find(t, sc->id, &w, &raw, &rec)) < 0)
+	if ((r = msg_locate(t, sc->id, sc->peer, sc->seq, &w, &raw, &rec)) <
+	    0)
 		return r;
 	r = -ENOENT;
 	if (sc->peer != NULL && memcmp(sc->peer, w.peer, MSGSTORE_PK_LEN) != 0)
@@ -1835,12 +1866,16 @@ out:
 }
 
 static int set_status_impl(struct msgstore *ms, struct store_txn *t,
-			   const uint8_t *peer, const uint8_t *id,
-			   enum msgstore_status status, uint64_t now_ms,
-			   bool *changed, enum msgstore_status *old_out)
+			   const uint8_t *peer, uint64_t seq,
+			   const uint8_t *id, enum msgstore_status status,
+			   uint64_t now_ms, bool *changed,
+			   enum msgstore_status *old_out)
 {
-	struct status_ctx sc = {
-		.peer = peer, .id = id, .status = status, .now_ms = now_ms};
+	struct status_ctx sc = {.peer = peer,
+				.seq = peer != NULL ? seq : 0,
+				.id = id,
+				.status = status,
+				.now_ms = now_ms};
 	int r;
 
 	if (changed != NULL)
@@ -1863,7 +1898,7 @@ int msgstore_set_status(struct msgstore *ms, const uint8_t *peer,
 			enum msgstore_status status, uint64_t now_ms,
 			bool *changed, enum msgstore_status *old_out)
 {
-	return set_status_impl(ms, NULL, peer, id, status, now_ms, changed,
+	return set_status_impl(ms, NULL, peer, 0, id, status, now_ms, changed,
 			       old_out);
 }
 
@@ -1873,9 +1908,19 @@ int msgstore_set_status_txn(struct msgstore *ms, struct store_txn *t,
 			    enum msgstore_status status, uint64_t now_ms,
 			    bool *changed, enum msgstore_status *old_out)
 {
+	return msgstore_set_status_at_txn(ms, t, peer, 0, id, status, now_ms,
+					  changed, old_out);
+}
+
+int msgstore_set_status_at_txn(struct msgstore *ms, struct store_txn *t,
+			       const uint8_t *peer, uint64_t seq,
+			       const uint8_t id[static MSGSTORE_ID_LEN],
+			       enum msgstore_status status, uint64_t now_ms,
+			       bool *changed, enum msgstore_status *old_out)
+{
 	if (t == NULL)
 		return -EINVAL;
-	return set_status_impl(ms, t, peer, id, status, now_ms, changed,
+	return set_status_impl(ms, t, peer, seq, id, status, now_ms, changed,
 			       old_out);
 }
 

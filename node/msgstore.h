@@ -256,6 +256,12 @@ int msgstore_receive(struct msgstore *ms, const struct msgstore_incoming *in,
 /* Reads one message by id (with its body).  -ENOENT when absent. */
 int msgstore_get(struct msgstore *ms, const uint8_t id[static MSGSTORE_ID_LEN],
 		 struct msgstore_msg *out);
+/* The same with a hint of where it is (its peer and seq, as the outbox
+ * lists them): one lookup instead of two when the hint is right, the
+ * lookup by id when it is not (or peer is NULL or seq 0). */
+int msgstore_get_at(struct msgstore *ms,
+		    const uint8_t id[static MSGSTORE_ID_LEN],
+		    const uint8_t *peer, uint64_t seq, struct msgstore_msg *out);
 
 /* Lists, oldest first, the limit (1..MSGSTORE_LIST_MAX) messages of the
  * conversation with peer that come just before before_id (NULL: the
@@ -325,6 +331,12 @@ int msgstore_set_status_txn(struct msgstore *ms, struct store_txn *t,
 			    const uint8_t id[static MSGSTORE_ID_LEN],
 			    enum msgstore_status status, uint64_t now_ms,
 			    bool *changed, enum msgstore_status *old_out);
+/* ... with the hint of msgstore_get_at (seq in peer's conversation). */
+int msgstore_set_status_at_txn(struct msgstore *ms, struct store_txn *t,
+			       const uint8_t *peer, uint64_t seq,
+			       const uint8_t id[static MSGSTORE_ID_LEN],
+			       enum msgstore_status status, uint64_t now_ms,
+			       bool *changed, enum msgstore_status *old_out);
 /* As msgstore_mark_read, in t.  *ids must be NULL on the first run: each
  * run frees what the previous one left in *ids and sets it anew, so the
  * caller frees only the final one (also after an error: it is NULL). */

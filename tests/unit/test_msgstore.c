@@ -1367,6 +1367,90 @@ static void test_joint_txn(void **state)
 	free(jc.read_ids);
 }
 
+/* Hints of where a message is (peer, seq): right, wrong (another
+ * message's place, a place with nothing, another peer) or absent, the
+ * answer is the message by its id; a hint never moves another message. */
+struct hint_ctx {
+	struct fixture *f;
+	const uint8_t *peer;
+	uint64_t seq;
+	const uint8_t *id;
+	enum msgstore_status status;
+	bool changed;
+};
+
+static int hint_txn(struct store_txn *t, void *arg)
+{
+	struct hint_ctx *h = arg;
+
+	return msgstore_set_status_at_txn(h->f->ms, t, h->peer, h->seq, h->id,
+					  h->status, 20, &h->changed, NULL);
+}
+
+static void test_hints(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t a[MSGSTORE_PK_LEN], b[MSGSTORE_PK_LEN];
+	uint8_t id1[MSGSTORE_ID_LEN], id2[MSGSTORE_ID_LEN];
+	struct msgstore_outbox_entry e[4];
+	struct msgstore_msg m, m2;
+	struct hint_ctx h = {.f = f};
+	size_t n;
+
+	pk_of(a, 0x70, 15);
+	pk_of(b, 0x71, 15);
+	send_text(f, a, "first", 10, id1);
+	send_text(f, a, "second", 11, id2);
+	assert_int_equal(msgstore_outbox_list(f->ms, a, 0, e, 4, &n), 0);
+	assert_int_equal(n, 2);
+	assert_memory_equal(e[0].id, id1, MSGSTORE_ID_LEN);
+	/* right hint, no hint, and three wrong ones: always the message */
+	assert_int_equal(msgstore_get_at(f->ms, id1, a, e[0].seq, &m), 0);
+	assert_string_equal((char *)m.body, "first");
+	msgstore_msg_clear(&m);
+	assert_int_equal(msgstore_get_at(f->ms, id1, NULL, e[0].seq, &m), 0);
+	assert_string_equal((char *)m.body, "first");
+	msgstore_msg_clear(&m);
+	assert_int_equal(msgstore_get_at(f->ms, id1, a, e[1].seq, &m), 0);
+	assert_string_equal((char *)m.body, "first");
+	msgstore_msg_clear(&m);
+	assert_int_equal(msgstore_get_at(f->ms, id2, a, 999, &m), 0);
+	assert_string_equal((char *)m.body, "second");
+	msgstore_msg_clear(&m);
+	assert_int_equal(msgstore_get_at(f->ms, id2, b, e[1].seq, &m), 0);
+	assert_string_equal((char *)m.body, "second");
+	msgstore_msg_clear(&m);
+	/* a status through a wrong hint lands on the message of the id */
+	h.peer = a;
+	h.seq = e[1].seq;
+	h.id = id1;
+	h.status = MSGSTORE_STATUS_SENT;
+	assert_int_equal(store_write(f->s, hint_txn, &h), 0);
+	assert_true(h.changed);
+	assert_int_equal(msgstore_get(f->ms, id1, &m), 0);
+	assert_int_equal(msgstore_get(f->ms, id2, &m2), 0);
+	assert_int_equal(m.status, MSGSTORE_STATUS_SENT);
+	assert_int_equal(m2.status, MSGSTORE_STATUS_QUEUED);
+	msgstore_msg_clear(&m);
+	msgstore_msg_clear(&m2);
+	/* the right hint: delivered, out of the outbox */
+	h.seq = e[1].seq;
+	h.id = id2;
+	h.status = MSGSTORE_STATUS_DELIVERED;
+	assert_int_equal(store_write(f->s, hint_txn, &h), 0);
+	assert_true(h.changed);
+	assert_int_equal(msgstore_outbox_list(f->ms, a, 0, e, 4, &n), 0);
+	assert_int_equal(n, 1);
+	assert_memory_equal(e[0].id, id1, MSGSTORE_ID_LEN);
+	/* another peer's hint and id: not found, nothing moved */
+	h.peer = b;
+	h.seq = e[0].seq;
+	h.id = id1;
+	h.status = MSGSTORE_STATUS_DELIVERED;
+	assert_int_equal(store_write(f->s, hint_txn, &h), -ENOENT);
+	check_ok(f, 2, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1385,6 +1469,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_decompress_cap, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hints, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_joint_txn, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_alloc_failure, setup,
