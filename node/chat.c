@@ -2688,7 +2688,7 @@ int chat_send_async(struct chat *c, const uint8_t to[static CHAT_PK_LEN],
 	pd->has_reply = reply_to != NULL;
 	if (reply_to != NULL)
 		memcpy(pd->reply_to, reply_to, MSGSTORE_ID_LEN);
-	rng_fill(c->cfg.rng, pd->id, MSGSTORE_ID_LEN);
+	msgstore_new_id(c->cfg.rng, pd->ms, pd->id);
 	pd->cb = cb;
 	pd->cb_arg = arg;
 	if (!peer_online(c, p))

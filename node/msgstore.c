@@ -1200,6 +1200,14 @@ static int msg_get_raw(struct store_txn *t, const uint8_t *peer, uint64_t seq,
 	return r;
 }
 
+void msgstore_new_id(const struct rng *rng, uint64_t now_ms,
+		     uint8_t id[static MSGSTORE_ID_LEN])
+{
+	for (int i = 0; i < 6; i++)
+		id[i] = (uint8_t)(now_ms >> (40 - 8 * i));
+	rng_fill(rng, id + 6, MSGSTORE_ID_LEN - 6);
+}
+
 /* Finds the message id: its MSGIDS entry, and its record, which must
  * carry the same id. */
 static int msg_find(struct store_txn *t, const uint8_t *id,
@@ -1390,7 +1398,7 @@ static int insert_txn(struct store_txn *t, void *arg)
 		 * the caller chose it). */
 		if (ic->fixed_id || ++tries == 4)
 			return -EEXIST;
-		rng_fill(ic->ms->rng, rec.id, MSGSTORE_ID_LEN);
+		msgstore_new_id(ic->ms->rng, ic->now_ms, rec.id);
 	}
 	if ((r = last_seq(t, ic->peer, &seq)) < 0)
 		return r;
@@ -1522,7 +1530,7 @@ static int send_impl(struct msgstore *ms, struct store_txn *t,
 	if (id_in != NULL)
 		memcpy(ic.rec.id, id_in, MSGSTORE_ID_LEN);
 	else
-		rng_fill(ms->rng, ic.rec.id, MSGSTORE_ID_LEN);
+		msgstore_new_id(ms->rng, now_ms, ic.rec.id);
 	memcpy(ic.rec.from, ms->self_pk, MSGSTORE_PK_LEN);
 	ic.rec.sent_ms = now_ms;
 	ic.rec.stored_ms = now_ms;

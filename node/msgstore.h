@@ -253,6 +253,14 @@ struct msgstore_incoming {
 int msgstore_receive(struct msgstore *ms, const struct msgstore_incoming *in,
 		     uint64_t now_ms, uint64_t *seq_out, bool *duplicate);
 
+/* A new message id: the creation time in milliseconds (48 bits, big
+ * endian) then 80 random bits.  Ids made on one node sort by time, so the
+ * id index grows at its end (one page a commit) instead of at random
+ * places (a page per message); 80 random bits keep ids unguessable and,
+ * within one millisecond, apart. */
+void msgstore_new_id(const struct rng *rng, uint64_t now_ms,
+		     uint8_t id[static MSGSTORE_ID_LEN]);
+
 /* Reads one message by id (with its body).  -ENOENT when absent. */
 int msgstore_get(struct msgstore *ms, const uint8_t id[static MSGSTORE_ID_LEN],
 		 struct msgstore_msg *out);

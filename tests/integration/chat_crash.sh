@@ -53,8 +53,11 @@ kill -9 "$pa"
 waitpid "$pa" # gone, lock and port released, before it starts again
 wait $ja
 ka=$(cat "$T/a1")
+# mid-stream: its client had not had all its answers (requests were in
+# the socket or in the daemon); whether b was behind at that moment or
+# keeping up is the machine's speed, so it is only told
 check "a, the sender, was killed with its stream on the way" \
-	test $((got - s0)) -lt "${ka:-0}"
+	test "${ka:-0}" -lt "$half"
 diag "b had received $((got - s0)) of the $ka messages a's daemon had answered"
 sendmany b "$ida" B 1 "$half" >"$T/b1"
 kb=$(cat "$T/b1")
