@@ -263,13 +263,13 @@ void card_req_rv_key(uint8_t key[static DHT_ID_LEN],
 	       REQ_SALT_LEN);
 }
 
-int card_req_rv_make(struct dht_record *rec, const struct cx_identity *id,
-		     const uint8_t node_pk[static CX_X_PK_LEN], uint64_t now_s)
+/* The request rendezvous naming node_pk, or closed (NULL: zeros). */
+static int req_rv_build(struct dht_record *rec, const struct cx_identity *id,
+			const uint8_t *node_pk, uint64_t now_s)
 {
 	int r;
 
-	if (id == NULL || id->account_sk == NULL ||
-	    cx_is_zero(node_pk, CX_X_PK_LEN))
+	if (id == NULL || id->account_sk == NULL)
 		return -EINVAL;
 	if ((r = record_init(rec, DHT_RECORD_KIND_RENDEZVOUS, id->account_pk,
 			     now_s)) < 0)
@@ -277,9 +277,26 @@ int card_req_rv_make(struct dht_record *rec, const struct cx_identity *id,
 	rec->salt_len = REQ_SALT_LEN;
 	memcpy(rec->salt, CARD_REQ_RV_SALT, REQ_SALT_LEN);
 	rec->value[0] = CARD_VERSION;
-	memcpy(rec->value + 1, node_pk, CX_X_PK_LEN);
+	if (node_pk != NULL)
+		memcpy(rec->value + 1, node_pk, CX_X_PK_LEN);
+	else
+		memset(rec->value + 1, 0, CX_X_PK_LEN);
 	rec->value_len = CARD_REQ_RV_LEN;
 	return dht_record_sign(rec, id->account_sk);
+}
+
+int card_req_rv_make(struct dht_record *rec, const struct cx_identity *id,
+		     const uint8_t node_pk[static CX_X_PK_LEN], uint64_t now_s)
+{
+	if (cx_is_zero(node_pk, CX_X_PK_LEN))
+		return -EINVAL;
+	return req_rv_build(rec, id, node_pk, now_s);
+}
+
+int card_req_rv_close(struct dht_record *rec, const struct cx_identity *id,
+		      uint64_t now_s)
+{
+	return req_rv_build(rec, id, NULL, now_s);
 }
 
 int card_req_rv_parse(uint8_t node_pk[static CX_X_PK_LEN],

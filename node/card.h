@@ -159,6 +159,12 @@ void card_key(uint8_t key[static DHT_ID_LEN],
  * expiry now_s + CARD_RECORD_TTL_S). */
 int card_req_rv_make(struct dht_record *rec, const struct cx_identity *id,
 		     const uint8_t node_pk[static CX_X_PK_LEN], uint64_t now_s);
+/* The same record saying "no requests" (the node key all zero), with
+ * seq now_s: it replaces an open one where it is stored, so turning
+ * requests off hides the node key at once, not when the record expires.
+ * card_req_rv_parse refuses it (-EBADMSG), as a reader must. */
+int card_req_rv_close(struct dht_record *rec, const struct cx_identity *id,
+		      uint64_t now_s);
 /* Its DHT key for account_pk. */
 void card_req_rv_key(uint8_t key[static DHT_ID_LEN],
 		     const uint8_t account_pk[static CX_ED_PK_LEN]);

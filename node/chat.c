@@ -144,6 +144,7 @@ struct peer {
 	bool lookup_busy, node_stale;
 	uint64_t locate_next_ms, locate_backoff;
 	unsigned rv_epoch_back; /* 0: this epoch, 1: the one before */
+	bool try_intro; /* our request: look for their intro rendezvous next */
 	bool typing_in;
 };
 
@@ -199,6 +200,7 @@ struct chat {
 	bool accept_requests, read_receipts;
 	bool started;
 	uint64_t publish_next_ms;
+	uint64_t req_rv_seq; /* of the request rendezvous we last made */
 	uint64_t publish_backoff; /* after a put no node took */
 	bool publish_when_joined; /* a put failed with an empty table */
 	uint64_t prekey_check_ms;
@@ -1480,6 +1482,44 @@ static int pair_derive(uint8_t pair[static CARD_PAIR_LEN],
 			      (const uint8_t *)info, sizeof info - 1);
 }
 
+/* The intro secret of two accounts, for finding each other before any
+ * session when both have added the other (a node whose user takes no
+ * requests from strangers publishes no request rendezvous):
+ *   HKDF-SHA-512(salt none, ikm X25519(our account key, theirs),
+ *                info "parley intro v1" | smaller pk | larger pk)
+ * with the Ed25519 account keys in their X25519 form (RFC 7748 birational
+ * map).  Only the two accounts can compute it; its rendezvous records are
+ * pairwise rendezvous (card.h) under this secret. */
+static int intro_derive(struct chat *c, const uint8_t peer_pk[CHAT_PK_LEN],
+			uint8_t out[static CARD_PAIR_LEN])
+{
+	static const char tag[] = "parley intro v1";
+	uint8_t info[sizeof tag - 1 + 2 * CHAT_PK_LEN], xpk[CX_X_PK_LEN];
+	uint8_t *sk = cx_secret_alloc(CX_X_SK_LEN + CX_KEY_LEN);
+	const uint8_t *me = c->cfg.id->account_pk;
+	bool me_first = memcmp(me, peer_pk, CHAT_PK_LEN) < 0;
+	int r;
+
+	if (sk == NULL)
+		return -ENOMEM;
+	if ((r = cx_ed25519_pk_to_x25519(xpk, peer_pk)) == 0) {
+		cx_ed25519_sk_to_x25519(sk, c->cfg.id->account_sk);
+		r = cx_x25519(sk + CX_X_SK_LEN, sk, xpk);
+	}
+	if (r == 0) {
+		memcpy(info, tag, sizeof tag - 1);
+		memcpy(info + sizeof tag - 1, me_first ? me : peer_pk,
+		       CHAT_PK_LEN);
+		memcpy(info + sizeof tag - 1 + CHAT_PK_LEN,
+		       me_first ? peer_pk : me, CHAT_PK_LEN);
+		r = cx_hkdf_sha512(out, CARD_PAIR_LEN, NULL, 0,
+				   sk + CX_X_SK_LEN, CX_KEY_LEN, info,
+				   sizeof info);
+	}
+	cx_secret_free(sk);
+	return r;
+}
+
 static int x3dh_respond(struct chat *c, struct peer *p,
 			const struct cx_x3dh_init *in, const uint8_t *hdr)
 {
@@ -1545,6 +1585,8 @@ static void on_request(struct chat *c, struct lk *l, struct peer *p,
 		goto drop;
 	if (p->state == MSGSTORE_CONTACT_BLOCKED)
 		return; /* silently */
+	if (p->state == 0 && !c->accept_requests)
+		return; /* no requests from strangers: silently */
 	if (p->has_sess && !(p->s.flags & CW_SESS_INITIATOR) &&
 	    memcmp(p->s.init, b, CX_X3DH_INIT_LEN) == 0) {
 		/* a copy of a request we have: acknowledge again */
@@ -2029,7 +2071,7 @@ static void frame_in(struct chat *c, struct lk *l, const uint8_t *data,
 
 /* ---- finding contacts' nodes, publishing our records ---- */
 
-enum stage { ST_CARD, ST_REQ_RV, ST_PAIR_RV, ST_NODE };
+enum stage { ST_CARD, ST_REQ_RV, ST_INTRO_RV, ST_PAIR_RV, ST_NODE };
 
 struct lookup {
 	struct chat *c;
@@ -2081,6 +2123,28 @@ static bool has_work(const struct peer *p)
 }
 
 static void locate(struct chat *c, struct peer *p);
+
+/* A pairwise (or intro) rendezvous lookup came back: the node key it
+ * names, or else the other epoch next time. */
+static int rv_take(struct peer *p, const struct dht_result *res,
+		   const uint8_t secret[static CARD_PAIR_LEN], uint64_t epoch)
+{
+	uint8_t node[CX_X_PK_LEN];
+	int r = -ENOENT;
+
+	if (res->status == 0 && res->record != NULL)
+		r = card_pair_rv_parse(node, NULL, res->record, secret, p->pk,
+				       epoch);
+	if (r == 0) {
+		memcpy(p->s.node_pk, node, 32);
+		p->s.flags |= CW_SESS_HAS_NODE;
+		p->node_stale = false;
+		p->rv_epoch_back = 0;
+	} else {
+		p->rv_epoch_back ^= 1;
+	}
+	return r;
+}
 
 static void lookup_done(void *arg, const struct dht_result *res)
 {
@@ -2135,20 +2199,24 @@ static void lookup_done(void *arg, const struct dht_result *res)
 			memcpy(p->s.node_pk, node, 32);
 			p->s.flags |= CW_SESS_HAS_NODE;
 			p->node_stale = false;
+		} else {
+			/* they take no requests from strangers: perhaps
+			 * they added us too, and publish an intro record */
+			p->try_intro = true;
+			r = 0;
 		}
 		break;
+	case ST_INTRO_RV: {
+		uint8_t intro[CARD_PAIR_LEN];
+
+		p->try_intro = false;
+		if ((r = intro_derive(c, p->pk, intro)) == 0)
+			r = rv_take(p, res, intro, lu->epoch);
+		cx_wipe(intro, sizeof intro);
+		break;
+	}
 	case ST_PAIR_RV:
-		if (res->status == 0 && res->record != NULL &&
-		    (r = card_pair_rv_parse(node, NULL, res->record,
-					    p->s.pair, p->pk, lu->epoch)) ==
-			    0) {
-			memcpy(p->s.node_pk, node, 32);
-			p->s.flags |= CW_SESS_HAS_NODE;
-			p->node_stale = false;
-			p->rv_epoch_back = 0;
-		} else {
-			p->rv_epoch_back ^= 1;
-		}
+		r = rv_take(p, res, p->s.pair, lu->epoch);
 		break;
 	case ST_NODE:
 		if (res->status == 0 &&
@@ -2210,6 +2278,22 @@ static void locate(struct chat *c, struct peer *p)
 		p->lookup_busy = true;
 		r = dht_find_node(c->cfg.dht, now_w, nid, 0,
 				  (struct dht_lookup_cb){lookup_done, lu});
+	} else if (p->state == MSGSTORE_CONTACT_REQUESTED_BY_US &&
+		   p->try_intro) {
+		uint8_t intro[CARD_PAIR_LEN];
+
+		lu->stage = ST_INTRO_RV;
+		lu->epoch = now_w / 1000 / CARD_RV_EPOCH_S - p->rv_epoch_back;
+		if (intro_derive(c, p->pk, intro) < 0) {
+			lookup_free(lu);
+			locate_fail(c, p, false);
+			return;
+		}
+		card_pair_rv_key(key, intro, p->pk, lu->epoch);
+		cx_wipe(intro, sizeof intro);
+		p->lookup_busy = true;
+		r = dht_get(c->cfg.dht, now_w, key, 0,
+			    (struct dht_lookup_cb){lookup_done, lu});
 	} else if (p->state == MSGSTORE_CONTACT_REQUESTED_BY_US) {
 		lu->stage = ST_REQ_RV;
 		card_req_rv_key(key, p->pk);
@@ -2262,6 +2346,23 @@ static void put_done(void *arg, const struct dht_result *res)
 		c->publish_next_ms = mono(c) + c->publish_backoff;
 }
 
+/* Our intro rendezvous for a contact we asked (see intro_derive), so
+ * that they find our node if they asked us too. */
+static void publish_intro(struct chat *c, const struct peer *p,
+			  struct dht_record *rec, uint64_t now_s)
+{
+	uint8_t intro[CARD_PAIR_LEN];
+
+	if (intro_derive(c, p->pk, intro) < 0)
+		return;
+	if (card_pair_rv_make(rec, intro, c->cfg.id->account_pk,
+			      now_s / CARD_RV_EPOCH_S, c->cfg.id->node_pk,
+			      now_s, c->cfg.rng) == 0)
+		dht_put(c->cfg.dht, wall(c), rec, 0,
+			(struct dht_lookup_cb){put_done, c});
+	cx_wipe(intro, sizeof intro);
+}
+
 static void publish(struct chat *c)
 {
 	struct dht_record *rec;
@@ -2282,14 +2383,22 @@ static void publish(struct chat *c)
 			 (struct dht_lookup_cb){put_done, c})) < 0)
 		log_warn("chat: cannot publish the contact card: %s",
 			 strerror(-r));
-	if (c->accept_requests &&
-	    card_req_rv_make(rec, c->cfg.id, c->cfg.id->node_pk, now_s) == 0)
+	/* The request rendezvous: open (our node key) while we take
+	 * requests, else closed, which also replaces an open one at once.
+	 * Its seq only grows, even when toggled twice in one second. */
+	c->req_rv_seq = c->req_rv_seq >= now_s ? c->req_rv_seq + 1 : now_s;
+	if ((c->accept_requests
+		     ? card_req_rv_make(rec, c->cfg.id, c->cfg.id->node_pk,
+					c->req_rv_seq)
+		     : card_req_rv_close(rec, c->cfg.id, c->req_rv_seq)) == 0)
 		dht_put(c->cfg.dht, wall(c), rec, DHT_PUT_REPUBLISH,
 			(struct dht_lookup_cb){put_done, c});
 	for (unsigned i = 0; i < c->npeers; i++) {
 		struct peer *p = &c->peers[i];
 		uint64_t epoch = now_s / CARD_RV_EPOCH_S;
 
+		if (p->used && p->state == MSGSTORE_CONTACT_REQUESTED_BY_US)
+			publish_intro(c, p, rec, now_s);
 		if (!p->used || !p->has_sess ||
 		    p->state != MSGSTORE_CONTACT_ACCEPTED)
 			continue;
@@ -2497,6 +2606,13 @@ int chat_contact_add(struct chat *c, const uint8_t pk[static CHAT_PK_LEN],
 	peer_refresh(c, p);
 	if (p->has_sess && (p->s.flags & CW_SESS_INITIATOR) == 0)
 		sess_drop(p); /* start our own session */
+	if (c->cfg.dht != NULL) {
+		struct dht_record *rec = malloc(sizeof *rec);
+
+		if (rec != NULL)
+			publish_intro(c, p, rec, wall(c) / 1000);
+		free(rec);
+	}
 	locate(c, p);
 	kick(c);
 	return 0;
@@ -2811,8 +2927,8 @@ int chat_settings_set(struct chat *c, const struct chat_settings *s)
 		if ((r = store_write(c->cfg.store, meta_set_bool, &ar)) < 0)
 			return r;
 		c->accept_requests = ar;
-		if (ar && c->started)
-			publish(c);
+		if (c->started)
+			publish(c); /* open or close it now */
 	}
 	return 0;
 }

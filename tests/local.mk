@@ -28,7 +28,7 @@ tests_tools_rpctool_SOURCES = tests/tools/rpctool.c
 INTEGRATION_TESTS = tests/integration/daemon_basic.sh \
 	tests/integration/dht_net.sh tests/integration/lan.sh \
 	tests/integration/links.sh tests/integration/chat.sh \
-	tests/integration/chat_crash.sh \
+	tests/integration/chat_crash.sh tests/integration/chat_private.sh \
 	tests/integration/api_robust.sh
 dist_check_SCRIPTS += $(INTEGRATION_TESTS)
 TESTS += $(INTEGRATION_TESTS)

@@ -7,21 +7,9 @@
 . "${top_srcdir:-.}/tests/integration/lib.sh"
 base=$((20000 + $$ % 20000))
 
-seq_of() { field "$(rpc "$1" node.status)" events_last_seq; }
 # wait_ev NAME TYPE SINCE: the first TYPE event after SINCE (10 s bound)
 wait_ev() { "$RPCTOOL" "$T/$1.sock" wait "$2" "$3"; }
-has() { printf '%s' "$1" | grep -q "$2"; }
 not() { ! "$@"; }
-# until_true CMD...: retries CMD every 0.1 s for up to 20 s
-until_true() {
-	i=0
-	until "$@"; do
-		i=$((i + 1))
-		[ $i -gt 200 ] && return 1
-		sleep 0.1
-	done
-}
-dht_ready() { [ "$(field "$(rpc "$1" dht.status)" contacts)" -ge "$2" ]; }
 
 check "a starts" start a --listen "127.0.0.1:$base"
 check "b starts" start b --listen "127.0.1.1:$base" \

@@ -10,15 +10,7 @@ base=$((20000 + $$ % 20000))
 N=${CHAT_CRASH_N:-10000}
 half=$((N / 2))
 
-seq_of() { field "$(rpc "$1" node.status)" events_last_seq; }
-until_true() { # up to 120 s
-	i=0
-	until "$@"; do
-		i=$((i + 1))
-		[ $i -gt 1200 ] && return 1
-		sleep 0.1
-	done
-}
+UNTIL_TRIES=1200 # until_true: up to 120 s
 sendmany() { # NAME TO PREFIX FIRST COUNT: prints the last answered k
 	"$RPCTOOL" "$T/$1.sock" sendmany "$2" "$3" "$4" "$5" |
 		sed -n 's/^sent //p'

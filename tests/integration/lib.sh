@@ -95,3 +95,21 @@ waitpid() {
 	done
 	return 0
 }
+
+# Helpers of the messaging tests.
+# seq_of NAME: the daemon's newest event number.
+seq_of() { field "$(rpc "$1" node.status)" events_last_seq; }
+# has TEXT PATTERN: grep of a string.
+has() { printf '%s' "$1" | grep -q -- "$2"; }
+# until_true CMD...: retries CMD every 0.1 s, UNTIL_TRIES times (default
+# 200: 20 s), and fails if it never succeeds.
+until_true() {
+	i=0
+	until "$@"; do
+		i=$((i + 1))
+		[ $i -gt "${UNTIL_TRIES:-200}" ] && return 1
+		sleep 0.1
+	done
+}
+# dht_ready NAME N: the daemon has at least N DHT contacts.
+dht_ready() { [ "$(field "$(rpc "$1" dht.status)" contacts)" -ge "$2" ]; }

@@ -410,6 +410,16 @@ static void test_req_rv(void **state)
 	assert_int_equal(card_req_rv_parse(got, &rec, f->id.account_pk), 0);
 	assert_memory_equal(got, node, CX_X_PK_LEN);
 
+	/* Closed: the same key, a valid signature, no node key to read,
+	 * and a later seq that replaces the open record. */
+	assert_int_equal(card_req_rv_close(&t, &f->id, T0 + 1), 0);
+	dht_record_key(key2, &t);
+	assert_memory_equal(key, key2, DHT_ID_LEN);
+	assert_true(t.seq > rec.seq);
+	assert_int_equal(dht_record_verify(&t), 0);
+	assert_int_equal(card_req_rv_parse(got, &t, f->id.account_pk),
+			 -EBADMSG);
+
 	for (size_t i = 0; i < rec.value_len; i++) {
 		t = rec;
 		t.value[i] ^= 0x80;
