@@ -366,6 +366,10 @@ static int sess_put_txn(struct chat *c, struct store_txn *t, struct peer *p)
 	struct cw_sess s = p->s;
 	int r;
 
+	s.reads = (const uint8_t *)p->rq;
+	s.nreads = p->nrq < CW_READS_MAX ? p->nrq : CW_READS_MAX;
+	if (s.nreads > 0)
+		pt_max += 2 + s.nreads * MSGSTORE_ID_LEN;
 	rb = scratch(c, rl + pt_max);
 	ct = malloc(CX_XCHACHA_NONCE_LEN + pt_max + CX_AEAD_TAG_LEN);
 	if (rb == NULL || ct == NULL) {
@@ -445,9 +449,24 @@ static int sess_load(struct chat *c, struct peer *p)
 			    cx_drbg_rng(c->drbg));
 	if (r < 0)
 		goto out;
+	if (s.nreads > 0) {
+		/* read receipts the peer had not acknowledged: resend */
+		free(p->rq);
+		p->rq = malloc(s.nreads * MSGSTORE_ID_LEN);
+		if (p->rq == NULL) {
+			r = -ENOMEM;
+			goto out;
+		}
+		memcpy(p->rq, s.reads, s.nreads * MSGSTORE_ID_LEN);
+		p->nrq = s.nreads;
+		p->rq_inflight = 0;
+		p->rq_next_ms = 0;
+	}
 	p->s = s;
 	p->s.ratchet = NULL;
 	p->s.ratchet_len = 0;
+	p->s.reads = NULL;
+	p->s.nreads = 0;
 	p->has_sess = true;
 	p->peer_cum = p->s.acked;
 	c->st.sessions_loaded++;
@@ -1976,6 +1995,10 @@ static void on_read_ack(struct chat *c, struct lk *l, const uint8_t *b,
 	p->nrq -= p->rq_inflight;
 	p->rq_inflight = 0;
 	p->rq_next_ms = 0;
+	if (p->has_sess)
+		p->sess_dirty = true; /* saved with the next commit; if we
+				       * stop first they are sent again,
+				       * which the peer ignores */
 }
 
 static void on_typing(struct chat *c, struct lk *l, const uint8_t *b,
@@ -2852,6 +2875,12 @@ int chat_mark_read(struct chat *c, const uint8_t with[static CHAT_PK_LEN],
 			p->rq = nq;
 			memcpy(p->rq + p->nrq, ids, k * MSGSTORE_ID_LEN);
 			p->nrq += k;
+			/* kept in the session record from this turn's commit
+			 * until the peer acknowledges them */
+			if (p->has_sess) {
+				p->sess_dirty = true;
+				c->need_flush = true;
+			}
 			send_reads(c, p, mono(c));
 		}
 	}

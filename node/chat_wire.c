@@ -266,10 +266,15 @@ int cw_sess_encode(uint8_t *out, size_t out_max, size_t *len,
 	size_t need = CW_SESS_FIXED + s->ratchet_len;
 	uint8_t *p = out;
 
+	if (s->nreads > CW_READS_MAX)
+		return -E2BIG;
+	if (s->nreads > 0)
+		need += 2 + s->nreads * MSGSTORE_ID_LEN;
 	if (need > out_max || s->ratchet_len > UINT32_MAX)
 		return -E2BIG;
 	*p++ = CW_VERSION;
-	*p++ = s->flags;
+	*p++ = (uint8_t)((s->flags & ~CW_SESS_READS) |
+			 (s->nreads > 0 ? CW_SESS_READS : 0));
 	memcpy(p, s->init, CX_X3DH_INIT_LEN);
 	p += CX_X3DH_INIT_LEN;
 	memcpy(p, s->pair, 32);
@@ -284,6 +289,11 @@ int cw_sess_encode(uint8_t *out, size_t out_max, size_t *len,
 	p += 4;
 	if (s->ratchet_len > 0)
 		memcpy(p, s->ratchet, s->ratchet_len);
+	p += s->ratchet_len;
+	if (s->nreads > 0) {
+		put16(p, (uint16_t)s->nreads);
+		memcpy(p + 2, s->reads, s->nreads * MSGSTORE_ID_LEN);
+	}
 	*len = need;
 	return 0;
 }
@@ -295,7 +305,8 @@ int cw_sess_decode(struct cw_sess *s, const uint8_t *buf, size_t len)
 
 	if (len < CW_SESS_FIXED || p[0] != CW_VERSION ||
 	    (p[1] & ~(CW_SESS_INITIATOR | CW_SESS_REQ_ACKED |
-		      CW_SESS_ACC_ACKED | CW_SESS_HAS_NODE)) != 0)
+		      CW_SESS_ACC_ACKED | CW_SESS_HAS_NODE | CW_SESS_READS)) !=
+		    0)
 		return -EBADMSG;
 	s->flags = p[1];
 	p += 2;
@@ -311,9 +322,22 @@ int cw_sess_decode(struct cw_sess *s, const uint8_t *buf, size_t len)
 	p += 8;
 	rl = link__get_u32(p);
 	p += 4;
-	if (rl != len - CW_SESS_FIXED || rl == 0)
+	s->reads = NULL;
+	s->nreads = 0;
+	if (rl == 0 || rl > len - CW_SESS_FIXED)
 		return -EBADMSG;
 	s->ratchet = p;
 	s->ratchet_len = rl;
+	p += rl;
+	if (!(s->flags & CW_SESS_READS))
+		return rl == len - CW_SESS_FIXED ? 0 : -EBADMSG;
+	len -= CW_SESS_FIXED + rl; /* what follows the ratchet */
+	if (len < 2)
+		return -EBADMSG;
+	s->nreads = get16(p);
+	if (s->nreads == 0 || s->nreads > CW_READS_MAX ||
+	    len != 2 + s->nreads * MSGSTORE_ID_LEN)
+		return -EBADMSG;
+	s->reads = p + 2;
 	return 0;
 }

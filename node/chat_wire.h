@@ -128,11 +128,14 @@ int cw_intro_decode(const uint8_t *buf, size_t len, bool with_greeting,
 		    char greeting[static MSGSTORE_GREETING_MAX + 1]);
 
 /* Session record (before sealing): version | flags | x3dh header 74 |
- * pair 32 | node pk 32 | acked 8 | received 8 | ratchet_len 4 | ratchet. */
+ * pair 32 | node pk 32 | acked 8 | received 8 | ratchet_len 4 | ratchet |
+ * [count 2 | count x read-receipt id 16, when flags has CW_SESS_READS]. */
 #define CW_SESS_INITIATOR 0x01 /* we sent the request (X3DH Alice) */
 #define CW_SESS_REQ_ACKED 0x02 /* the peer has our request */
 #define CW_SESS_ACC_ACKED 0x04 /* the peer has our acceptance */
 #define CW_SESS_HAS_NODE 0x08  /* node_pk is the peer's last node */
+#define CW_SESS_READS 0x10     /* read receipts not yet acknowledged follow */
+#define CW_READS_MAX 4096      /* of them */
 #define CW_SESS_FIXED (2 + CX_X3DH_INIT_LEN + 32 + 32 + 8 + 8 + 4)
 struct cw_sess {
 	uint8_t flags;
@@ -143,6 +146,10 @@ struct cw_sess {
 	uint64_t received; /* the peer's texts stored, in order (R) */
 	const uint8_t *ratchet;
 	size_t ratchet_len;
+	/* read receipts the peer has not acknowledged (ids, 16 bytes each):
+	 * after the ratchet, count 2 | count x id, with CW_SESS_READS */
+	const uint8_t *reads;
+	size_t nreads;
 };
 int cw_sess_encode(uint8_t *out, size_t out_max, size_t *len,
 		   const struct cw_sess *s);

@@ -185,6 +185,22 @@ check "... and a sees it delivered" until_true wdel
 n=$(rpc b messages.list "{\"with\":\"$ida\",\"limit\":1000}" | grep -o "while you were away" | wc -l)
 check "... exactly once" test "$n" = 1
 
+# --- a read receipt survives the reader's crash ---
+# a is away when b reads; b is killed before a returns; b's receipt
+# still reaches a (it waits in b's session record, not only in memory)
+stop a
+out=$(rpc b messages.mark_read "{\"with\":\"$ida\"}")
+check "b reads while a is away" has "$out" '"marked":[1-9]'
+rpc b node.status >/dev/null # a loop turn: the turn's commit is done
+pb=$(pid_of b)
+kill -9 "$pb"
+waitpid "$pb"
+check "b starts again after kill -9" start b --listen "127.0.1.1:$base" \
+	--bootstrap "127.0.0.1:$base"
+check "a starts again" start a --listen "127.0.0.1:$base"
+wread() { rpc a messages.list "{\"with\":\"$idb\",\"limit\":1}" | grep -q '"status":"read"'; }
+check "... and a sees its message read" until_true wread
+
 stop a
 stop b
 stop c
