@@ -9,7 +9,6 @@ base=$((20000 + $$ % 20000))
 
 # wait_ev NAME TYPE SINCE: the first TYPE event after SINCE (10 s bound)
 wait_ev() { "$RPCTOOL" "$T/$1.sock" wait "$2" "$3"; }
-not() { ! "$@"; }
 
 check "a starts" start a --listen "127.0.0.1:$base"
 check "b starts" start b --listen "127.0.1.1:$base" \

@@ -99,6 +99,8 @@ waitpid() {
 # Helpers of the messaging tests.
 # seq_of NAME: the daemon's newest event number.
 seq_of() { field "$(rpc "$1" node.status)" events_last_seq; }
+# not CMD...: CMD fails.
+not() { ! "$@"; }
 # has TEXT PATTERN: grep of a string.
 has() { printf '%s' "$1" | grep -q -- "$2"; }
 # until_true CMD...: retries CMD every 0.1 s, UNTIL_TRIES times (default
