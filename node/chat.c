@@ -1336,12 +1336,13 @@ void chat_flush(struct chat *c)
 	/* Everything of this turn is committed, announced and sent: the
 	 * ratchet's work ahead of need (the sending half of a DH step after
 	 * a received message turned it; a key pair for the next) runs now,
-	 * while the apps read their events, not when they answer. */
+	 * while the apps read their events, not when they answer.  Only
+	 * for contacts online: the others can wait for encrypt to do it. */
 	for (unsigned i = 0; i < c->npeers; i++) {
 		struct peer *p = &c->peers[i];
 
 		if (p->used && p->has_sess && p->rat != NULL &&
-		    cx_ratchet_prepare(p->rat) > 0)
+		    peer_online(c, p) && cx_ratchet_prepare(p->rat) > 0)
 			p->sess_dirty = true; /* saved with the next commit */
 	}
 	if (c->cfg.kick != NULL)
