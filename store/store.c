@@ -30,7 +30,12 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <lmdb.h>
@@ -52,6 +57,8 @@ struct store {
 	size_t page_size;
 	pthread_mutex_t lock; /* guards num_txns and resizing */
 	unsigned num_txns;    /* live MDB_txn of this process */
+	unsigned commits;     /* write commits since the map was released */
+	uint64_t released_ms; /* when, CLOCK_MONOTONIC_COARSE */
 };
 
 struct store_txn {
@@ -363,11 +370,113 @@ static int txn_commit_raw(struct store_txn *t, bool *map_full)
 	return map_err(rc);
 }
 
+/* Releasing the map.  LMDB reads the database through a read-only shared
+ * map of the file and writes with pwrite(2).  A write transaction copies
+ * the pages it changes out of the map, and the copies land on pages taken
+ * from the free list, anywhere in the file; the next transaction reads
+ * them through the map again.  So, as the free list turns over, the pages
+ * this process has ever touched spread over the whole file and all stay
+ * in its page tables: the daemon's RSS grows with the database although it
+ * needs a few dozen pages at a time.  After STORE_RELEASE_COMMITS write
+ * commits, at most every STORE_RELEASE_MS (a walk of the page tables, and
+ * faults after it: not for every commit of a busy store), we drop the map's pages from our page tables with
+ * madvise(MADV_DONTNEED).  madvise(2): for a shared file mapping
+ * "subsequent accesses of pages in the range will succeed, but will
+ * result in repopulating the memory contents from the up-to-date contents
+ * of the underlying mapped file", so nothing changes for LMDB (pointers
+ * into the map stay valid, the pages stay in the page cache); the next
+ * reads fault the hot pages back in. */
+#define STORE_RELEASE_COMMITS 64
+#define STORE_RELEASE_MS 250
+
+/* Finds LMDB's map of data.mdb in /proc/self/maps by the file's device
+ * and inode (mdb_env_info gives the map's address only for MDB_FIXEDMAP). */
+static int find_map(struct store *s, void **addr, size_t *len)
+{
+	char line[512];
+	struct stat st;
+	mdb_filehandle_t fd;
+	FILE *fp;
+	int r = -ENOENT;
+
+	if (mdb_env_get_fd(s->env, &fd) != MDB_SUCCESS || fstat(fd, &st) != 0)
+		return -EIO;
+	if ((fp = fopen("/proc/self/maps", "re")) == NULL)
+		return -errno;
+	while (fgets(line, sizeof line, fp) != NULL) {
+		unsigned long lo, hi, off, ino;
+		unsigned maj, mnr;
+		char perms[8];
+
+		if (sscanf(line, "%lx-%lx %7s %lx %x:%x %lu", &lo, &hi, perms,
+			   &off, &maj, &mnr, &ino) != 7 ||
+		    makedev(maj, mnr) != st.st_dev || ino != st.st_ino ||
+		    off != 0)
+			continue;
+		if (r == 0 && hi - lo <= *len)
+			continue;
+		*addr = (void *)lo;
+		*len = hi - lo;
+		r = 0;
+	}
+	fclose(fp);
+	return r;
+}
+
+int store_release_map(struct store *s)
+{
+	MDB_envinfo info;
+	size_t len = 0, used;
+	void *addr = NULL;
+	int r;
+
+	/* Under the lock: no resize (which remaps) can run meanwhile. */
+	pthread_mutex_lock(&s->lock);
+	if (mdb_env_info(s->env, &info) != MDB_SUCCESS)
+		r = -EIO;
+	else if ((r = find_map(s, &addr, &len)) == 0) {
+		used = ((size_t)info.me_last_pgno + 1) * s->page_size;
+		if (madvise(addr, used < len ? used : len, MADV_DONTNEED) != 0)
+			r = -errno;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void count_commit(struct store *s)
+{
+	bool due = false;
+	uint64_t now;
+
+	pthread_mutex_lock(&s->lock);
+	if (++s->commits >= STORE_RELEASE_COMMITS &&
+	    (now = now_ms()) - s->released_ms >= STORE_RELEASE_MS) {
+		due = true;
+		s->commits = 0;
+		s->released_ms = now;
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (due) /* only memory: a failure changes nothing */
+		(void)store_release_map(s);
+}
+
 int store_txn_commit(struct store_txn *t)
 {
-	bool map_full;
+	struct store *s = t->s;
+	bool map_full, write = t->write;
+	int r = txn_commit_raw(t, &map_full);
 
-	return txn_commit_raw(t, &map_full);
+	if (r == 0 && write)
+		count_commit(s);
+	return r;
 }
 
 void store_txn_abort(struct store_txn *t)
@@ -410,6 +519,8 @@ int store_write(struct store *s, int (*fn)(struct store_txn *t, void *ctx),
 				return r;
 			continue;
 		}
+		if (r == 0)
+			count_commit(s);
 		return r;
 	}
 }

@@ -100,6 +100,11 @@ int store_read(struct store *s, int (*fn)(struct store_txn *t, void *ctx),
 int store_txn_begin(struct store *s, bool write, struct store_txn **out);
 int store_txn_commit(struct store_txn *t); /* frees t, success or not */
 void store_txn_abort(struct store_txn *t); /* frees t; NULL-safe */
+/* Drops the map's pages from this process's page tables (they stay in the
+ * page cache; LMDB faults back what it reads).  Done by itself after 64
+ * write commits at most every 250 ms, so that the pages the free list spreads over the file do
+ * not pile up in the daemon's RSS.  0 or -errno; data are never affected. */
+int store_release_map(struct store *s);
 int store_grow(struct store *s);	   /* doubles the map; -ENOSPC at max */
 
 int store_put(struct store_txn *t, enum store_table tbl, const void *key,
