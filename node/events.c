@@ -1,9 +1,11 @@
 /* Event log over store/: key = seq as 8 big-endian bytes (so LMDB's key
- * order is seq order), value = type NUL json.  META holds "events.last"
- * so that numbering survives even a log pruned empty.  Appends prune in
+ * order is seq order), value = type NUL json.  The newest number is the
+ * log's last key, or META's "events.last" if that is higher: the single
+ * appends (events_append) write it so that numbering survives a log
+ * pruned empty; appends in a batch leave it (an append prunes only older
+ * events than its own, so the batch's last key stays).  Appends prune in
  * the same transaction, so the log never holds more than max_keep. */
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,6 +52,16 @@ static int read_bounds(struct store_txn *t, void *ctx)
 		       &first);
 	if (r < 0)
 		return r;
+	if (first != 0) {
+		uint64_t last = 0;
+
+		r = store_scan(t, STORE_TABLE_EVENTS, NULL, 0, true,
+			       first_key_cb, &last);
+		if (r < 0)
+			return r;
+		if (last > b->last)
+			b->last = last;
+	}
 	b->first = first != 0 ? first : b->last + 1;
 	return 0;
 }
@@ -75,6 +87,7 @@ struct append {
 	const char *val;
 	size_t val_len;
 	uint64_t new_first;
+	bool meta; /* write META's events.last too */
 };
 
 static int append_txn(struct store_txn *t, void *ctx)
@@ -88,8 +101,8 @@ static int append_txn(struct store_txn *t, void *ctx)
 	if ((r = store_put(t, STORE_TABLE_EVENTS, key, 8, a->val,
 			   a->val_len)) < 0)
 		return r;
-	if ((r = store_put(t, STORE_TABLE_META, meta_last,
-			   sizeof meta_last - 1, key, 8)) < 0)
+	if (a->meta && (r = store_put(t, STORE_TABLE_META, meta_last,
+				      sizeof meta_last - 1, key, 8)) < 0)
 		return r;
 	/* Prune so that at most max_keep remain: seqs first..seq. */
 	while (a->seq - first + 1 > a->ev->max_keep) {
@@ -119,14 +132,37 @@ static bool type_ok(const char *type)
 	return true;
 }
 
-/* Formats the stored value of event seq: type NUL json.  0, -EINVAL,
- * -E2BIG or -ENOMEM; *val is malloc'd. */
+/* Writes v in decimal at p; returns the end. */
+static char *put_u64(char *p, uint64_t v)
+{
+	char tmp[20];
+	size_t n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	while (n > 0)
+		*p++ = tmp[--n];
+	return p;
+}
+
+static char *put_str(char *p, const char *s, size_t n)
+{
+	memcpy(p, s, n);
+	return p + n;
+}
+
+#define LIT(p, s) put_str(p, s, sizeof s - 1)
+
+/* Formats the stored value of event seq: type NUL json, the json being
+ * {"seq":N,"type":"T","at":MS,"data":DATA}.  0, -EINVAL, -E2BIG or
+ * -ENOMEM; *val is malloc'd. */
 static int format_event(uint64_t seq, uint64_t at_ms, const char *type,
 			const char *data_json, char **val, size_t *val_len)
 {
-	size_t type_len, data_len, cap;
-	char *v;
-	int n;
+	size_t type_len, data_len;
+	char *v, *p;
 
 	if (!type_ok(type))
 		return -EINVAL;
@@ -134,28 +170,30 @@ static int format_event(uint64_t seq, uint64_t at_ms, const char *type,
 	if (data_len > EVENTS_DATA_MAX)
 		return -E2BIG;
 	type_len = strlen(type);
-	cap = type_len + 1 + data_len + 128;
-	v = malloc(cap);
+	/* type NUL, the fixed text (36), two numbers (20 each), type, data */
+	v = malloc(2 * type_len + 1 + 36 + 40 + data_len + 1);
 	if (v == NULL)
 		return -ENOMEM;
-	memcpy(v, type, type_len + 1);
-	n = snprintf(v + type_len + 1, cap - type_len - 1,
-		     "{\"seq\":%llu,\"type\":\"%s\",\"at\":%llu,\"data\":%s}",
-		     (unsigned long long)seq, type, (unsigned long long)at_ms,
-		     data_json);
-	if (n < 0 || (size_t)n >= cap - type_len - 1) {
-		free(v);
-		return -EINVAL;
-	}
+	p = put_str(v, type, type_len + 1);
+	p = LIT(p, "{\"seq\":");
+	p = put_u64(p, seq);
+	p = LIT(p, ",\"type\":\"");
+	p = put_str(p, type, type_len);
+	p = LIT(p, "\",\"at\":");
+	p = put_u64(p, at_ms);
+	p = LIT(p, ",\"data\":");
+	p = put_str(p, data_json, data_len);
+	p = LIT(p, "}");
+	*p = '\0';
 	*val = v;
-	*val_len = type_len + 1 + (size_t)n;
+	*val_len = (size_t)(p - v);
 	return 0;
 }
 
 int events_append(struct events *ev, uint64_t at_ms, const char *type,
 		  const char *data_json, uint64_t *seq_out)
 {
-	struct append a = {.ev = ev};
+	struct append a = {.ev = ev, .meta = true};
 	char *val = NULL;
 	int r;
 

@@ -398,6 +398,63 @@ static void events_survive_reopen(void **state)
 	assert_int_equal(e->fx.node.events.last_seq, last + 1);
 }
 
+/* Events appended in a caller's transaction (as chat does) keep their
+ * numbers across a reopen although META's events.last is not written for
+ * them, even when they pruned the whole log before them; each is stored as
+ * {"seq","type","at","data"}. */
+struct batch_ctx {
+	struct events *ev;
+	struct events_batch b;
+	int n;
+};
+
+static int batch_fn(struct store_txn *t, void *arg)
+{
+	struct batch_ctx *bc = arg;
+	int r = 0;
+
+	events_batch_begin(bc->ev, &bc->b);
+	for (int i = 0; i < bc->n && r == 0; i++)
+		r = events_append_txn(bc->ev, t, &bc->b, 1234567890123ull,
+				      "test.batch", "{\"i\":1}");
+	return r;
+}
+
+static int first_event(void *ctx, uint64_t seq, const char *type,
+		       const char *json, size_t json_len)
+{
+	char *out = ctx;
+
+	snprintf(out, 256, "%llu %s %.*s", (unsigned long long)seq, type,
+		 (int)json_len, json);
+	return 1;
+}
+
+static void events_batch_reopen(void **state)
+{
+	struct env *e = *state;
+	struct events *ev = &e->fx.node.events;
+	struct batch_ctx bc = {.ev = ev, .n = 7}; /* more than the 5 kept */
+	char got[256], want[256];
+	uint64_t last;
+
+	set_name(e, 1);
+	assert_int_equal(store_write(e->fx.node.store, batch_fn, &bc), 0);
+	events_batch_commit(ev, &bc.b);
+	last = ev->last_seq;
+	assert_int_equal(events_open(ev, e->fx.node.store, 5), 0);
+	assert_int_equal(ev->last_seq, last);
+	assert_int_equal(ev->first_seq, last - 4);
+	assert_int_equal(events_read(ev, last - 1, 1, first_event, got), 1);
+	snprintf(want, sizeof want,
+		 "%llu test.batch {\"seq\":%llu,\"type\":\"test.batch\","
+		 "\"at\":1234567890123,\"data\":{\"i\":1}}",
+		 (unsigned long long)last, (unsigned long long)last);
+	assert_string_equal(got, want);
+	set_name(e, 9);
+	assert_int_equal(ev->last_seq, last + 1);
+}
+
 static void status_and_identity(void **state)
 {
 	struct env *e = *state;
@@ -439,6 +496,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(events_backpressure, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(events_overflow,
+						setup_small_log, teardown),
+		cmocka_unit_test_setup_teardown(events_batch_reopen,
 						setup_small_log, teardown),
 		cmocka_unit_test_setup_teardown(events_survive_reopen, setup,
 						teardown),
