@@ -103,6 +103,17 @@ struct lk {
 	struct reasm ra[REASM_PER_LK];
 };
 
+/* A text stored as queued (the window was full) and kept in memory, so
+ * that it goes out without being read back and opened from the store.
+ * e.body is owned (malloc'd). */
+struct qtext {
+	uint64_t seq; /* its place in the conversation */
+	struct cw_env e;
+};
+
+#define QC_MAX (2 * WIN_MAX)
+#define QC_BYTES ((size_t)1 << 20)
+
 struct peer {
 	bool used;
 	uint8_t pk[CHAT_PK_LEN];
@@ -146,6 +157,9 @@ struct peer {
 	unsigned rv_epoch_back; /* 0: this epoch, 1: the one before */
 	bool try_intro; /* our request: look for their intro rendezvous next */
 	bool typing_in;
+	/* queued texts still in plaintext, oldest first (see qc_take) */
+	struct qtext *qc;
+	size_t qc_head, qc_n, qc_bytes;
 };
 
 enum pend_kind {
@@ -326,9 +340,89 @@ static void sess_drop(struct peer *p)
 	win_clear(p);
 }
 
+/* A text's envelope (body not copied). */
+static void text_env(struct cw_env *e, const uint8_t id[MSGSTORE_ID_LEN],
+		     uint64_t sent_ms, const uint8_t *reply_to,
+		     const uint8_t *body, size_t len)
+{
+	memset(e, 0, sizeof *e);
+	e->kind = CW_KIND_TEXT;
+	memcpy(e->id, id, MSGSTORE_ID_LEN);
+	e->sent_ms = sent_ms;
+	e->has_reply = reply_to != NULL;
+	if (reply_to != NULL)
+		memcpy(e->reply_to, reply_to, MSGSTORE_ID_LEN);
+	e->body = body;
+	e->body_len = len;
+}
+
+/* ---- queued texts kept in plaintext ----
+ * Filled after a commit stored texts as queued, in the order of the
+ * outbox; taken when the outbox's next text to send is the oldest one.
+ * Anything else (a restart, a cancel, a full cache) falls back to reading
+ * the store, so the cache only saves work and never decides anything. */
+static void qc_pop(struct peer *p)
+{
+	struct qtext *q = &p->qc[p->qc_head];
+
+	p->qc_bytes -= q->e.body_len;
+	cx_wipe((uint8_t *)q->e.body, q->e.body_len);
+	free((uint8_t *)q->e.body);
+	memset(q, 0, sizeof *q);
+	p->qc_head = (p->qc_head + 1) % QC_MAX;
+	p->qc_n--;
+}
+
+static void qc_free(struct peer *p)
+{
+	while (p->qc_n > 0)
+		qc_pop(p);
+	free(p->qc);
+	p->qc = NULL;
+	p->qc_head = 0;
+}
+
+/* Takes pd's body (stored as queued at seq) into the cache, or leaves it. */
+static void qc_put(struct peer *p, struct pend *pd)
+{
+	struct qtext *q;
+
+	if (p->qc_n == QC_MAX || p->qc_bytes + pd->len > QC_BYTES)
+		return;
+	if (p->qc_n > 0 &&
+	    p->qc[(p->qc_head + p->qc_n - 1) % QC_MAX].seq >= pd->seq)
+		return; /* out of order: not for the cache */
+	if (p->qc == NULL && (p->qc = calloc(QC_MAX, sizeof *p->qc)) == NULL)
+		return;
+	q = &p->qc[(p->qc_head + p->qc_n) % QC_MAX];
+	q->seq = pd->seq;
+	text_env(&q->e, pd->id, pd->ms, pd->has_reply ? pd->reply_to : NULL,
+		 pd->body, pd->len);
+	pd->body = NULL;
+	p->qc_n++;
+	p->qc_bytes += pd->len;
+}
+
+/* The cached text at seq with id, dropping older ones (they left the
+ * outbox some other way); NULL if it is not cached. */
+static struct qtext *qc_take(struct peer *p, uint64_t seq, const uint8_t *id)
+{
+	struct qtext *q;
+
+	while (p->qc_n > 0 && p->qc[p->qc_head].seq < seq)
+		qc_pop(p);
+	if (p->qc_n == 0)
+		return NULL;
+	q = &p->qc[p->qc_head];
+	return q->seq == seq && memcmp(q->e.id, id, MSGSTORE_ID_LEN) == 0
+		       ? q
+		       : NULL;
+}
+
 static void peer_free(struct peer *p)
 {
 	sess_drop(p);
+	qc_free(p);
 	free(p->rq);
 	memset(p, 0, sizeof *p);
 	p->lki = -1;
@@ -859,30 +953,39 @@ static void prepare_texts(struct chat *c, struct peer *p)
 	       p->win_bytes < WIN_BYTES) {
 		struct msgstore_msg mm;
 		struct wslot *w = &p->win[p->nwin];
+		struct qtext *q;
 		struct cw_env e;
 		struct pend *pd;
+		bool queued;
 
 		memset(&mm, 0, sizeof mm);
-		if (msgstore_get_at(c->cfg.msgs, ol.e[p->nwin].id, p->pk,
-				    ol.e[p->nwin].seq, &mm) < 0)
+		if ((q = qc_take(p, ol.e[p->nwin].seq, ol.e[p->nwin].id)) !=
+		    NULL) {
+			e = q->e;
+			queued = true;
+		} else if (msgstore_get_at(c->cfg.msgs, ol.e[p->nwin].id, p->pk,
+					   ol.e[p->nwin].seq, &mm) == 0) {
+			text_env(&e, mm.id, mm.sent_ms,
+				 mm.has_reply_to ? mm.reply_to : NULL, mm.body,
+				 mm.body_len);
+			queued = mm.status == MSGSTORE_STATUS_QUEUED;
+		} else
 			break;
-		memset(&e, 0, sizeof e);
-		e.kind = CW_KIND_TEXT;
-		memcpy(e.id, mm.id, MSGSTORE_ID_LEN);
-		e.sent_ms = mm.sent_ms;
-		e.has_reply = mm.has_reply_to;
-		memcpy(e.reply_to, mm.reply_to, MSGSTORE_ID_LEN);
-		e.body = mm.body;
-		e.body_len = mm.body_len;
 		r = seal_env(c, p, &e, false, p->s.acked + 1 + p->nwin, &w->m);
-		if (r == 0 && mm.status == MSGSTORE_STATUS_QUEUED &&
+		if (r == 0 && queued &&
 		    (pd = pend_add(c, P_STATUS, p->pk)) != NULL) {
-			memcpy(pd->id, mm.id, MSGSTORE_ID_LEN);
+			memcpy(pd->id, e.id, MSGSTORE_ID_LEN);
 			pd->seq = ol.e[p->nwin].seq;
 			pd->v = MSGSTORE_STATUS_SENT;
 			pd->ms = now;
 		}
-		msgstore_msg_clear(&mm);
+		if (q != NULL) {
+			if (r == 0) {
+				qc_pop(p);
+				c->st.msgs_out_cached++;
+			}
+		} else
+			msgstore_msg_clear(&mm);
 		if (r < 0) {
 			log_warn("chat: cannot encrypt a message: %s",
 				 strerror(-r));
@@ -908,14 +1011,9 @@ static void prepare_texts(struct chat *c, struct peer *p)
 		if (pd->k != P_SEND || pd->v != MSGSTORE_STATUS_QUEUED ||
 		    memcmp(pd->pk, p->pk, CHAT_PK_LEN) != 0)
 			continue;
-		memset(&e, 0, sizeof e);
-		e.kind = CW_KIND_TEXT;
-		memcpy(e.id, pd->id, MSGSTORE_ID_LEN);
-		e.sent_ms = pd->ms;
-		e.has_reply = pd->has_reply;
-		memcpy(e.reply_to, pd->reply_to, MSGSTORE_ID_LEN);
-		e.body = pd->body;
-		e.body_len = pd->len;
+		text_env(&e, pd->id, pd->ms,
+			 pd->has_reply ? pd->reply_to : NULL, pd->body,
+			 pd->len);
 		if (seal_env(c, p, &e, false, p->s.acked + 1 + p->nwin,
 			     &w->m) < 0)
 			break;
@@ -957,11 +1055,22 @@ static void prepare_ctl(struct chat *c, struct peer *p)
 static int status_emit(struct chat *c, struct store_txn *t, uint64_t now,
 		       const struct peer *p, const uint8_t id[16], int status)
 {
-	char js[192], ids[33];
+	const char *name = msgstore_status_name((enum msgstore_status)status);
+	size_t cl = strlen(p->cid), nl = strlen(name);
+	char js[192], *q = js;
 
-	hex(ids, id, 16);
-	snprintf(js, sizeof js, "{\"id\":\"%s\",\"to\":\"%s\",\"status\":\"%s\"}",
-		 ids, p->cid, msgstore_status_name((enum msgstore_status)status));
+	if (cl + nl + 32 + 36 >= sizeof js)
+		return -EINVAL;
+	memcpy(q, "{\"id\":\"", 7);
+	hex(q + 7, id, 16);
+	q += 7 + 32;
+	memcpy(q, "\",\"to\":\"", 8);
+	memcpy(q + 8, p->cid, cl);
+	q += 8 + cl;
+	memcpy(q, "\",\"status\":\"", 12);
+	memcpy(q + 12, name, nl);
+	q += 12 + nl;
+	memcpy(q, "\"}", 3);
 	return events_append_txn(c->cfg.events, t, &c->batch, now,
 				 "message.status", js);
 }
@@ -1149,6 +1258,7 @@ static int flush_txn(struct store_txn *t, void *ctx)
 				c->cfg.msgs, t, pd->pk, pd->body, pd->len,
 				pd->has_reply ? pd->reply_to : NULL, pd->ms,
 				pd->id, (enum msgstore_status)pd->v, &seq);
+			pd->seq = seq;
 			if (r == 0 && pd->v == MSGSTORE_STATUS_SENT && p != NULL)
 				win_note_seq(p, pd->id, seq);
 			if (r == 0 && pd->v == MSGSTORE_STATUS_SENT && p != NULL)
@@ -1320,10 +1430,17 @@ void chat_flush(struct chat *c)
 		for (size_t i = 0; i < c->npend; i++) {
 			struct pend *pd = &c->pend[i];
 
-			if (pd->k == P_SEND && pd->cb != NULL) {
+			struct peer *pp;
+
+			if (pd->k != P_SEND)
+				continue;
+			if (pd->cb != NULL) {
 				pd->cb(pd->cb_arg, 0, pd->id, pd->v);
 				pd->cb = NULL;
 			}
+			if (pd->v == MSGSTORE_STATUS_QUEUED && pd->seq != 0 &&
+			    (pp = peer_find(c, pd->pk)) != NULL)
+				qc_put(pp, pd);
 		}
 		pend_clear(c);
 	}

@@ -146,6 +146,7 @@ struct chat_status {
 	uint64_t frames_in, frames_out, frames_dropped;
 	uint64_t msgs_in, msgs_out, retransmits, dup_in, acks_in;
 	uint64_t lookups;
+	uint64_t msgs_out_cached; /* queued texts sent from memory */
 };
 void chat_status(const struct chat *c, struct chat_status *st);
 
