@@ -2,8 +2,6 @@
 #include <errno.h>
 #include <string.h>
 
-#include <sodium.h>
-
 #include "crypto/pad.h"
 
 size_t cx_pad_bucket(size_t len)
@@ -17,16 +15,37 @@ size_t cx_pad_bucket(size_t len)
 	return b;
 }
 
+/* ISO/IEC 7816-4: the data, one 0x80 byte, then zeros (as sodium_pad). */
+static void put_marker(uint8_t *buf, size_t len, size_t padded_len)
+{
+	buf[len] = 0x80;
+	memset(buf + len + 1, 0, padded_len - len - 1);
+}
+
+/* The length before the marker, or -EBADMSG if there is no marker. */
+static int find_marker(const uint8_t *buf, size_t padded_len, size_t *len)
+{
+	size_t i = padded_len;
+
+	while (i > 0 && buf[i - 1] == 0)
+		i--;
+	if (i == 0 || buf[i - 1] != 0x80)
+		return -EBADMSG;
+	*len = i - 1;
+	return 0;
+}
+
 int cx_pad(uint8_t *buf, size_t len, size_t buf_max, size_t *padded_len)
 {
-	size_t b = cx_pad_bucket(len);
+	size_t b;
 
-	if (len >= SIZE_MAX - CX_PAD_STEP || b > buf_max)
+	if (len >= SIZE_MAX - CX_PAD_STEP)
 		return -E2BIG;
-	/* sodium_pad pads to a multiple of the block size; with the bucket
-	 * as block size that is exactly one bucket. */
-	if (sodium_pad(padded_len, buf, len, b, buf_max) != 0)
+	b = cx_pad_bucket(len);
+	if (b > buf_max)
 		return -E2BIG;
+	put_marker(buf, len, b);
+	*padded_len = b;
 	return 0;
 }
 
@@ -41,12 +60,7 @@ static int is_bucket(size_t n)
 
 int cx_unpad(const uint8_t *buf, size_t padded_len, size_t *len)
 {
-	size_t block;
-
-	if (!is_bucket(padded_len))
-		return -EBADMSG;
-	block = padded_len > CX_PAD_STEP ? CX_PAD_STEP : padded_len;
-	if (sodium_unpad(len, buf, padded_len, block) != 0)
+	if (!is_bucket(padded_len) || find_marker(buf, padded_len, len) < 0)
 		return -EBADMSG;
 	/* A length that would have gone to a smaller bucket was not made by
 	 * cx_pad: reject it so that every plaintext has one encoding. */
@@ -81,22 +95,18 @@ int cx_padme(uint8_t *buf, size_t len, size_t buf_max, size_t *padded_len)
 
 	if (len == SIZE_MAX || p > buf_max)
 		return -E2BIG;
-	buf[len] = 0x80;
-	memset(buf + len + 1, 0, (size_t)p - len - 1);
+	put_marker(buf, len, (size_t)p);
 	*padded_len = (size_t)p;
 	return 0;
 }
 
 int cx_unpadme(const uint8_t *buf, size_t padded_len, size_t *len)
 {
-	size_t i = padded_len;
+	size_t n;
 
-	while (i > 0 && buf[i - 1] == 0)
-		i--;
-	if (i == 0 || buf[i - 1] != 0x80)
+	if (find_marker(buf, padded_len, &n) < 0 ||
+	    cx_padme_len(n) != padded_len)
 		return -EBADMSG;
-	if (cx_padme_len(i - 1) != padded_len)
-		return -EBADMSG;
-	*len = i - 1;
+	*len = n;
 	return 0;
 }

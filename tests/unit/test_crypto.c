@@ -399,7 +399,26 @@ static void test_pad_buckets(void **state)
 	buf[10] = 0x80;
 	memset(buf + 11, 0, 117);
 	assert_int_equal(cx_unpad(buf, 128, &got), -EBADMSG);
+	memset(buf, 1, 128); /* the last byte neither zero nor the marker */
+	assert_int_equal(cx_unpad(buf, 128, &got), -EBADMSG);
 	assert_int_equal(cx_pad(buf, 100, 127, &plen), -E2BIG);
+	/* The same bytes as libsodium's sodium_pad with the bucket as block
+	 * size, and sodium_unpad agrees (the format on the wire). */
+	for (len = 0; len < 5000; len += 1 + len / 2) {
+		static uint8_t ref[8192];
+		size_t rlen;
+
+		randombytes_buf(buf, len);
+		memcpy(ref, buf, len);
+		assert_int_equal(cx_pad(buf, len, sizeof buf, &plen), 0);
+		assert_int_equal(sodium_pad(&rlen, ref, len,
+					    cx_pad_bucket(len), sizeof ref),
+				 0);
+		assert_int_equal(rlen, plen);
+		assert_memory_equal(buf, ref, plen);
+		assert_int_equal(sodium_unpad(&got, buf, plen, plen), 0);
+		assert_int_equal(got, len);
+	}
 }
 
 static void test_padme(void **state)
