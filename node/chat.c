@@ -111,7 +111,7 @@ struct qtext {
 	struct cw_env e;
 };
 
-#define QC_MAX (2 * WIN_MAX)
+#define QC_MAX (4 * WIN_MAX)
 #define QC_BYTES ((size_t)1 << 20)
 
 struct peer {
@@ -360,7 +360,9 @@ static void text_env(struct cw_env *e, const uint8_t id[MSGSTORE_ID_LEN],
  * Filled after a commit stored texts as queued, in the order of the
  * outbox; taken when the outbox's next text to send is the oldest one.
  * Anything else (a restart, a cancel, a full cache) falls back to reading
- * the store, so the cache only saves work and never decides anything. */
+ * the store, so the cache only saves work and never decides anything.  A
+ * backlog longer than the cache (an app far ahead of a slow or offline
+ * contact) is read back from the store past the cache's end. */
 static void qc_pop(struct peer *p)
 {
 	struct qtext *q = &p->qc[p->qc_head];
