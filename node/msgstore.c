@@ -320,7 +320,10 @@ static int msg_rec_check(const struct msgstore__msg_rec *r)
 {
 	if (!status_valid(r->dir, r->status))
 		return -EBADMSG;
-	if ((r->flags & ~MSGSTORE__MSG_FLAG_REPLY) != 0)
+	if ((r->flags & ~MSGSTORE__MSG_FLAGS) != 0)
+		return -EBADMSG;
+	if ((r->flags & MSGSTORE__MSG_FLAG_RAW) &&
+	    r->ct_len > MSGSTORE__RAW_MAX + MSGSTORE_TAG_LEN)
 		return -EBADMSG;
 	if (!(r->flags & MSGSTORE__MSG_FLAG_REPLY) &&
 	    !all_zero(r->reply_to, MSGSTORE_ID_LEN))
@@ -488,7 +491,7 @@ static void body_ad(uint8_t ad[AD_BODY_LEN], const uint8_t *peer, uint64_t seq,
 	p += MSGSTORE_PK_LEN;
 	be64_put(p, r->sent_ms);
 	p += 8;
-	*p++ = r->flags & MSGSTORE__MSG_FLAG_REPLY;
+	*p++ = r->flags & MSGSTORE__MSG_FLAGS;
 	memcpy(p, r->reply_to, MSGSTORE_ID_LEN);
 }
 
@@ -1291,12 +1294,21 @@ static int body_open(struct msgstore *ms, const uint8_t *peer, uint64_t seq,
 	*body = NULL;
 	*body_len = 0;
 	body_ad(ad, peer, seq, rec);
-	frame = malloc(frame_len > 0 ? frame_len : 1);
+	frame = malloc(frame_len + 1);
 	if (frame == NULL)
 		goto out;
 	if ((r = cx_xchacha_open(frame, frame_len, rec->ct, rec->ct_len, ad,
 				 sizeof ad, rec->nonce, ms->body_key)) < 0)
 		goto out;
+	if (rec->flags & MSGSTORE__MSG_FLAG_RAW) { /* the body as it is */
+		r = -EBADMSG;
+		if (!msgstore__utf8_valid(frame, frame_len, true))
+			goto out;
+		frame[frame_len] = '\0';
+		*body = frame;
+		*body_len = frame_len;
+		return 0;
+	}
 	/* the frame declares its size: ask, then decode into just that */
 	r = store_decompress(NULL, 0, &cap, frame, frame_len);
 	if (r == 0 || (r == -E2BIG && cap <= MSGSTORE_BODY_MAX)) {
@@ -1306,6 +1318,8 @@ static int body_open(struct msgstore *ms, const uint8_t *peer, uint64_t seq,
 	} else if (r == -E2BIG) {
 		r = -EBADMSG;
 	}
+	if (r == 0 && !msgstore__utf8_valid(out, n, true))
+		r = -EBADMSG; /* authentic, so never; yet bodies are UTF-8 */
 	if (r < 0)
 		goto out;
 	out[n] = '\0';
@@ -1460,19 +1474,26 @@ out:
 	return r;
 }
 
-/* Compresses body into a malloc'd zstd frame. */
+/* Compresses body into a malloc'd zstd frame, or copies it when it is
+ * short (*raw set). */
 static int body_frame(const uint8_t *body, size_t body_len, uint8_t **frame,
-		      size_t *frame_len)
+		      size_t *frame_len, bool *raw)
 {
 	size_t cap = store_compress_bound(body_len);
 	uint8_t *f;
 	int r;
 
 	*frame = NULL;
-	f = malloc(cap);
+	*raw = body_len <= MSGSTORE__RAW_MAX;
+	f = malloc(*raw ? body_len + 1 : cap);
 	if (f == NULL)
 		return -ENOMEM;
-	if ((r = store_compress(f, cap, frame_len, body, body_len, 0)) < 0) {
+	if (*raw) {
+		if (body_len > 0)
+			memcpy(f, body, body_len);
+		*frame_len = body_len;
+	} else if ((r = store_compress(f, cap, frame_len, body, body_len,
+				       0)) < 0) {
 		free(f);
 		return r;
 	}
@@ -1495,12 +1516,16 @@ static int insert_run(struct msgstore *ms, struct store_txn *t,
 		      size_t body_len)
 {
 	uint8_t *frame = NULL;
+	bool raw;
 	int r;
 
 	if ((r = check_body(body, body_len)) < 0)
 		return r;
-	if ((r = body_frame(body, body_len, &frame, &ic->frame_len)) < 0)
+	if ((r = body_frame(body, body_len, &frame, &ic->frame_len, &raw)) <
+	    0)
 		return r;
+	if (raw)
+		ic->rec.flags |= MSGSTORE__MSG_FLAG_RAW;
 	ic->ms = ms;
 	ic->frame = frame;
 	r = t != NULL ? insert_txn(t, ic) : store_write(ms->s, insert_txn, ic);

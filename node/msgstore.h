@@ -440,11 +440,17 @@ struct msgstore__msg_rec {
 	uint8_t reply_to[MSGSTORE_ID_LEN];
 	uint64_t obx_seq; /* 0: not in the outbox */
 	uint8_t nonce[MSGSTORE_NONCE_LEN];
-	const uint8_t *ct; /* sealed zstd frame of the body */
+	const uint8_t *ct; /* sealed zstd frame of the body (the body as it
+			    * is with MSGSTORE__MSG_FLAG_RAW) */
 	size_t ct_len;
 };
 #define MSGSTORE__MSG_HDR_LEN 128
 #define MSGSTORE__MSG_FLAG_REPLY 0x01
+#define MSGSTORE__MSG_FLAG_RAW 0x02 /* body not compressed (short) */
+#define MSGSTORE__MSG_FLAGS (MSGSTORE__MSG_FLAG_REPLY | MSGSTORE__MSG_FLAG_RAW)
+/* Bodies up to this many bytes are kept as they are: zstd's frame costs
+ * more than it can save on them, and the time on both sides of a chat. */
+#define MSGSTORE__RAW_MAX 128
 int msgstore__msg_rec_decode(struct msgstore__msg_rec *r, const uint8_t *buf,
 			     size_t len);
 int msgstore__msg_rec_encode(const struct msgstore__msg_rec *r, uint8_t *out,

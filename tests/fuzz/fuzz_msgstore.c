@@ -284,6 +284,8 @@ static void fuzz_sealed(const uint8_t *p, size_t n)
 	r.flags = (p[0] & 2) ? MSGSTORE__MSG_FLAG_REPLY : 0;
 	if (r.flags)
 		memset(r.reply_to, p[0], sizeof r.reply_to);
+	if (p[0] & 4) /* the body kept raw, not a zstd frame */
+		r.flags |= MSGSTORE__MSG_FLAG_RAW;
 	memset(r.id, 0x11, sizeof r.id);
 	memset(r.from, 0x22, sizeof r.from);
 	r.sent_ms = p[0];
@@ -306,7 +308,7 @@ static void fuzz_sealed(const uint8_t *p, size_t n)
 	for (int i = 7; i >= 0; i--)
 		q[7 - i] = (uint8_t)(r.sent_ms >> (8 * i));
 	q += 8;
-	*q++ = r.flags & 1;
+	*q++ = r.flags & MSGSTORE__MSG_FLAGS;
 	memcpy(q, r.reply_to, 16);
 	ct = malloc(n + MSGSTORE_TAG_LEN);
 	rec = malloc(MSGSTORE__MSG_HDR_LEN + n + MSGSTORE_TAG_LEN);

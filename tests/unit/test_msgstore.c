@@ -1095,7 +1095,9 @@ static int bomb_txn(struct store_txn *t, void *arg)
 				0)) < 0)
 		goto out;
 	/* ad = tag || peer || seq || id || dir || from || sent_ms ||
-	 * reply flag || reply_to, from the record's own header. */
+	 * flags (reply, raw) || reply_to, from the record's own header; the
+	 * forged body is a zstd frame: the raw flag goes. */
+	v[3] &= (uint8_t)~MSGSTORE__MSG_FLAG_RAW;
 	p = ad;
 	memcpy(p, tag, 17);
 	p += 17;
@@ -1106,7 +1108,7 @@ static int bomb_txn(struct store_txn *t, void *arg)
 	*p++ = v[1];		   /* dir */
 	memcpy(p, v + 20, 32 + 8); /* from, sent_ms */
 	p += 40;
-	*p++ = v[3] & 1;
+	*p++ = v[3] & MSGSTORE__MSG_FLAGS;
 	memcpy(p, v + 76, 16);
 	assert_int_equal(cx_store_subkey(bkey, &bc->f->id, 1, "msgbody1"), 0);
 	memcpy(nv, v, MSGSTORE__MSG_HDR_LEN);
@@ -1152,6 +1154,72 @@ static void test_decompress_cap(void **state)
 	bc.body_len = 10u << 20;
 	assert_int_equal(store_write(f->s, bomb_txn, &bc), 0);
 	assert_int_equal(msgstore_get(f->ms, id, &m), -EBADMSG);
+}
+
+/* Bodies up to MSGSTORE__RAW_MAX bytes are kept uncompressed (flag
+ * 0x02), longer ones as zstd frames; the flag is in the body's associated
+ * data, so flipping it on disk makes the body fail to authenticate. */
+struct flip_ctx {
+	const uint8_t *peer;
+	uint64_t seq;
+	uint8_t flags; /* read */
+	bool flip;
+};
+
+static int flip_txn(struct store_txn *t, void *arg)
+{
+	struct flip_ctx *fc = arg;
+	uint8_t key[40], *v = NULL;
+	size_t l;
+	int r;
+
+	memcpy(key, fc->peer, 32);
+	for (int i = 0; i < 8; i++)
+		key[32 + i] = (uint8_t)(fc->seq >> (56 - 8 * i));
+	if ((r = store_get_alloc(t, STORE_TABLE_MESSAGES, key, 40, &v, &l)) < 0)
+		return r;
+	fc->flags = v[3];
+	v[3] ^= MSGSTORE__MSG_FLAG_RAW;
+	r = fc->flip ? store_put(t, STORE_TABLE_MESSAGES, key, 40, v, l) : 0;
+	free(v);
+	return r;
+}
+
+static void test_raw_bodies(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t a[MSGSTORE_PK_LEN], id1[MSGSTORE_ID_LEN], id2[MSGSTORE_ID_LEN];
+	char big[MSGSTORE__RAW_MAX + 2], edge[MSGSTORE__RAW_MAX + 1];
+	struct flip_ctx fc = {.peer = a};
+	struct msgstore_msg m;
+
+	pk_of(a, 0x42, 13);
+	memset(edge, 'e', MSGSTORE__RAW_MAX);
+	edge[MSGSTORE__RAW_MAX] = '\0';
+	memset(big, 'b', MSGSTORE__RAW_MAX + 1);
+	big[MSGSTORE__RAW_MAX + 1] = '\0';
+	send_text(f, a, edge, 1, id1);
+	send_text(f, a, big, 2, id2);
+	fc.seq = 1;
+	assert_int_equal(store_write(f->s, flip_txn, &fc), 0);
+	assert_int_equal(fc.flags & MSGSTORE__MSG_FLAG_RAW,
+			 MSGSTORE__MSG_FLAG_RAW);
+	fc.seq = 2;
+	assert_int_equal(store_write(f->s, flip_txn, &fc), 0);
+	assert_int_equal(fc.flags & MSGSTORE__MSG_FLAG_RAW, 0);
+	assert_int_equal(msgstore_get(f->ms, id1, &m), 0);
+	assert_string_equal((const char *)m.body, edge);
+	msgstore_msg_clear(&m);
+	assert_int_equal(msgstore_get(f->ms, id2, &m), 0);
+	assert_string_equal((const char *)m.body, big);
+	msgstore_msg_clear(&m);
+	fc.flip = true;
+	for (fc.seq = 1; fc.seq <= 2; fc.seq++) {
+		assert_int_equal(store_write(f->s, flip_txn, &fc), 0);
+		assert_int_equal(msgstore_get(f->ms, fc.seq == 1 ? id1 : id2,
+					      &m),
+				 -EKEYREJECTED);
+	}
 }
 
 /* Corrupt clear headers are refused, never trusted. */
@@ -1466,6 +1534,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_graft, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kill9, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_raw_bodies, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_decompress_cap, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt, setup, teardown),
