@@ -26,6 +26,7 @@
  *                      of files (RssFile + RssShmem), almost all of it the
  *                      LMDB database, which LMDB reads through a shared
  *                      read-only map (page cache, reclaimable);
+ *   cpu_per_ping.a/.b  CPU time of each daemon per round trip;
  *   rtt_p50/p99        100-byte ping: A's client sends, B's client
  *                      answers with messages.send when it reads
  *                      message.received, A's client times its own
@@ -530,6 +531,7 @@ static void pingpong(long n)
 	char body[PING_LEN + 1], req[PING_LEN + 512];
 	double *rtt = calloc((size_t)n, sizeof *rtt);
 	long pending_a = 0, pending_b = 0;
+	long long ca = bu_proc_cpu_us(a->pid), cb = bu_proc_cpu_us(b->pid);
 
 	if (rtt == NULL)
 		fail("out of memory");
@@ -601,7 +603,13 @@ static void pingpong(long n)
 		check_answer(b, "messages.send");
 		pending_b--;
 	}
+	ca = bu_proc_cpu_us(a->pid) - ca;
+	cb = bu_proc_cpu_us(b->pid) - cb;
 	qsort(rtt, (size_t)n, sizeof *rtt, bu_cmp_double);
+	/* what each daemon spent per round trip (two messages, their acks,
+	 * statuses and events): the part of the round trip that is work */
+	printf("parley.cpu_per_ping.a %.1f us\n", (double)ca / n);
+	printf("parley.cpu_per_ping.b %.1f us\n", (double)cb / n);
 	printf("parley.rtt_p50 %.3f ms\n", bu_pct(rtt, (size_t)n, 50));
 	printf("parley.rtt_p99 %.3f ms\n", bu_pct(rtt, (size_t)n, 99));
 	fflush(stdout);
