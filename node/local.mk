@@ -5,7 +5,7 @@ node_libnode_a_SOURCES = node/api.c node/api.h node/api_dht.c node/rpc.h \
 	node/api_link.c node/api_chat.c \
 	node/addr.c node/addr.h node/config.c node/config.h \
 	node/bytes.h node/env.h node/err.c node/err.h node/events.c node/events.h \
-	node/jsonw.c node/jsonw.h \
+	node/jsonw.c node/jsonw.h node/jsonr.c node/jsonr.h \
 	node/log.c node/log.h node/node.c node/node.h
 node_libnode_a_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
 node_libnode_sys_a_SOURCES = node/sys_api.c node/sys_api.h \
