@@ -17,7 +17,8 @@
  *     code point above U+10FFFF); \u escapes of a lone or misordered
  *     surrogate are refused;
  *   - NUL is refused everywhere: a raw 0 byte, and the escape \u0000 in
- *     any string, key or value, so every string read back is a C string;
+ *     any string, key or value, so every string read back is a C string
+ *     (jansson 2.14 lets a raw 0 byte right after a number through);
  *   - a key that appears twice in one object (compared after unescaping,
  *     so "a" and "\u0061" are the same key) is refused, at any depth;
  *   - an integer (no fraction, no exponent) must fit in int64_t; -0 is 0.
