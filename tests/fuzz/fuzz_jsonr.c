@@ -4,10 +4,11 @@
  * JSON_DECODE_ANY) accepts, but where jsonr.h says they differ: jsonr's
  * limits (-E2BIG); reals that overflow a double, which jansson refuses
  * and jsonr, never reading them, accepts; and a NUL byte right after a
- * number ("[1\0]"), which jansson 2.14 lets through and jsonr refuses.  When both accept, the two
- * readings are the same value: types, integers, unescaped strings byte
- * for byte, object members found by key, array elements in order.  On a
- * refusal the error position lies within the input. */
+ * number ("[1\0]"), which jansson 2.14 lets through and jsonr refuses.
+ * When both accept, the two readings are the same value: types, integers,
+ * unescaped strings byte for byte, object members found by key, array
+ * elements in order.  On a refusal the error position lies within the
+ * input. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
