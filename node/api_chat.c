@@ -41,21 +41,6 @@ static struct rpc_result *param_contact(struct rpc_call *call,
 	return NULL;
 }
 
-static struct rpc_result *param_bool(struct rpc_call *call, const char *field,
-				     bool *out, bool *present)
-{
-	json_t *v = json_object_get(rpc_params(call), field);
-
-	*present = v != NULL;
-	if (v == NULL)
-		return NULL;
-	if (!json_is_boolean(v))
-		return rpc_fail(call, NODE_ERR_PARAMS, field,
-				"'%s' must be true or false", field);
-	*out = json_is_true(v);
-	return NULL;
-}
-
 static void id_str(char out[CX_CONTACT_ID_LEN + 1], const uint8_t pk[32])
 {
 	cx_contact_id_encode(out, CX_CONTACT_ID_LEN + 1, pk);
@@ -350,7 +335,7 @@ static struct rpc_result *m_contacts_typing(struct rpc_call *call)
 	if ((r = rpc_params_only(call, allowed)) != NULL ||
 	    (r = need_chat(call)) != NULL ||
 	    (r = param_contact(call, "id", pk)) != NULL ||
-	    (r = param_bool(call, "typing", &on, &present)) != NULL)
+	    (r = rpc_param_bool(call, "typing", &on, &present)) != NULL)
 		return r;
 	if (!present)
 		return rpc_fail(call, NODE_ERR_PARAMS, "typing",
@@ -548,9 +533,9 @@ static struct rpc_result *m_settings_set(struct rpc_call *call)
 	    (r = need_chat(call)) != NULL)
 		return r;
 	chat_settings_get(rpc_node(call)->chat, &s);
-	if ((r = param_bool(call, "read_receipts", &s.read_receipts, &p1)) !=
+	if ((r = rpc_param_bool(call, "read_receipts", &s.read_receipts, &p1)) !=
 		    NULL ||
-	    (r = param_bool(call, "accept_requests", &s.accept_requests,
+	    (r = rpc_param_bool(call, "accept_requests", &s.accept_requests,
 			    &p2)) != NULL)
 		return r;
 	if ((e = chat_settings_set(rpc_node(call)->chat, &s)) < 0)

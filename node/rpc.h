@@ -30,9 +30,8 @@ struct rpc_method {
 	struct rpc_result *(*fn)(struct rpc_call *call);
 };
 
-/* The node the call is for, and its parameters (an object; borrowed). */
+/* The node the call is for.  Its parameters are read with rpc_param_*. */
 struct node *rpc_node(const struct rpc_call *call);
-json_t *rpc_params(const struct rpc_call *call);
 
 /* Answers with result, a JSON object whose reference is taken (NULL is
  * answered as an internal error: it is what a failed json_pack gives). */
@@ -56,7 +55,9 @@ void rpc_later_fail(struct rpc_later *later, enum node_err e,
 	__attribute__((format(printf, 4, 5)));
 
 /* Parameter checks: each returns NULL when the parameter is fine, or the
- * failure answer (-32602 naming the field) to return at once. */
+ * failure answer (-32602 naming the field) to return at once.  A string
+ * stays valid until the handler returns (copy what you keep); it never
+ * holds a NUL (the request reader refuses \u0000). */
 struct rpc_result *rpc_params_only(struct rpc_call *call,
 				   const char *const *allowed);
 struct rpc_result *rpc_param_string(struct rpc_call *call, const char *field,
@@ -64,6 +65,8 @@ struct rpc_result *rpc_param_string(struct rpc_call *call, const char *field,
 				    const char **out);
 struct rpc_result *rpc_param_u64(struct rpc_call *call, const char *field,
 				 uint64_t *out, bool *present);
+struct rpc_result *rpc_param_bool(struct rpc_call *call, const char *field,
+				  bool *out, bool *present);
 /* A hex string of exactly len bytes (2*len digits). */
 struct rpc_result *rpc_param_hex(struct rpc_call *call, const char *field,
 				 bool required, uint8_t *out, size_t len,
