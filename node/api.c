@@ -155,6 +155,59 @@ static void answer_ok(struct api_client *c, json_t *id, json_t *result)
 	}
 }
 
+/* Starts an answer line written with jsonw: the envelope up to the
+ * result, with id as jansson would write it (an integer, a string or
+ * null; NULL for a notification, whose line is never sent). */
+static void jw_begin(struct jw *w, const json_t *id)
+{
+	jw_init(w, RPC_JW_MAX);
+	jw_lit(w, "{\"jsonrpc\":\"2.0\",\"id\":");
+	if (json_is_integer(id) && json_integer_value(id) < 0) {
+		jw_lit(w, "-");
+		jw_u64(w, 0 - (uint64_t)json_integer_value(id));
+	} else if (json_is_integer(id)) {
+		jw_u64(w, (uint64_t)json_integer_value(id));
+	} else if (json_is_string(id)) {
+		jw_str(w, json_string_value(id), json_string_length(id));
+	} else {
+		jw_lit(w, "null");
+	}
+	jw_lit(w, ",\"result\":");
+}
+
+/* Ends and sends the line jw_begin started (and the handler went on). */
+static void answer_ok_jw(struct api_client *c, json_t *id, struct jw *w)
+{
+	char *line;
+	size_t len;
+	int err;
+
+	if (id == NULL || c == NULL) {
+		jw_free(w);
+		return;
+	}
+	jw_lit(w, "}\n");
+	len = w->len;
+	if ((line = jw_finish(w, &err)) == NULL) {
+		send_error(c, id, NODE_ERR_INTERNAL, NULL,
+			   err == -E2BIG ? "answer too big" : "out of memory");
+		return;
+	}
+	c->ops.write(c->ops.self, line, len);
+	free(line);
+}
+
+void rpc_jw_begin(const struct rpc_call *call, struct jw *w)
+{
+	jw_begin(w, call->id);
+}
+
+struct rpc_result *rpc_ok_jw(struct rpc_call *call, struct jw *w)
+{
+	answer_ok_jw(call->client, call->id, w);
+	return &answered_token;
+}
+
 static void answer_fail(struct api_client *c, json_t *id, enum node_err e,
 			const char *field, const char *fmt, va_list ap)
 	__attribute__((format(printf, 5, 0)));
@@ -223,6 +276,17 @@ static void later_free(struct rpc_later *l)
 void rpc_later_ok(struct rpc_later *l, json_t *result)
 {
 	answer_ok(l->client, l->id, result);
+	later_free(l);
+}
+
+void rpc_later_jw_begin(const struct rpc_later *l, struct jw *w)
+{
+	jw_begin(w, l->id);
+}
+
+void rpc_later_ok_jw(struct rpc_later *l, struct jw *w)
+{
+	answer_ok_jw(l->client, l->id, w);
 	later_free(l);
 }
 
@@ -361,30 +425,50 @@ static struct rpc_result *m_api_version(struct rpc_call *call)
 				      "capabilities", caps));
 }
 
+/* ,"key":"s" for a result written with jsonw; null when s is NULL. */
+static void put_str(struct jw *w, const char *key, const char *s, int first)
+{
+	jw_key(w, key, first);
+	if (s != NULL)
+		jw_str(w, s, strlen(s));
+	else
+		jw_lit(w, "null");
+}
+
+static void put_u64(struct jw *w, const char *key, uint64_t v)
+{
+	jw_key(w, key, 0);
+	jw_u64(w, v);
+}
+
+/* node.status is what monitors poll: written with jsonw (bench/bench_rpc
+ * measures it). */
 static struct rpc_result *m_node_status(struct rpc_call *call)
 {
 	struct node *n = call->client->api->node;
 	struct rpc_result *r;
+	struct jw w;
 	uint64_t now;
 
 	if ((r = rpc_params_only(call, no_params)) != NULL)
 		return r;
 	now = n->env->clock->mono_ms(n->env->clock->self);
-	return rpc_ok(
-		call,
-		json_pack("{s:s, s:I, s:i, s:s, s:s, s:I, s:I, s:I, s:s, s:I, "
-			  "s:s, s:s}",
-			  "version", PACKAGE_VERSION, "uptime_ms",
-			  (json_int_t)(now - n->started_mono_ms), "pid",
-			  n->pid, "data_dir", n->data_dir, "socket",
-			  n->socket_path, "clients",
-			  (json_int_t)n->api->num_clients, "events_first_seq",
-			  (json_int_t)n->events.first_seq, "events_last_seq",
-			  (json_int_t)n->events.last_seq, "node_id",
-			  n->node_id_hex,
-			  "store_map_bytes",
-			  (json_int_t)store_map_size(n->store), "listen",
-			  n->listen_str, "node_key", n->node_key_hex));
+	rpc_jw_begin(call, &w);
+	jw_lit(&w, "{");
+	put_str(&w, "version", PACKAGE_VERSION, 1);
+	put_u64(&w, "uptime_ms", now - n->started_mono_ms);
+	put_u64(&w, "pid", (uint64_t)n->pid);
+	put_str(&w, "data_dir", n->data_dir, 0);
+	put_str(&w, "socket", n->socket_path, 0);
+	put_u64(&w, "clients", n->api->num_clients);
+	put_u64(&w, "events_first_seq", n->events.first_seq);
+	put_u64(&w, "events_last_seq", n->events.last_seq);
+	put_str(&w, "node_id", n->node_id_hex, 0);
+	put_u64(&w, "store_map_bytes", store_map_size(n->store));
+	put_str(&w, "listen", n->listen_str, 0);
+	put_str(&w, "node_key", n->node_key_hex, 0);
+	jw_lit(&w, "}");
+	return rpc_ok_jw(call, &w);
 }
 
 static struct rpc_result *m_identity_get(struct rpc_call *call)

@@ -349,6 +349,8 @@ static void send_done(void *arg, int err, const uint8_t *id, int status)
 {
 	struct rpc_later *later = arg;
 	char ids[MSGSTORE_ID_LEN * 2 + 1];
+	const char *st;
+	struct jw w;
 
 	if (err < 0) {
 		rpc_later_fail(later, node_err_from_errno(err), NULL,
@@ -356,11 +358,16 @@ static void send_done(void *arg, int err, const uint8_t *id, int status)
 			       strerror(-err));
 		return;
 	}
+	/* The hot path of messages.send: no jansson tree. */
 	cx_hex_encode(ids, sizeof ids, id, MSGSTORE_ID_LEN);
-	rpc_later_ok(later,
-		     json_pack("{s:s, s:s}", "id", ids, "status",
-			       msgstore_status_name(
-				       (enum msgstore_status)status)));
+	rpc_later_jw_begin(later, &w);
+	jw_lit(&w, "{\"id\":\"");
+	jw_lit(&w, ids);
+	jw_lit(&w, "\",\"status\":\"");
+	st = msgstore_status_name((enum msgstore_status)status);
+	jw_lit(&w, st != NULL ? st : "unknown"); /* NULL: not a status */
+	jw_lit(&w, "\"}");
+	rpc_later_ok_jw(later, &w);
 }
 
 static struct rpc_result *m_messages_send(struct rpc_call *call)

@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "node/err.h"
+#include "node/jsonw.h"
 #include "node/node.h"
 
 #define RPC_WARN_UNUSED __attribute__((warn_unused_result))
@@ -37,6 +38,19 @@ struct node *rpc_node(const struct rpc_call *call);
  * answered as an internal error: it is what a failed json_pack gives). */
 RPC_WARN_UNUSED struct rpc_result *rpc_ok(struct rpc_call *call,
 					  json_t *result);
+
+/* The hot methods' way to answer, without a jansson tree: rpc_jw_begin
+ * initialises w with the start of the answer line, the handler appends
+ * exactly one JSON object (the result) with jsonw.h, and rpc_ok_jw sends
+ * it and frees w.  A failure in w (no memory, over RPC_JW_MAX) is
+ * answered as an internal error.  The rpc_later_ pair does the same for
+ * a pending call, and frees the later as rpc_later_ok does. */
+#define RPC_JW_MAX (16 * 1024 * 1024) /* bytes of one answer line */
+void rpc_jw_begin(const struct rpc_call *call, struct jw *w);
+RPC_WARN_UNUSED struct rpc_result *rpc_ok_jw(struct rpc_call *call,
+					     struct jw *w);
+void rpc_later_jw_begin(const struct rpc_later *later, struct jw *w);
+void rpc_later_ok_jw(struct rpc_later *later, struct jw *w);
 
 /* Answers with error e; field names the offending parameter or NULL; fmt
  * (may be NULL) replaces the default message. */

@@ -200,6 +200,11 @@ static void api_ids_and_strings(void **state)
 		{"{\"jsonrpc\":\"2.0\",\"id\":-9223372036854775808,"
 		 "\"method\":\"api.version\"}",
 		 "\"id\":-9223372036854775808,\"result\""},
+		/* node.status answers through jsonw: the same envelope. */
+		{"{\"jsonrpc\":\"2.0\",\"id\":-5,\"method\":\"node.status\"}",
+		 "{\"jsonrpc\":\"2.0\",\"id\":-5,\"result\":{\"version\":"},
+		{"{\"jsonrpc\":\"2.0\",\"id\":\"\\\"\",\"method\":\"node.status\"}",
+		 "{\"jsonrpc\":\"2.0\",\"id\":\"\\\"\",\"result\":{"},
 		{"{\"jsonrpc\":\"2.0\",\"id\":null,\"method\":\"nope\"}",
 		 "\"id\":null,\"error\":{\"code\":-32601"},
 		{"{\"jsonrpc\":\"2.0\",\"id\":{\"a\":1},\"method\":\"x\"}",
