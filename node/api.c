@@ -11,7 +11,8 @@
  * the strings handlers ask for are unescaped into struct api's scratch
  * buffer; both are reused by the next line, so a handler must copy what
  * it keeps (as it had to with the jansson tree freed after each line).
- * Answers are still built with jansson. */
+ * Answers are built with jansson but for the hot ones (node.status, the
+ * messages.send answer), written with node/jsonw.c through rpc_ok_jw. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
