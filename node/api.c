@@ -5,7 +5,14 @@
  * clients (sys_api.c creates and frees them).  Each handler receives a
  * struct rpc_call and must return the struct rpc_result that only
  * rpc_ok() or rpc_fail() produce (warn_unused_result), so no handler can
- * forget to answer (after Core Lightning's command_result). */
+ * forget to answer (after Core Lightning's command_result).
+ *
+ * Requests are read with node/jsonr.c into struct api's token array, and
+ * the strings handlers ask for are unescaped into struct api's scratch
+ * buffer; both are reused by the next line, so a handler must copy what
+ * it keeps (as it had to with the jansson tree freed after each line).
+ * Answers are built with jansson but for the hot ones (node.status, the
+ * messages.send answer), written with node/jsonw.c through rpc_ok_jw. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -19,13 +26,23 @@
 #include "crypto/keys.h"
 #include "node/api.h"
 #include "node/err.h"
+#include "node/jsonr.h"
 #include "node/log.h"
 #include "node/rpc.h"
+
+/* Scratch for one line's strings: a line of len bytes holds at most len
+ * bytes of unescaped strings with their NULs, so 2 * len + 2 lets every
+ * string be read twice.  A buffer grown over SCRATCH_KEEP by a big line is
+ * freed after it. */
+#define SCRATCH_KEEP (64 * 1024)
 
 struct api {
 	struct node *node;
 	struct api_client *clients;
 	size_t num_clients;
+	struct jsonr req; /* the line being handled */
+	char *scratch;
+	size_t scratch_len, scratch_cap;
 };
 
 struct api_client {
@@ -42,7 +59,8 @@ struct api_client {
 struct rpc_call {
 	struct api_client *client;
 	json_t *id; /* NULL for a notification: no answer is sent */
-	json_t *params;
+	const struct jsonr *req;
+	int params; /* token of the params object, or -1 (absent: {}) */
 };
 
 /* The token a handler returns; its content is never looked at. */
@@ -63,9 +81,24 @@ struct node *rpc_node(const struct rpc_call *call)
 	return call->client->api->node;
 }
 
-json_t *rpc_params(const struct rpc_call *call)
+/* The unescaped text of string token t as a C string in the scratch
+ * buffer (valid until the next line), or NULL when the buffer is full. */
+static const char *scratch_str(struct api *a, int t)
 {
-	return call->params;
+	char *out = a->scratch + a->scratch_len;
+	size_t n;
+
+	if (jsonr_str(&a->req, t, out, a->scratch_cap - a->scratch_len, &n) < 0)
+		return NULL;
+	a->scratch_len += n + 1;
+	return out;
+}
+
+/* The value of parameter field, or -1 when it is absent. */
+static int param(const struct rpc_call *call, const char *field)
+{
+	return call->params < 0 ? -1
+				: jsonr_get(call->req, call->params, field);
 }
 
 static int send_json(struct api_client *c, json_t *obj)
@@ -121,6 +154,59 @@ static void answer_ok(struct api_client *c, json_t *id, json_t *result)
 		send_json(c, resp);
 		json_decref(resp);
 	}
+}
+
+/* Starts an answer line written with jsonw: the envelope up to the
+ * result, with id as jansson would write it (an integer, a string or
+ * null; NULL for a notification, whose line is never sent). */
+static void jw_begin(struct jw *w, const json_t *id)
+{
+	jw_init(w, RPC_JW_MAX);
+	jw_lit(w, "{\"jsonrpc\":\"2.0\",\"id\":");
+	if (json_is_integer(id) && json_integer_value(id) < 0) {
+		jw_lit(w, "-");
+		jw_u64(w, 0 - (uint64_t)json_integer_value(id));
+	} else if (json_is_integer(id)) {
+		jw_u64(w, (uint64_t)json_integer_value(id));
+	} else if (json_is_string(id)) {
+		jw_str(w, json_string_value(id), json_string_length(id));
+	} else {
+		jw_lit(w, "null");
+	}
+	jw_lit(w, ",\"result\":");
+}
+
+/* Ends and sends the line jw_begin started (and the handler went on). */
+static void answer_ok_jw(struct api_client *c, json_t *id, struct jw *w)
+{
+	char *line;
+	size_t len;
+	int err;
+
+	if (id == NULL || c == NULL) {
+		jw_free(w);
+		return;
+	}
+	jw_lit(w, "}\n");
+	len = w->len;
+	if ((line = jw_finish(w, &err)) == NULL) {
+		send_error(c, id, NODE_ERR_INTERNAL, NULL,
+			   err == -E2BIG ? "answer too big" : "out of memory");
+		return;
+	}
+	c->ops.write(c->ops.self, line, len);
+	free(line);
+}
+
+void rpc_jw_begin(const struct rpc_call *call, struct jw *w)
+{
+	jw_begin(w, call->id);
+}
+
+struct rpc_result *rpc_ok_jw(struct rpc_call *call, struct jw *w)
+{
+	answer_ok_jw(call->client, call->id, w);
+	return &answered_token;
 }
 
 static void answer_fail(struct api_client *c, json_t *id, enum node_err e,
@@ -194,6 +280,17 @@ void rpc_later_ok(struct rpc_later *l, json_t *result)
 	later_free(l);
 }
 
+void rpc_later_jw_begin(const struct rpc_later *l, struct jw *w)
+{
+	jw_begin(w, l->id);
+}
+
+void rpc_later_ok_jw(struct rpc_later *l, struct jw *w)
+{
+	answer_ok_jw(l->client, l->id, w);
+	later_free(l);
+}
+
 void rpc_later_fail(struct rpc_later *l, enum node_err e, const char *field,
 		    const char *fmt, ...)
 {
@@ -211,18 +308,21 @@ void rpc_later_fail(struct rpc_later *l, enum node_err e, const char *field,
 struct rpc_result *rpc_params_only(struct rpc_call *call,
 				   const char *const *allowed)
 {
+	const struct jsonr *j = call->req;
 	const char *key;
-	json_t *v;
 
-	json_object_foreach(call->params, key, v)
-	{
+	for (int k = jsonr_first(j, call->params); k >= 0;
+	     k = jsonr_next(j, call->params, k)) {
 		bool ok = false;
 
-		for (size_t i = 0; allowed[i] != NULL; i++)
-			ok = ok || strcmp(key, allowed[i]) == 0;
-		if (!ok)
-			return rpc_fail(call, NODE_ERR_PARAMS, key,
-					"unknown parameter '%.64s'", key);
+		for (size_t i = 0; allowed[i] != NULL && !ok; i++)
+			ok = jsonr_str_eq(j, k, allowed[i]);
+		if (ok)
+			continue;
+		if ((key = scratch_str(call->client->api, k)) == NULL)
+			return rpc_fail(call, NODE_ERR_INTERNAL, NULL, NULL);
+		return rpc_fail(call, NODE_ERR_PARAMS, key,
+				"unknown parameter '%.64s'", key);
 	}
 	return NULL;
 }
@@ -231,41 +331,53 @@ struct rpc_result *rpc_param_string(struct rpc_call *call, const char *field,
 				    bool required, size_t max_len,
 				    const char **out)
 {
-	json_t *v = json_object_get(call->params, field);
+	int v = param(call, field);
 
 	*out = NULL;
-	if (v == NULL) {
+	if (v < 0) {
 		if (required)
 			return rpc_fail(call, NODE_ERR_PARAMS, field,
 					"missing parameter '%s'", field);
 		return NULL;
 	}
-	if (!json_is_string(v))
+	if (jsonr_type(call->req, v) != JSONR_STRING)
 		return rpc_fail(call, NODE_ERR_PARAMS, field,
 				"'%s' must be a string", field);
-	if (json_string_length(v) > max_len)
+	if (jsonr_str_len(call->req, v) > max_len)
 		return rpc_fail(call, NODE_ERR_PARAMS, field,
 				"'%s' is longer than %zu bytes", field,
 				max_len);
-	if (strlen(json_string_value(v)) != json_string_length(v))
-		return rpc_fail(call, NODE_ERR_PARAMS, field,
-				"'%s' contains a NUL character", field);
-	*out = json_string_value(v);
+	/* jsonr refuses \u0000, so the string has no NUL inside. */
+	if ((*out = scratch_str(call->client->api, v)) == NULL)
+		return rpc_fail(call, NODE_ERR_INTERNAL, NULL, NULL);
 	return NULL;
 }
 
 struct rpc_result *rpc_param_u64(struct rpc_call *call, const char *field,
 				 uint64_t *out, bool *present)
 {
-	json_t *v = json_object_get(call->params, field);
+	int v = param(call, field);
+	int64_t i;
 
-	*present = v != NULL;
-	if (v == NULL)
+	*present = v >= 0;
+	if (v < 0)
 		return NULL;
-	if (!json_is_integer(v) || json_integer_value(v) < 0)
+	if (jsonr_int(call->req, v, &i) < 0 || i < 0)
 		return rpc_fail(call, NODE_ERR_PARAMS, field,
 				"'%s' must be a non-negative integer", field);
-	*out = (uint64_t)json_integer_value(v);
+	*out = (uint64_t)i;
+	return NULL;
+}
+
+struct rpc_result *rpc_param_bool(struct rpc_call *call, const char *field,
+				  bool *out, bool *present)
+{
+	int v = param(call, field);
+
+	*present = v >= 0;
+	if (v >= 0 && jsonr_bool(call->req, v, out) < 0)
+		return rpc_fail(call, NODE_ERR_PARAMS, field,
+				"'%s' must be true or false", field);
 	return NULL;
 }
 
@@ -314,30 +426,50 @@ static struct rpc_result *m_api_version(struct rpc_call *call)
 				      "capabilities", caps));
 }
 
+/* ,"key":"s" for a result written with jsonw; null when s is NULL. */
+static void put_str(struct jw *w, const char *key, const char *s, int first)
+{
+	jw_key(w, key, first);
+	if (s != NULL)
+		jw_str(w, s, strlen(s));
+	else
+		jw_lit(w, "null");
+}
+
+static void put_u64(struct jw *w, const char *key, uint64_t v)
+{
+	jw_key(w, key, 0);
+	jw_u64(w, v);
+}
+
+/* node.status is what monitors poll: written with jsonw (bench/bench_rpc
+ * measures it). */
 static struct rpc_result *m_node_status(struct rpc_call *call)
 {
 	struct node *n = call->client->api->node;
 	struct rpc_result *r;
+	struct jw w;
 	uint64_t now;
 
 	if ((r = rpc_params_only(call, no_params)) != NULL)
 		return r;
 	now = n->env->clock->mono_ms(n->env->clock->self);
-	return rpc_ok(
-		call,
-		json_pack("{s:s, s:I, s:i, s:s, s:s, s:I, s:I, s:I, s:s, s:I, "
-			  "s:s, s:s}",
-			  "version", PACKAGE_VERSION, "uptime_ms",
-			  (json_int_t)(now - n->started_mono_ms), "pid",
-			  n->pid, "data_dir", n->data_dir, "socket",
-			  n->socket_path, "clients",
-			  (json_int_t)n->api->num_clients, "events_first_seq",
-			  (json_int_t)n->events.first_seq, "events_last_seq",
-			  (json_int_t)n->events.last_seq, "node_id",
-			  n->node_id_hex,
-			  "store_map_bytes",
-			  (json_int_t)store_map_size(n->store), "listen",
-			  n->listen_str, "node_key", n->node_key_hex));
+	rpc_jw_begin(call, &w);
+	jw_lit(&w, "{");
+	put_str(&w, "version", PACKAGE_VERSION, 1);
+	put_u64(&w, "uptime_ms", now - n->started_mono_ms);
+	put_u64(&w, "pid", (uint64_t)n->pid);
+	put_str(&w, "data_dir", n->data_dir, 0);
+	put_str(&w, "socket", n->socket_path, 0);
+	put_u64(&w, "clients", n->api->num_clients);
+	put_u64(&w, "events_first_seq", n->events.first_seq);
+	put_u64(&w, "events_last_seq", n->events.last_seq);
+	put_str(&w, "node_id", n->node_id_hex, 0);
+	put_u64(&w, "store_map_bytes", store_map_size(n->store));
+	put_str(&w, "listen", n->listen_str, 0);
+	put_str(&w, "node_key", n->node_key_hex, 0);
+	jw_lit(&w, "}");
+	return rpc_ok_jw(call, &w);
 }
 
 static struct rpc_result *m_identity_get(struct rpc_call *call)
@@ -451,39 +583,41 @@ static struct rpc_result *m_events_subscribe(struct rpc_call *call)
 	static const char *const allowed[] = {"types", "since", NULL};
 	struct api_client *c = call->client;
 	struct node *n = c->api->node;
+	const struct jsonr *j = call->req;
 	struct rpc_result *r;
 	uint64_t since = 0;
 	bool has_since;
-	json_t *types, *t;
-	size_t i;
+	int types, t;
+	size_t i = 0;
 
 	if ((r = rpc_params_only(call, allowed)) != NULL)
 		return r;
 	if ((r = rpc_param_u64(call, "since", &since, &has_since)) != NULL)
 		return r;
-	types = json_object_get(call->params, "types");
-	if (types != NULL && (!json_is_array(types) ||
-			      json_array_size(types) > API_TYPES_MAX))
+	types = param(call, "types");
+	if (types >= 0 && (jsonr_type(j, types) != JSONR_ARRAY ||
+			   jsonr_count(j, types) > API_TYPES_MAX))
 		return rpc_fail(call, NODE_ERR_PARAMS, "types",
 				"'types' must be an array of at most %d "
 				"strings",
 				API_TYPES_MAX);
-	json_array_foreach(types, i, t)
-	{
-		if (!json_is_string(t) ||
-		    json_string_length(t) >= EVENTS_TYPE_MAX)
+	for (t = jsonr_first(j, types); t >= 0; t = jsonr_next(j, types, t)) {
+		if (jsonr_type(j, t) != JSONR_STRING ||
+		    jsonr_str_len(j, t) >= EVENTS_TYPE_MAX)
 			return rpc_fail(call, NODE_ERR_PARAMS, "types",
 					"'types' must be an array of strings");
 	}
 	client_unsubscribe(c);
-	json_array_foreach(types, i, t)
-	{
-		c->types[i] = strdup(json_string_value(t));
-		if (c->types[i] == NULL) {
+	for (t = jsonr_first(j, types); t >= 0; t = jsonr_next(j, types, t)) {
+		char type[EVENTS_TYPE_MAX];
+		size_t len;
+
+		if (jsonr_str(j, t, type, sizeof type, &len) < 0 ||
+		    (c->types[i] = strdup(type)) == NULL) {
 			client_unsubscribe(c);
 			return rpc_fail(call, NODE_ERR_INTERNAL, NULL, NULL);
 		}
-		c->num_types = i + 1;
+		c->num_types = ++i;
 	}
 	/* Without since, only events from now on. */
 	c->cursor = has_since ? since : n->events.last_seq;
@@ -636,129 +770,189 @@ int api_client_line_too_big(struct api_client *c)
 {
 	char msg[96];
 
-	snprintf(msg, sizeof msg, "request line over %d bytes",
-		 API_LINE_MAX);
+	snprintf(msg, sizeof msg, "request line over %d bytes", API_LINE_MAX);
 	return send_error(c, json_null(), NODE_ERR_TOOBIG, NULL, msg);
 }
 
-static bool id_valid(const json_t *id)
+/* The id of a request as jansson will write it back: an integer, a
+ * string or null (id_valid() said so).  NULL when out of memory. */
+static json_t *id_json(struct api *a, int id)
 {
-	return json_is_string(id) || json_is_integer(id) || json_is_null(id);
+	const char *s;
+	int64_t v;
+
+	switch (jsonr_type(&a->req, id)) {
+	case JSONR_INT:
+		(void)jsonr_int(&a->req, id, &v);
+		return json_integer((json_int_t)v);
+	case JSONR_STRING:
+		s = scratch_str(a, id);
+		return s != NULL ? json_string(s) : NULL;
+	case JSONR_NULL:
+	case JSONR_FALSE:
+	case JSONR_TRUE:
+	case JSONR_REAL:
+	case JSONR_ARRAY:
+	case JSONR_OBJECT:
+		break;
+	}
+	return json_null();
 }
 
-/* The first member of a request object that JSON-RPC 2.0 does not
- * define, or NULL. */
-static const char *unknown_member(json_t *req)
+static bool id_valid(const struct jsonr *j, int id)
 {
-	const char *k;
-	json_t *v;
+	enum jsonr_type type = jsonr_type(j, id);
 
-	json_object_foreach(req, k, v)
-	{
-		if (strcmp(k, "id") != 0 && strcmp(k, "jsonrpc") != 0 &&
-		    strcmp(k, "method") != 0 && strcmp(k, "params") != 0)
+	return type == JSONR_STRING || type == JSONR_INT || type == JSONR_NULL;
+}
+
+/* The key token of the first member of a request object that JSON-RPC
+ * 2.0 does not define, or -1. */
+static int unknown_member(const struct jsonr *j)
+{
+	static const char *const known[] = {"id", "jsonrpc", "method",
+					    "params"};
+
+	for (int k = jsonr_first(j, 0); k >= 0; k = jsonr_next(j, 0, k)) {
+		bool ok = false;
+
+		for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+			ok = ok || jsonr_str_eq(j, k, known[i]);
+		if (!ok)
 			return k;
 	}
+	return -1;
+}
+
+/* The method called name, or NULL. */
+static const struct rpc_method *method_find(const char *name)
+{
+	static const struct {
+		const struct rpc_method *table;
+		const size_t *num;
+	} tables[] = {
+		{rpc_dht_methods, &rpc_dht_num_methods},
+		{rpc_link_methods, &rpc_link_num_methods},
+		{rpc_chat_methods, &rpc_chat_num_methods},
+	};
+
+	for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
+		if (strcmp(methods[i].name, name) == 0)
+			return &methods[i];
+	for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
+		for (size_t i = 0; i < *tables[t].num; i++)
+			if (strcmp(tables[t].table[i].name, name) == 0)
+				return &tables[t].table[i];
 	return NULL;
+}
+
+/* Makes room in the scratch buffer for the strings of a line of len
+ * bytes (see SCRATCH_KEEP). */
+static int scratch_reserve(struct api *a, size_t len)
+{
+	size_t need = 2 * len + 2;
+	char *b;
+
+	a->scratch_len = 0;
+	if (a->scratch_cap >= need)
+		return 0;
+	b = realloc(a->scratch, need);
+	if (b == NULL)
+		return -ENOMEM;
+	a->scratch = b;
+	a->scratch_cap = need;
+	return 0;
+}
+
+static void scratch_trim(struct api *a)
+{
+	if (a->scratch_cap > SCRATCH_KEEP) {
+		free(a->scratch);
+		a->scratch = NULL;
+		a->scratch_cap = 0;
+	}
+	a->scratch_len = 0;
+}
+
+/* Checks the envelope of the request parsed into a->req and calls its
+ * method.  Returns what the answer's write returned (0 or -ENOMEM). */
+static int handle(struct api_client *c, struct rpc_call *call)
+{
+	struct api *a = c->api;
+	const struct jsonr *j = &a->req;
+	const struct rpc_method *m;
+	int ver, method, params, id, k;
+	json_t *eid;
+	const char *name;
+	char msg[200];
+
+	if (jsonr_type(j, 0) != JSONR_OBJECT)
+		return send_error(c, json_null(), NODE_ERR_INVALID_REQUEST,
+				  NULL,
+				  jsonr_type(j, 0) == JSONR_ARRAY
+					  ? "batch requests are not supported"
+					  : "a request is a JSON object");
+	id = jsonr_get(j, 0, "id");
+	ver = jsonr_get(j, 0, "jsonrpc");
+	method = jsonr_get(j, 0, "method");
+	params = jsonr_get(j, 0, "params");
+	if (id >= 0 && !id_valid(j, id))
+		return send_error(c, json_null(), NODE_ERR_INVALID_REQUEST,
+				  "id",
+				  "'id' must be a string, an integer or null");
+	if (id >= 0 && (call->id = id_json(a, id)) == NULL)
+		return -ENOMEM;
+	eid = call->id != NULL ? call->id : json_null();
+	if (!jsonr_str_eq(j, ver, "2.0"))
+		return send_error(c, eid, NODE_ERR_INVALID_REQUEST, "jsonrpc",
+				  "'jsonrpc' must be \"2.0\"");
+	if (method < 0 || jsonr_type(j, method) != JSONR_STRING)
+		return send_error(c, eid, NODE_ERR_INVALID_REQUEST, "method",
+				  "'method' must be a string");
+	if (params >= 0 && jsonr_type(j, params) != JSONR_OBJECT)
+		return send_error(c, eid, NODE_ERR_PARAMS, "params",
+				  "'params' must be an object (named params)");
+	if ((k = unknown_member(j)) >= 0) {
+		if ((name = scratch_str(a, k)) == NULL)
+			return -ENOMEM;
+		snprintf(msg, sizeof msg, "unknown member '%.64s'", name);
+		return send_error(c, eid, NODE_ERR_INVALID_REQUEST, name, msg);
+	}
+	if ((name = scratch_str(a, method)) == NULL)
+		return -ENOMEM;
+	call->req = j;
+	call->params = params;
+	if ((m = method_find(name)) != NULL) {
+		(void)m->fn(call);
+		return 0;
+	}
+	if (call->id == NULL)
+		return 0;
+	snprintf(msg, sizeof msg, "method '%.64s' not found", name);
+	return send_error(c, call->id, NODE_ERR_METHOD, NULL, msg);
 }
 
 int api_client_line(struct api_client *c, const char *line, size_t len)
 {
-	struct rpc_call call = {.client = c};
-	json_error_t jerr;
-	json_t *req, *ver, *method, *params, *id;
-	const char *name;
+	struct api *a = c->api;
+	struct rpc_call call = {.client = c, .params = -1};
 	char msg[200];
-	int r = 0;
+	int r;
 
 	/* Blank lines between requests are tolerated. */
 	while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' '))
 		len--;
 	if (len == 0)
 		return 0;
-	req = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
-			 &jerr);
-	if (req == NULL) {
-		snprintf(msg, sizeof msg, "parse error at byte %d: %s",
-			 jerr.position, jerr.text);
+	if (jsonr_parse(&a->req, line, len) < 0) {
+		snprintf(msg, sizeof msg, "parse error at byte %zu: %s",
+			 a->req.err_pos, a->req.err_msg);
 		return send_error(c, json_null(), NODE_ERR_PARSE, NULL, msg);
 	}
-	if (!json_is_object(req)) {
-		r = send_error(c, json_null(), NODE_ERR_INVALID_REQUEST, NULL,
-			       json_is_array(req)
-				       ? "batch requests are not supported"
-				       : "a request is a JSON object");
-		goto out;
-	}
-	id = json_object_get(req, "id");
-	ver = json_object_get(req, "jsonrpc");
-	method = json_object_get(req, "method");
-	params = json_object_get(req, "params");
-	if (id != NULL && !id_valid(id)) {
-		r = send_error(c, json_null(), NODE_ERR_INVALID_REQUEST, "id",
-			       "'id' must be a string, an integer or null");
-		goto out;
-	}
-	call.id = id;
-	if (!json_is_string(ver) || strcmp(json_string_value(ver), "2.0")) {
-		r = send_error(c, id ? id : json_null(),
-			       NODE_ERR_INVALID_REQUEST, "jsonrpc",
-			       "'jsonrpc' must be \"2.0\"");
-		goto out;
-	}
-	if (!json_is_string(method)) {
-		r = send_error(c, id ? id : json_null(),
-			       NODE_ERR_INVALID_REQUEST, "method",
-			       "'method' must be a string");
-		goto out;
-	}
-	if (params != NULL && !json_is_object(params)) {
-		r = send_error(c, id ? id : json_null(), NODE_ERR_PARAMS,
-			       "params",
-			       "'params' must be an object (named params)");
-		goto out;
-	}
-	if ((name = unknown_member(req)) != NULL) {
-		snprintf(msg, sizeof msg, "unknown member '%.64s'", name);
-		r = send_error(c, id ? id : json_null(),
-			       NODE_ERR_INVALID_REQUEST, name, msg);
-		goto out;
-	}
-	call.params = params != NULL ? params : json_object();
-	name = json_string_value(method);
-	for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
-		if (strcmp(methods[i].name, name) == 0) {
-			(void)methods[i].fn(&call);
-			goto out_params;
-		}
-	}
-	for (size_t i = 0; i < rpc_dht_num_methods; i++) {
-		if (strcmp(rpc_dht_methods[i].name, name) == 0) {
-			(void)rpc_dht_methods[i].fn(&call);
-			goto out_params;
-		}
-	}
-	for (size_t i = 0; i < rpc_link_num_methods; i++) {
-		if (strcmp(rpc_link_methods[i].name, name) == 0) {
-			(void)rpc_link_methods[i].fn(&call);
-			goto out_params;
-		}
-	}
-	for (size_t i = 0; i < rpc_chat_num_methods; i++) {
-		if (strcmp(rpc_chat_methods[i].name, name) == 0) {
-			(void)rpc_chat_methods[i].fn(&call);
-			goto out_params;
-		}
-	}
-	if (id != NULL) {
-		snprintf(msg, sizeof msg, "method '%.64s' not found", name);
-		r = send_error(c, id, NODE_ERR_METHOD, NULL, msg);
-	}
-out_params:
-	if (params == NULL)
-		json_decref(call.params);
-out:
-	json_decref(req);
+	if ((r = scratch_reserve(a, len)) == 0)
+		r = handle(c, &call);
+	json_decref(call.id);
+	scratch_trim(a);
 	return r;
 }
 
@@ -783,6 +977,9 @@ int api_new(struct api **out, struct node *n)
 
 void api_free(struct api *a)
 {
+	if (a == NULL)
+		return;
+	free(a->scratch);
 	free(a);
 }
 

@@ -41,21 +41,6 @@ static struct rpc_result *param_contact(struct rpc_call *call,
 	return NULL;
 }
 
-static struct rpc_result *param_bool(struct rpc_call *call, const char *field,
-				     bool *out, bool *present)
-{
-	json_t *v = json_object_get(rpc_params(call), field);
-
-	*present = v != NULL;
-	if (v == NULL)
-		return NULL;
-	if (!json_is_boolean(v))
-		return rpc_fail(call, NODE_ERR_PARAMS, field,
-				"'%s' must be true or false", field);
-	*out = json_is_true(v);
-	return NULL;
-}
-
 static void id_str(char out[CX_CONTACT_ID_LEN + 1], const uint8_t pk[32])
 {
 	cx_contact_id_encode(out, CX_CONTACT_ID_LEN + 1, pk);
@@ -350,7 +335,7 @@ static struct rpc_result *m_contacts_typing(struct rpc_call *call)
 	if ((r = rpc_params_only(call, allowed)) != NULL ||
 	    (r = need_chat(call)) != NULL ||
 	    (r = param_contact(call, "id", pk)) != NULL ||
-	    (r = param_bool(call, "typing", &on, &present)) != NULL)
+	    (r = rpc_param_bool(call, "typing", &on, &present)) != NULL)
 		return r;
 	if (!present)
 		return rpc_fail(call, NODE_ERR_PARAMS, "typing",
@@ -364,6 +349,8 @@ static void send_done(void *arg, int err, const uint8_t *id, int status)
 {
 	struct rpc_later *later = arg;
 	char ids[MSGSTORE_ID_LEN * 2 + 1];
+	const char *st;
+	struct jw w;
 
 	if (err < 0) {
 		rpc_later_fail(later, node_err_from_errno(err), NULL,
@@ -371,11 +358,16 @@ static void send_done(void *arg, int err, const uint8_t *id, int status)
 			       strerror(-err));
 		return;
 	}
+	/* The hot path of messages.send: no jansson tree. */
 	cx_hex_encode(ids, sizeof ids, id, MSGSTORE_ID_LEN);
-	rpc_later_ok(later,
-		     json_pack("{s:s, s:s}", "id", ids, "status",
-			       msgstore_status_name(
-				       (enum msgstore_status)status)));
+	rpc_later_jw_begin(later, &w);
+	jw_lit(&w, "{\"id\":\"");
+	jw_lit(&w, ids);
+	jw_lit(&w, "\",\"status\":\"");
+	st = msgstore_status_name((enum msgstore_status)status);
+	jw_lit(&w, st != NULL ? st : "unknown"); /* NULL: not a status */
+	jw_lit(&w, "\"}");
+	rpc_later_ok_jw(later, &w);
 }
 
 static struct rpc_result *m_messages_send(struct rpc_call *call)
@@ -548,9 +540,9 @@ static struct rpc_result *m_settings_set(struct rpc_call *call)
 	    (r = need_chat(call)) != NULL)
 		return r;
 	chat_settings_get(rpc_node(call)->chat, &s);
-	if ((r = param_bool(call, "read_receipts", &s.read_receipts, &p1)) !=
+	if ((r = rpc_param_bool(call, "read_receipts", &s.read_receipts, &p1)) !=
 		    NULL ||
-	    (r = param_bool(call, "accept_requests", &s.accept_requests,
+	    (r = rpc_param_bool(call, "accept_requests", &s.accept_requests,
 			    &p2)) != NULL)
 		return r;
 	if ((e = chat_settings_set(rpc_node(call)->chat, &s)) < 0)

@@ -274,7 +274,7 @@ static int start_get(struct dht_call *dc, void *arg)
 static struct rpc_result *m_dht_get(struct rpc_call *call)
 {
 	static const char *const allowed[] = {"key", "first", NULL};
-	json_t *first = json_object_get(rpc_params(call), "first");
+	bool first = false, has_first;
 	unsigned flags = 0;
 	struct dht_call *dc;
 	struct rpc_result *r;
@@ -286,12 +286,11 @@ static struct rpc_result *m_dht_get(struct rpc_call *call)
 	    (r = rpc_param_hex(call, "key", true, key, sizeof key,
 			       &present)) != NULL)
 		return r;
-	if (first != NULL && !json_is_boolean(first))
-		return rpc_fail(call, NODE_ERR_PARAMS, "first",
-				"'first' must be true or false");
+	if ((r = rpc_param_bool(call, "first", &first, &has_first)) != NULL)
+		return r;
 	/* first: answer with the first valid record found, not the highest
 	 * sequence number among the closest nodes (faster; may be older). */
-	if (json_is_true(first))
+	if (first)
 		flags |= DHT_GET_FIRST;
 	dc = calloc(1, sizeof *dc);
 	if (dc == NULL)

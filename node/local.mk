@@ -5,7 +5,7 @@ node_libnode_a_SOURCES = node/api.c node/api.h node/api_dht.c node/rpc.h \
 	node/api_link.c node/api_chat.c \
 	node/addr.c node/addr.h node/config.c node/config.h \
 	node/bytes.h node/env.h node/err.c node/err.h node/events.c node/events.h \
-	node/jsonw.c node/jsonw.h \
+	node/jsonw.c node/jsonw.h node/jsonr.c node/jsonr.h \
 	node/log.c node/log.h node/node.c node/node.h
 node_libnode_a_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
 node_libnode_sys_a_SOURCES = node/sys_api.c node/sys_api.h \
@@ -110,10 +110,15 @@ tests_fuzz_fuzz_chat_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LINK)
 tests_fuzz_fuzz_chat_LDADD = node/libnode.a store/libstore.a crypto/libcx.a \
 	$(LMDB_LIBS) $(ZSTD_LIBS) $(SODIUM_LIBS)
 FUZZ_TESTS += tests/fuzz/fuzz_chat
-# The JSON writer of the hot events (node/jsonw.c).
-check_PROGRAMS += tests/fuzz/fuzz_jsonw
+# The JSON writer of the hot events (node/jsonw.c) and the reader of the
+# requests (node/jsonr.c), both checked against jansson.
+check_PROGRAMS += tests/fuzz/fuzz_jsonw tests/fuzz/fuzz_jsonr
+FUZZ_TESTS += tests/fuzz/fuzz_jsonw tests/fuzz/fuzz_jsonr
 tests_fuzz_fuzz_jsonw_SOURCES = tests/fuzz/fuzz_jsonw.c $(FUZZ_DRIVER)
+tests_fuzz_fuzz_jsonr_SOURCES = tests/fuzz/fuzz_jsonr.c $(FUZZ_DRIVER)
 tests_fuzz_fuzz_jsonw_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
+tests_fuzz_fuzz_jsonr_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
 tests_fuzz_fuzz_jsonw_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LINK)
+tests_fuzz_fuzz_jsonr_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LINK)
 tests_fuzz_fuzz_jsonw_LDADD = node/libnode.a $(JANSSON_LIBS)
-FUZZ_TESTS += tests/fuzz/fuzz_jsonw
+tests_fuzz_fuzz_jsonr_LDADD = node/libnode.a $(JANSSON_LIBS)

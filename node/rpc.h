@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "node/err.h"
+#include "node/jsonw.h"
 #include "node/node.h"
 
 #define RPC_WARN_UNUSED __attribute__((warn_unused_result))
@@ -30,14 +31,26 @@ struct rpc_method {
 	struct rpc_result *(*fn)(struct rpc_call *call);
 };
 
-/* The node the call is for, and its parameters (an object; borrowed). */
+/* The node the call is for.  Its parameters are read with rpc_param_*. */
 struct node *rpc_node(const struct rpc_call *call);
-json_t *rpc_params(const struct rpc_call *call);
 
 /* Answers with result, a JSON object whose reference is taken (NULL is
  * answered as an internal error: it is what a failed json_pack gives). */
 RPC_WARN_UNUSED struct rpc_result *rpc_ok(struct rpc_call *call,
 					  json_t *result);
+
+/* The hot methods' way to answer, without a jansson tree: rpc_jw_begin
+ * initialises w with the start of the answer line, the handler appends
+ * exactly one JSON object (the result) with jsonw.h, and rpc_ok_jw sends
+ * it and frees w.  A failure in w (no memory, over RPC_JW_MAX) is
+ * answered as an internal error.  The rpc_later_ pair does the same for
+ * a pending call, and frees the later as rpc_later_ok does. */
+#define RPC_JW_MAX (16 * 1024 * 1024) /* bytes of one answer line */
+void rpc_jw_begin(const struct rpc_call *call, struct jw *w);
+RPC_WARN_UNUSED struct rpc_result *rpc_ok_jw(struct rpc_call *call,
+					     struct jw *w);
+void rpc_later_jw_begin(const struct rpc_later *later, struct jw *w);
+void rpc_later_ok_jw(struct rpc_later *later, struct jw *w);
 
 /* Answers with error e; field names the offending parameter or NULL; fmt
  * (may be NULL) replaces the default message. */
@@ -56,7 +69,9 @@ void rpc_later_fail(struct rpc_later *later, enum node_err e,
 	__attribute__((format(printf, 4, 5)));
 
 /* Parameter checks: each returns NULL when the parameter is fine, or the
- * failure answer (-32602 naming the field) to return at once. */
+ * failure answer (-32602 naming the field) to return at once.  A string
+ * stays valid until the handler returns (copy what you keep); it never
+ * holds a NUL (the request reader refuses \u0000). */
 struct rpc_result *rpc_params_only(struct rpc_call *call,
 				   const char *const *allowed);
 struct rpc_result *rpc_param_string(struct rpc_call *call, const char *field,
@@ -64,6 +79,8 @@ struct rpc_result *rpc_param_string(struct rpc_call *call, const char *field,
 				    const char **out);
 struct rpc_result *rpc_param_u64(struct rpc_call *call, const char *field,
 				 uint64_t *out, bool *present);
+struct rpc_result *rpc_param_bool(struct rpc_call *call, const char *field,
+				  bool *out, bool *present);
 /* A hex string of exactly len bytes (2*len digits). */
 struct rpc_result *rpc_param_hex(struct rpc_call *call, const char *field,
 				 bool required, uint8_t *out, size_t len,

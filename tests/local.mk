@@ -41,3 +41,10 @@ tests_unit_test_chat_LDADD = node/libnode.a dht/libdht.a store/libstore.a \
 	crypto/libcx.a $(CMOCKA_LIBS) $(JANSSON_LIBS) $(LMDB_LIBS) \
 	$(ZSTD_LIBS) $(SODIUM_LIBS)
 TESTS += tests/unit/test_chat
+
+# The JSON reader of the request path (node/jsonr.c).
+check_PROGRAMS += tests/unit/test_jsonr
+tests_unit_test_jsonr_SOURCES = tests/unit/test_jsonr.c
+tests_unit_test_jsonr_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_jsonr_LDADD = node/libnode.a $(CMOCKA_LIBS)
+TESTS += tests/unit/test_jsonr

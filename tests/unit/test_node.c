@@ -185,6 +185,61 @@ static void api_version(void **state)
 	json_decref(o);
 }
 
+/* The request reader (node/jsonr.c): ids come back as they were meant
+ * (escapes read), strings in params are unescaped, and the parse error
+ * says where. */
+static void api_ids_and_strings(void **state)
+{
+	static const struct {
+		const char *req;
+		const char *answer; /* a part of the answer line */
+	} cases[] = {
+		{"{\"jsonrpc\":\"2.0\",\"id\":\"\\u0041b\\n\",\"method\":"
+		 "\"api.version\"}",
+		 "\"id\":\"Ab\\n\",\"result\""},
+		{"{\"jsonrpc\":\"2.0\",\"id\":-9223372036854775808,"
+		 "\"method\":\"api.version\"}",
+		 "\"id\":-9223372036854775808,\"result\""},
+		/* node.status answers through jsonw: the same envelope. */
+		{"{\"jsonrpc\":\"2.0\",\"id\":-5,\"method\":\"node.status\"}",
+		 "{\"jsonrpc\":\"2.0\",\"id\":-5,\"result\":{\"version\":"},
+		{"{\"jsonrpc\":\"2.0\",\"id\":\"\\\"\",\"method\":\"node.status\"}",
+		 "{\"jsonrpc\":\"2.0\",\"id\":\"\\\"\",\"result\":{"},
+		{"{\"jsonrpc\":\"2.0\",\"id\":null,\"method\":\"nope\"}",
+		 "\"id\":null,\"error\":{\"code\":-32601"},
+		{"{\"jsonrpc\":\"2.0\",\"id\":{\"a\":1},\"method\":\"x\"}",
+		 "\"id\":null,\"error\":{\"code\":-32600"},
+		{"{\"jsonrpc\":\"2.0\",\"id\":[1],\"method\":\"x\"}",
+		 "\"field\":\"id\""},
+		{"{\"jsonrpc\":\"2.0\",\"id\":true,\"method\":\"x\"}",
+		 "\"field\":\"id\""},
+		{"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"api.version\"",
+		 "parse error at byte 46: ',' or '}' expected"},
+		{"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"api.version\","
+		 "\"id\":2}",
+		 "parse error at byte 47: duplicate key"},
+		{"{\"jsonrpc\":\"2.0\",\"id\":1,\"m\\u0065thod\":"
+		 "\"profile.s\\u0065t\",\"params\":{\"name\":\"\\u00e9\\\"\"}}",
+		 "\"result\":{\"name\":\"\xc3\xa9\\\"\"}"},
+		{"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"profile.set\","
+		 "\"params\":{\"n\\u00e9\":1}}",
+		 "\"field\":\"n\xc3\xa9\""},
+		{"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"api.version\","
+		 "\"\\u00e9\":1}",
+		 "unknown member '\xc3\xa9'"},
+	};
+	struct env *e = *state;
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		fx_call(&e->cl, cases[i].req);
+		if (e->cl.len == 0 || strchr(e->cl.out, '\n') == NULL)
+			fail_msg("case %zu: no answer", i);
+		if (strstr(e->cl.out, cases[i].answer) == NULL)
+			fail_msg("case %zu: %s", i, e->cl.out);
+		fx_client_reset(&e->cl);
+	}
+}
+
 static void api_errors(void **state)
 {
 	static const struct {
@@ -487,6 +542,8 @@ int main(void)
 		cmocka_unit_test(config_limits),
 		cmocka_unit_test_setup_teardown(api_version, setup, teardown),
 		cmocka_unit_test_setup_teardown(api_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(api_ids_and_strings, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(status_and_identity, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(events_replay_and_live, setup,
