@@ -51,6 +51,13 @@
 #define REASM_TOTAL (16u << 20)	   /* bytes of all reassembly buffers */
 #define REASM_TIMEOUT_MS 30000
 #define RTO_MIN_MS 250
+/* Delayed acks (as TCP's, RFC 1122 4.2.3.2): a text that came in order is
+ * acknowledged with our next frame to the peer, or after ACK_DELAY_MS, or
+ * with the ACK_EVERY-th text; anything else (a duplicate, a gap, a
+ * request or acceptance) at once.  A reply usually follows a text within
+ * the delay, so its ack saves the peer a turn and a commit. */
+#define ACK_DELAY_MS 10
+#define ACK_EVERY 2
 #define RTO_MAX_MS 30000
 #define HELLO_RETRY_MS 1000
 #define LOCATE_MIN_MS 500
@@ -136,6 +143,11 @@ struct peer {
 	uint64_t peer_cum; /* highest cumulative ack seen */
 	unsigned acks_uncommitted; /* delivered, not yet out of the outbox */
 	bool ack_due;
+	/* the ack may wait (texts in order, nothing else): for a frame of
+	 * ours to ride on, ACK_DELAY_MS at most, ACK_EVERY texts at most */
+	bool ack_lazy;
+	unsigned ack_texts;
+	uint64_t ack_at; /* when a lazy ack goes out anyway; 0: not set */
 	uint8_t ack_flags;
 	uint64_t hint_ms; /* last out-of-order hint ack */
 	bool fast_retx;	  /* the peer showed a gap: resend our oldest */
@@ -1285,6 +1297,29 @@ static int flush_txn(struct store_txn *t, void *ctx)
 	return r;
 }
 
+static void ack_clear(struct peer *p)
+{
+	p->ack_due = false;
+	p->ack_lazy = false;
+	p->ack_texts = 0;
+	p->ack_at = 0;
+}
+
+/* An ack is owed: at once, or when it suits (a text in order). */
+static void ack_now(struct peer *p)
+{
+	p->ack_due = true;
+	p->ack_lazy = false;
+}
+
+static void ack_later(struct peer *p)
+{
+	if (!p->ack_due)
+		p->ack_lazy = true;
+	p->ack_due = true;
+	p->ack_texts++;
+}
+
 /* After a failed transaction: forget what was decided in memory. */
 static void rollback(struct chat *c)
 {
@@ -1295,7 +1330,7 @@ static void rollback(struct chat *c)
 			continue;
 		p->sess_dirty = false;
 		p->acks_uncommitted = 0;
-		p->ack_due = false;
+		ack_clear(p);
 		p->state = contact_state(c, p->pk);
 		if (sess_load(c, p) < 0)
 			sess_drop(p);
@@ -1310,7 +1345,20 @@ static void send_ack(struct chat *c, struct peer *p)
 	f[1] = p->ack_flags;
 	link__put_u64(f + 2, p->has_sess ? p->s.received : 0);
 	if (send_frame(c, p, f, sizeof f) == 0)
-		p->ack_due = false;
+		ack_clear(p);
+}
+
+/* Sends a due ack now, or leaves a lazy one for later (see ACK_DELAY_MS);
+ * rode: a frame of ours went to the peer in this turn. */
+static void ack_maybe(struct chat *c, struct peer *p, uint64_t now, bool rode)
+{
+	if (!p->ack_due)
+		return;
+	if (rode || !p->ack_lazy || p->ack_texts >= ACK_EVERY ||
+	    (p->ack_at != 0 && now >= p->ack_at))
+		send_ack(c, p);
+	else if (p->ack_at == 0)
+		p->ack_at = now + ACK_DELAY_MS;
 }
 
 static void send_reads(struct chat *c, struct peer *p, uint64_t now)
@@ -1335,12 +1383,12 @@ static void send_reads(struct chat *c, struct peer *p, uint64_t now)
  * their retransmission time came. */
 static void send_due(struct chat *c, struct peer *p, uint64_t now)
 {
-	bool retx;
+	bool retx, rode = false;
 
 	if (!peer_online(c, p))
 		return;
-	if (p->ack_due)
-		send_ack(c, p);
+	if (p->ack_due && !p->ack_lazy)
+		send_ack(c, p); /* first: it may be what the peer waits for */
 	if (p->ctl.buf != NULL && (p->ctl.fresh || now >= p->ctl_next_ms)) {
 		if (!p->ctl.fresh) {
 			p->ctl_rto = p->ctl_rto * 2 > RTO_MAX_MS
@@ -1351,11 +1399,13 @@ static void send_due(struct chat *c, struct peer *p, uint64_t now)
 		p->ctl.fresh = false;
 		send_outmsg(c, p, &p->ctl);
 		p->ctl_next_ms = now + p->ctl_rto;
+		rode = true;
 	}
 	retx = p->nwin > 0 && p->retx_ms != 0 && now >= p->retx_ms;
 	if (p->fast_retx && !retx && p->nwin > 0 && !p->win[0].m.fresh) {
 		c->st.retransmits++;
 		send_outmsg(c, p, &p->win[0].m);
+		rode = true;
 	}
 	p->fast_retx = false;
 	for (unsigned i = 0; i < p->nwin; i++) {
@@ -1367,6 +1417,7 @@ static void send_due(struct chat *c, struct peer *p, uint64_t now)
 			m->fresh = false;
 			if (send_outmsg(c, p, m) < 0)
 				break;
+			rode = true;
 		}
 	}
 	if (retx)
@@ -1376,6 +1427,7 @@ static void send_due(struct chat *c, struct peer *p, uint64_t now)
 	if (p->nwin == 0)
 		p->retx_ms = 0;
 	send_reads(c, p, now);
+	ack_maybe(c, p, now, rode);
 }
 
 void chat_flush(struct chat *c)
@@ -1730,12 +1782,12 @@ static void on_request(struct chat *c, struct lk *l, struct peer *p,
 	    memcmp(p->s.init, b, CX_X3DH_INIT_LEN) == 0) {
 		/* a copy of a request we have: acknowledge again */
 		p->ack_flags |= CW_ACK_REQ;
-		p->ack_due = true;
+		ack_now(p);
 		return;
 	}
 	if (p->state == MSGSTORE_CONTACT_REJECTED) {
 		p->ack_flags |= CW_ACK_REQ;
-		p->ack_due = true;
+		ack_now(p);
 		return; /* they are not told */
 	}
 	if (p->state == MSGSTORE_CONTACT_REQUESTED_BY_US && p->has_sess &&
@@ -1757,7 +1809,7 @@ static void on_request(struct chat *c, struct lk *l, struct peer *p,
 	p->sess_dirty = true;
 	p->lki = (int)(l - c->lks);
 	p->ack_flags |= CW_ACK_REQ;
-	p->ack_due = true;
+	ack_now(p);
 	if (p->state == MSGSTORE_CONTACT_ACCEPTED ||
 	    p->state == MSGSTORE_CONTACT_REQUESTED_BY_US) {
 		/* a contact set the session up anew (reinstalled, or we
@@ -1782,7 +1834,7 @@ static void on_request(struct chat *c, struct lk *l, struct peer *p,
 bad:
 	/* forget the half-made session */
 	p->sess_dirty = false;
-	p->ack_due = false;
+	ack_clear(p);
 	if (sess_load(c, p) < 0)
 		sess_drop(p);
 drop:
@@ -1801,7 +1853,7 @@ static void on_accept(struct chat *c, struct peer *p, const uint8_t *b,
 		goto drop;
 	if (p->state == MSGSTORE_CONTACT_ACCEPTED) {
 		p->ack_flags |= CW_ACK_ACCEPT;
-		p->ack_due = true;
+		ack_now(p);
 		/* a resent copy: nothing more to do */
 		return;
 	}
@@ -1824,7 +1876,7 @@ static void on_accept(struct chat *c, struct peer *p, const uint8_t *b,
 	cid(id, p->pk);
 	pend_event(c, "contact.accepted", json_pack("{s:s}", "id", id));
 	p->ack_flags |= CW_ACK_ACCEPT;
-	p->ack_due = true;
+	ack_now(p);
 	presence_event(c, p, true);
 	return;
 drop:
@@ -1866,7 +1918,7 @@ static bool take_text(struct chat *c, struct peer *p, uint64_t n,
 	pd->body[e.body_len] = '\0';
 	pd->len = e.body_len;
 	p->s.received = n;
-	p->ack_due = true;
+	ack_later(p);
 	c->st.msgs_in++;
 	return true;
 }
@@ -1880,7 +1932,7 @@ static void on_text(struct chat *c, struct peer *p, uint64_t n,
 	}
 	if (n <= p->s.received) {
 		c->st.dup_in++;
-		p->ack_due = true;
+		ack_now(p);
 		return;
 	}
 	if (n > p->s.received + 1) {
@@ -1900,7 +1952,7 @@ static void on_text(struct chat *c, struct peer *p, uint64_t n,
 		}
 		if (now - p->hint_ms >= 20) {
 			p->hint_ms = now;
-			p->ack_due = true;
+			ack_now(p);
 		}
 		return;
 	}
@@ -2655,6 +2707,11 @@ uint64_t chat_tick(struct chat *c)
 				send_reads(c, p, now);
 			if (p->rq_next_ms < next)
 				next = p->rq_next_ms;
+		}
+		if (p->ack_due && p->ack_at != 0) {
+			ack_maybe(c, p, now, false);
+			if (p->ack_due && p->ack_at < next)
+				next = p->ack_at;
 		}
 	}
 	return next;
