@@ -38,6 +38,13 @@
 #define LOOKUP_QUERY_MAX_PER_PATH 120
 #define STALE_MS (15 * 60 * 1000)
 #define PINGS_MAX 16 /* verification pings in flight */
+/* A write token is good for at least TOKEN_ROTATE_MS after it was issued
+ * (the responder still accepts the previous secret), so one a contact gave
+ * us is reused for this long; a STORE refused for its token asks again. */
+#define TOKEN_REUSE_MS (4 * 60 * 1000)
+/* put: STOREs per path to head members whose place is not settled yet
+ * (speculative: sent with a reused token, in parallel with FIND_NODE). */
+#define SPECULATIVE_PER_PATH (2 * DHT_SETTLE)
 
 struct contact {
 	uint8_t id[DHT_ID_LEN];
@@ -45,6 +52,8 @@ struct contact {
 	struct dht_addr addr;
 	uint8_t fails;
 	uint64_t last_seen_ms;
+	uint64_t token_ms; /* when it gave us token; 0 = none */
+	uint8_t token[DHT_TOKEN_LEN];
 };
 
 struct bucket {
@@ -77,6 +86,8 @@ struct cand {
 	bool slow; /* past the soft timeout: no longer holds a slot */
 	uint8_t tries;
 	bool has_token;
+	bool token_reused; /* token came from the routing table */
+	bool store_reused; /* the STORE out carries a reused token */
 	uint8_t store; /* enum cand_store, puts only */
 	uint8_t token[DHT_TOKEN_LEN];
 };
@@ -115,6 +126,7 @@ struct lookup {
 	struct dht_record *rec; /* get: best found; put: the record */
 	bool has_rec;		/* put: rec is set (dht_put_commit) */
 	unsigned stores_out, stored;
+	unsigned speculative[DHT_DISJOINT_D]; /* put: per path */
 };
 
 struct pending {
@@ -357,6 +369,7 @@ static void contact_set(struct contact *c, const uint8_t id[32],
 	c->addr = *a;
 	c->fails = 0;
 	c->last_seen_ms = now_ms;
+	c->token_ms = 0;
 }
 
 /* Puts a contact in the replacement cache of bk (most recent last;
@@ -826,16 +839,17 @@ static void store_expire(struct dht *d, uint64_t now_ms)
 
 /* Adds a candidate in distance order; a node already present (in any path)
  * is ignored, so disjoint paths never share a node.  When the list is full
- * a closer newcomer evicts the farthest unqueried candidate. */
-static void cand_add(struct lookup *l, const uint8_t id[32],
-		     const uint8_t pk[32], const struct dht_addr *a,
-		     unsigned path, unsigned round)
+ * a closer newcomer evicts the farthest unqueried candidate.  Returns the
+ * new candidate, or NULL when nothing was added. */
+static struct cand *cand_add(struct lookup *l, const uint8_t id[32],
+			     const uint8_t pk[32], const struct dht_addr *a,
+			     unsigned path, unsigned round)
 {
 	unsigned pos = l->ncands;
 
 	for (unsigned i = 0; i < l->ncands; i++)
 		if (memcmp(l->cands[i].id, id, 32) == 0)
-			return;
+			return NULL;
 	for (unsigned i = 0; i < l->ncands; i++) {
 		if (dht_id_cmp_dist(l->target, id, l->cands[i].id) < 0) {
 			pos = i;
@@ -856,7 +870,7 @@ static void cand_add(struct lookup *l, const uint8_t id[32],
 			if (l->cands[i].state == CAND_STATE_FAIL)
 				victim = i;
 		if (victim < 0)
-			return;
+			return NULL;
 		if ((unsigned)victim < pos)
 			pos--;
 		memmove(&l->cands[victim], &l->cands[victim + 1],
@@ -873,6 +887,60 @@ static void cand_add(struct lookup *l, const uint8_t id[32],
 	l->cands[pos].round = (uint8_t)(round > 255 ? 255 : round);
 	l->cands[pos].state = CAND_STATE_NEW;
 	l->ncands++;
+	return &l->cands[pos];
+}
+
+/* A contact's write token, if it gave us one in the last TOKEN_REUSE_MS
+ * (BEP 5 tokens stay valid for a while), or NULL. */
+static const uint8_t *table_token(struct dht *d, uint64_t now_ms,
+				  const uint8_t id[32])
+{
+	unsigned b;
+	const struct contact *c = table_find(d, id, &b);
+
+	if (c == NULL || c->token_ms == 0 || now_ms < c->token_ms ||
+	    now_ms - c->token_ms >= TOKEN_REUSE_MS)
+		return NULL;
+	return c->token;
+}
+
+/* put: a new candidate starts with the token its contact gave us
+ * recently, so a STORE needs no FIND_NODE first. */
+static void cand_reuse_token(struct dht *d, uint64_t now_ms,
+			     const struct lookup *l, struct cand *c)
+{
+	const uint8_t *tok;
+
+	if (c == NULL || l->kind != LOOKUP_KIND_PUT ||
+	    (tok = table_token(d, now_ms, c->id)) == NULL)
+		return;
+	memcpy(c->token, tok, DHT_TOKEN_LEN);
+	c->has_token = true;
+	c->token_reused = true;
+}
+
+/* Keeps the token of a NODES or VALUE reply with the contact. */
+static void table_token_note(struct dht *d, uint64_t now_ms,
+			     const uint8_t id[32],
+			     const uint8_t tok[DHT_TOKEN_LEN])
+{
+	unsigned b;
+	struct contact *c = table_find(d, id, &b);
+
+	if (c == NULL)
+		return;
+	memcpy(c->token, tok, DHT_TOKEN_LEN);
+	c->token_ms = now_ms == 0 ? 1 : now_ms;
+}
+
+/* A reused token was refused: forget it. */
+static void table_token_drop(struct dht *d, const uint8_t id[32])
+{
+	unsigned b;
+	struct contact *c = table_find(d, id, &b);
+
+	if (c != NULL)
+		c->token_ms = 0;
 }
 
 static struct cand *cand_by_pk(struct lookup *l, const uint8_t pk[32])
@@ -994,38 +1062,65 @@ static void put_store(struct dht *d, uint64_t now_ms, struct lookup *l,
 	p->lookup = (uint16_t)(lookup_index(d, l) + 1);
 	p->gen = l->gen;
 	c->store = CAND_STORE_SENT;
+	c->store_reused = c->token_reused;
 	l->stores_out++;
 }
 
-/* put: sends the STORE to each candidate of a path's k-wide window whose
- * place is settled: it answered, and so did every nearer one (failed and
- * slow ones aside).  The stores to the nearest nodes thus go out while the
- * search still runs farther out.  final (the search is over): to the first
- * k candidates that answered.  A candidate gets one STORE at most, so a
- * put sends at most one per candidate (bounded by the candidate list). */
+/* put: a candidate that got a STORE with a reused token is not asked
+ * FIND_NODE unless it is in the head (whose answers settle the search):
+ * the acknowledgement shows it is alive, and the token was the reason to
+ * ask.  seen counts the path's candidates up to and including c. */
+static bool cand_needs_query(const struct cand *c, unsigned seen)
+{
+	return c->state == CAND_STATE_NEW &&
+	       (c->store == CAND_STORE_NONE || seen <= DHT_SETTLE);
+}
+
+/* put: sends the STORE to each candidate of a path's k-wide window
+ *   - whose place is settled: it answered, and so did every nearer one
+ *     (failed and slow ones, and ones stored on with a reused token,
+ *     aside), so the stores to the nearest nodes go out while the search
+ *     still runs farther out;
+ *   - that holds a reused token (table_token), once the path's head is
+ *     settled: no FIND_NODE is needed for it;
+ *   - that holds a reused token and is in the head, at most
+ *     SPECULATIVE_PER_PATH per path: the STORE goes with the FIND_NODE,
+ *     so the put can answer one round trip earlier.
+ * final (the search is over): to the first k candidates that answered or
+ * hold a token.  A candidate gets one STORE at most (one more if a reused
+ * token was refused), so a put's stores are bounded by its candidates. */
 static void put_send_stores(struct dht *d, uint64_t now_ms, struct lookup *l,
 			    bool final)
 {
 	for (unsigned p = 0; p < l->npaths; p++) {
+		bool head_done = path_settled(l, p, false), settled = true;
 		unsigned seen = 0;
 
 		for (unsigned i = 0; i < l->ncands && seen < DHT_K; i++) {
 			struct cand *c = &l->cands[i];
+			bool ok = c->state == CAND_STATE_OK;
 
 			if (c->path != p || c->state == CAND_STATE_FAIL)
 				continue;
-			if (c->state != CAND_STATE_OK) {
-				if (final)
-					continue;
-				if (c->state == CAND_STATE_WAIT && c->slow) {
-					seen++;
-					continue;
-				}
-				break;
-			}
+			if (final && !ok && !c->has_token &&
+			    c->store == CAND_STORE_NONE)
+				continue;
 			seen++;
-			if (c->store == CAND_STORE_NONE)
-				put_store(d, now_ms, l, c);
+			if (c->store == CAND_STORE_NONE) {
+				if (ok && (settled || final))
+					put_store(d, now_ms, l, c);
+				else if (c->has_token && (head_done || final))
+					put_store(d, now_ms, l, c);
+				else if (c->has_token && seen <= DHT_SETTLE &&
+					 l->speculative[p] <
+						 SPECULATIVE_PER_PATH) {
+					l->speculative[p]++;
+					put_store(d, now_ms, l, c);
+				}
+			}
+			if (!ok && !(c->state == CAND_STATE_WAIT && c->slow) &&
+			    cand_needs_query(c, seen))
+				settled = false;
 		}
 	}
 }
@@ -1117,7 +1212,7 @@ static void lookup_step(struct dht *d, uint64_t now_ms, struct lookup *l)
 			    c->slow)
 				continue; /* not part of the head */
 			seen++;
-			if (c->state != CAND_STATE_NEW)
+			if (!cand_needs_query(c, seen))
 				continue;
 			if (inflight >= DHT_ALPHA ||
 			    l->path_queries[p] >= LOOKUP_QUERY_MAX_PER_PATH)
@@ -1139,7 +1234,7 @@ static void lookup_step(struct dht *d, uint64_t now_ms, struct lookup *l)
 				if (c->path != p || c->state == CAND_STATE_FAIL)
 					continue;
 				seen++;
-				if (c->state == CAND_STATE_NEW &&
+				if (cand_needs_query(c, seen) &&
 				    l->path_queries[p] <
 					    LOOKUP_QUERY_MAX_PER_PATH)
 					all_done = false;
@@ -1311,8 +1406,9 @@ static struct lookup *lookup_start(struct dht *d, uint64_t now_ms,
 	d->buckets[bucket_index(d, target)].touched_ms = now_ms;
 	nseed = table_closest(d, target, seed, l->npaths * DHT_K * 2);
 	for (unsigned i = 0; i < nseed; i++)
-		cand_add(l, seed[i]->id, seed[i]->pk, &seed[i]->addr,
-			 i % l->npaths, 1);
+		cand_reuse_token(d, now_ms, l,
+				 cand_add(l, seed[i]->id, seed[i]->pk,
+					  &seed[i]->addr, i % l->npaths, 1));
 	*err = 0;
 	return l;
 }
@@ -1334,7 +1430,8 @@ static void lookup_on_nodes(struct dht *d, uint64_t now_ms, struct lookup *l,
 		if (l->kind == LOOKUP_KIND_FIND_NODE && l->answer_round == 0 &&
 		    memcmp(id, l->target, 32) == 0)
 			l->answer_round = c->round;
-		cand_add(l, id, n->pk, &n->addr, path, round);
+		cand_reuse_token(d, now_ms, l,
+				 cand_add(l, id, n->pk, &n->addr, path, round));
 		{
 			/* Grow the table: verify nodes for buckets with
 			 * room (they enter when they answer). */
@@ -1732,6 +1829,15 @@ static void lookup_on_reply(struct dht *d, uint64_t now_ms, unsigned li,
 		if (l->stores_out > 0)
 			l->stores_out--;
 		c->store = CAND_STORE_REFUSED;
+		if (body->status == DHT_STORE_BAD_TOKEN && c->store_reused) {
+			/* The reused token is too old: forget it, and ask
+			 * the node (FIND_NODE) for a fresh one. */
+			table_token_drop(d, c->id);
+			if (c->token_reused)
+				c->has_token = c->token_reused = false;
+			c->store = CAND_STORE_NONE;
+			c->store_reused = false;
+		}
 		if (body->status == DHT_STORE_OK ||
 		    body->status == DHT_STORE_OLD_SEQ) {
 			c->store = CAND_STORE_OK;
@@ -1744,6 +1850,7 @@ static void lookup_on_reply(struct dht *d, uint64_t now_ms, unsigned li,
 	if (type == DHT_MSG_NODES || type == DHT_MSG_VALUE) {
 		memcpy(c->token, body->token, DHT_TOKEN_LEN);
 		c->has_token = true;
+		c->token_reused = false;
 	}
 	if (l->kind == LOOKUP_KIND_FIND_NODE &&
 	    memcmp(id, l->target, 32) == 0) {
@@ -1892,6 +1999,8 @@ int dht_recv(struct dht *d, uint64_t now_ms, const struct dht_addr *from,
 		d->srtt_ms = d->srtt_ms == 0 ? rtt : (d->srtt_ms * 7 + rtt) / 8;
 		pending_del(d, p);
 		table_seen(d, now_ms, sid, spk, from, true);
+		if (h.type == DHT_MSG_NODES || h.type == DHT_MSG_VALUE)
+			table_token_note(d, now_ms, sid, body.token);
 		lookup_on_reply(d, now_ms, li, gen, spk, sid, h.type, &body);
 		return 0;
 	}
@@ -2100,6 +2209,10 @@ static void expire_pending(struct dht *d, uint64_t now_ms)
 		if (type == DHT_MSG_STORE) {
 			if (c != NULL && c->store == CAND_STORE_SENT) {
 				c->store = CAND_STORE_REFUSED;
+				/* Never asked (a reused token): it is not
+				 * one of the live k closest. */
+				if (c->state == CAND_STATE_NEW)
+					c->state = CAND_STATE_FAIL;
 				if (l->stores_out > 0)
 					l->stores_out--;
 				put_progress(d, now_ms, l);
