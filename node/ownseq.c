@@ -69,6 +69,31 @@ static int reserve(struct store_txn *t, void *ctx)
 			 buf, sizeof buf);
 }
 
+/* Moves the stored limit one block past the number wanted (io->value)
+ * and sets o from it. */
+static int reserve_block(struct ownseq *o, struct store *s,
+			 struct ownseq_io *io)
+{
+	int r;
+
+	if ((r = store_write(s, reserve, io)) < 0)
+		return r;
+	o->limit = io->limit;
+	o->reservations++;
+	return 0;
+}
+
+int ownseq_open(struct ownseq *o, struct store *s)
+{
+	struct ownseq_io io = {.value = o->next};
+	int r;
+
+	if ((r = reserve_block(o, s, &io)) < 0)
+		return r;
+	o->next = io.value;
+	return 0;
+}
+
 int ownseq_next(struct ownseq *o, struct store *s, const uint8_t key[32],
 		uint64_t *seq)
 {
@@ -85,11 +110,9 @@ int ownseq_next(struct ownseq *o, struct store *s, const uint8_t key[32],
 		want = o->next;
 	if (want >= o->limit) {
 		io.value = want;
-		if ((r = store_write(s, reserve, &io)) < 0)
+		if ((r = reserve_block(o, s, &io)) < 0)
 			return r;
 		want = io.value;
-		o->limit = io.limit;
-		o->reservations++;
 	}
 	o->next = want + 1;
 	*seq = want;

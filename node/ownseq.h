@@ -23,12 +23,17 @@
 #define OWNSEQ_BLOCK 1024
 
 /* Embedded in struct node; all zero is the initial state (the limit is
- * read from the store by the first call). */
+ * read from the store by ownseq_open() or the first put). */
 struct ownseq {
 	uint64_t next;	       /* next number to hand out */
 	uint64_t limit;	       /* numbers below this are reserved on disk */
 	uint64_t reservations; /* commits made, for tests */
 };
+
+/* Reserves a block at start (a daemon calls it once the store is open),
+ * so that the first put does not wait for a commit.  0 or negative errno
+ * from the store. */
+int ownseq_open(struct ownseq *o, struct store *s);
 
 /* Hands out the sequence number for the next record under key (32 bytes):
  * higher than any this node used for it, across restarts too, and durable
