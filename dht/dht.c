@@ -42,6 +42,8 @@
  * (the responder still accepts the previous secret), so one a contact gave
  * us is reused for this long; a STORE refused for its token asks again. */
 #define TOKEN_REUSE_MS (4 * 60 * 1000)
+#define TOKEN_CACHE 256 /* tokens kept, 4-way set associative by node ID */
+#define TOKEN_WAYS 4
 /* put: STOREs per path to head members whose place is not settled yet
  * (speculative: sent with a reused token, in parallel with FIND_NODE). */
 #define SPECULATIVE_PER_PATH (2 * DHT_SETTLE)
@@ -52,8 +54,13 @@ struct contact {
 	struct dht_addr addr;
 	uint8_t fails;
 	uint64_t last_seen_ms;
-	uint64_t token_ms; /* when it gave us token; 0 = none */
+};
+
+/* A write token a node gave us (tokens, below). */
+struct tokent {
+	uint8_t id[DHT_ID_LEN];
 	uint8_t token[DHT_TOKEN_LEN];
+	uint64_t ms; /* when it came; 0 = empty */
 };
 
 struct bucket {
@@ -174,6 +181,7 @@ struct dht {
 	struct bucket buckets[NBUCKETS];
 	struct keyent *keys;
 	uint32_t key_clock;
+	struct tokent *tokens; /* TOKEN_CACHE, made on first use */
 
 	struct pending *pend;
 	unsigned npend, pend_cap;
@@ -369,7 +377,6 @@ static void contact_set(struct contact *c, const uint8_t id[32],
 	c->addr = *a;
 	c->fails = 0;
 	c->last_seen_ms = now_ms;
-	c->token_ms = 0;
 }
 
 /* Puts a contact in the replacement cache of bk (most recent last;
@@ -571,11 +578,12 @@ void dht_foreach_contact(const struct dht *d,
 
 /* --- sending --- */
 
-/* Seals plaintext type/txid/body to the node with key pk and sends it to a.
- * Returns 0 or a negative errno (the send error is counted too). */
+/* Seals plaintext type/flags/txid/body to the node with key pk and sends
+ * it to a.  Returns 0 or a negative errno (the send error is counted
+ * too). */
 static int send_sealed(struct dht *d, uint64_t now_ms, const uint8_t pk[32],
-		       const struct dht_addr *a, uint8_t type, uint64_t txid,
-		       const uint8_t *body, size_t body_len)
+		       const struct dht_addr *a, uint8_t type, uint8_t flags,
+		       uint64_t txid, const uint8_t *body, size_t body_len)
 {
 	uint8_t pkt[DHT_PKT_MAX];
 	uint8_t *plain = pkt + DHT_OUTER_LEN + CX_BOX_MAC_LEN;
@@ -590,7 +598,7 @@ static int send_sealed(struct dht *d, uint64_t now_ms, const uint8_t pk[32],
 	if (k == NULL)
 		return -EKEYREJECTED;
 	dht__put_u8(&b, type);
-	dht__put_u8(&b, 0);
+	dht__put_u8(&b, flags);
 	dht__put_u64(&b, txid);
 	dht__put_u64(&b, now_ms);
 	dht__put_bytes(&b, body, body_len);
@@ -666,7 +674,11 @@ static struct pending *request(struct dht *d, uint64_t now_ms,
 	memcpy(p->pk, pk, 32);
 	p->addr = *a;
 	p->type = type;
-	if (send_sealed(d, now_ms, pk, a, type, p->txid, body, body_len) < 0) {
+	/* A PING asks for a write token: a later put may use it
+	 * (token_find) instead of asking FIND_NODE first. */
+	if (send_sealed(d, now_ms, pk, a, type,
+			type == DHT_MSG_PING ? DHT_FLAG_WANT_TOKEN : 0, p->txid,
+			body, body_len) < 0) {
 		d->npend--;
 		return NULL;
 	}
@@ -890,18 +902,39 @@ static struct cand *cand_add(struct lookup *l, const uint8_t id[32],
 	return &l->cands[pos];
 }
 
-/* A contact's write token, if it gave us one in the last TOKEN_REUSE_MS
- * (BEP 5 tokens stay valid for a while), or NULL. */
-static const uint8_t *table_token(struct dht *d, uint64_t now_ms,
+/* The tokens nodes gave us recently, in a cache by ID (any node that
+ * answered, not only routing-table contacts: the k closest to a key are
+ * often not in our table).  The slot of node id: its own, else (when
+ * add) the oldest of its set, else NULL. */
+static struct tokent *token_slot(struct dht *d, const uint8_t id[32],
+				 bool add)
+{
+	struct tokent *set, *old;
+
+	if (d->tokens == NULL)
+		return NULL;
+	set = &d->tokens[((unsigned)id[0] << 8 | id[1]) %
+			 (TOKEN_CACHE / TOKEN_WAYS) * TOKEN_WAYS];
+	old = &set[0];
+	for (unsigned w = 0; w < TOKEN_WAYS; w++) {
+		if (set[w].ms != 0 && memcmp(set[w].id, id, 32) == 0)
+			return &set[w];
+		if (set[w].ms < old->ms)
+			old = &set[w];
+	}
+	return add ? old : NULL;
+}
+
+/* The write token node id gave us in the last TOKEN_REUSE_MS (BEP 5
+ * tokens stay valid for a while), or NULL. */
+static const uint8_t *token_find(struct dht *d, uint64_t now_ms,
 				  const uint8_t id[32])
 {
-	unsigned b;
-	const struct contact *c = table_find(d, id, &b);
+	const struct tokent *t = token_slot(d, id, false);
 
-	if (c == NULL || c->token_ms == 0 || now_ms < c->token_ms ||
-	    now_ms - c->token_ms >= TOKEN_REUSE_MS)
+	if (t == NULL || now_ms < t->ms || now_ms - t->ms >= TOKEN_REUSE_MS)
 		return NULL;
-	return c->token;
+	return t->token;
 }
 
 /* put: a new candidate starts with the token its contact gave us
@@ -912,35 +945,37 @@ static void cand_reuse_token(struct dht *d, uint64_t now_ms,
 	const uint8_t *tok;
 
 	if (c == NULL || l->kind != LOOKUP_KIND_PUT ||
-	    (tok = table_token(d, now_ms, c->id)) == NULL)
+	    (tok = token_find(d, now_ms, c->id)) == NULL)
 		return;
 	memcpy(c->token, tok, DHT_TOKEN_LEN);
 	c->has_token = true;
 	c->token_reused = true;
 }
 
-/* Keeps the token of a NODES or VALUE reply with the contact. */
-static void table_token_note(struct dht *d, uint64_t now_ms,
+/* Keeps the token of a NODES, VALUE or PONG reply (the newest wins its
+ * slot).  Without memory for the cache, tokens are just not kept. */
+static void token_note(struct dht *d, uint64_t now_ms,
 			     const uint8_t id[32],
 			     const uint8_t tok[DHT_TOKEN_LEN])
 {
-	unsigned b;
-	struct contact *c = table_find(d, id, &b);
+	struct tokent *t;
 
-	if (c == NULL)
+	if (d->tokens == NULL)
+		d->tokens = calloc(TOKEN_CACHE, sizeof *d->tokens);
+	if ((t = token_slot(d, id, true)) == NULL)
 		return;
-	memcpy(c->token, tok, DHT_TOKEN_LEN);
-	c->token_ms = now_ms == 0 ? 1 : now_ms;
+	memcpy(t->id, id, 32);
+	memcpy(t->token, tok, DHT_TOKEN_LEN);
+	t->ms = now_ms == 0 ? 1 : now_ms;
 }
 
 /* A reused token was refused: forget it. */
-static void table_token_drop(struct dht *d, const uint8_t id[32])
+static void token_drop(struct dht *d, const uint8_t id[32])
 {
-	unsigned b;
-	struct contact *c = table_find(d, id, &b);
+	struct tokent *t = token_slot(d, id, false);
 
-	if (c != NULL)
-		c->token_ms = 0;
+	if (t != NULL)
+		t->ms = 0;
 }
 
 static struct cand *cand_by_pk(struct lookup *l, const uint8_t pk[32])
@@ -1081,8 +1116,10 @@ static bool cand_needs_query(const struct cand *c, unsigned seen)
  *     (failed and slow ones, and ones stored on with a reused token,
  *     aside), so the stores to the nearest nodes go out while the search
  *     still runs farther out;
- *   - that holds a reused token (table_token), once the path's head is
- *     settled: no FIND_NODE is needed for it;
+ *   - that holds a reused token (token_find), once the caller was
+ *     answered (before, the head's STOREs and acknowledgements must not
+ *     queue behind these on a loaded host): no FIND_NODE is needed for
+ *     it;
  *   - that holds a reused token and is in the head, at most
  *     SPECULATIVE_PER_PATH per path: the STORE goes with the FIND_NODE,
  *     so the put can answer one round trip earlier.
@@ -1093,7 +1130,7 @@ static void put_send_stores(struct dht *d, uint64_t now_ms, struct lookup *l,
 			    bool final)
 {
 	for (unsigned p = 0; p < l->npaths; p++) {
-		bool head_done = path_settled(l, p, false), settled = true;
+		bool settled = true;
 		unsigned seen = 0;
 
 		for (unsigned i = 0; i < l->ncands && seen < DHT_K; i++) {
@@ -1109,7 +1146,8 @@ static void put_send_stores(struct dht *d, uint64_t now_ms, struct lookup *l,
 			if (c->store == CAND_STORE_NONE) {
 				if (ok && (settled || final))
 					put_store(d, now_ms, l, c);
-				else if (c->has_token && (head_done || final))
+				else if (c->has_token &&
+					 (l->answered || final))
 					put_store(d, now_ms, l, c);
 				else if (c->has_token && seen <= DHT_SETTLE &&
 					 l->speculative[p] <
@@ -1184,6 +1222,14 @@ static void lookup_step(struct dht *d, uint64_t now_ms, struct lookup *l)
 			window = DHT_SETTLE;
 	}
 	if (l->kind == LOOKUP_KIND_PUT && l->has_rec) {
+		/* The head's acknowledgements may have come before its
+		 * answers (a STORE with a reused token goes with the
+		 * FIND_NODE): answer as soon as both are in. */
+		if (!l->answered && lookup_settled(l, true)) {
+			lookup_answer(d, l);
+			if (!l->used)
+				return;
+		}
 		/* Stores first: they are what the caller waits for. */
 		put_send_stores(d, now_ms, l, false);
 		if (!l->answered && head_busy(l))
@@ -1724,6 +1770,12 @@ static void answer(struct dht *d, uint64_t now_ms, const uint8_t pk[32],
 	case DHT_MSG_PING:
 		type = DHT_MSG_PONG;
 		dht__put_addr(&b, from);
+		if (h->flags & DHT_FLAG_WANT_TOKEN) {
+			uint8_t tok[DHT_TOKEN_LEN];
+
+			make_token(d, 0, from, pk, tok);
+			dht__put_bytes(&b, tok, DHT_TOKEN_LEN);
+		}
 		break;
 	case DHT_MSG_FIND_VALUE: {
 		struct stored *s = store_find(d, body->target);
@@ -1782,7 +1834,7 @@ static void answer(struct dht *d, uint64_t now_ms, const uint8_t pk[32],
 	}
 	(void)id;
 	if (!b.err)
-		send_sealed(d, now_ms, pk, from, type, h->txid, out, b.pos);
+		send_sealed(d, now_ms, pk, from, type, 0, h->txid, out, b.pos);
 }
 
 static bool reply_matches(uint8_t req, uint8_t rep)
@@ -1832,7 +1884,7 @@ static void lookup_on_reply(struct dht *d, uint64_t now_ms, unsigned li,
 		if (body->status == DHT_STORE_BAD_TOKEN && c->store_reused) {
 			/* The reused token is too old: forget it, and ask
 			 * the node (FIND_NODE) for a fresh one. */
-			table_token_drop(d, c->id);
+			token_drop(d, c->id);
 			if (c->token_reused)
 				c->has_token = c->token_reused = false;
 			c->store = CAND_STORE_NONE;
@@ -1999,8 +2051,8 @@ int dht_recv(struct dht *d, uint64_t now_ms, const struct dht_addr *from,
 		d->srtt_ms = d->srtt_ms == 0 ? rtt : (d->srtt_ms * 7 + rtt) / 8;
 		pending_del(d, p);
 		table_seen(d, now_ms, sid, spk, from, true);
-		if (h.type == DHT_MSG_NODES || h.type == DHT_MSG_VALUE)
-			table_token_note(d, now_ms, sid, body.token);
+		if (body.has_token) /* NODES, VALUE, PONG */
+			token_note(d, now_ms, sid, body.token);
 		lookup_on_reply(d, now_ms, li, gen, spk, sid, h.type, &body);
 		return 0;
 	}
@@ -2358,6 +2410,7 @@ void dht_free(struct dht *d)
 	if (d->keys != NULL)
 		cx_wipe(d->keys, d->lim.key_cache * sizeof *d->keys);
 	free(d->keys);
+	free(d->tokens);
 	free(d->lookups);
 	free(d->store);
 	free(d->own);

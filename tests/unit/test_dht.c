@@ -299,6 +299,20 @@ static void test_body_parse(void **state)
 	assert_int_equal(dht__body_parse(DHT_MSG_PING, buf, 1, &body),
 			 -EBADMSG);
 	assert_int_equal(dht__body_parse(DHT_MSG_FIND_NODE, buf, 32, &body), 0);
+	/* PONG: addr, and a token only if asked (DHT_FLAG_WANT_TOKEN). */
+	buf[0] = 4;
+	buf[6] = 1; /* port 1 */
+	assert_int_equal(dht__body_parse(DHT_MSG_PONG, buf, 7, &body), 0);
+	assert_false(body.has_token);
+	memset(buf + 7, 0xab, DHT_TOKEN_LEN);
+	assert_int_equal(dht__body_parse(DHT_MSG_PONG, buf, 7 + DHT_TOKEN_LEN,
+					 &body),
+			 0);
+	assert_true(body.has_token);
+	assert_int_equal(body.token[DHT_TOKEN_LEN - 1], 0xab);
+	assert_int_equal(dht__body_parse(DHT_MSG_PONG, buf, 7 + 5, &body),
+			 -EBADMSG);
+	memset(buf, 0, sizeof buf);
 	assert_int_equal(dht__body_parse(DHT_MSG_FIND_NODE, buf, 31, &body),
 			 -EBADMSG);
 	/* NODES with more than k entries is refused. */
