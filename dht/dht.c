@@ -38,6 +38,15 @@
 #define LOOKUP_QUERY_MAX_PER_PATH 120
 #define STALE_MS (15 * 60 * 1000)
 #define PINGS_MAX 16 /* verification pings in flight */
+/* A write token is good for at least TOKEN_ROTATE_MS after it was issued
+ * (the responder still accepts the previous secret), so one a contact gave
+ * us is reused for this long; a STORE refused for its token asks again. */
+#define TOKEN_REUSE_MS (4 * 60 * 1000)
+#define TOKEN_CACHE 256 /* tokens kept, 4-way set associative by node ID */
+#define TOKEN_WAYS 4
+/* put: STOREs per path to head members whose place is not settled yet
+ * (speculative: sent with a reused token, in parallel with FIND_NODE). */
+#define SPECULATIVE_PER_PATH (2 * DHT_SETTLE)
 
 struct contact {
 	uint8_t id[DHT_ID_LEN];
@@ -45,6 +54,13 @@ struct contact {
 	struct dht_addr addr;
 	uint8_t fails;
 	uint64_t last_seen_ms;
+};
+
+/* A write token a node gave us (tokens, below). */
+struct tokent {
+	uint8_t id[DHT_ID_LEN];
+	uint8_t token[DHT_TOKEN_LEN];
+	uint64_t ms; /* when it came; 0 = empty */
 };
 
 struct bucket {
@@ -77,6 +93,8 @@ struct cand {
 	bool slow; /* past the soft timeout: no longer holds a slot */
 	uint8_t tries;
 	bool has_token;
+	bool token_reused; /* token came from the routing table */
+	bool store_reused; /* the STORE out carries a reused token */
 	uint8_t store; /* enum cand_store, puts only */
 	uint8_t token[DHT_TOKEN_LEN];
 };
@@ -115,6 +133,7 @@ struct lookup {
 	struct dht_record *rec; /* get: best found; put: the record */
 	bool has_rec;		/* put: rec is set (dht_put_commit) */
 	unsigned stores_out, stored;
+	unsigned speculative[DHT_DISJOINT_D]; /* put: per path */
 };
 
 struct pending {
@@ -162,6 +181,7 @@ struct dht {
 	struct bucket buckets[NBUCKETS];
 	struct keyent *keys;
 	uint32_t key_clock;
+	struct tokent *tokens; /* TOKEN_CACHE, made on first use */
 
 	struct pending *pend;
 	unsigned npend, pend_cap;
@@ -558,11 +578,12 @@ void dht_foreach_contact(const struct dht *d,
 
 /* --- sending --- */
 
-/* Seals plaintext type/txid/body to the node with key pk and sends it to a.
- * Returns 0 or a negative errno (the send error is counted too). */
+/* Seals plaintext type/flags/txid/body to the node with key pk and sends
+ * it to a.  Returns 0 or a negative errno (the send error is counted
+ * too). */
 static int send_sealed(struct dht *d, uint64_t now_ms, const uint8_t pk[32],
-		       const struct dht_addr *a, uint8_t type, uint64_t txid,
-		       const uint8_t *body, size_t body_len)
+		       const struct dht_addr *a, uint8_t type, uint8_t flags,
+		       uint64_t txid, const uint8_t *body, size_t body_len)
 {
 	uint8_t pkt[DHT_PKT_MAX];
 	uint8_t *plain = pkt + DHT_OUTER_LEN + CX_BOX_MAC_LEN;
@@ -577,7 +598,7 @@ static int send_sealed(struct dht *d, uint64_t now_ms, const uint8_t pk[32],
 	if (k == NULL)
 		return -EKEYREJECTED;
 	dht__put_u8(&b, type);
-	dht__put_u8(&b, 0);
+	dht__put_u8(&b, flags);
 	dht__put_u64(&b, txid);
 	dht__put_u64(&b, now_ms);
 	dht__put_bytes(&b, body, body_len);
@@ -653,7 +674,11 @@ static struct pending *request(struct dht *d, uint64_t now_ms,
 	memcpy(p->pk, pk, 32);
 	p->addr = *a;
 	p->type = type;
-	if (send_sealed(d, now_ms, pk, a, type, p->txid, body, body_len) < 0) {
+	/* A PING asks for a write token: a later put may use it
+	 * (token_find) instead of asking FIND_NODE first. */
+	if (send_sealed(d, now_ms, pk, a, type,
+			type == DHT_MSG_PING ? DHT_FLAG_WANT_TOKEN : 0, p->txid,
+			body, body_len) < 0) {
 		d->npend--;
 		return NULL;
 	}
@@ -730,7 +755,10 @@ static bool record_time_ok(const struct dht_record *r, uint64_t now_ms)
 /* Stores a verified record for others (BEP 44: "the sequence number ...
  * must be greater than the one stored").  When full, a record whose key is
  * closer to us than the farthest stored one evicts that one, so the
- * records we are responsible for win. */
+ * records we are responsible for win.  A record not newer than the one
+ * stored is refused before its signature is checked: it could change
+ * nothing, and every republish and repeated STORE would cost a
+ * verification (the most expensive step) for nothing. */
 static enum dht_store_status store_put(struct dht *d, uint64_t now_ms,
 				       const struct dht_record *r)
 {
@@ -740,12 +768,14 @@ static enum dht_store_status store_put(struct dht *d, uint64_t now_ms,
 	uint8_t *enc;
 	struct dht_buf b;
 
-	if (!record_time_ok(r, now_ms) || dht_record_verify(r) < 0)
+	if (!record_time_ok(r, now_ms))
 		return DHT_STORE_INVALID;
 	dht_record_key(key, r);
 	s = store_find(d, key);
 	if (s != NULL && r->seq <= s->seq)
 		return DHT_STORE_OLD_SEQ;
+	if (dht_record_verify(r) < 0)
+		return DHT_STORE_INVALID;
 	if (s == NULL) {
 		while (d->nstore >= d->lim.records_max ||
 		       d->store_bytes + len > d->lim.record_bytes_max) {
@@ -826,16 +856,17 @@ static void store_expire(struct dht *d, uint64_t now_ms)
 
 /* Adds a candidate in distance order; a node already present (in any path)
  * is ignored, so disjoint paths never share a node.  When the list is full
- * a closer newcomer evicts the farthest unqueried candidate. */
-static void cand_add(struct lookup *l, const uint8_t id[32],
-		     const uint8_t pk[32], const struct dht_addr *a,
-		     unsigned path, unsigned round)
+ * a closer newcomer evicts the farthest unqueried candidate.  Returns the
+ * new candidate, or NULL when nothing was added. */
+static struct cand *cand_add(struct lookup *l, const uint8_t id[32],
+			     const uint8_t pk[32], const struct dht_addr *a,
+			     unsigned path, unsigned round)
 {
 	unsigned pos = l->ncands;
 
 	for (unsigned i = 0; i < l->ncands; i++)
 		if (memcmp(l->cands[i].id, id, 32) == 0)
-			return;
+			return NULL;
 	for (unsigned i = 0; i < l->ncands; i++) {
 		if (dht_id_cmp_dist(l->target, id, l->cands[i].id) < 0) {
 			pos = i;
@@ -856,7 +887,7 @@ static void cand_add(struct lookup *l, const uint8_t id[32],
 			if (l->cands[i].state == CAND_STATE_FAIL)
 				victim = i;
 		if (victim < 0)
-			return;
+			return NULL;
 		if ((unsigned)victim < pos)
 			pos--;
 		memmove(&l->cands[victim], &l->cands[victim + 1],
@@ -873,6 +904,83 @@ static void cand_add(struct lookup *l, const uint8_t id[32],
 	l->cands[pos].round = (uint8_t)(round > 255 ? 255 : round);
 	l->cands[pos].state = CAND_STATE_NEW;
 	l->ncands++;
+	return &l->cands[pos];
+}
+
+/* The tokens nodes gave us recently, in a cache by ID (any node that
+ * answered, not only routing-table contacts: the k closest to a key are
+ * often not in our table).  The slot of node id: its own, else (when
+ * add) the oldest of its set, else NULL. */
+static struct tokent *token_slot(struct dht *d, const uint8_t id[32],
+				 bool add)
+{
+	struct tokent *set, *old;
+
+	if (d->tokens == NULL)
+		return NULL;
+	set = &d->tokens[((unsigned)id[0] << 8 | id[1]) %
+			 (TOKEN_CACHE / TOKEN_WAYS) * TOKEN_WAYS];
+	old = &set[0];
+	for (unsigned w = 0; w < TOKEN_WAYS; w++) {
+		if (set[w].ms != 0 && memcmp(set[w].id, id, 32) == 0)
+			return &set[w];
+		if (set[w].ms < old->ms)
+			old = &set[w];
+	}
+	return add ? old : NULL;
+}
+
+/* The write token node id gave us in the last TOKEN_REUSE_MS (BEP 5
+ * tokens stay valid for a while), or NULL. */
+static const uint8_t *token_find(struct dht *d, uint64_t now_ms,
+				  const uint8_t id[32])
+{
+	const struct tokent *t = token_slot(d, id, false);
+
+	if (t == NULL || now_ms < t->ms || now_ms - t->ms >= TOKEN_REUSE_MS)
+		return NULL;
+	return t->token;
+}
+
+/* put: a new candidate starts with the token its contact gave us
+ * recently, so a STORE needs no FIND_NODE first. */
+static void cand_reuse_token(struct dht *d, uint64_t now_ms,
+			     const struct lookup *l, struct cand *c)
+{
+	const uint8_t *tok;
+
+	if (c == NULL || l->kind != LOOKUP_KIND_PUT ||
+	    (tok = token_find(d, now_ms, c->id)) == NULL)
+		return;
+	memcpy(c->token, tok, DHT_TOKEN_LEN);
+	c->has_token = true;
+	c->token_reused = true;
+}
+
+/* Keeps the token of a NODES, VALUE or PONG reply (the newest wins its
+ * slot).  Without memory for the cache, tokens are just not kept. */
+static void token_note(struct dht *d, uint64_t now_ms,
+			     const uint8_t id[32],
+			     const uint8_t tok[DHT_TOKEN_LEN])
+{
+	struct tokent *t;
+
+	if (d->tokens == NULL)
+		d->tokens = calloc(TOKEN_CACHE, sizeof *d->tokens);
+	if ((t = token_slot(d, id, true)) == NULL)
+		return;
+	memcpy(t->id, id, 32);
+	memcpy(t->token, tok, DHT_TOKEN_LEN);
+	t->ms = now_ms == 0 ? 1 : now_ms;
+}
+
+/* A reused token was refused: forget it. */
+static void token_drop(struct dht *d, const uint8_t id[32])
+{
+	struct tokent *t = token_slot(d, id, false);
+
+	if (t != NULL)
+		t->ms = 0;
 }
 
 static struct cand *cand_by_pk(struct lookup *l, const uint8_t pk[32])
@@ -994,38 +1102,68 @@ static void put_store(struct dht *d, uint64_t now_ms, struct lookup *l,
 	p->lookup = (uint16_t)(lookup_index(d, l) + 1);
 	p->gen = l->gen;
 	c->store = CAND_STORE_SENT;
+	c->store_reused = c->token_reused;
 	l->stores_out++;
 }
 
-/* put: sends the STORE to each candidate of a path's k-wide window whose
- * place is settled: it answered, and so did every nearer one (failed and
- * slow ones aside).  The stores to the nearest nodes thus go out while the
- * search still runs farther out.  final (the search is over): to the first
- * k candidates that answered.  A candidate gets one STORE at most, so a
- * put sends at most one per candidate (bounded by the candidate list). */
+/* put: a candidate that got a STORE with a reused token is not asked
+ * FIND_NODE unless it is in the head (whose answers settle the search):
+ * the acknowledgement shows it is alive, and the token was the reason to
+ * ask.  seen counts the path's candidates up to and including c. */
+static bool cand_needs_query(const struct cand *c, unsigned seen)
+{
+	return c->state == CAND_STATE_NEW &&
+	       (c->store == CAND_STORE_NONE || seen <= DHT_SETTLE);
+}
+
+/* put: sends the STORE to each candidate of a path's k-wide window
+ *   - whose place is settled: it answered, and so did every nearer one
+ *     (failed and slow ones, and ones stored on with a reused token,
+ *     aside), so the stores to the nearest nodes go out while the search
+ *     still runs farther out;
+ *   - that holds a reused token (token_find), once the caller was
+ *     answered (before, the head's STOREs and acknowledgements must not
+ *     queue behind these on a loaded host): no FIND_NODE is needed for
+ *     it;
+ *   - that holds a reused token and is in the head, at most
+ *     SPECULATIVE_PER_PATH per path: the STORE goes with the FIND_NODE,
+ *     so the put can answer one round trip earlier.
+ * final (the search is over): to the first k candidates that answered or
+ * hold a token.  A candidate gets one STORE at most (one more if a reused
+ * token was refused), so a put's stores are bounded by its candidates. */
 static void put_send_stores(struct dht *d, uint64_t now_ms, struct lookup *l,
 			    bool final)
 {
 	for (unsigned p = 0; p < l->npaths; p++) {
+		bool settled = true;
 		unsigned seen = 0;
 
 		for (unsigned i = 0; i < l->ncands && seen < DHT_K; i++) {
 			struct cand *c = &l->cands[i];
+			bool ok = c->state == CAND_STATE_OK;
 
 			if (c->path != p || c->state == CAND_STATE_FAIL)
 				continue;
-			if (c->state != CAND_STATE_OK) {
-				if (final)
-					continue;
-				if (c->state == CAND_STATE_WAIT && c->slow) {
-					seen++;
-					continue;
-				}
-				break;
-			}
+			if (final && !ok && !c->has_token &&
+			    c->store == CAND_STORE_NONE)
+				continue;
 			seen++;
-			if (c->store == CAND_STORE_NONE)
-				put_store(d, now_ms, l, c);
+			if (c->store == CAND_STORE_NONE) {
+				if (ok && (settled || final))
+					put_store(d, now_ms, l, c);
+				else if (c->has_token &&
+					 (l->answered || final))
+					put_store(d, now_ms, l, c);
+				else if (c->has_token && seen <= DHT_SETTLE &&
+					 l->speculative[p] <
+						 SPECULATIVE_PER_PATH) {
+					l->speculative[p]++;
+					put_store(d, now_ms, l, c);
+				}
+			}
+			if (!ok && !(c->state == CAND_STATE_WAIT && c->slow) &&
+			    cand_needs_query(c, seen))
+				settled = false;
 		}
 	}
 }
@@ -1089,6 +1227,14 @@ static void lookup_step(struct dht *d, uint64_t now_ms, struct lookup *l)
 			window = DHT_SETTLE;
 	}
 	if (l->kind == LOOKUP_KIND_PUT && l->has_rec) {
+		/* The head's acknowledgements may have come before its
+		 * answers (a STORE with a reused token goes with the
+		 * FIND_NODE): answer as soon as both are in. */
+		if (!l->answered && lookup_settled(l, true)) {
+			lookup_answer(d, l);
+			if (!l->used)
+				return;
+		}
 		/* Stores first: they are what the caller waits for. */
 		put_send_stores(d, now_ms, l, false);
 		if (!l->answered && head_busy(l))
@@ -1117,7 +1263,7 @@ static void lookup_step(struct dht *d, uint64_t now_ms, struct lookup *l)
 			    c->slow)
 				continue; /* not part of the head */
 			seen++;
-			if (c->state != CAND_STATE_NEW)
+			if (!cand_needs_query(c, seen))
 				continue;
 			if (inflight >= DHT_ALPHA ||
 			    l->path_queries[p] >= LOOKUP_QUERY_MAX_PER_PATH)
@@ -1139,7 +1285,7 @@ static void lookup_step(struct dht *d, uint64_t now_ms, struct lookup *l)
 				if (c->path != p || c->state == CAND_STATE_FAIL)
 					continue;
 				seen++;
-				if (c->state == CAND_STATE_NEW &&
+				if (cand_needs_query(c, seen) &&
 				    l->path_queries[p] <
 					    LOOKUP_QUERY_MAX_PER_PATH)
 					all_done = false;
@@ -1311,8 +1457,9 @@ static struct lookup *lookup_start(struct dht *d, uint64_t now_ms,
 	d->buckets[bucket_index(d, target)].touched_ms = now_ms;
 	nseed = table_closest(d, target, seed, l->npaths * DHT_K * 2);
 	for (unsigned i = 0; i < nseed; i++)
-		cand_add(l, seed[i]->id, seed[i]->pk, &seed[i]->addr,
-			 i % l->npaths, 1);
+		cand_reuse_token(d, now_ms, l,
+				 cand_add(l, seed[i]->id, seed[i]->pk,
+					  &seed[i]->addr, i % l->npaths, 1));
 	*err = 0;
 	return l;
 }
@@ -1334,7 +1481,8 @@ static void lookup_on_nodes(struct dht *d, uint64_t now_ms, struct lookup *l,
 		if (l->kind == LOOKUP_KIND_FIND_NODE && l->answer_round == 0 &&
 		    memcmp(id, l->target, 32) == 0)
 			l->answer_round = c->round;
-		cand_add(l, id, n->pk, &n->addr, path, round);
+		cand_reuse_token(d, now_ms, l,
+				 cand_add(l, id, n->pk, &n->addr, path, round));
 		{
 			/* Grow the table: verify nodes for buckets with
 			 * room (they enter when they answer). */
@@ -1627,6 +1775,12 @@ static void answer(struct dht *d, uint64_t now_ms, const uint8_t pk[32],
 	case DHT_MSG_PING:
 		type = DHT_MSG_PONG;
 		dht__put_addr(&b, from);
+		if (h->flags & DHT_FLAG_WANT_TOKEN) {
+			uint8_t tok[DHT_TOKEN_LEN];
+
+			make_token(d, 0, from, pk, tok);
+			dht__put_bytes(&b, tok, DHT_TOKEN_LEN);
+		}
 		break;
 	case DHT_MSG_FIND_VALUE: {
 		struct stored *s = store_find(d, body->target);
@@ -1685,7 +1839,7 @@ static void answer(struct dht *d, uint64_t now_ms, const uint8_t pk[32],
 	}
 	(void)id;
 	if (!b.err)
-		send_sealed(d, now_ms, pk, from, type, h->txid, out, b.pos);
+		send_sealed(d, now_ms, pk, from, type, 0, h->txid, out, b.pos);
 }
 
 static bool reply_matches(uint8_t req, uint8_t rep)
@@ -1732,6 +1886,15 @@ static void lookup_on_reply(struct dht *d, uint64_t now_ms, unsigned li,
 		if (l->stores_out > 0)
 			l->stores_out--;
 		c->store = CAND_STORE_REFUSED;
+		if (body->status == DHT_STORE_BAD_TOKEN && c->store_reused) {
+			/* The reused token is too old: forget it, and ask
+			 * the node (FIND_NODE) for a fresh one. */
+			token_drop(d, c->id);
+			if (c->token_reused)
+				c->has_token = c->token_reused = false;
+			c->store = CAND_STORE_NONE;
+			c->store_reused = false;
+		}
 		if (body->status == DHT_STORE_OK ||
 		    body->status == DHT_STORE_OLD_SEQ) {
 			c->store = CAND_STORE_OK;
@@ -1744,6 +1907,7 @@ static void lookup_on_reply(struct dht *d, uint64_t now_ms, unsigned li,
 	if (type == DHT_MSG_NODES || type == DHT_MSG_VALUE) {
 		memcpy(c->token, body->token, DHT_TOKEN_LEN);
 		c->has_token = true;
+		c->token_reused = false;
 	}
 	if (l->kind == LOOKUP_KIND_FIND_NODE &&
 	    memcmp(id, l->target, 32) == 0) {
@@ -1892,6 +2056,8 @@ int dht_recv(struct dht *d, uint64_t now_ms, const struct dht_addr *from,
 		d->srtt_ms = d->srtt_ms == 0 ? rtt : (d->srtt_ms * 7 + rtt) / 8;
 		pending_del(d, p);
 		table_seen(d, now_ms, sid, spk, from, true);
+		if (body.has_token) /* NODES, VALUE, PONG */
+			token_note(d, now_ms, sid, body.token);
 		lookup_on_reply(d, now_ms, li, gen, spk, sid, h.type, &body);
 		return 0;
 	}
@@ -2100,6 +2266,10 @@ static void expire_pending(struct dht *d, uint64_t now_ms)
 		if (type == DHT_MSG_STORE) {
 			if (c != NULL && c->store == CAND_STORE_SENT) {
 				c->store = CAND_STORE_REFUSED;
+				/* Never asked (a reused token): it is not
+				 * one of the live k closest. */
+				if (c->state == CAND_STATE_NEW)
+					c->state = CAND_STATE_FAIL;
 				if (l->stores_out > 0)
 					l->stores_out--;
 				put_progress(d, now_ms, l);
@@ -2245,6 +2415,7 @@ void dht_free(struct dht *d)
 	if (d->keys != NULL)
 		cx_wipe(d->keys, d->lim.key_cache * sizeof *d->keys);
 	free(d->keys);
+	free(d->tokens);
 	free(d->lookups);
 	free(d->store);
 	free(d->own);

@@ -284,6 +284,10 @@ int dht__body_parse(unsigned type, const uint8_t *p, size_t len,
 		break;
 	case DHT_MSG_PONG:
 		dht__get_addr(&b, &out->addr);
+		if (!b.err && b.len - b.pos == DHT_TOKEN_LEN) {
+			dht__get_bytes(&b, out->token, DHT_TOKEN_LEN);
+			out->has_token = true;
+		}
 		break;
 	case DHT_MSG_FIND_NODE:
 		dht__get_bytes(&b, out->target, DHT_ID_LEN);
@@ -294,6 +298,7 @@ int dht__body_parse(unsigned type, const uint8_t *p, size_t len,
 		break;
 	case DHT_MSG_NODES:
 		dht__get_bytes(&b, out->token, DHT_TOKEN_LEN);
+		out->has_token = true;
 		out->num_nodes = dht__get_u8(&b);
 		if (out->num_nodes > DHT_K)
 			return -EBADMSG;
@@ -307,6 +312,7 @@ int dht__body_parse(unsigned type, const uint8_t *p, size_t len,
 		if (out->record == NULL)
 			return -EINVAL;
 		dht__get_bytes(&b, out->token, DHT_TOKEN_LEN);
+		out->has_token = true;
 		dht__get_record(&b, out->record);
 		break;
 	case DHT_MSG_STORE_ACK:

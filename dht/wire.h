@@ -9,7 +9,7 @@
  *  57  16+n crypto_box_easy_afternm(plaintext, nonce, k(sender, receiver))
  * plaintext:
  *   0   1   type (enum dht_msg)
- *   1   1   flags (0; receivers ignore unknown bits)
+ *   1   1   flags (receivers ignore unknown bits): DHT_FLAG_WANT_TOKEN
  *   2   8   transaction id; a reply echoes the request's
  *  10   8   sender's time, Unix ms (requests older or newer than
  *           DHT_SKEW_MAX_MS are dropped as replays)
@@ -47,7 +47,9 @@
 /* Message types. */
 enum dht_msg {
 	DHT_MSG_PING = 1,	/* body: empty */
-	DHT_MSG_PONG = 2,	/* body: addr (the requester as seen) */
+	DHT_MSG_PONG = 2,	/* body: addr (the requester as seen)
+				 * [token(16): if the PING had
+				 * DHT_FLAG_WANT_TOKEN] */
 	DHT_MSG_FIND_NODE = 3,	/* body: target(32) */
 	DHT_MSG_NODES = 4,	/* body: token(16) n(1) n * node */
 	DHT_MSG_FIND_VALUE = 5, /* body: key(32) min_seq(8) */
@@ -56,6 +58,10 @@ enum dht_msg {
 	DHT_MSG_STORE_ACK = 8,	/* body: status(1) */
 };
 #define DHT_MSG_MAX 8
+
+/* Header flag of a PING: answer with a write token in the PONG, as NODES
+ * does (a responder that does not know the flag answers without one). */
+#define DHT_FLAG_WANT_TOKEN 0x01
 
 static inline bool dht_msg_is_request(unsigned t)
 {
@@ -143,6 +149,8 @@ struct dht_body {
 	uint8_t target[DHT_ID_LEN]; /* FIND_NODE target, FIND_VALUE key */
 	uint64_t min_seq;
 	uint8_t token[DHT_TOKEN_LEN];
+	bool has_token;	      /* token is set: NODES, VALUE, STORE, a PONG
+			       * that carries one */
 	struct dht_addr addr; /* PONG */
 	unsigned num_nodes;
 	struct dht_wire_node nodes[DHT_K];

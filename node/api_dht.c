@@ -5,10 +5,10 @@
  * promise to the callback and is freed there (the DHT calls it exactly
  * once, or never when starting failed, in which case we free it here).
  *
- * dht.put signs with the account key.  Sequence numbers per record key
- * are kept in the DHT table of the store ("own" || key -> u64 BE), so a
- * put after a restart still replaces the previous value (BEP 44: only a
- * higher seq replaces). */
+ * dht.put signs with the account key.  Sequence numbers come from
+ * node/ownseq.c (one counter for every key, reserved on disk in blocks),
+ * so a put after a restart still replaces the previous value (BEP 44:
+ * only a higher seq replaces). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +19,7 @@
 #include "crypto/keys.h"
 #include "dht/dht.h"
 #include "node/addr.h"
+#include "node/ownseq.h"
 #include "node/rpc.h"
 
 #define DHT_TTL_DEFAULT_S (24 * 3600)
@@ -302,33 +303,6 @@ static struct rpc_result *m_dht_get(struct rpc_call *call)
 
 /* --- put --- */
 
-struct seq_io {
-	uint8_t k[4 + DHT_ID_LEN];
-	uint64_t seq;
-};
-
-static int seq_next(struct store_txn *t, void *ctx)
-{
-	struct seq_io *s = ctx;
-	uint8_t buf[8];
-	size_t len = 0;
-	uint64_t prev = 0;
-	int r;
-
-	r = store_get(t, STORE_TABLE_DHT, s->k, sizeof s->k, buf, sizeof buf,
-		      &len);
-	if (r == 0 && len == 8) {
-		for (int i = 0; i < 8; i++)
-			prev = (prev << 8) | buf[i];
-	} else if (r != -ENOENT && r < 0) {
-		return r;
-	}
-	s->seq = prev + 1;
-	for (int i = 7; i >= 0; i--)
-		buf[7 - i] = (uint8_t)(s->seq >> (8 * i));
-	return store_put(t, STORE_TABLE_DHT, s->k, sizeof s->k, buf, 8);
-}
-
 static void put_done(void *arg, const struct dht_result *res)
 {
 	struct dht_call *dc = arg;
@@ -352,7 +326,6 @@ static struct rpc_result *m_dht_put(struct rpc_call *call)
 	static const char *const allowed[] = {"value", "salt", "ttl_s", NULL};
 	struct node *n = rpc_node(call);
 	struct dht_record rec;
-	struct seq_io sio;
 	struct dht_call *dc;
 	struct rpc_result *r;
 	const char *value, *salt;
@@ -393,9 +366,10 @@ static struct rpc_result *m_dht_put(struct rpc_call *call)
 		return r;
 	}
 	/* The search for the closest nodes goes out first and runs while the
-	 * sequence number is written (an fsync, often the longest step); the
-	 * record is signed and handed over, so stored anywhere, only once its
-	 * number is durable: a restart never signs two values with one seq. */
+	 * sequence number is reserved (an fsync once per OWNSEQ_BLOCK puts);
+	 * the record is signed and handed over, so stored anywhere, only once
+	 * its number is durable: a restart never signs two values with one
+	 * seq. */
 	e = dht_put_begin(n->dht, now_ms(n), dc->key, DHT_PUT_REPUBLISH,
 			  (struct dht_lookup_cb){put_done, dc}, &h);
 	if (e < 0) {
@@ -404,10 +378,8 @@ static struct rpc_result *m_dht_put(struct rpc_call *call)
 		free(dc);
 		return r;
 	}
-	memcpy(sio.k, "own:", 4);
-	memcpy(sio.k + 4, dc->key, DHT_ID_LEN);
-	if ((e = store_write(n->store, seq_next, &sio)) == 0) {
-		rec.seq = dc->seq = sio.seq;
+	if ((e = ownseq_next(&n->ownseq, n->store, dc->key, &dc->seq)) == 0) {
+		rec.seq = dc->seq;
 		if (dht_record_sign(&rec, n->identity.account_sk) < 0)
 			e = -EFAULT;
 	}

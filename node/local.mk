@@ -6,7 +6,8 @@ node_libnode_a_SOURCES = node/api.c node/api.h node/api_dht.c node/rpc.h \
 	node/addr.c node/addr.h node/config.c node/config.h \
 	node/bytes.h node/env.h node/err.c node/err.h node/events.c node/events.h \
 	node/jsonw.c node/jsonw.h node/jsonr.c node/jsonr.h \
-	node/log.c node/log.h node/node.c node/node.h
+	node/log.c node/log.h node/node.c node/node.h \
+	node/ownseq.c node/ownseq.h
 node_libnode_a_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
 node_libnode_sys_a_SOURCES = node/sys_api.c node/sys_api.h \
 	node/sys_udp.c node/sys_udp.h node/sys_lan.c node/sys_lan.h \

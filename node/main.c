@@ -897,6 +897,13 @@ int main(int argc, char **argv)
 		log_error("cannot open the message store: %s", strerror(-r));
 		goto out;
 	}
+	/* Reserve the first block of dht.put sequence numbers now, so that
+	 * no put waits for that commit. */
+	if ((r = ownseq_open(&d.node.ownseq, d.node.store)) < 0) {
+		log_error("cannot reserve record sequence numbers: %s",
+			  strerror(-r));
+		goto out;
+	}
 	if (start_dht(&d) < 0 || start_chat(&d) < 0)
 		goto out;
 	if ((r = api_new(&d.api, &d.node)) < 0)

@@ -11,6 +11,7 @@
 #include "node/config.h"
 #include "node/env.h"
 #include "node/events.h"
+#include "node/ownseq.h"
 #include "store/store.h"
 
 #define NODE_PROFILE_NAME_MAX 64 /* bytes of UTF-8 */
@@ -27,6 +28,7 @@ struct node {
 	struct cx_identity identity;
 	bool identity_sealed;
 	struct store *store;
+	struct ownseq ownseq; /* dht.put sequence numbers */
 	struct events events;
 	struct api *api; /* NULL until the API server is up */
 	struct dht *dht; /* NULL when the node has no UDP socket */

@@ -42,6 +42,7 @@ struct sys_udp {
 	int open_handles;
 	bool closing;
 	bool in_kick, rekick; /* ticks may start work that kicks again */
+	bool batch_kick;      /* a recvmmsg batch brought packets */
 	char *buf; /* UDP_RECV_BUF bytes, lent to libuv on every read */
 };
 
@@ -199,10 +200,17 @@ static void recv_cb(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 	struct dht_addr from;
 
 	/* With recvmmsg, libuv calls us once per datagram (each in its slot
-	 * of our buffer) and then once more with UV_UDP_MMSG_FREE; the
-	 * buffer is ours and reused, so there is nothing to free. */
-	if (flags & UV_UDP_MMSG_FREE)
+	 * of our buffer, flagged UV_UDP_MMSG_CHUNK) and then once more with
+	 * UV_UDP_MMSG_FREE; the buffer is ours and reused, so there is
+	 * nothing to free.  The timers are run once per batch, at that last
+	 * call, not once per datagram. */
+	if (flags & UV_UDP_MMSG_FREE) {
+		if (u->batch_kick) {
+			u->batch_kick = false;
+			sys_udp_kick(u);
+		}
 		return;
+	}
 	if (nread <= 0 || addr == NULL)
 		return;
 	if (flags & UV_UDP_PARTIAL)
@@ -217,7 +225,10 @@ static void recv_cb(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 		dht_recv(u->node->dht, wall(u), &from,
 			 (const uint8_t *)buf->base, (size_t)nread);
 	}
-	sys_udp_kick(u);
+	if (flags & UV_UDP_MMSG_CHUNK)
+		u->batch_kick = true;
+	else
+		sys_udp_kick(u);
 }
 
 int sys_udp_open(struct sys_udp **out, uv_loop_t *loop, struct node *n,

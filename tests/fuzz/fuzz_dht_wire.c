@@ -20,6 +20,8 @@ static void reencode(unsigned type, const struct dht_body *b, uint8_t *out,
 		break;
 	case DHT_MSG_PONG:
 		dht__put_addr(&w, &b->addr);
+		if (b->has_token)
+			dht__put_bytes(&w, b->token, DHT_TOKEN_LEN);
 		break;
 	case DHT_MSG_FIND_NODE:
 		dht__put_bytes(&w, b->target, DHT_ID_LEN);

@@ -299,6 +299,20 @@ static void test_body_parse(void **state)
 	assert_int_equal(dht__body_parse(DHT_MSG_PING, buf, 1, &body),
 			 -EBADMSG);
 	assert_int_equal(dht__body_parse(DHT_MSG_FIND_NODE, buf, 32, &body), 0);
+	/* PONG: addr, and a token only if asked (DHT_FLAG_WANT_TOKEN). */
+	buf[0] = 4;
+	buf[6] = 1; /* port 1 */
+	assert_int_equal(dht__body_parse(DHT_MSG_PONG, buf, 7, &body), 0);
+	assert_false(body.has_token);
+	memset(buf + 7, 0xab, DHT_TOKEN_LEN);
+	assert_int_equal(dht__body_parse(DHT_MSG_PONG, buf, 7 + DHT_TOKEN_LEN,
+					 &body),
+			 0);
+	assert_true(body.has_token);
+	assert_int_equal(body.token[DHT_TOKEN_LEN - 1], 0xab);
+	assert_int_equal(dht__body_parse(DHT_MSG_PONG, buf, 7 + 5, &body),
+			 -EBADMSG);
+	memset(buf, 0, sizeof buf);
 	assert_int_equal(dht__body_parse(DHT_MSG_FIND_NODE, buf, 31, &body),
 			 -EBADMSG);
 	/* NODES with more than k entries is refused. */
@@ -404,6 +418,19 @@ static void test_bootstrap_by_address(void **state)
 	net_free(net);
 }
 
+/* Links every node and puts a record (seq, vlen value bytes) from node 0;
+ * its key goes to key. */
+static void linked_put(struct net *net, struct dht_record *r, uint8_t sk[64],
+		       uint64_t seq, uint16_t vlen, uint8_t key[32],
+		       struct got *g)
+{
+	link_all(net);
+	mk_record(r, sk, seq, net->now, vlen);
+	dht_record_key(key, r);
+	op_run(net, 0, r, key, 0, g); /* key: unused by a put */
+	assert_int_equal(g->status, 0);
+}
+
 static void test_put_get_seq(void **state)
 {
 	struct net *net = net_new(4);
@@ -413,12 +440,8 @@ static void test_put_get_seq(void **state)
 	struct dht_status st;
 
 	(void)state;
-	link_all(net);
-	mk_record(&r, sk, 5, net->now, 100);
-	dht_record_key(key, &r);
-	op_run(net, 0, &r, NULL, 0, &g);
+	linked_put(net, &r, sk, 5, 100, key, &g);
 	assert_int_equal(g.calls, 1);
-	assert_int_equal(g.status, 0);
 	assert_int_equal(g.stored, 3);
 	/* Lower sequence number: acknowledged as "old", not stored. */
 	mk_record(&r, sk, 4, net->now, 100);
@@ -761,6 +784,44 @@ static void test_storage_limit(void **state)
 }
 
 /* A STORE with a token that was not issued to the sender is refused. */
+/* A put reuses the write tokens of recent replies; a node that forgot its
+ * token secret (restarted) refuses the reused one, and the put asks it
+ * FIND_NODE for a fresh token and stores there all the same. */
+static void test_stale_reused_token(void **state)
+{
+	struct net *net = net_new(4);
+	struct dht_record r, held;
+	struct dht_config c = {0};
+	struct tnode *n1 = &net->n[1];
+	uint8_t sk[64], key[32];
+	struct dht_status st;
+	struct got g;
+
+	(void)state;
+	linked_put(net, &r, sk, 1, 20, key, &g);
+	/* Node 1 restarts: same key and address, new token secret. */
+	dht_free(n1->d);
+	c.node_pk = n1->pk;
+	c.node_sk = n1->sk;
+	c.rng = &n1->rng_if;
+	c.io.send = tsend;
+	c.io.self = n1;
+	assert_int_equal(dht_new(&n1->d, &c), 0);
+	mk_record(&r, sk, 2, net->now, 20);
+	op_run(net, 0, &r, NULL, 0, &g);
+	assert_int_equal(g.status, 0);
+	dht_status(n1->d, &st);
+	assert_int_equal(st.drop_bad_token, 1);
+	assert_int_equal(dht_record_lookup_local(n1->d, key, &held), 0);
+	assert_int_equal(held.seq, 2);
+	for (unsigned i = 2; i < 4; i++) {
+		assert_int_equal(
+			dht_record_lookup_local(net->n[i].d, key, &held), 0);
+		assert_int_equal(held.seq, 2);
+	}
+	net_free(net);
+}
+
 static void test_bad_token(void **state)
 {
 	struct net *net = net_new(2);
@@ -830,6 +891,7 @@ int main(void)
 		cmocka_unit_test(test_table_save_load),
 		cmocka_unit_test(test_storage_limit),
 		cmocka_unit_test(test_bad_token),
+		cmocka_unit_test(test_stale_reused_token),
 	};
 
 	if (cx_init() < 0)

@@ -1,6 +1,7 @@
 /* Unit tests of the node core without a socket: the config parser, the
  * JSON-RPC request path, and the event log with its pump (replay,
- * filters, back-pressure, overflow after pruning). */
+ * filters, back-pressure, overflow after pruning), and the block
+ * reservation of own record sequence numbers. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +13,7 @@
 
 #include "node/config.h"
 #include "node/err.h"
+#include "node/ownseq.h"
 #include "tests/node_fixture.h"
 
 /* --- config --- */
@@ -510,6 +512,51 @@ static void events_batch_reopen(void **state)
 	assert_int_equal(ev->last_seq, last + 1);
 }
 
+/* --- own record sequence numbers (node/ownseq.c) --- */
+
+static int legacy_seq_put(struct store_txn *t, void *ctx)
+{
+	uint8_t k[4 + 32], v[8] = {0, 0, 0, 0, 0, 0, 0x13, 0x88}; /* 5000 */
+
+	memcpy(k, "own:", 4);
+	memcpy(k + 4, ctx, 32);
+	return store_put(t, STORE_TABLE_DHT, k, sizeof k, v, sizeof v);
+}
+
+/* One commit per OWNSEQ_BLOCK numbers; numbers only grow, across keys,
+ * across a restart (a fresh struct ownseq on the same store) and past a
+ * number an older version stored for a key. */
+static void ownseq_blocks(void **state)
+{
+	struct env *e = *state;
+	struct store *st = e->fx.node.store;
+	struct ownseq o = {0}, again = {0};
+	uint8_t k1[32], k2[32];
+	uint64_t seq, last = 0;
+
+	memset(k1, 1, sizeof k1);
+	memset(k2, 2, sizeof k2);
+	for (unsigned i = 0; i < 3 * OWNSEQ_BLOCK; i++) {
+		assert_int_equal(ownseq_next(&o, st, i % 2 ? k1 : k2, &seq), 0);
+		assert_true(seq > last);
+		last = seq;
+	}
+	assert_int_equal(o.reservations, 3);
+	/* A restart skips the rest of the reserved block. */
+	assert_int_equal(ownseq_open(&again, st), 0);
+	assert_int_equal(ownseq_next(&again, st, k1, &seq), 0);
+	assert_true(seq > last);
+	assert_true(seq >= o.limit);
+	assert_int_equal(again.reservations, 1); /* by ownseq_open */
+	last = seq;
+	/* A key whose old per-key number is higher continues from it. */
+	assert_int_equal(store_write(st, legacy_seq_put, k2), 0);
+	assert_int_equal(ownseq_next(&again, st, k2, &seq), 0);
+	assert_int_equal(seq, 5001 > last ? 5001 : last + 1);
+	assert_int_equal(ownseq_next(&again, st, k1, &seq), 0);
+	assert_true(seq > 5001);
+}
+
 static void status_and_identity(void **state)
 {
 	struct env *e = *state;
@@ -557,6 +604,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(events_batch_reopen,
 						setup_small_log, teardown),
 		cmocka_unit_test_setup_teardown(events_survive_reopen, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(ownseq_blocks, setup,
 						teardown),
 	};
 
