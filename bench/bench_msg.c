@@ -20,7 +20,10 @@
  *   cpu_per_msg_SIZE.a/.b  utime+stime of that daemon (/proc/PID/stat)
  *                      over the same run, divided by the messages;
  *   rss_after.a/.b, hwm_after.a/.b  VmRSS and VmHWM after the 100-byte
- *                      run (100,000 messages by default);
+ *                      run (100,000 messages by default), at rest: 1 s
+ *                      after its last message arrived (a daemon trims
+ *                      the pages of its database it maps 250 ms after
+ *                      its last commits, see store_trim);
  *   rss_anon_after.a/.b, rss_mapped_db_after.a/.b  VmRSS split: the
  *                      daemon's own memory (RssAnon) and the mapped pages
  *                      of files (RssFile + RssShmem), almost all of it the
@@ -502,6 +505,8 @@ static void throughput(long n, int size, long window, bool mem_after)
 	       (double)n / (t1 - t0));
 	printf("parley.cpu_per_msg_%d.a %.1f us\n", size, (double)ca / n);
 	printf("parley.cpu_per_msg_%d.b %.1f us\n", size, (double)cb / n);
+	if (mem_after)
+		usleep(1000 * 1000); /* at rest: see rss_after above */
 	if (mem_after)
 		for (int i = 0; i < 2; i++) {
 			printf("parley.rss_after.%c %.1f MiB\n", ds[i].name,

@@ -41,6 +41,9 @@
 #include "store/store.h"
 
 #define PASSPHRASE_MAX 1024
+/* A little after commits, the store's map is trimmed (store_trim): at most
+ * this often while busy. */
+#define TRIM_AFTER_MS 250
 
 struct daemon {
 	struct node_config cfg;
@@ -66,6 +69,8 @@ struct daemon {
 	uv_timer_t save_timer; /* saves the routing table now and then */
 	uv_timer_t boot_timer; /* re-bootstraps while the table is empty */
 	uv_check_t chat_check; /* commits messaging work once per loop turn */
+	uv_timer_t trim_timer; /* store_trim a little after commits */
+	uint64_t trim_commits; /* store_commits at the last trim */
 	uint64_t boot_backoff_ms;
 	bool stopping;
 	bool started; /* reached the loop: "stopped" is worth saying */
@@ -493,12 +498,26 @@ static void chat_kick(void *self)
 		n->dht_kick(n->dht_kick_self);
 }
 
+static void trim_timer_cb(uv_timer_t *h)
+{
+	struct daemon *d = h->data;
+
+	d->trim_commits = store_commits(d->node.store);
+	(void)store_trim(d->node.store); /* only memory */
+}
+
 static void chat_check_cb(uv_check_t *h)
 {
 	struct daemon *d = h->data;
 
 	if (d->node.chat != NULL)
 		chat_flush(d->node.chat);
+	/* After commits, trim the store's map once TRIM_AFTER_MS later: at
+	 * most that often while busy, never while idle (no commits, no
+	 * timer, no wake-up). */
+	if (store_commits(d->node.store) != d->trim_commits &&
+	    !uv_is_active((uv_handle_t *)&d->trim_timer))
+		uv_timer_start(&d->trim_timer, trim_timer_cb, TRIM_AFTER_MS, 0);
 }
 
 /* Messaging over the links and the DHT.  0 or -1 (logged). */
@@ -523,6 +542,8 @@ static int start_chat(struct daemon *d)
 		log_error("cannot start messaging: %s", strerror(-r));
 		return -1;
 	}
+	uv_timer_init(&d->loop, &d->trim_timer);
+	d->trim_timer.data = d;
 	uv_check_init(&d->loop, &d->chat_check);
 	d->chat_check.data = d;
 	uv_check_start(&d->chat_check, chat_check_cb);
@@ -640,8 +661,10 @@ static void daemon_stop(struct daemon *d)
 		chat_flush(d->node.chat);
 		chat_goodbye(d->node.chat);
 	}
-	if (d->chat_check.data != NULL)
+	if (d->chat_check.data != NULL) {
 		uv_close((uv_handle_t *)&d->chat_check, NULL);
+		uv_close((uv_handle_t *)&d->trim_timer, NULL);
+	}
 	d->node.dht_kick = NULL;
 	sys_lan_stop(d->sys_lan);
 	d->sys_lan = NULL;

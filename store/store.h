@@ -101,9 +101,13 @@ int store_txn_begin(struct store *s, bool write, struct store_txn **out);
 int store_txn_commit(struct store_txn *t); /* frees t, success or not */
 void store_txn_abort(struct store_txn *t); /* frees t; NULL-safe */
 /* Drops the map's pages from this process's page tables (they stay in the
- * page cache; LMDB faults back what it reads).  Done by itself after 64
- * write commits at most every 250 ms, so that the pages the free list spreads over the file do
- * not pile up in the daemon's RSS.  0 or -errno; data are never affected. */
+ * page cache; LMDB faults back what it reads).  0 or -errno; data are
+ * never affected.  store_trim() does it only when this process maps 4 MiB
+ * more of files than after the last release (1 then, else 0): the daemon
+ * calls it a little after commits, so that the pages that commits move
+ * around the file do not pile up in its RSS. */
+int store_trim(struct store *s);
+uint64_t store_commits(struct store *s); /* write commits since open */
 int store_release_map(struct store *s);
 int store_grow(struct store *s);	   /* doubles the map; -ENOSPC at max */
 
