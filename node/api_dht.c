@@ -169,6 +169,19 @@ static void find_done(void *arg, const struct dht_result *res)
 	free(dc);
 }
 
+/* A lookup the DHT would not start: every lookup slot busy (ENOSPC from
+ * the DHT, not a full disk) is "busy, try again". */
+static void lookup_not_started(struct rpc_later *later, int e)
+{
+	if (e == -ENOSPC)
+		rpc_later_fail(later, NODE_ERR_BUSY, NULL,
+			       "all lookups busy (a put goes on storing "
+			       "copies after it answered); try again");
+	else
+		rpc_later_fail(later, node_err_from_errno(e), NULL,
+			       "lookup not started: %s", strerror(-e));
+}
+
 static struct rpc_result *start_lookup(struct rpc_call *call,
 				       struct dht_call *dc,
 				       int (*start)(struct dht_call *dc,
@@ -189,8 +202,7 @@ static struct rpc_result *start_lookup(struct rpc_call *call,
 	e = start(dc, arg);
 	kick(n);
 	if (e < 0) {
-		rpc_later_fail(dc->later, node_err_from_errno(e), NULL,
-			       "lookup not started: %s", strerror(-e));
+		lookup_not_started(dc->later, e);
 		free(dc);
 	}
 	return r;
@@ -373,8 +385,7 @@ static struct rpc_result *m_dht_put(struct rpc_call *call)
 	e = dht_put_begin(n->dht, now_ms(n), dc->key, DHT_PUT_REPUBLISH,
 			  (struct dht_lookup_cb){put_done, dc}, &h);
 	if (e < 0) {
-		rpc_later_fail(dc->later, node_err_from_errno(e), NULL,
-			       "lookup not started: %s", strerror(-e));
+		lookup_not_started(dc->later, e);
 		free(dc);
 		return r;
 	}
@@ -392,8 +403,7 @@ static struct rpc_result *m_dht_put(struct rpc_call *call)
 		free(dc);
 	} else if ((e = dht_put_commit(n->dht, now_ms(n), h, &rec)) < 0) {
 		/* dc is ours again: the commit failed without the callback */
-		rpc_later_fail(dc->later, node_err_from_errno(e), NULL,
-			       "lookup not started: %s", strerror(-e));
+		lookup_not_started(dc->later, e);
 		free(dc);
 	}
 	kick(n);
