@@ -2341,7 +2341,7 @@ static void limits_default(struct dht_limits *l)
 	DEF(key_cache, 64);
 	DEF(records_max, 512);
 	DEF(record_bytes_max, 256 * 1024);
-	DEF(own_records_max, 16);
+	DEF(own_records_max, DHT_OWN_RECORDS_DEFAULT);
 	DEF(lookups_max, 32);
 	DEF(pending_max, 512);
 	DEF(rate_per_s, 100);

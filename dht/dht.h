@@ -70,12 +70,14 @@ struct dht_io {
 };
 
 /* Bounds of every table.  A zero field takes the default in brackets. */
+#define DHT_OWN_RECORDS_DEFAULT 16
 struct dht_limits {
 	unsigned replacements;	  /* replacement cache per bucket [8] */
 	unsigned key_cache;	  /* cached shared keys, multiple of 4 [64] */
 	unsigned records_max;	  /* stored records [512] */
 	size_t record_bytes_max;  /* bytes of stored records [256 KiB] */
-	unsigned own_records_max; /* records this node republishes [16] */
+	unsigned own_records_max; /* records this node republishes
+				   * [DHT_OWN_RECORDS_DEFAULT] */
 	unsigned lookups_max;	  /* concurrent lookups [32] */
 	unsigned pending_max;	  /* outstanding requests [512] */
 	unsigned rate_per_s;	  /* unsolicited requests per second [100] */

@@ -169,14 +169,13 @@ static void find_done(void *arg, const struct dht_result *res)
 	free(dc);
 }
 
-/* A lookup the DHT would not start: every lookup slot busy (ENOSPC from
- * the DHT, not a full disk) is "busy, try again". */
+/* A lookup the DHT would not start: every lookup slot in use (ENOSPC
+ * from the DHT, not a full disk) is "busy, try again". */
 static void lookup_not_started(struct rpc_later *later, int e)
 {
 	if (e == -ENOSPC)
 		rpc_later_fail(later, NODE_ERR_BUSY, NULL,
-			       "all lookups busy (a put goes on storing "
-			       "copies after it answered); try again");
+			       "every lookup slot is in use; try again");
 	else
 		rpc_later_fail(later, node_err_from_errno(e), NULL,
 			       "lookup not started: %s", strerror(-e));
@@ -403,7 +402,14 @@ static struct rpc_result *m_dht_put(struct rpc_call *call)
 		free(dc);
 	} else if ((e = dht_put_commit(n->dht, now_ms(n), h, &rec)) < 0) {
 		/* dc is ours again: the commit failed without the callback */
-		lookup_not_started(dc->later, e);
+		if (e == -ENOSPC)
+			rpc_later_fail(dc->later, NODE_ERR_STORE_FULL, NULL,
+				       "this node republishes at most %u "
+				       "records of its own (its contact card "
+				       "and request rendezvous among them)",
+				       DHT_OWN_RECORDS_DEFAULT);
+		else
+			lookup_not_started(dc->later, e);
 		free(dc);
 	}
 	kick(n);

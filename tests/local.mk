@@ -26,7 +26,7 @@ endif
 check_PROGRAMS += tests/tools/rpctool
 tests_tools_rpctool_SOURCES = tests/tools/rpctool.c
 INTEGRATION_TESTS = tests/integration/daemon_basic.sh \
-	tests/integration/dht_net.sh tests/integration/dht_busy.sh \
+	tests/integration/dht_net.sh tests/integration/dht_limits.sh \
 	tests/integration/lan.sh \
 	tests/integration/links.sh tests/integration/chat.sh \
 	tests/integration/chat_crash.sh tests/integration/chat_private.sh \
