@@ -1069,24 +1069,25 @@ static void prepare_ctl(struct chat *c, struct peer *p)
 static int status_emit(struct chat *c, struct store_txn *t, uint64_t now,
 		       const struct peer *p, const uint8_t id[16], int status)
 {
-	const char *name = msgstore_status_name((enum msgstore_status)status);
-	size_t cl = strlen(p->cid), nl = strlen(name);
-	char js[192], *q = js;
+	char ids[33], *js;
+	struct jw w;
+	int r;
 
-	if (cl + nl + 32 + 36 >= sizeof js)
-		return -EINVAL;
-	memcpy(q, "{\"id\":\"", 7);
-	hex(q + 7, id, 16);
-	q += 7 + 32;
-	memcpy(q, "\",\"to\":\"", 8);
-	memcpy(q + 8, p->cid, cl);
-	q += 8 + cl;
-	memcpy(q, "\",\"status\":\"", 12);
-	memcpy(q + 12, name, nl);
-	q += 12 + nl;
-	memcpy(q, "\"}", 3);
-	return events_append_txn(c->cfg.events, t, &c->batch, now,
-				 "message.status", js);
+	hex(ids, id, 16);
+	jw_init(&w, EVENTS_DATA_MAX);
+	jw_lit(&w, "{\"id\":\"");
+	jw_lit(&w, ids);
+	jw_lit(&w, "\",\"to\":\"");
+	jw_lit(&w, p->cid);
+	jw_lit(&w, "\",\"status\":\"");
+	jw_lit(&w, msgstore_status_name((enum msgstore_status)status));
+	jw_lit(&w, "\"}");
+	if ((js = jw_finish(&w, &r)) == NULL)
+		return r < 0 ? r : -ENOMEM;
+	r = events_append_txn(c->cfg.events, t, &c->batch, now,
+			      "message.status", js);
+	free(js);
+	return r;
 }
 
 /* message.received: {"id","from","body","sent_at"[,"reply_to"]}, or

@@ -11,6 +11,7 @@
 
 #include "node/bytes.h"
 #include "node/events.h"
+#include "node/jsonw.h"
 
 static const char meta_last[] = "events.last";
 
@@ -132,37 +133,16 @@ static bool type_ok(const char *type)
 	return true;
 }
 
-/* Writes v in decimal at p; returns the end. */
-static char *put_u64(char *p, uint64_t v)
-{
-	char tmp[20];
-	size_t n = 0;
-
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v != 0);
-	while (n > 0)
-		*p++ = tmp[--n];
-	return p;
-}
-
-static char *put_str(char *p, const char *s, size_t n)
-{
-	memcpy(p, s, n);
-	return p + n;
-}
-
-#define LIT(p, s) put_str(p, s, sizeof s - 1)
-
 /* Formats the stored value of event seq: type NUL json, the json being
- * {"seq":N,"type":"T","at":MS,"data":DATA}.  0, -EINVAL, -E2BIG or
- * -ENOMEM; *val is malloc'd. */
+ * {"seq":N,"type":"T","at":MS,"data":DATA} (written with jsonw, no
+ * snprintf on this path).  0, -EINVAL, -E2BIG or -ENOMEM; *val is
+ * malloc'd. */
 static int format_event(uint64_t seq, uint64_t at_ms, const char *type,
 			const char *data_json, char **val, size_t *val_len)
 {
-	size_t type_len, data_len;
-	char *v, *p;
+	size_t type_len, data_len, len;
+	struct jw w;
+	int err;
 
 	if (!type_ok(type))
 		return -EINVAL;
@@ -170,23 +150,21 @@ static int format_event(uint64_t seq, uint64_t at_ms, const char *type,
 	if (data_len > EVENTS_DATA_MAX)
 		return -E2BIG;
 	type_len = strlen(type);
-	/* type NUL, the fixed text (36), two numbers (20 each), type, data */
-	v = malloc(2 * type_len + 1 + 36 + 40 + data_len + 1);
-	if (v == NULL)
-		return -ENOMEM;
-	p = put_str(v, type, type_len + 1);
-	p = LIT(p, "{\"seq\":");
-	p = put_u64(p, seq);
-	p = LIT(p, ",\"type\":\"");
-	p = put_str(p, type, type_len);
-	p = LIT(p, "\",\"at\":");
-	p = put_u64(p, at_ms);
-	p = LIT(p, ",\"data\":");
-	p = put_str(p, data_json, data_len);
-	p = LIT(p, "}");
-	*p = '\0';
-	*val = v;
-	*val_len = (size_t)(p - v);
+	jw_init(&w, type_len + 1 + data_len + 128);
+	jw_raw(&w, type, type_len + 1); /* with its NUL */
+	jw_lit(&w, "{\"seq\":");
+	jw_u64(&w, seq);
+	jw_lit(&w, ",\"type\":\"");
+	jw_raw(&w, type, type_len); /* type_ok: nothing to escape */
+	jw_lit(&w, "\",\"at\":");
+	jw_u64(&w, at_ms);
+	jw_lit(&w, ",\"data\":");
+	jw_raw(&w, data_json, data_len);
+	jw_lit(&w, "}");
+	len = w.len;
+	if ((*val = jw_finish(&w, &err)) == NULL)
+		return err < 0 ? err : -ENOMEM;
+	*val_len = len;
 	return 0;
 }
 
