@@ -665,6 +665,43 @@ static void test_timeout(void **state)
 	net_free(net);
 }
 
+/* Every lookup slot in use: the next lookup is refused with ENOSPC (the
+ * daemon answers "busy"), nothing is sent for it, and a slot freed by a
+ * finished lookup can be used again. */
+static void test_lookups_full(void **state)
+{
+	struct dht_limits lim = {.lookups_max = 2};
+	struct net *net = net_new_lim(2, &lim);
+	struct got g[3] = {{0}};
+	uint8_t target[DHT_ID_LEN];
+	unsigned before;
+
+	(void)state;
+	link_all(net);
+	memset(target, 0x5a, sizeof target);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(dht_find_node(net->n[0].d, net->now, target,
+					       0,
+					       (struct dht_lookup_cb){got_cb,
+								      &g[i]}),
+				 0);
+	before = net->nq;
+	assert_int_equal(dht_find_node(net->n[0].d, net->now, target, 0,
+				       (struct dht_lookup_cb){got_cb, &g[2]}),
+			 -ENOSPC);
+	assert_int_equal(net->nq, before);
+	assert_int_equal(g[2].calls, 0);
+	net_run(net);
+	assert_int_equal(g[0].calls, 1);
+	assert_int_equal(g[1].calls, 1);
+	assert_int_equal(dht_find_node(net->n[0].d, net->now, target, 0,
+				       (struct dht_lookup_cb){got_cb, &g[2]}),
+			 0);
+	net_run(net);
+	assert_int_equal(g[2].calls, 1);
+	net_free(net);
+}
+
 static void test_subnet_limit(void **state)
 {
 	struct net *net = net_new(1);
@@ -886,6 +923,7 @@ int main(void)
 		cmocka_unit_test(test_put_two_step),
 		cmocka_unit_test(test_hostile_packets),
 		cmocka_unit_test(test_timeout),
+		cmocka_unit_test(test_lookups_full),
 		cmocka_unit_test(test_subnet_limit),
 		cmocka_unit_test(test_rate_limit),
 		cmocka_unit_test(test_table_save_load),
