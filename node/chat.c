@@ -587,11 +587,11 @@ out:
 
 static int contact_state(struct chat *c, const uint8_t pk[CHAT_PK_LEN])
 {
-	struct msgstore_contact mc;
+	enum msgstore_contact_state st;
 
-	if (msgstore_contact_get(c->cfg.msgs, pk, &mc) < 0)
+	if (msgstore_contact_state(c->cfg.msgs, pk, &st) < 0)
 		return 0;
-	return (int)mc.state;
+	return (int)st;
 }
 
 /* The peer for pk, loading its contact state and session on first use.

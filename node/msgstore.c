@@ -887,6 +887,32 @@ int msgstore_contact_get(struct msgstore *ms,
 	return r;
 }
 
+int msgstore_contact_state(struct msgstore *ms,
+			   const uint8_t pk[static MSGSTORE_PK_LEN],
+			   enum msgstore_contact_state *state)
+{
+	struct msgstore__contact_rec rec;
+	uint8_t buf[CONTACT_REC_MAX];
+	struct store_txn *t = NULL;
+	size_t len = 0;
+	int r;
+
+	if ((r = store_txn_begin(ms->s, false, &t)) < 0)
+		return r;
+	r = store_get(t, STORE_TABLE_CONTACTS, pk, MSGSTORE_PK_LEN, buf,
+		      sizeof buf, &len);
+	store_txn_abort(t);
+	if (r == -E2BIG)
+		return -EBADMSG;
+	/* The whole record is checked as contact_load() checks it, except
+	 * the sealed name and greeting: the state is in the clear header,
+	 * outside the associated data, so opening them proves nothing
+	 * about it. */
+	if (r == 0 && (r = msgstore__contact_rec_decode(&rec, buf, len)) == 0)
+		*state = (enum msgstore_contact_state)rec.state;
+	return r;
+}
+
 int msgstore_contact_set_state(struct msgstore *ms,
 			       const uint8_t pk[static MSGSTORE_PK_LEN],
 			       enum msgstore_contact_state state,
@@ -1006,19 +1032,18 @@ int msgstore_contact_blocked(struct msgstore *ms,
 			     const uint8_t pk[static MSGSTORE_PK_LEN],
 			     bool *blocked)
 {
-	struct msgstore_contact c;
+	enum msgstore_contact_state st;
 	int r;
 
 	*blocked = true;
-	r = msgstore_contact_get(ms, pk, &c);
+	r = msgstore_contact_state(ms, pk, &st);
 	if (r == -ENOENT) {
 		*blocked = false;
 		return 0;
 	}
 	if (r < 0)
 		return r;
-	*blocked = c.state == MSGSTORE_CONTACT_BLOCKED;
-	cx_wipe(&c, sizeof c);
+	*blocked = st == MSGSTORE_CONTACT_BLOCKED;
 	return 0;
 }
 

@@ -136,6 +136,12 @@ int msgstore_contact_get(struct msgstore *ms,
 			 const uint8_t pk[static MSGSTORE_PK_LEN],
 			 struct msgstore_contact *out);
 
+/* The contact's state alone, without opening its sealed fields (the
+ * send path's check).  -ENOENT when absent. */
+int msgstore_contact_state(struct msgstore *ms,
+			   const uint8_t pk[static MSGSTORE_PK_LEN],
+			   enum msgstore_contact_state *state);
+
 /* Setters; each sets updated_ms = now_ms (set_seen only sets last_seen_ms,
  * never backwards).  -ENOENT when absent. */
 int msgstore_contact_set_state(struct msgstore *ms,

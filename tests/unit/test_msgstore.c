@@ -118,6 +118,7 @@ static void test_contacts(void **state)
 {
 	struct fixture *f = *state;
 	struct msgstore_contact c, page[3];
+	enum msgstore_contact_state cs;
 	uint8_t pk[MSGSTORE_PK_LEN], last[MSGSTORE_PK_LEN];
 	char name[80];
 	size_t n, total = 0;
@@ -144,6 +145,9 @@ static void test_contacts(void **state)
 		assert_int_equal(msgstore_contact_get(f->ms, pk, &c), 0);
 		assert_int_equal(c.state, st);
 		assert_int_equal(c.updated_ms, 2000 + st);
+		cs = 0;
+		assert_int_equal(msgstore_contact_state(f->ms, pk, &cs), 0);
+		assert_int_equal(cs, st);
 		assert_non_null(msgstore_contact_state_name(st));
 		assert_int_equal(msgstore_contact_blocked(f->ms, pk, &b), 0);
 		assert_int_equal(b, st == MSGSTORE_CONTACT_BLOCKED);
@@ -224,6 +228,7 @@ static void test_contacts(void **state)
 	/* Remove. */
 	assert_int_equal(msgstore_contact_remove(f->ms, pk), 0);
 	assert_int_equal(msgstore_contact_get(f->ms, pk, &c), -ENOENT);
+	assert_int_equal(msgstore_contact_state(f->ms, pk, &cs), -ENOENT);
 	assert_int_equal(msgstore_contact_remove(f->ms, pk), -ENOENT);
 	assert_int_equal(msgstore_contact_set_name(f->ms, pk, "a", 1), -ENOENT);
 	assert_int_equal(msgstore_contact_blocked(f->ms, pk, &b), 0);
