@@ -88,6 +88,20 @@ bool msgstore__utf8_valid(const uint8_t *s, size_t len, bool allow_nul)
 		uint32_t cp;
 		size_t n;
 
+		/* Eight ASCII bytes at a time (no high bit set; and no zero
+		 * byte unless allowed: the "has a zero byte" test of
+		 * (w - 0x01..01) & ~w & 0x80..80). */
+		if (len - i >= 8) {
+			uint64_t w;
+
+			memcpy(&w, s + i, 8);
+			if ((w & 0x8080808080808080ull) == 0 &&
+			    (allow_nul || ((w - 0x0101010101010101ull) & ~w &
+					   0x8080808080808080ull) == 0)) {
+				i += 8;
+				continue;
+			}
+		}
 		if (c < 0x80) {
 			if (c == 0 && !allow_nul)
 				return false;

@@ -1524,9 +1524,122 @@ static void test_hints(void **state)
 	check_ok(f, 2, 1);
 }
 
+/* A validator written the slow, obvious way (RFC 3629 section 4's
+ * table of well-formed byte sequences), to hold msgstore__utf8_valid's
+ * eight-bytes-at-a-time ASCII path to. */
+static bool utf8_ref(const uint8_t *s, size_t len, bool allow_nul)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		uint8_t c = s[i];
+		uint8_t lo = 0x80, hi = 0xbf;
+		size_t n;
+
+		if (c < 0x80) {
+			if (c == 0 && !allow_nul)
+				return false;
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf)
+			n = 1;
+		else if (c >= 0xe0 && c <= 0xef)
+			n = 2;
+		else if (c >= 0xf0 && c <= 0xf4)
+			n = 3;
+		else
+			return false;
+		if (c == 0xe0)
+			lo = 0xa0;
+		else if (c == 0xed)
+			hi = 0x9f;
+		else if (c == 0xf0)
+			lo = 0x90;
+		else if (c == 0xf4)
+			hi = 0x8f;
+		if (i + n >= len || s[i + 1] < lo || s[i + 1] > hi)
+			return false;
+		for (size_t k = 2; k <= n; k++)
+			if (s[i + k] < 0x80 || s[i + k] > 0xbf)
+				return false;
+		i += n + 1;
+	}
+	return true;
+}
+
+static void test_utf8(void **state)
+{
+	static const uint8_t pieces[][4] = {
+		{'a'},		    {0},		{0x7f},
+		{0xc3, 0xa9},	    {0xe2, 0x82, 0xac}, {0xf0, 0x9f, 0x98, 0x80},
+		{0x80},		    {0xc0, 0xaf},	{0xed, 0xa0, 0x80},
+		{0xf4, 0x90, 0x80}, {0xff},		{0xe2, 0x82},
+	};
+	static const uint8_t plen[] = {1, 1, 1, 2, 3, 4, 1, 2, 3, 3, 1, 2};
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+	uint8_t buf[64];
+	unsigned checked = 0, valid = 0;
+
+	(void)state;
+	/* Mostly ASCII with one odd piece at every offset, and random mixes,
+	 * over every length up to 64 (so every alignment of the 8-byte path
+	 * and its tail). */
+	for (size_t len = 0; len <= sizeof buf; len++) {
+		for (size_t at = 0; at <= len; at++) {
+			for (size_t p = 0; p < sizeof plen; p++) {
+				size_t n = 0;
+
+				memset(buf, 'x', sizeof buf);
+				if (at + plen[p] <= len)
+					memcpy(buf + at, pieces[p], plen[p]);
+				n = len;
+				for (int nul = 0; nul < 2; nul++) {
+					bool got = msgstore__utf8_valid(
+						buf, n, nul != 0);
+
+					assert_int_equal(got,
+							 utf8_ref(buf, n,
+								  nul != 0));
+					checked++;
+					valid += got;
+				}
+			}
+		}
+		for (int round = 0; round < 200; round++) {
+			size_t n = 0;
+
+			while (n < len) {
+				size_t p, k;
+
+				x ^= x << 13;
+				x ^= x >> 7;
+				x ^= x << 17;
+				p = (x >> 8) % (sizeof plen + 4);
+				if (p >= sizeof plen) /* more ASCII */
+					p = 0;
+				for (k = 0; k < plen[p] && n < len; k++)
+					buf[n++] = pieces[p][k];
+			}
+			for (int nul = 0; nul < 2; nul++) {
+				bool got = msgstore__utf8_valid(buf, len,
+								nul != 0);
+
+				assert_int_equal(got,
+						 utf8_ref(buf, len, nul != 0));
+				checked++;
+				valid += got;
+			}
+		}
+	}
+	/* Both answers were seen many times. */
+	assert_true(valid > checked / 10 && valid < checked - checked / 10);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_utf8),
 		cmocka_unit_test_setup_teardown(test_contacts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_send_outbox, setup,
 						teardown),
