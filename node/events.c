@@ -1,19 +1,142 @@
 /* Event log over store/: key = seq as 8 big-endian bytes (so LMDB's key
- * order is seq order), value = type NUL json.  The newest number is the
+ * order is seq order), value = type NUL json sealed at rest (below, and
+ * docs/PROTOCOL-store.md "EVENTS").  The newest number is the
  * log's last key, or META's "events.last" if that is higher: the single
  * appends (events_append) write it so that numbering survives a log
  * pruned empty; appends in a batch leave it (an append prunes only older
  * events than its own, so the batch's last key stays).  Appends prune in
  * the same transaction, so the log never holds more than max_keep. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypto/cx.h"
+#include "crypto/keys.h"
+#include "crypto/prim.h"
 #include "node/bytes.h"
 #include "node/events.h"
 #include "node/jsonw.h"
 
 static const char meta_last[] = "events.last";
+
+/* Sealed value: version (1) = 0x01 || nonce (24) || XChaCha20-Poly1305(
+ * events key, nonce, ad = "parley event v1" || seq (8, big-endian),
+ * pt = type NUL json).  DESIGN.md section 3: "stored message bodies
+ * encrypted with a key derived from it (crypto_kdf), so a copied database
+ * alone reveals no content"; message.received events carry bodies and
+ * contact.request events names and greetings, so every event is sealed.
+ * The seq in the associated data keeps a value from being moved to
+ * another seq.  One type is stored as it is (type NUL json): message.status
+ * says which message moved to which status, which the MESSAGES table
+ * already keeps in its clear header (docs/PROTOCOL-store.md), and it is
+ * the one event of every message sent, so sealing it would cost a sender
+ * a seal per status change for nothing.  A value written before sealing
+ * (it starts with a type's first character, never 0x01) is sealed in
+ * place by events_open unless its type is that one; any other unsealed
+ * value is refused by the reader. */
+#define SEAL_VERSION 0x01
+#define SEAL_HDR (1 + CX_XCHACHA_NONCE_LEN)
+#define SEAL_OVERHEAD (SEAL_HDR + CX_AEAD_TAG_LEN)
+#define EVENTS_CTX "eventlg1" /* cx_store_subkey context, 8 chars */
+static const char seal_ad_label[] = "parley event v1";
+#define SEAL_AD_LEN (sizeof seal_ad_label - 1 + 8)
+/* The largest plaintext format_event() makes. */
+#define PT_MAX (EVENTS_TYPE_MAX + 1 + EVENTS_DATA_MAX + 128)
+
+static const char clear_type[] = "message.status";
+
+/* Whether a value that starts with type NUL may be stored as it is. */
+static bool stored_clear(const void *val, size_t len)
+{
+	return len > sizeof clear_type &&
+	       memcmp(val, clear_type, sizeof clear_type) == 0;
+}
+
+static void seal_ad(uint8_t ad[SEAL_AD_LEN], uint64_t seq)
+{
+	memcpy(ad, seal_ad_label, sizeof seal_ad_label - 1);
+	be64_put(ad + sizeof seal_ad_label - 1, seq);
+}
+
+/* Seals pt (pt_len bytes) for seq into a fresh malloc'd *out. */
+static int seal_value(const struct events *ev, uint64_t seq,
+		      const uint8_t *pt, size_t pt_len, uint8_t **out,
+		      size_t *out_len)
+{
+	uint8_t ad[SEAL_AD_LEN], *v;
+	size_t n = SEAL_OVERHEAD + pt_len;
+	int r;
+
+	if ((v = malloc(n)) == NULL)
+		return -ENOMEM;
+	v[0] = SEAL_VERSION;
+	rng_fill(ev->rng, v + 1, CX_XCHACHA_NONCE_LEN);
+	seal_ad(ad, seq);
+	if ((r = cx_xchacha_seal(v + SEAL_HDR, n - SEAL_HDR, pt, pt_len, ad,
+				 sizeof ad, v + 1, ev->key)) < 0) {
+		free(v);
+		return r;
+	}
+	*out = v;
+	*out_len = n;
+	return 0;
+}
+
+/* Opens the value stored under seq into ev->buf: *pt and *pt_len then
+ * name type NUL json.  -EBADMSG for a value that is not a sealed event,
+ * -EKEYREJECTED for one that does not authenticate. */
+static int open_value(struct events *ev, uint64_t seq, const uint8_t *val,
+		      size_t val_len, const char **pt, size_t *pt_len)
+{
+	uint8_t ad[SEAL_AD_LEN];
+	size_t n;
+	int r;
+
+	if (stored_clear(val, val_len)) {
+		/* Unsealed, so checked: what format_event makes of a
+		 * message.status is printable ASCII (hex, base32, names,
+		 * digits) and names its own seq first. */
+		char head[40];
+		size_t hl = (size_t)snprintf(head, sizeof head, "{\"seq\":%llu,",
+					     (unsigned long long)seq);
+		const uint8_t *json = val + sizeof clear_type;
+		size_t jl = val_len - sizeof clear_type;
+
+		for (size_t i = 0; i < jl; i++)
+			if (json[i] < 0x20 || json[i] > 0x7e)
+				return -EBADMSG;
+		if (jl < hl || memcmp(json, head, hl) != 0)
+			return -EBADMSG;
+		*pt = (const char *)val;
+		*pt_len = val_len;
+		return 0;
+	}
+	if (val_len < SEAL_OVERHEAD || val[0] != SEAL_VERSION ||
+	    val_len - SEAL_OVERHEAD > PT_MAX)
+		return -EBADMSG;
+	n = val_len - SEAL_OVERHEAD;
+	if (n + 1 > ev->buf_cap) {
+		uint8_t *b = malloc(n + 1);
+
+		if (b == NULL)
+			return -ENOMEM;
+		if (ev->buf != NULL)
+			cx_wipe(ev->buf, ev->buf_cap);
+		free(ev->buf);
+		ev->buf = b;
+		ev->buf_cap = n + 1;
+	}
+	seal_ad(ad, seq);
+	if ((r = cx_xchacha_open(ev->buf, ev->buf_cap, val + SEAL_HDR,
+				 val_len - SEAL_HDR, ad, sizeof ad, val + 1,
+				 ev->key)) < 0)
+		return r == -E2BIG ? -EBADMSG : r;
+	ev->buf[n] = 0;
+	*pt = (const char *)ev->buf;
+	*pt_len = n;
+	return 0;
+}
 
 static int first_key_cb(void *ctx, const void *key, size_t key_len,
 			const void *val, size_t val_len)
@@ -67,25 +190,226 @@ static int read_bounds(struct store_txn *t, void *ctx)
 	return 0;
 }
 
-int events_open(struct events *ev, struct store *s, uint64_t max_keep)
+/* Seals, in one transaction, up to MIGRATE_BATCH values still stored as
+ * plaintext (written before events were sealed). */
+#define MIGRATE_BATCH 1024
+
+struct migrate {
+	struct events *ev;
+	uint64_t from; /* the next seq to look at */
+	uint64_t keys[MIGRATE_BATCH];
+	unsigned n;
+	bool more;
+};
+
+static int migrate_find_cb(void *ctx, const void *key, size_t key_len,
+			   const void *val, size_t val_len)
+{
+	struct migrate *m = ctx;
+
+	if (key_len != 8)
+		return -EBADMSG;
+	m->from = be64_get(key) + 1;
+	if ((val_len > 0 && ((const uint8_t *)val)[0] == SEAL_VERSION) ||
+	    stored_clear(val, val_len))
+		return 0;
+	if (m->n == MIGRATE_BATCH) {
+		m->more = true;
+		return 1;
+	}
+	m->keys[m->n++] = be64_get(key);
+	return 0;
+}
+
+static int migrate_txn(struct store_txn *t, void *ctx)
+{
+	struct migrate *m = ctx;
+	uint8_t from[8];
+	int r;
+
+	m->n = 0;
+	m->more = false;
+	be64_put(from, m->from);
+	if ((r = store_scan(t, STORE_TABLE_EVENTS, from, 8, false,
+			    migrate_find_cb, m)) < 0)
+		return r;
+	for (unsigned i = 0; i < m->n; i++) {
+		uint8_t key[8], *pt = NULL, *sealed = NULL;
+		size_t len = 0, slen = 0;
+
+		be64_put(key, m->keys[i]);
+		r = store_get_alloc(t, STORE_TABLE_EVENTS, key, 8, &pt, &len);
+		if (r == 0 && (len == 0 || memchr(pt, 0, len) == NULL))
+			r = -EBADMSG; /* neither sealed nor type NUL json */
+		if (r == 0)
+			r = seal_value(m->ev, m->keys[i], pt, len, &sealed,
+				       &slen);
+		if (r == 0)
+			r = store_put(t, STORE_TABLE_EVENTS, key, 8, sealed,
+				      slen);
+		if (pt != NULL)
+			cx_wipe(pt, len);
+		free(pt);
+		free(sealed);
+		if (r == -EBADMSG) /* left: the reader reports it */
+			r = 0;
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* ---- the newest events in memory ---- */
+
+static void mem_free_one(struct events_mem *m)
+{
+	if (m->pt != NULL)
+		cx_wipe(m->pt, m->len);
+	free(m->pt);
+	m->pt = NULL;
+}
+
+static void mem_clear(struct events *ev)
+{
+	for (unsigned i = 0; i < ev->mem_n; i++)
+		mem_free_one(&ev->mem[(ev->mem_head + i) % EVENTS_MEM_MAX]);
+	ev->mem_head = ev->mem_n = 0;
+	ev->mem_bytes = 0;
+}
+
+static void pend_clear(struct events *ev)
+{
+	for (unsigned i = 0; i < ev->pend_n; i++)
+		mem_free_one(&ev->pend[i]);
+	ev->pend_n = 0;
+}
+
+/* Keeps pt (owned from now on) as the newest event seq. */
+static void mem_add(struct events *ev, uint64_t seq, char *pt, size_t len)
+{
+	struct events_mem *m;
+
+	if (ev->mem == NULL || len > EVENTS_MEM_BYTES) {
+		cx_wipe(pt, len);
+		free(pt);
+		mem_clear(ev); /* the run would have a hole */
+		return;
+	}
+	if (ev->mem_n > 0 &&
+	    ev->mem[(ev->mem_head + ev->mem_n - 1) % EVENTS_MEM_MAX].seq + 1 !=
+		    seq)
+		mem_clear(ev);
+	while (ev->mem_n > 0 && (ev->mem_n == EVENTS_MEM_MAX ||
+				 ev->mem_bytes + len > EVENTS_MEM_BYTES)) {
+		m = &ev->mem[ev->mem_head];
+		ev->mem_bytes -= m->len;
+		mem_free_one(m);
+		ev->mem_head = (ev->mem_head + 1) % EVENTS_MEM_MAX;
+		ev->mem_n--;
+	}
+	m = &ev->mem[(ev->mem_head + ev->mem_n) % EVENTS_MEM_MAX];
+	m->seq = seq;
+	m->pt = pt;
+	m->len = len;
+	ev->mem_n++;
+	ev->mem_bytes += len;
+}
+
+/* Passes events after `after` from memory when memory holds the next
+ * one; -ENOENT when it does not (read the store). */
+static int mem_read(struct events *ev, uint64_t after, size_t max_n,
+		    events_cb cb, void *ctx)
+{
+	uint64_t oldest;
+	size_t n = 0;
+
+	if (ev->mem_n == 0)
+		return -ENOENT;
+	oldest = ev->mem[ev->mem_head].seq;
+	if (after + 1 < oldest || after + 1 >= oldest + ev->mem_n)
+		return -ENOENT;
+	for (uint64_t s = after + 1; s < oldest + ev->mem_n && n < max_n;
+	     s++) {
+		const struct events_mem *m =
+			&ev->mem[(ev->mem_head + (s - oldest)) %
+				 EVENTS_MEM_MAX];
+		size_t tl = strlen(m->pt);
+		int r;
+
+		r = cb(ctx, s, m->pt, m->pt + tl + 1, m->len - tl - 1);
+		n++;
+		if (r < 0)
+			return r;
+		if (r > 0)
+			break;
+	}
+	return (int)n;
+}
+
+int events_open(struct events *ev, struct store *s, uint64_t max_keep,
+		const struct cx_identity *id, const struct rng *rng)
 {
 	struct bounds b = {0, 0};
+	struct migrate *m;
 	int r;
 
 	memset(ev, 0, sizeof *ev);
 	ev->store = s;
+	ev->rng = rng;
 	ev->max_keep = max_keep > 0 ? max_keep : 1;
+	if (id == NULL || rng == NULL)
+		return -EINVAL;
+	if ((ev->key = cx_secret_alloc(CX_KEY_LEN)) == NULL ||
+	    (ev->mem = calloc(EVENTS_MEM_MAX, sizeof *ev->mem)) == NULL) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	if ((r = cx_store_subkey(ev->key, id, 1, EVENTS_CTX)) < 0)
+		goto fail;
 	if ((r = store_read(s, read_bounds, &b)) < 0)
-		return r;
+		goto fail;
 	ev->first_seq = b.first;
 	ev->last_seq = b.last;
-	return 0;
+	if ((m = calloc(1, sizeof *m)) == NULL) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	m->ev = ev;
+	m->from = 1;
+	do {
+		r = store_write(s, migrate_txn, m);
+	} while (r == 0 && m->more);
+	free(m);
+	if (r == 0)
+		return 0;
+fail:
+	events_close(ev);
+	return r;
+}
+
+void events_close(struct events *ev)
+{
+	if (ev->mem != NULL)
+		mem_clear(ev);
+	free(ev->mem);
+	ev->mem = NULL;
+	pend_clear(ev);
+	free(ev->pend);
+	ev->pend = NULL;
+	ev->pend_cap = 0;
+	cx_secret_free(ev->key);
+	ev->key = NULL;
+	if (ev->buf != NULL)
+		cx_wipe(ev->buf, ev->buf_cap);
+	free(ev->buf);
+	ev->buf = NULL;
+	ev->buf_cap = 0;
 }
 
 struct append {
 	struct events *ev;
 	uint64_t seq;
-	const char *val;
+	const uint8_t *val; /* sealed */
 	size_t val_len;
 	uint64_t new_first;
 	bool meta; /* write META's events.last too */
@@ -133,15 +457,18 @@ static bool type_ok(const char *type)
 	return true;
 }
 
-/* Formats the stored value of event seq: type NUL json, the json being
+/* Makes the stored value of event seq: type NUL json, the json being
  * {"seq":N,"type":"T","at":MS,"data":DATA} (written with jsonw, no
- * snprintf on this path).  0, -EINVAL, -E2BIG or -ENOMEM; *val is
- * malloc'd. */
-static int format_event(uint64_t seq, uint64_t at_ms, const char *type,
-			const char *data_json, char **val, size_t *val_len)
+ * snprintf on this path), sealed.  0, -EINVAL, -E2BIG or -ENOMEM; *val
+ * and the plaintext *pt_out are malloc'd. */
+static int format_event(const struct events *ev, uint64_t seq,
+			uint64_t at_ms, const char *type,
+			const char *data_json, uint8_t **val, size_t *val_len,
+			char **pt_out, size_t *pt_len)
 {
 	size_t type_len, data_len, len;
 	struct jw w;
+	char *pt;
 	int err;
 
 	if (!type_ok(type))
@@ -162,9 +489,26 @@ static int format_event(uint64_t seq, uint64_t at_ms, const char *type,
 	jw_raw(&w, data_json, data_len);
 	jw_lit(&w, "}");
 	len = w.len;
-	if ((*val = jw_finish(&w, &err)) == NULL)
+	if ((pt = jw_finish(&w, &err)) == NULL)
 		return err < 0 ? err : -ENOMEM;
-	*val_len = len;
+	if (stored_clear(pt, len)) {
+		*val = malloc(len);
+		err = *val != NULL ? 0 : -ENOMEM;
+		if (err == 0) {
+			memcpy(*val, pt, len);
+			*val_len = len;
+		}
+	} else {
+		err = seal_value(ev, seq, (const uint8_t *)pt, len, val,
+				 val_len);
+	}
+	if (err < 0) {
+		cx_wipe(pt, len);
+		free(pt);
+		return err;
+	}
+	*pt_out = pt;
+	*pt_len = len;
 	return 0;
 }
 
@@ -172,18 +516,24 @@ int events_append(struct events *ev, uint64_t at_ms, const char *type,
 		  const char *data_json, uint64_t *seq_out)
 {
 	struct append a = {.ev = ev, .meta = true};
-	char *val = NULL;
+	uint8_t *val = NULL;
+	char *pt = NULL;
+	size_t pt_len = 0;
 	int r;
 
 	a.seq = ev->last_seq + 1;
-	if ((r = format_event(a.seq, at_ms, type, data_json, &val,
-			      &a.val_len)) < 0)
+	if ((r = format_event(ev, a.seq, at_ms, type, data_json, &val,
+			      &a.val_len, &pt, &pt_len)) < 0)
 		return r;
 	a.val = val;
 	r = store_write(ev->store, append_txn, &a);
 	free(val);
-	if (r < 0)
+	if (r < 0) {
+		cx_wipe(pt, pt_len);
+		free(pt);
 		return r;
+	}
+	mem_add(ev, a.seq, pt, pt_len);
 	ev->last_seq = a.seq;
 	ev->first_seq = a.new_first;
 	if (seq_out != NULL)
@@ -191,8 +541,9 @@ int events_append(struct events *ev, uint64_t at_ms, const char *type,
 	return 0;
 }
 
-void events_batch_begin(const struct events *ev, struct events_batch *b)
+void events_batch_begin(struct events *ev, struct events_batch *b)
 {
+	pend_clear(ev); /* a failed or repeated transaction's */
 	b->last_seq = ev->last_seq;
 	b->first_seq = ev->first_seq;
 	b->appended = 0;
@@ -204,12 +555,23 @@ int events_append_txn(struct events *ev, struct store_txn *t,
 {
 	struct append a = {.ev = ev};
 	struct events shadow = *ev;
-	char *val = NULL;
+	uint8_t *val = NULL;
+	char *pt = NULL;
+	size_t pt_len = 0;
 	int r;
 
 	a.seq = b->last_seq + 1;
-	if ((r = format_event(a.seq, at_ms, type, data_json, &val,
-			      &a.val_len)) < 0)
+	if (ev->pend_n == ev->pend_cap) {
+		unsigned cap = ev->pend_cap ? 2 * ev->pend_cap : 64;
+		struct events_mem *np = realloc(ev->pend, cap * sizeof *np);
+
+		if (np == NULL)
+			return -ENOMEM;
+		ev->pend = np;
+		ev->pend_cap = cap;
+	}
+	if ((r = format_event(ev, a.seq, at_ms, type, data_json, &val,
+			      &a.val_len, &pt, &pt_len)) < 0)
 		return r;
 	a.val = val;
 	/* append_txn prunes from ev->first_seq: let it see the batch's. */
@@ -217,8 +579,13 @@ int events_append_txn(struct events *ev, struct store_txn *t,
 	a.ev = &shadow;
 	r = append_txn(t, &a);
 	free(val);
-	if (r < 0)
+	if (r < 0) {
+		cx_wipe(pt, pt_len);
+		free(pt);
 		return r;
+	}
+	ev->pend[ev->pend_n++] =
+		(struct events_mem){.seq = a.seq, .pt = pt, .len = pt_len};
 	b->last_seq = a.seq;
 	b->first_seq = a.new_first;
 	b->appended++;
@@ -227,6 +594,9 @@ int events_append_txn(struct events *ev, struct store_txn *t,
 
 void events_batch_commit(struct events *ev, const struct events_batch *b)
 {
+	for (unsigned i = 0; i < ev->pend_n; i++)
+		mem_add(ev, ev->pend[i].seq, ev->pend[i].pt, ev->pend[i].len);
+	ev->pend_n = 0; /* the ring owns them now */
 	if (b->appended == 0)
 		return;
 	ev->last_seq = b->last_seq;
@@ -234,27 +604,64 @@ void events_batch_commit(struct events *ev, const struct events_batch *b)
 }
 
 struct reader {
+	struct events *ev;
 	events_cb cb;
 	void *ctx;
 	size_t max_n, n;
 	int stop;
 };
 
+/* An event whose stored value does not open (or is not an event at all)
+ * is passed on as events.unreadable, so that readers learn of it and go
+ * past it instead of stopping there. */
+static int unreadable(struct reader *rd, uint64_t seq, int why)
+{
+	char json[160];
+	int n;
+
+	n = snprintf(json, sizeof json,
+		     "{\"seq\":%llu,\"type\":\"" EVENTS_UNREADABLE
+		     "\",\"at\":0,\"data\":{\"reason\":\"%s\"}}",
+		     (unsigned long long)seq,
+		     why == -EKEYREJECTED ? "does not authenticate"
+					  : "not a stored event");
+	return rd->cb(rd->ctx, seq, EVENTS_UNREADABLE, json, (size_t)n);
+}
+
 static int read_cb(void *ctx, const void *key, size_t key_len,
 		   const void *val, size_t val_len)
 {
 	struct reader *rd = ctx;
-	const char *v = val;
-	const char *nul;
+	const char *v = NULL, *nul = NULL;
+	size_t len = 0;
+	uint64_t seq;
 	int r;
 
 	if (key_len != 8)
 		return -EBADMSG;
-	nul = memchr(v, '\0', val_len);
+	seq = be64_get(key);
+	r = open_value(rd->ev, seq, val, val_len, &v, &len);
+	if (r == -ENOMEM)
+		return r;
+	if (r == 0)
+		nul = memchr(v, '\0', len);
+	if (nul != NULL && !type_ok(v)) /* v is NUL-terminated at nul */
+		nul = NULL;
+	/* compact JSON has no raw control character; a NUL or a newline
+	 * would break the line it is sent on */
+	for (const char *c = nul != NULL ? nul + 1 : v + len; c < v + len; c++)
+		if ((unsigned char)*c < 0x20) {
+			nul = NULL;
+			break;
+		}
+	if (nul != NULL && (v + len - nul < 3 || nul[1] != '{' ||
+			    v[len - 1] != '}'))
+		nul = NULL; /* not an object */
 	if (nul == NULL)
-		return -EBADMSG;
-	r = rd->cb(rd->ctx, be64_get(key), v, nul + 1,
-		   val_len - (size_t)(nul + 1 - v));
+		r = unreadable(rd, seq, r < 0 ? r : -EBADMSG);
+	else
+		r = rd->cb(rd->ctx, seq, v, nul + 1,
+			   len - (size_t)(nul + 1 - v));
 	rd->n++;
 	if (r != 0)
 		return r;
@@ -279,12 +686,14 @@ static int read_txn(struct store_txn *t, void *ctx)
 int events_read(struct events *ev, uint64_t after, size_t max_n,
 		events_cb cb, void *ctx)
 {
-	struct reader rd = {.cb = cb, .ctx = ctx, .max_n = max_n};
+	struct reader rd = {.ev = ev, .cb = cb, .ctx = ctx, .max_n = max_n};
 	struct read_args ra = {.after = after, .rd = &rd};
 	int r;
 
 	if (max_n == 0 || after >= ev->last_seq)
 		return 0;
+	if ((r = mem_read(ev, after, max_n, cb, ctx)) != -ENOENT)
+		return r;
 	r = store_read(ev->store, read_txn, &ra);
 	if (r < 0)
 		return r;

@@ -13,21 +13,58 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "crypto/keys.h"
+#include "crypto/rng.h"
 #include "store/store.h"
 
 #define EVENTS_TYPE_MAX 64	    /* bytes of a type name */
 #define EVENTS_DATA_MAX (512 * 1024) /* bytes of one event's data JSON: a
 				     * 64 KiB message body, escaped */
 
+/* The type under which events_read passes on an event whose stored
+ * value cannot be opened (data: {"reason": "..."}). */
+#define EVENTS_UNREADABLE "events.unreadable"
+
+/* The newest events stay in memory as well (plaintext, type NUL json),
+ * so that the API's readers, who are usually just behind, get them
+ * without a store read and an AEAD open each; bounded in count and
+ * bytes, always a run of consecutive seqs ending at the newest. */
+#define EVENTS_MEM_MAX 512
+#define EVENTS_MEM_BYTES (1u << 20)
+
+struct events_mem {
+	uint64_t seq;
+	char *pt; /* type NUL json, malloc'd */
+	size_t len;
+};
+
 struct events {
 	struct store *store;
+	const struct rng *rng; /* nonces */
+	uint8_t *key;	       /* the sealing key, guarded memory */
+	uint8_t *buf;	       /* the value being read, opened */
+	size_t buf_cap;
+	struct events_mem *mem; /* ring of EVENTS_MEM_MAX */
+	unsigned mem_head, mem_n; /* oldest slot, count */
+	size_t mem_bytes;
+	struct events_mem *pend; /* a batch's, until events_batch_commit */
+	unsigned pend_n, pend_cap;
 	uint64_t first_seq; /* oldest kept; last_seq + 1 when empty */
 	uint64_t last_seq;  /* newest ever written; 0 before the first */
 	uint64_t max_keep;
 };
 
-/* Reads the log's bounds from the store.  0 or negative errno. */
-int events_open(struct events *ev, struct store *s, uint64_t max_keep);
+/* Derives the sealing key from id's storage key, reads the log's bounds
+ * from the store, and seals any event still stored in plaintext (written
+ * before events were sealed).  0 or negative errno (ev is then closed).
+ * Open the message store first: its key check proves id is the key file
+ * the database was made with. */
+int events_open(struct events *ev, struct store *s, uint64_t max_keep,
+		const struct cx_identity *id, const struct rng *rng);
+
+/* Wipes the key and the read buffer; does not close the store.  Safe on
+ * a closed or failed log. */
+void events_close(struct events *ev);
 
 /* Appends an event: type is [a-z0-9._] only, data_json a JSON object
  * (the caller's encoder made it).  Durable when this returns 0; *seq_out
@@ -46,7 +83,7 @@ struct events_batch {
 	uint64_t last_seq, first_seq;
 	unsigned appended;
 };
-void events_batch_begin(const struct events *ev, struct events_batch *b);
+void events_batch_begin(struct events *ev, struct events_batch *b);
 int events_append_txn(struct events *ev, struct store_txn *t,
 		      struct events_batch *b, uint64_t at_ms, const char *type,
 		      const char *data_json);

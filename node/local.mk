@@ -60,10 +60,17 @@ tests_unit_test_msgstore_LDFLAGS = $(AM_LDFLAGS) \
 	-Wl,--wrap=malloc,--wrap=calloc,--wrap=sodium_malloc
 tests_unit_test_msgstore_LDADD = $(MSGSTORE_TEST_LIBS) $(CMOCKA_LIBS)
 check_PROGRAMS += tests/fuzz/fuzz_msgstore
-tests_fuzz_fuzz_msgstore_SOURCES = tests/fuzz/fuzz_msgstore.c $(FUZZ_DRIVER)
+tests_fuzz_fuzz_msgstore_SOURCES = tests/fuzz/fuzz_msgstore.c \
+	tests/fuzz/store_fuzz.h tests/fuzz/cx_fuzz.h $(FUZZ_DRIVER)
 tests_fuzz_fuzz_msgstore_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LINK)
 tests_fuzz_fuzz_msgstore_LDADD = $(MSGSTORE_TEST_LIBS)
 FUZZ_TESTS += tests/fuzz/fuzz_msgstore
+check_PROGRAMS += tests/fuzz/fuzz_events
+tests_fuzz_fuzz_events_SOURCES = tests/fuzz/fuzz_events.c \
+	tests/fuzz/store_fuzz.h tests/fuzz/cx_fuzz.h $(FUZZ_DRIVER)
+tests_fuzz_fuzz_events_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LINK)
+tests_fuzz_fuzz_events_LDADD = $(MSGSTORE_TEST_LIBS)
+FUZZ_TESTS += tests/fuzz/fuzz_events
 
 # Links between nodes (node/link.c): Noise XK sessions over UDP, sans-I/O.
 node_libnode_a_SOURCES += node/link.c node/link.h node/link_wire.h

@@ -899,11 +899,6 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	stage = S_STORE;
-	if ((r = events_open(&d.node.events, d.node.store,
-			     d.cfg.event_log_max)) < 0) {
-		log_error("cannot read the event log: %s", strerror(-r));
-		goto out;
-	}
 	/* The store's contents are sealed under keys derived from the key
 	 * file: a key file that is not the one the database was made with
 	 * must stop us before anything is written. */
@@ -918,6 +913,14 @@ int main(int argc, char **argv)
 	}
 	if (r < 0) {
 		log_error("cannot open the message store: %s", strerror(-r));
+		goto out;
+	}
+	/* after msgstore_open's key check: the log is sealed under a key of
+	 * the same key file (and older plaintext events are sealed now) */
+	if ((r = events_open(&d.node.events, d.node.store,
+			     d.cfg.event_log_max, &d.node.identity,
+			     d.env.rng)) < 0) {
+		log_error("cannot read the event log: %s", strerror(-r));
 		goto out;
 	}
 	/* Reserve the first block of dht.put sequence numbers now, so that
@@ -979,6 +982,7 @@ out:
 	d.node.chat = NULL;
 	api_free(d.api);
 	msgstore_close(d.node.msgs);
+	events_close(&d.node.events);
 	link_mgr_free(d.node.links);
 	dht_free(d.node.dht);
 	if (stage >= S_STORE)

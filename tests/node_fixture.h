@@ -131,8 +131,8 @@ static inline int fx_node_init(struct fx_node *fx, uint64_t seed, uint64_t max_k
 	if ((r = store_open(&fx->node.store, fx->dir,
 			    &(struct store_opts){.no_sync = true})) < 0)
 		return r;
-	if ((r = events_open(&fx->node.events, fx->node.store, max_keep)) <
-	    0)
+	if ((r = events_open(&fx->node.events, fx->node.store, max_keep,
+			     &fx->node.identity, &fx->rng)) < 0)
 		return r;
 	if ((r = api_new(&fx->api, &fx->node)) < 0)
 		return r;
@@ -160,6 +160,7 @@ static inline void fx_node_close(struct fx_node *fx)
 	char cmd[128];
 
 	api_free(fx->api);
+	events_close(&fx->node.events);
 	store_close(fx->node.store);
 	cx_identity_close(&fx->node.identity);
 	config_free(&fx->cfg);

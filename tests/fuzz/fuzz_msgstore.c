@@ -23,6 +23,7 @@
 #include "crypto/keys.h"
 #include "crypto/prim.h"
 #include "node/msgstore.h"
+#include "tests/fuzz/store_fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -182,62 +183,28 @@ static void fuzz_utf8(const uint8_t *p, size_t n)
 
 /* A store in a temporary directory, made on first use, removed at exit. */
 static struct {
-	char dir[256];
-	struct store *s;
+	struct fuzz_store fs;
 	struct msgstore *ms;
-	struct cx_identity id;
-	struct rng rng;
-	uint64_t rng_state;
 	uint8_t body_key[CX_KEY_LEN];
 	bool ready, failed;
 } env;
 
-static void env_rng_fill(void *self, uint8_t *buf, size_t len)
-{
-	uint64_t *x = self;
-
-	for (size_t i = 0; i < len; i++) {
-		*x ^= *x << 13;
-		*x ^= *x >> 7;
-		*x ^= *x << 17;
-		buf[i] = (uint8_t)*x;
-	}
-}
-
 static void env_free(void)
 {
-	char path[300];
-
 	msgstore_close(env.ms);
-	store_close(env.s);
-	cx_identity_close(&env.id);
-	snprintf(path, sizeof path, "%s/data.mdb", env.dir);
-	unlink(path);
-	snprintf(path, sizeof path, "%s/lock.mdb", env.dir);
-	unlink(path);
-	rmdir(env.dir);
+	fuzz_store_close(&env.fs);
 }
 
 static bool env_init(void)
 {
-	struct store_opts o = {.no_sync = true};
-	const char *tmp = getenv("TMPDIR");
-
 	if (env.ready || env.failed)
 		return env.ready;
 	env.failed = true;
-	snprintf(env.dir, sizeof env.dir, "%s/parley-fuzz-XXXXXX",
-		 tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
-	if (cx_init() < 0 || mkdtemp(env.dir) == NULL)
+	if (fuzz_store_open(&env.fs, 0x1234567) < 0)
 		return false;
-	env.rng_state = 0x1234567;
-	env.rng.fill = env_rng_fill;
-	env.rng.self = &env.rng_state;
-	if (cx_identity_generate(&env.id, &env.rng, 1) < 0)
-		return false;
-	if (store_open(&env.s, env.dir, &o) < 0 ||
-	    msgstore_open(&env.ms, env.s, &env.id, &env.rng) < 0 ||
-	    cx_store_subkey(env.body_key, &env.id, 1, "msgbody1") < 0) {
+	if (msgstore_open(&env.ms, env.fs.s, &env.fs.id, &env.fs.rng.rng) <
+		    0 ||
+	    cx_store_subkey(env.body_key, &env.fs.id, 1, "msgbody1") < 0) {
 		env_free();
 		return false;
 	}
@@ -324,7 +291,7 @@ static void fuzz_sealed(const uint8_t *p, size_t n)
 		goto out; /* too long for a record: nothing to test */
 	sp.rec = rec;
 	sp.len = len;
-	if (store_write(env.s, sealed_put_txn, &sp) != 0)
+	if (store_write(env.fs.s, sealed_put_txn, &sp) != 0)
 		abort();
 	rc = msgstore_list(env.ms, peer, NULL, 1, &m, &got);
 	if (rc == 0) {

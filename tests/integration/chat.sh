@@ -203,4 +203,20 @@ check "... and a sees its message read" until_true wread
 stop a
 stop b
 stop c
+
+# --- at rest: neither the history nor the event log shows what was said
+# (DESIGN.md 3; the events are sealed too, PROTOCOL-store.md EVENTS) ---
+plain() { # dir text: the text appears in the database files
+	cat "$T/$1"/db/*.mdb | grep -a -q -F "$2"
+}
+for who in a b; do
+	for text in "no receipt please" "while you were away" "hi, it's alice" \
+		"hi alice"; do
+		check "$who's database does not show \"$text\"" \
+			eval "! plain $who \"$text\""
+	done
+done
+# the search does find what is stored as it is: message.status events
+check "a's database shows its message.status events (stored clear)" \
+	plain a '"type":"message.status"'
 done_testing

@@ -139,8 +139,10 @@ static void node_open(struct snode *s)
 	struct chat_config cc;
 
 	assert_int_equal(store_open(&s->store, s->dir, &so), 0);
-	assert_int_equal(events_open(&s->ev, s->store, 1000000), 0);
 	assert_int_equal(msgstore_open(&s->ms, s->store, &s->id, &s->rng.rng), 0);
+	assert_int_equal(events_open(&s->ev, s->store, 1000000, &s->id,
+				     &s->rng.rng),
+			 0);
 	memset(&dc, 0, sizeof dc);
 	dc.node_pk = s->id.node_pk;
 	dc.node_sk = s->id.node_sk;
@@ -174,6 +176,7 @@ static void node_crash(struct snode *s)
 	link_mgr_free(s->links);
 	dht_free(s->dht);
 	msgstore_close(s->ms);
+	events_close(&s->ev);
 	store_close(s->store);
 	s->chat = NULL;
 	s->links = NULL;

@@ -5,8 +5,12 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <cmocka.h>
 #include <jansson.h>
@@ -447,8 +451,9 @@ static void events_survive_reopen(void **state)
 	for (int i = 0; i < 3; i++)
 		set_name(e, i);
 	last = e->fx.node.events.last_seq;
+	events_close(&e->fx.node.events);
 	assert_int_equal(events_open(&e->fx.node.events, e->fx.node.store,
-				     1000),
+				     1000, &e->fx.node.identity, &e->fx.rng),
 			 0);
 	assert_int_equal(e->fx.node.events.last_seq, last);
 	set_name(e, 9);
@@ -499,7 +504,10 @@ static void events_batch_reopen(void **state)
 	assert_int_equal(store_write(e->fx.node.store, batch_fn, &bc), 0);
 	events_batch_commit(ev, &bc.b);
 	last = ev->last_seq;
-	assert_int_equal(events_open(ev, e->fx.node.store, 5), 0);
+	events_close(ev);
+	assert_int_equal(events_open(ev, e->fx.node.store, 5,
+				     &e->fx.node.identity, &e->fx.rng),
+			 0);
 	assert_int_equal(ev->last_seq, last);
 	assert_int_equal(ev->first_seq, last - 4);
 	assert_int_equal(events_read(ev, last - 1, 1, first_event, got), 1);
@@ -510,6 +518,321 @@ static void events_batch_reopen(void **state)
 	assert_string_equal(got, want);
 	set_name(e, 9);
 	assert_int_equal(ev->last_seq, last + 1);
+}
+
+/* Events are sealed at rest (DESIGN.md 3: a copied database reveals no
+ * content): the stored value holds none of the event's text, a changed
+ * byte or a value moved to another seq is passed on as events.unreadable
+ * (and the reader goes past it), and a value stored in plaintext by an
+ * earlier version is sealed when the log is opened and reads as before. */
+struct raw_ev {
+	uint64_t seq;
+	uint8_t *val;
+	size_t len;
+};
+
+static int raw_get(struct store_txn *t, void *ctx)
+{
+	struct raw_ev *re = ctx;
+	uint8_t k[8];
+
+	for (int i = 0; i < 8; i++)
+		k[i] = (uint8_t)(re->seq >> (56 - 8 * i));
+	free(re->val);
+	re->val = NULL;
+	return store_get_alloc(t, STORE_TABLE_EVENTS, k, 8, &re->val,
+			       &re->len);
+}
+
+static int raw_put(struct store_txn *t, void *ctx)
+{
+	struct raw_ev *re = ctx;
+	uint8_t k[8];
+
+	for (int i = 0; i < 8; i++)
+		k[i] = (uint8_t)(re->seq >> (56 - 8 * i));
+	return store_put(t, STORE_TABLE_EVENTS, k, 8, re->val, re->len);
+}
+
+struct seen {
+	int n;
+	uint64_t seq[8];
+	char text[8][200];
+};
+
+static int collect(void *ctx, uint64_t seq, const char *type,
+		   const char *json, size_t json_len)
+{
+	struct seen *sn = ctx;
+
+	if (sn->n < 8) {
+		sn->seq[sn->n] = seq;
+		snprintf(sn->text[sn->n], sizeof sn->text[0], "%s %.*s", type,
+			 (int)json_len, json);
+		sn->n++;
+	}
+	return 0;
+}
+
+static bool has_bytes(const uint8_t *h, size_t hl, const char *needle)
+{
+	size_t nl = strlen(needle);
+
+	for (size_t i = 0; i + nl <= hl; i++)
+		if (memcmp(h + i, needle, nl) == 0)
+			return true;
+	return false;
+}
+
+static void events_sealed_at_rest(void **state)
+{
+	struct env *e = *state;
+	struct events *ev = &e->fx.node.events;
+	struct store *st = e->fx.node.store;
+	struct raw_ev re = {0}, moved = {0};
+	struct seen sn = {0};
+	uint64_t s1, s2, s3;
+	const char *legacy = "test.legacy\0{\"seq\":0,\"type\":\"test.legacy\","
+			     "\"at\":5,\"data\":{\"old\":\"plain words\"}}";
+	size_t legacy_len = 12 + strlen(legacy + 12);
+
+	assert_int_equal(events_append(ev, 7, "test.secret",
+				       "{\"body\":\"meet at the old mill\"}",
+				       &s1),
+			 0);
+	assert_int_equal(events_append(ev, 8, "test.secret",
+				       "{\"body\":\"second\"}", &s2),
+			 0);
+	assert_int_equal(events_append(ev, 9, "test.secret",
+				       "{\"body\":\"third\"}", &s3),
+			 0);
+	re.seq = s1;
+	assert_int_equal(store_read(st, raw_get, &re), 0);
+	assert_int_equal(re.val[0], 0x01);
+	assert_false(has_bytes(re.val, re.len, "old mill"));
+	assert_false(has_bytes(re.val, re.len, "test.secret"));
+	/* from memory (just written), then from the store (reopened): the
+	 * same events */
+	assert_int_equal(events_read(ev, s1 - 1, 3, collect, &sn), 3);
+	assert_true(strstr(sn.text[0], "meet at the old mill") != NULL);
+	events_close(ev);
+	assert_int_equal(events_open(ev, st, 1000, &e->fx.node.identity,
+				     &e->fx.rng),
+			 0);
+	assert_int_equal(ev->mem_n, 0);
+	{
+		struct seen again = {0};
+
+		assert_int_equal(events_read(ev, s1 - 1, 3, collect, &again),
+				 3);
+		assert_memory_equal(&again, &sn, sizeof sn);
+	}
+
+	/* one changed byte in s1; s1's value moved onto s2 */
+	moved.seq = s2;
+	moved.val = malloc(re.len);
+	assert_non_null(moved.val);
+	memcpy(moved.val, re.val, re.len);
+	moved.len = re.len;
+	re.val[re.len - 20] ^= 0x01;
+	assert_int_equal(store_write(st, raw_put, &re), 0);
+	assert_int_equal(store_write(st, raw_put, &moved), 0);
+	events_close(ev); /* changed on disk while the daemon was down */
+	assert_int_equal(events_open(ev, st, 1000, &e->fx.node.identity,
+				     &e->fx.rng),
+			 0);
+	memset(&sn, 0, sizeof sn);
+	assert_int_equal(events_read(ev, s1 - 1, 3, collect, &sn), 3);
+	assert_int_equal(sn.seq[0], s1);
+	assert_true(strstr(sn.text[0], "events.unreadable") == sn.text[0]);
+	assert_true(strstr(sn.text[0], "does not authenticate") != NULL);
+	assert_int_equal(sn.seq[1], s2);
+	assert_true(strstr(sn.text[1], "events.unreadable") == sn.text[1]);
+	assert_int_equal(sn.seq[2], s3); /* and on past them */
+	assert_true(strstr(sn.text[2], "\"third\"") != NULL);
+
+	/* an event an earlier version stored as it was */
+	free(re.val);
+	re.seq = s3 + 1;
+	re.val = malloc(legacy_len);
+	assert_non_null(re.val);
+	memcpy(re.val, legacy, legacy_len);
+	re.len = legacy_len;
+	assert_int_equal(store_write(st, raw_put, &re), 0);
+	events_close(ev);
+	assert_int_equal(events_open(ev, st, 1000, &e->fx.node.identity,
+				     &e->fx.rng),
+			 0);
+	assert_int_equal(ev->last_seq, s3 + 1);
+	assert_int_equal(store_read(st, raw_get, &re), 0);
+	assert_int_equal(re.val[0], 0x01);
+	assert_false(has_bytes(re.val, re.len, "plain words"));
+	memset(&sn, 0, sizeof sn);
+	assert_int_equal(events_read(ev, s3, 1, collect, &sn), 1);
+	assert_true(strstr(sn.text[0], "test.legacy {") == sn.text[0]);
+	assert_true(strstr(sn.text[0], "plain words") != NULL);
+
+	/* an unsealed value of a sealed type, put there after the open */
+	free(re.val);
+	re.seq = s3;
+	re.val = (uint8_t *)strdup("test.fake");
+	assert_non_null(re.val);
+	re.len = 10;
+	assert_int_equal(store_write(st, raw_put, &re), 0);
+	memset(&sn, 0, sizeof sn);
+	assert_int_equal(events_read(ev, s3 - 1, 1, collect, &sn), 1);
+	assert_true(strstr(sn.text[0], "events.unreadable") == sn.text[0]);
+	assert_true(strstr(sn.text[0], "not a stored event") != NULL);
+
+	/* message.status is kept as it is (what it says is in the clear
+	 * header of the message record anyway) */
+	assert_int_equal(events_append(ev, 10, "message.status",
+				       "{\"status\":\"sent\"}", &re.seq),
+			 0);
+	free(re.val);
+	re.val = NULL;
+	assert_int_equal(store_read(st, raw_get, &re), 0);
+	assert_true(re.len > 15 && memcmp(re.val, "message.status", 15) == 0);
+	events_close(ev);
+	assert_int_equal(events_open(ev, st, 1000, &e->fx.node.identity,
+				     &e->fx.rng),
+			 0);
+	memset(&sn, 0, sizeof sn);
+	assert_int_equal(events_read(ev, re.seq - 1, 1, collect, &sn), 1);
+	assert_true(strstr(sn.text[0], "message.status {") == sn.text[0]);
+	assert_true(strstr(sn.text[0], "\"sent\"") != NULL);
+	free(re.val);
+	free(moved.val);
+}
+
+/* The newest events are served from memory; whatever mix of memory and
+ * store a read takes, it passes exactly what a reopened log (store only)
+ * passes: after single appends, batches, a batch whose transaction was
+ * rolled back, big events that push the byte bound, and past the count
+ * bound. */
+struct fail_batch {
+	struct events *ev;
+	struct events_batch b;
+	int n;
+	bool fail;
+};
+
+static int fail_batch_fn(struct store_txn *t, void *arg)
+{
+	struct fail_batch *fb = arg;
+	int r = 0;
+
+	events_batch_begin(fb->ev, &fb->b);
+	for (int i = 0; i < fb->n && r == 0; i++)
+		r = events_append_txn(fb->ev, t, &fb->b, 42, "test.batch",
+				      fb->fail ? "{\"rolled\":\"back\"}"
+					       : "{\"kept\":1}");
+	return r == 0 && fb->fail ? -EIO : r;
+}
+
+struct dump {
+	char *buf;
+	size_t len, cap;
+};
+
+static int dump_cb(void *ctx, uint64_t seq, const char *type,
+		   const char *json, size_t json_len)
+{
+	struct dump *d = ctx;
+	size_t need = 32 + strlen(type) + json_len;
+
+	if (d->len + need > d->cap) {
+		d->cap = (d->len + need) * 2;
+		d->buf = realloc(d->buf, d->cap);
+		assert_non_null(d->buf);
+	}
+	d->len += (size_t)snprintf(d->buf + d->len, d->cap - d->len,
+				   "%llu %s ", (unsigned long long)seq, type);
+	memcpy(d->buf + d->len, json, json_len);
+	d->len += json_len;
+	d->buf[d->len++] = '\n';
+	return 0;
+}
+
+static void read_all(struct events *ev, uint64_t after, size_t step,
+		     struct dump *d)
+{
+	int n;
+
+	d->len = 0;
+	while ((n = events_read(ev, after, step, dump_cb, d)) > 0)
+		after += (uint64_t)n;
+	assert_int_equal(n, 0);
+}
+
+static void events_memory_matches_store(void **state)
+{
+	struct env *e = *state;
+	struct events *ev = &e->fx.node.events;
+	struct store *st = e->fx.node.store;
+	struct fail_batch fb = {.ev = ev};
+	struct dump live = {0}, disk = {0};
+	static char big[300 * 1024];
+	uint64_t first;
+
+	events_close(ev);
+	assert_int_equal(events_open(ev, st, 2000, &e->fx.node.identity,
+				     &e->fx.rng),
+			 0);
+	first = ev->last_seq;
+	memcpy(big, "{\"b\":\"", 6);
+	memset(big + 6, 'x', sizeof big - 9);
+	memcpy(big + sizeof big - 3, "\"}", 3);
+	for (int round = 0; round < 6; round++) {
+		for (int i = 0; i < 100; i++)
+			assert_int_equal(events_append(ev, 1, "test.one",
+						       "{\"i\":2}", NULL),
+					 0);
+		fb.n = 50;
+		fb.fail = true;
+		assert_int_equal(store_write(st, fail_batch_fn, &fb), -EIO);
+		fb.fail = false;
+		assert_int_equal(store_write(st, fail_batch_fn, &fb), 0);
+		events_batch_commit(ev, &fb.b);
+		if (round == 0) /* one run: the rolled-back batch left none */
+			assert_int_equal(ev->mem_n, 150);
+		if (round % 2 == 1) /* over the byte bound */
+			assert_int_equal(events_append(ev, 3, "test.big", big,
+						       NULL),
+					 0);
+	}
+	assert_true(ev->last_seq - first > EVENTS_MEM_MAX);
+	assert_true(ev->mem_n > 0 && ev->mem_n <= EVENTS_MEM_MAX);
+	assert_true(ev->mem_bytes <= EVENTS_MEM_BYTES);
+	for (size_t step = 1; step <= 700; step = step * 3 + 2) {
+		uint64_t from[] = {first, ev->last_seq - 600,
+				   ev->mem[ev->mem_head].seq - 1,
+				   ev->mem[ev->mem_head].seq + 7,
+				   ev->last_seq - 1};
+
+		for (size_t k = 0; k < sizeof from / sizeof from[0]; k++) {
+			read_all(ev, from[k], step, &live);
+			events_close(ev);
+			assert_int_equal(events_open(ev, st, 2000,
+						     &e->fx.node.identity,
+						     &e->fx.rng),
+					 0);
+			read_all(ev, from[k], step, &disk);
+			assert_int_equal(live.len, disk.len);
+			assert_memory_equal(live.buf, disk.buf, live.len);
+			assert_true(live.len > 0);
+			assert_null(strstr(live.buf, "rolled"));
+			/* refill memory as the live daemon had it */
+			for (int i = 0; i < 3; i++)
+				assert_int_equal(events_append(ev, 1,
+							       "test.one",
+							       "{\"i\":3}",
+							       NULL),
+						 0);
+		}
+	}
+	free(live.buf);
+	free(disk.buf);
 }
 
 /* --- own record sequence numbers (node/ownseq.c) --- */
@@ -601,6 +924,10 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(events_overflow,
 						setup_small_log, teardown),
+		cmocka_unit_test_setup_teardown(events_sealed_at_rest, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(events_memory_matches_store,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(events_batch_reopen,
 						setup_small_log, teardown),
 		cmocka_unit_test_setup_teardown(events_survive_reopen, setup,
