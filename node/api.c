@@ -28,6 +28,7 @@
 #include "node/err.h"
 #include "node/jsonr.h"
 #include "node/log.h"
+#include "node/msgstore.h"
 #include "node/rpc.h"
 
 /* Scratch for one line's strings: a line of len bytes holds at most len
@@ -493,54 +494,26 @@ static struct rpc_result *m_identity_get(struct rpc_call *call)
 				"sealed", n->identity_sealed));
 }
 
-static const char profile_key[] = "profile.name";
-
-struct profile_io {
-	char name[NODE_PROFILE_NAME_MAX + 1];
-	size_t len;
-};
-
-static int profile_read(struct store_txn *t, void *ctx)
-{
-	struct profile_io *p = ctx;
-	int r = store_get(t, STORE_TABLE_META, profile_key,
-			  sizeof profile_key - 1, p->name,
-			  NODE_PROFILE_NAME_MAX, &p->len);
-
-	if (r == -ENOENT) {
-		p->len = 0;
-		return 0;
-	}
-	return r;
-}
-
-static int profile_write(struct store_txn *t, void *ctx)
-{
-	struct profile_io *p = ctx;
-
-	return store_put(t, STORE_TABLE_META, profile_key,
-			 sizeof profile_key - 1, p->name, p->len);
-}
-
 static struct rpc_result *m_profile_get(struct rpc_call *call)
 {
 	struct node *n = call->client->api->node;
-	struct profile_io p;
+	char name[MSGSTORE_NAME_MAX + 1];
 	struct rpc_result *r;
 	int e;
 
 	if ((r = rpc_params_only(call, no_params)) != NULL)
 		return r;
-	if ((e = store_read(n->store, profile_read, &p)) < 0)
-		return rpc_fail(call, node_err_from_errno(e), NULL, NULL);
-	return rpc_ok(call, json_pack("{s:s%}", "name", p.name, p.len));
+	if ((e = msgstore_profile_get(n->msgs, name)) < 0)
+		return rpc_fail(call, node_err_from_errno(e), NULL,
+				"the stored profile does not open: %s",
+				strerror(-e));
+	return rpc_ok(call, json_pack("{s:s}", "name", name));
 }
 
 static struct rpc_result *m_profile_set(struct rpc_call *call)
 {
 	static const char *const allowed[] = {"name", NULL};
 	struct node *n = call->client->api->node;
-	struct profile_io p;
 	struct rpc_result *r;
 	const char *name;
 	json_t *ev;
@@ -552,9 +525,7 @@ static struct rpc_result *m_profile_set(struct rpc_call *call)
 	if ((r = rpc_param_string(call, "name", true, NODE_PROFILE_NAME_MAX,
 			      &name)) != NULL)
 		return r;
-	p.len = strlen(name);
-	memcpy(p.name, name, p.len);
-	if ((e = store_write(n->store, profile_write, &p)) < 0)
+	if ((e = msgstore_profile_set(n->msgs, name)) < 0)
 		return rpc_fail(call, node_err_from_errno(e), NULL, NULL);
 	ev = json_pack("{s:s}", "name", name);
 	ev_s = ev != NULL ? json_dumps(ev, JSON_COMPACT) : NULL;

@@ -843,20 +843,6 @@ static int seal_env(struct chat *c, struct peer *p, const struct cw_env *e,
 	return 0;
 }
 
-static int profile_name(struct store_txn *t, void *ctx)
-{
-	char *name = ctx;
-	size_t len = 0;
-	int r = store_get(t, STORE_TABLE_META, "profile.name", 12, name,
-			  MSGSTORE_NAME_MAX, &len);
-
-	if (r == -ENOENT)
-		len = 0;
-	else if (r < 0)
-		return r;
-	name[len] = '\0';
-	return 0;
-}
 
 /* Builds the request (initiator) or the acceptance (responder). */
 static int make_ctl(struct chat *c, struct peer *p, bool request)
@@ -868,8 +854,7 @@ static int make_ctl(struct chat *c, struct peer *p, bool request)
 	size_t blen;
 	int r;
 
-	if (store_read(c->cfg.store, profile_name, name) < 0 ||
-	    !msgstore__utf8_valid((const uint8_t *)name, strlen(name), false))
+	if (msgstore_profile_get(c->cfg.msgs, name) < 0)
 		name[0] = '\0';
 	if (request) {
 		if ((r = msgstore_contact_get(c->cfg.msgs, p->pk, &mc)) < 0)

@@ -530,6 +530,132 @@ static int keycheck_make(struct msgstore *ms, uint8_t out[KEYCHECK_LEN])
 			       sizeof ad_keycheck - 1, out + 1, ms->body_key);
 }
 
+/* ---- Own profile (META "profile.name") ---- */
+
+static const char meta_profile[] = "profile.name";
+static const char ad_profile[] = "parley profile v1";
+#define PROFILE_REC_MAX (1 + MSGSTORE_NONCE_LEN + MSGSTORE_NAME_MAX + \
+			 MSGSTORE_TAG_LEN)
+
+/* Seals name (len bytes) and writes it. */
+static int profile_put(struct msgstore *ms, struct store_txn *t,
+		       const char *name, size_t len)
+{
+	uint8_t buf[PROFILE_REC_MAX];
+	int r;
+
+	buf[0] = MSGSTORE_REC_VERSION;
+	rng_fill(ms->rng, buf + 1, MSGSTORE_NONCE_LEN);
+	if ((r = cx_xchacha_seal(buf + 1 + MSGSTORE_NONCE_LEN,
+				 len + MSGSTORE_TAG_LEN, (const uint8_t *)name,
+				 len, (const uint8_t *)ad_profile,
+				 sizeof ad_profile - 1, buf + 1,
+				 ms->contact_key)) < 0)
+		return r;
+	return store_put(t, STORE_TABLE_META, meta_profile,
+			 sizeof meta_profile - 1, buf,
+			 1 + MSGSTORE_NONCE_LEN + len + MSGSTORE_TAG_LEN);
+}
+
+int msgstore_profile_get_txn(struct msgstore *ms, struct store_txn *t,
+			     char name[static MSGSTORE_NAME_MAX + 1])
+{
+	uint8_t buf[PROFILE_REC_MAX];
+	size_t len = 0, n;
+	int r;
+
+	name[0] = '\0';
+	r = store_get(t, STORE_TABLE_META, meta_profile,
+		      sizeof meta_profile - 1, buf, sizeof buf, &len);
+	if (r == -ENOENT)
+		return 0;
+	if (r == -E2BIG)
+		return -EBADMSG;
+	if (r < 0)
+		return r;
+	if (len < 1 + MSGSTORE_NONCE_LEN + MSGSTORE_TAG_LEN ||
+	    buf[0] != MSGSTORE_REC_VERSION)
+		return -EBADMSG;
+	n = len - 1 - MSGSTORE_NONCE_LEN - MSGSTORE_TAG_LEN;
+	r = cx_xchacha_open((uint8_t *)name, MSGSTORE_NAME_MAX,
+			    buf + 1 + MSGSTORE_NONCE_LEN,
+			    len - 1 - MSGSTORE_NONCE_LEN,
+			    (const uint8_t *)ad_profile, sizeof ad_profile - 1,
+			    buf + 1, ms->contact_key);
+	if (r == 0 && !msgstore__utf8_valid((const uint8_t *)name, n, false))
+		r = -EBADMSG;
+	if (r < 0) {
+		cx_wipe(name, MSGSTORE_NAME_MAX + 1);
+		name[0] = '\0';
+		return r == -E2BIG ? -EBADMSG : r;
+	}
+	name[n] = '\0';
+	return 0;
+}
+
+struct profile_ctx {
+	struct msgstore *ms;
+	char *name;
+	size_t len;
+};
+
+static int profile_get_txn(struct store_txn *t, void *ctx)
+{
+	struct profile_ctx *pc = ctx;
+
+	return msgstore_profile_get_txn(pc->ms, t, pc->name);
+}
+
+int msgstore_profile_get(struct msgstore *ms,
+			 char name[static MSGSTORE_NAME_MAX + 1])
+{
+	struct profile_ctx pc = {ms, name, 0};
+
+	return store_read(ms->s, profile_get_txn, &pc);
+}
+
+static int profile_set_txn(struct store_txn *t, void *ctx)
+{
+	struct profile_ctx *pc = ctx;
+
+	return profile_put(pc->ms, t, pc->name, pc->len);
+}
+
+int msgstore_profile_set(struct msgstore *ms, const char *name)
+{
+	struct profile_ctx pc = {ms, (char *)name, 0};
+	int r;
+
+	if ((r = check_str(name, MSGSTORE_NAME_MAX, &pc.len)) < 0)
+		return r;
+	return store_write(ms->s, profile_set_txn, &pc);
+}
+
+/* A name stored before profiles were sealed (plain UTF-8, which never
+ * starts with the version byte 0x01) is sealed in place. */
+static int profile_migrate(struct msgstore *ms, struct store_txn *t)
+{
+	char buf[MSGSTORE_NAME_MAX + 1];
+	size_t len = 0;
+	int r;
+
+	r = store_get(t, STORE_TABLE_META, meta_profile,
+		      sizeof meta_profile - 1, buf, sizeof buf, &len);
+	if (r == -ENOENT || (r == 0 && len > 0 &&
+			     (uint8_t)buf[0] == MSGSTORE_REC_VERSION))
+		return 0;
+	if (r == -E2BIG) /* longer than any name: a sealed one */
+		return 0;
+	if (r < 0)
+		return r;
+	if (len > MSGSTORE_NAME_MAX ||
+	    !msgstore__utf8_valid((const uint8_t *)buf, len, false))
+		return -EBADMSG;
+	r = profile_put(ms, t, buf, len);
+	cx_wipe(buf, sizeof buf);
+	return r;
+}
+
 /* First use writes the schema version and a key check value (an empty
  * plaintext sealed under the body key); later opens verify it, so a wrong
  * storage key is reported at once and clearly, not as corrupt records. */
@@ -568,9 +694,12 @@ static int open_txn(struct store_txn *t, void *ctx)
 		return -EBADMSG;
 	if (r < 0)
 		return r;
-	return cx_xchacha_open(empty, 0, buf + 1 + MSGSTORE_NONCE_LEN,
-			       MSGSTORE_TAG_LEN, (const uint8_t *)ad_keycheck,
-			       sizeof ad_keycheck - 1, buf + 1, ms->body_key);
+	if ((r = cx_xchacha_open(empty, 0, buf + 1 + MSGSTORE_NONCE_LEN,
+				 MSGSTORE_TAG_LEN, (const uint8_t *)ad_keycheck,
+				 sizeof ad_keycheck - 1, buf + 1,
+				 ms->body_key)) < 0)
+		return r;
+	return profile_migrate(ms, t);
 }
 
 int msgstore_open(struct msgstore **out, struct store *s,

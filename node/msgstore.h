@@ -136,6 +136,17 @@ int msgstore_contact_get(struct msgstore *ms,
 			 const uint8_t pk[static MSGSTORE_PK_LEN],
 			 struct msgstore_contact *out);
 
+/* The user's own display name (profile.set / profile.get), sealed under
+ * the contact key in META "profile.name"; "" when never set.  set takes
+ * UTF-8 without NUL, at most MSGSTORE_NAME_MAX bytes (-EINVAL otherwise);
+ * get answers -EBADMSG or -EKEYREJECTED for a stored value that does not
+ * open.  get_txn reads inside the caller's transaction. */
+int msgstore_profile_set(struct msgstore *ms, const char *name);
+int msgstore_profile_get(struct msgstore *ms,
+			 char name[static MSGSTORE_NAME_MAX + 1]);
+int msgstore_profile_get_txn(struct msgstore *ms, struct store_txn *t,
+			     char name[static MSGSTORE_NAME_MAX + 1]);
+
 /* The contact's state alone, without opening its sealed fields (the
  * send path's check).  -ENOENT when absent. */
 int msgstore_contact_state(struct msgstore *ms,

@@ -14,6 +14,7 @@
 #include "crypto/cx.h"
 #include "crypto/keys.h"
 #include "node/api.h"
+#include "node/msgstore.h"
 #include "node/node.h"
 #include "store/store.h"
 
@@ -131,6 +132,9 @@ static inline int fx_node_init(struct fx_node *fx, uint64_t seed, uint64_t max_k
 	if ((r = store_open(&fx->node.store, fx->dir,
 			    &(struct store_opts){.no_sync = true})) < 0)
 		return r;
+	if ((r = msgstore_open(&fx->node.msgs, fx->node.store,
+			       &fx->node.identity, &fx->rng)) < 0)
+		return r;
 	if ((r = events_open(&fx->node.events, fx->node.store, max_keep,
 			     &fx->node.identity, &fx->rng)) < 0)
 		return r;
@@ -161,6 +165,8 @@ static inline void fx_node_close(struct fx_node *fx)
 
 	api_free(fx->api);
 	events_close(&fx->node.events);
+	msgstore_close(fx->node.msgs);
+	fx->node.msgs = NULL;
 	store_close(fx->node.store);
 	cx_identity_close(&fx->node.identity);
 	config_free(&fx->cfg);

@@ -200,6 +200,8 @@ check "a starts again" start a --listen "127.0.0.1:$base"
 wread() { rpc a messages.list "{\"with\":\"$idb\",\"limit\":1}" | grep -q '"status":"read"'; }
 check "... and a sees its message read" until_true wread
 
+out=$(rpc a profile.set '{"name":"Ada Quimby"}')
+check "a renames itself" has "$out" '"Ada Quimby"'
 stop a
 stop b
 stop c
@@ -211,7 +213,7 @@ plain() { # dir text: the text appears in the database files
 }
 for who in a b; do
 	for text in "no receipt please" "while you were away" "hi, it's alice" \
-		"hi alice"; do
+		"hi alice" "Ada Quimby"; do
 		check "$who's database does not show \"$text\"" \
 			eval "! plain $who \"$text\""
 	done

@@ -1636,10 +1636,83 @@ static void test_utf8(void **state)
 	assert_true(valid > checked / 10 && valid < checked - checked / 10);
 }
 
+/* The user's own name is sealed like contacts' names: set and get, the
+ * stored bytes hold no trace of it, a changed byte is refused, bad names
+ * are refused, and a name stored in the clear by an earlier version is
+ * sealed when the store is opened and reads as before. */
+struct meta_io {
+	uint8_t buf[256];
+	size_t len;
+};
+
+static int meta_profile_get(struct store_txn *t, void *ctx)
+{
+	struct meta_io *m = ctx;
+
+	return store_get(t, STORE_TABLE_META, "profile.name", 12, m->buf,
+			 sizeof m->buf, &m->len);
+}
+
+static int meta_profile_put(struct store_txn *t, void *ctx)
+{
+	struct meta_io *m = ctx;
+
+	return store_put(t, STORE_TABLE_META, "profile.name", 12, m->buf,
+			 m->len);
+}
+
+static void test_profile(void **state)
+{
+	struct fixture *f = *state;
+	char name[MSGSTORE_NAME_MAX + 1], big[MSGSTORE_NAME_MAX + 2];
+	struct meta_io m;
+
+	assert_int_equal(msgstore_profile_get(f->ms, name), 0);
+	assert_string_equal(name, "");
+	assert_int_equal(msgstore_profile_set(f->ms, "Zo\xc3\xab Quux"), 0);
+	assert_int_equal(msgstore_profile_get(f->ms, name), 0);
+	assert_string_equal(name, "Zo\xc3\xab Quux");
+	assert_int_equal(store_read(f->s, meta_profile_get, &m), 0);
+	assert_int_equal(m.buf[0], 0x01);
+	assert_int_equal(m.len, 1 + 24 + 9 + 16);
+	assert_null(memmem(m.buf, m.len, "Quux", 4));
+
+	/* refused names */
+	assert_int_equal(msgstore_profile_set(f->ms, "bad\xc3"), -EINVAL);
+	memset(big, 'x', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	assert_int_equal(msgstore_profile_set(f->ms, big), -EINVAL);
+	big[MSGSTORE_NAME_MAX] = '\0';
+	assert_int_equal(msgstore_profile_set(f->ms, big), 0);
+	assert_int_equal(msgstore_profile_get(f->ms, name), 0);
+	assert_string_equal(name, big);
+
+	/* a changed byte */
+	assert_int_equal(store_read(f->s, meta_profile_get, &m), 0);
+	m.buf[m.len - 1] ^= 0x40;
+	assert_int_equal(store_write(f->s, meta_profile_put, &m), 0);
+	assert_int_equal(msgstore_profile_get(f->ms, name), -EKEYREJECTED);
+	assert_string_equal(name, "");
+
+	/* an earlier version's plaintext, sealed at the next open */
+	memcpy(m.buf, "Old Name", 8);
+	m.len = 8;
+	assert_int_equal(store_write(f->s, meta_profile_put, &m), 0);
+	assert_int_equal(msgstore_profile_get(f->ms, name), -EBADMSG);
+	close_all(f);
+	assert_int_equal(open_all(f, true), 0);
+	assert_int_equal(store_read(f->s, meta_profile_get, &m), 0);
+	assert_int_equal(m.buf[0], 0x01);
+	assert_null(memmem(m.buf, m.len, "Old Name", 8));
+	assert_int_equal(msgstore_profile_get(f->ms, name), 0);
+	assert_string_equal(name, "Old Name");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_utf8),
+		cmocka_unit_test_setup_teardown(test_profile, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_contacts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_send_outbox, setup,
 						teardown),
