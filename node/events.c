@@ -19,6 +19,8 @@
 #include "node/jsonw.h"
 
 static const char meta_last[] = "events.last";
+/* Present once every event is sealed (events_open then skips the scan). */
+static const char meta_sealed[] = "events.sealed";
 
 /* Sealed value: version (1) = 0x01 || nonce (24) || XChaCha20-Poly1305(
  * events key, nonce, ad = "parley event v1" || seq (8, big-endian),
@@ -256,7 +258,21 @@ static int migrate_txn(struct store_txn *t, void *ctx)
 		if (r < 0)
 			return r;
 	}
-	return 0;
+	if (m->more)
+		return 0;
+	return store_put(t, STORE_TABLE_META, meta_sealed,
+			 sizeof meta_sealed - 1, "\x01", 1);
+}
+
+static int sealed_get(struct store_txn *t, void *ctx)
+{
+	uint8_t v[1];
+	size_t len = 0;
+	int r = store_get(t, STORE_TABLE_META, meta_sealed,
+			  sizeof meta_sealed - 1, v, sizeof v, &len);
+
+	*(bool *)ctx = r == 0;
+	return r == -ENOENT || r == -E2BIG ? 0 : r;
 }
 
 /* ---- the newest events in memory ---- */
@@ -351,6 +367,7 @@ int events_open(struct events *ev, struct store *s, uint64_t max_keep,
 {
 	struct bounds b = {0, 0};
 	struct migrate *m;
+	bool done = false;
 	int r;
 
 	memset(ev, 0, sizeof *ev);
@@ -370,6 +387,10 @@ int events_open(struct events *ev, struct store *s, uint64_t max_keep,
 		goto fail;
 	ev->first_seq = b.first;
 	ev->last_seq = b.last;
+	if ((r = store_read(s, sealed_get, &done)) < 0)
+		goto fail;
+	if (done)
+		return 0;
 	if ((m = calloc(1, sizeof *m)) == NULL) {
 		r = -ENOMEM;
 		goto fail;

@@ -554,6 +554,12 @@ static int raw_put(struct store_txn *t, void *ctx)
 	return store_put(t, STORE_TABLE_EVENTS, k, 8, re->val, re->len);
 }
 
+static int unmark_sealed(struct store_txn *t, void *ctx)
+{
+	(void)ctx;
+	return store_del(t, STORE_TABLE_META, "events.sealed", 13);
+}
+
 struct seen {
 	int n;
 	uint64_t seq[8];
@@ -660,6 +666,15 @@ static void events_sealed_at_rest(void **state)
 	re.len = legacy_len;
 	assert_int_equal(store_write(st, raw_put, &re), 0);
 	events_close(ev);
+	/* ...and a database of that version has no "sealed" mark: with the
+	 * mark, the open does not look (checked first) */
+	assert_int_equal(events_open(ev, st, 1000, &e->fx.node.identity,
+				     &e->fx.rng),
+			 0);
+	assert_int_equal(store_read(st, raw_get, &re), 0);
+	assert_int_equal(memcmp(re.val, legacy, legacy_len), 0);
+	events_close(ev);
+	assert_int_equal(store_write(st, unmark_sealed, NULL), 0);
 	assert_int_equal(events_open(ev, st, 1000, &e->fx.node.identity,
 				     &e->fx.rng),
 			 0);
