@@ -650,7 +650,8 @@ static int profile_migrate(struct msgstore *ms, struct store_txn *t)
 		return r;
 	if (len > MSGSTORE_NAME_MAX ||
 	    !msgstore__utf8_valid((const uint8_t *)buf, len, false))
-		return -EBADMSG;
+		return 0; /* not a name: profile.get reports it, and the next
+			   * profile.set replaces it; no reason not to start */
 	r = profile_put(ms, t, buf, len);
 	cx_wipe(buf, sizeof buf);
 	return r;

@@ -1706,6 +1706,18 @@ static void test_profile(void **state)
 	assert_null(memmem(m.buf, m.len, "Old Name", 8));
 	assert_int_equal(msgstore_profile_get(f->ms, name), 0);
 	assert_string_equal(name, "Old Name");
+
+	/* a stored value that is neither does not keep the store from
+	 * opening; get reports it, set replaces it */
+	memcpy(m.buf, "\xff\xfe", 2);
+	m.len = 2;
+	assert_int_equal(store_write(f->s, meta_profile_put, &m), 0);
+	close_all(f);
+	assert_int_equal(open_all(f, true), 0);
+	assert_int_equal(msgstore_profile_get(f->ms, name), -EBADMSG);
+	assert_int_equal(msgstore_profile_set(f->ms, "New"), 0);
+	assert_int_equal(msgstore_profile_get(f->ms, name), 0);
+	assert_string_equal(name, "New");
 }
 
 int main(void)
