@@ -130,3 +130,19 @@ tests_fuzz_fuzz_jsonw_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LINK)
 tests_fuzz_fuzz_jsonr_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LINK)
 tests_fuzz_fuzz_jsonw_LDADD = node/libnode.a $(JANSSON_LIBS)
 tests_fuzz_fuzz_jsonr_LDADD = node/libnode.a $(JANSSON_LIBS)
+
+# Store-and-forward relays: the frames between a node and a relay
+# (node/relay_wire.c, docs/PROTOCOL-relay.md), pure codecs.
+node_libnode_a_SOURCES += node/relay_wire.c node/relay_wire.h
+check_PROGRAMS += tests/unit/test_relay_wire
+TESTS += tests/unit/test_relay_wire
+tests_unit_test_relay_wire_SOURCES = tests/unit/test_relay_wire.c
+tests_unit_test_relay_wire_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_relay_wire_LDADD = node/libnode.a dht/libdht.a \
+	crypto/libcx.a $(CMOCKA_LIBS) $(SODIUM_LIBS)
+check_PROGRAMS += tests/fuzz/fuzz_relay_wire
+tests_fuzz_fuzz_relay_wire_SOURCES = tests/fuzz/fuzz_relay_wire.c \
+	$(FUZZ_DRIVER)
+tests_fuzz_fuzz_relay_wire_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LINK)
+tests_fuzz_fuzz_relay_wire_LDADD = node/libnode.a
+FUZZ_TESTS += tests/fuzz/fuzz_relay_wire
