@@ -130,3 +130,20 @@ tests_fuzz_fuzz_jsonw_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LINK)
 tests_fuzz_fuzz_jsonr_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LINK)
 tests_fuzz_fuzz_jsonw_LDADD = node/libnode.a $(JANSSON_LIBS)
 tests_fuzz_fuzz_jsonr_LDADD = node/libnode.a $(JANSSON_LIBS)
+
+# A relay's mailboxes in the RELAY table (node/relaystore.c): deposit,
+# fetch, delete, expiry, limits.  The unit test uses a real LMDB store.
+node_libnode_a_SOURCES += node/relaystore.c node/relaystore.h \
+	node/relay_wire.h
+check_PROGRAMS += tests/unit/test_relaystore
+TESTS += tests/unit/test_relaystore
+tests_unit_test_relaystore_SOURCES = tests/unit/test_relaystore.c \
+	tests/unit/store_testutil.h
+tests_unit_test_relaystore_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_relaystore_LDADD = $(MSGSTORE_TEST_LIBS) $(CMOCKA_LIBS)
+check_PROGRAMS += tests/fuzz/fuzz_relaystore
+tests_fuzz_fuzz_relaystore_SOURCES = tests/fuzz/fuzz_relaystore.c \
+	$(FUZZ_DRIVER)
+tests_fuzz_fuzz_relaystore_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LINK)
+tests_fuzz_fuzz_relaystore_LDADD = $(MSGSTORE_TEST_LIBS)
+FUZZ_TESTS += tests/fuzz/fuzz_relaystore
