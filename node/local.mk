@@ -146,3 +146,20 @@ tests_fuzz_fuzz_relay_wire_SOURCES = tests/fuzz/fuzz_relay_wire.c \
 tests_fuzz_fuzz_relay_wire_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LINK)
 tests_fuzz_fuzz_relay_wire_LDADD = node/libnode.a
 FUZZ_TESTS += tests/fuzz/fuzz_relay_wire
+
+# A relay's mailboxes in the RELAY table (node/relaystore.c): deposit,
+# fetch, delete, expiry, limits.  The unit test uses a real LMDB store.
+node_libnode_a_SOURCES += node/relaystore.c node/relaystore.h \
+	node/relay_wire.h
+check_PROGRAMS += tests/unit/test_relaystore
+TESTS += tests/unit/test_relaystore
+tests_unit_test_relaystore_SOURCES = tests/unit/test_relaystore.c \
+	tests/unit/store_testutil.h
+tests_unit_test_relaystore_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_relaystore_LDADD = $(MSGSTORE_TEST_LIBS) $(CMOCKA_LIBS)
+check_PROGRAMS += tests/fuzz/fuzz_relaystore
+tests_fuzz_fuzz_relaystore_SOURCES = tests/fuzz/fuzz_relaystore.c \
+	$(FUZZ_DRIVER)
+tests_fuzz_fuzz_relaystore_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LINK)
+tests_fuzz_fuzz_relaystore_LDADD = $(MSGSTORE_TEST_LIBS)
+FUZZ_TESTS += tests/fuzz/fuzz_relaystore

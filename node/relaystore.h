@@ -59,7 +59,8 @@ int relaystore_deposit(struct store_txn *t, const struct relaystore_limits *lim,
 
 /* Calls cb for each item of mailbox with seq > after and expiry > now_s,
  * oldest first, until cb returns non-zero (1: stop, negative: error,
- * returned as is).  Returns 0 or the error. */
+ * returned as is).  Returns 0 or the error.  blob points into the store
+ * and is valid only during the call (copy what you keep). */
 typedef int (*relaystore_item_cb)(void *ctx, uint64_t seq,
 				  const uint8_t *blob, size_t len);
 int relaystore_fetch(struct store_txn *t,
