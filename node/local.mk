@@ -163,3 +163,21 @@ tests_fuzz_fuzz_relaystore_SOURCES = tests/fuzz/fuzz_relaystore.c \
 tests_fuzz_fuzz_relaystore_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LINK)
 tests_fuzz_fuzz_relaystore_LDADD = $(MSGSTORE_TEST_LIBS)
 FUZZ_TESTS += tests/fuzz/fuzz_relaystore
+
+# Store-and-forward relays (DESIGN.md 7): the relay service (relay.c), the
+# client side (relayc.c) and the pair's mailboxes (mailbox.c).
+node_libnode_a_SOURCES += node/relay.c node/relay.h node/relayc.c \
+	node/relayc.h node/mailbox.c node/mailbox.h
+check_PROGRAMS += tests/unit/test_relay
+TESTS += tests/unit/test_relay
+tests_unit_test_relay_SOURCES = tests/unit/test_relay.c \
+	tests/unit/store_testutil.h
+tests_unit_test_relay_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_relay_LDADD = $(MSGSTORE_TEST_LIBS) $(CMOCKA_LIBS)
+check_PROGRAMS += tests/fuzz/fuzz_mailbox
+tests_fuzz_fuzz_mailbox_SOURCES = tests/fuzz/fuzz_mailbox.c \
+	tests/fuzz/cx_fuzz.h $(FUZZ_DRIVER)
+tests_fuzz_fuzz_mailbox_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LINK)
+tests_fuzz_fuzz_mailbox_LDADD = node/libnode.a crypto/libcx.a \
+	$(SODIUM_LIBS)
+FUZZ_TESTS += tests/fuzz/fuzz_mailbox

@@ -1,0 +1,374 @@
+/* The relay service (node/relay.h). */
+#include "node/relay.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto/sign.h"
+#include "node/log.h"
+#include "node/relay_wire.h"
+
+#define EXPIRE_BATCH 1024 /* items per sweep transaction */
+
+struct bucket {
+	bool used;
+	uint8_t pk[LINK_PK_LEN];
+	uint64_t tokens_milli; /* thousandths of a request */
+	uint64_t last_ms;
+};
+
+struct req {
+	uint8_t pk[LINK_PK_LEN];
+	bool fetch;
+	struct rw_deposit dep; /* dep.blob points into buf */
+	struct rw_fetch fe;
+	uint8_t buf[RELAY_BLOB_MAX];
+	/* the answer, built by the transaction */
+	uint8_t ans[LINK_PAYLOAD_MAX];
+	size_t ans_len;
+	unsigned deleted;
+};
+
+struct relay {
+	struct relay_config cfg;
+	uint8_t node_pk[LINK_PK_LEN];
+	struct bucket *buckets; /* RELAY_SOURCES_MAX */
+	struct req *reqs;	/* RELAY_PENDING_MAX */
+	size_t nreqs;
+	uint64_t sweep_ms;
+	struct relay_status st;
+};
+
+static uint64_t mono(const struct relay *r)
+{
+	return r->cfg.clock->mono_ms(r->cfg.clock->self);
+}
+
+static uint64_t wall_s(const struct relay *r)
+{
+	return r->cfg.clock->wall_ms(r->cfg.clock->self) / 1000;
+}
+
+/* Takes one request's token from pk's bucket; false when it is empty.  A
+ * full table gives the slot of the source heard from least recently. */
+static bool rate_take(struct relay *r, const uint8_t *pk, uint64_t now)
+{
+	struct bucket *b = NULL, *oldest = NULL;
+
+	for (unsigned i = 0; i < RELAY_SOURCES_MAX; i++) {
+		struct bucket *x = &r->buckets[i];
+
+		if (x->used && memcmp(x->pk, pk, LINK_PK_LEN) == 0) {
+			b = x;
+			break;
+		}
+		if (oldest == NULL || !x->used ||
+		    (oldest->used && x->last_ms < oldest->last_ms))
+			oldest = x;
+	}
+	if (b == NULL) {
+		b = oldest;
+		b->used = true;
+		memcpy(b->pk, pk, LINK_PK_LEN);
+		b->tokens_milli = (uint64_t)RELAY_BURST * 1000;
+		b->last_ms = now;
+	}
+	b->tokens_milli += (now - b->last_ms) * RELAY_RATE;
+	if (b->tokens_milli > (uint64_t)RELAY_BURST * 1000)
+		b->tokens_milli = (uint64_t)RELAY_BURST * 1000;
+	b->last_ms = now;
+	if (b->tokens_milli < 1000)
+		return false;
+	b->tokens_milli -= 1000;
+	return true;
+}
+
+static void answer_dep(struct relay *r, const uint8_t *pk, uint32_t req,
+		       int code)
+{
+	struct rw_deposit_res dr = {req, (uint8_t)code};
+	uint8_t f[RW_DEPOSIT_RES_LEN];
+	size_t len;
+
+	if (rw_deposit_res_encode(f, sizeof f, &len, &dr) == 0)
+		(void)link_send(r->cfg.links, mono(r), pk, f, len);
+}
+
+static void answer_fetch(struct relay *r, const uint8_t *pk,
+			 const struct rw_fetch *fe, int code)
+{
+	struct rw_items h;
+	uint8_t f[RW_ITEMS_HDR];
+	size_t len;
+
+	memset(&h, 0, sizeof h);
+	h.req = fe->req;
+	memcpy(h.mailbox, fe->mailbox, RELAY_MAILBOX_LEN);
+	h.code = (uint8_t)code;
+	if (rw_items_begin(f, sizeof f, &len, &h) == 0)
+		(void)link_send(r->cfg.links, mono(r), pk, f, len);
+}
+
+void relay_frame(struct relay *r, const uint8_t pk[static LINK_PK_LEN],
+		 const uint8_t *data, size_t len)
+{
+	struct req *q;
+	uint64_t now = mono(r);
+
+	if (len == 0 || (data[0] != RF_DEPOSIT && data[0] != RF_FETCH))
+		return;
+	if (data[0] == RF_DEPOSIT) {
+		struct rw_deposit d;
+
+		if (rw_deposit_decode(&d, data, len) < 0)
+			return;
+		if (!r->cfg.enabled) {
+			answer_dep(r, pk, d.req, RC_NOT_RELAY);
+			return;
+		}
+		if (!rate_take(r, pk, now) || r->nreqs >= RELAY_PENDING_MAX) {
+			r->st.rate_limited++;
+			answer_dep(r, pk, d.req, RC_RATE);
+			return;
+		}
+		q = &r->reqs[r->nreqs++];
+		memcpy(q->pk, pk, LINK_PK_LEN);
+		q->fetch = false;
+		q->dep = d;
+		memcpy(q->buf, d.blob, d.blob_len);
+		q->dep.blob = q->buf;
+		return;
+	}
+	{
+		struct rw_fetch fe;
+		uint8_t msg[RW_FETCH_SIGMSG_LEN];
+		uint64_t ws = wall_s(r);
+
+		if (rw_fetch_decode(&fe, data, len) < 0)
+			return;
+		if (!r->cfg.enabled) {
+			answer_fetch(r, pk, &fe, RC_NOT_RELAY);
+			return;
+		}
+		if (!rate_take(r, pk, now) || r->nreqs >= RELAY_PENDING_MAX) {
+			r->st.rate_limited++;
+			answer_fetch(r, pk, &fe, RC_RATE);
+			return;
+		}
+		rw_fetch_sigmsg(msg, r->node_pk, &fe);
+		if (cx_sign_verify(fe.sig, msg, sizeof msg, fe.mailbox) < 0 ||
+		    fe.ts_s + RELAY_FETCH_SKEW_S < ws ||
+		    fe.ts_s > ws + RELAY_FETCH_SKEW_S) {
+			r->st.auth_failed++;
+			answer_fetch(r, pk, &fe, RC_AUTH);
+			return;
+		}
+		q = &r->reqs[r->nreqs++];
+		memcpy(q->pk, pk, LINK_PK_LEN);
+		q->fetch = true;
+		q->fe = fe;
+	}
+}
+
+struct fill {
+	struct req *q;
+	bool more;
+};
+
+static int fill_item(void *ctx, uint64_t seq, const uint8_t *blob, size_t len)
+{
+	struct fill *f = ctx;
+
+	if (rw_items_add(f->q->ans, sizeof f->q->ans, &f->q->ans_len, seq,
+			 blob, len) < 0) {
+		f->more = true;
+		return 1;
+	}
+	return 0;
+}
+
+static int flush_txn(struct store_txn *t, void *ctx)
+{
+	struct relay *r = ctx;
+	uint64_t now_s = wall_s(r);
+	int e;
+
+	for (size_t i = 0; i < r->nreqs; i++) {
+		struct req *q = &r->reqs[i];
+
+		q->deleted = 0;
+		if (!q->fetch) {
+			uint64_t seq;
+			struct rw_deposit_res dr = {q->dep.req, RC_OK};
+
+			e = relaystore_deposit(t, &r->cfg.limits, q->dep.mailbox,
+					       q->dep.blob, q->dep.blob_len,
+					       now_s, &seq);
+			if (e == -EDQUOT)
+				dr.code = RC_MAILBOX_FULL;
+			else if (e == -ENOSPC)
+				dr.code = RC_RELAY_FULL;
+			else if (e < 0)
+				return e;
+			if ((e = rw_deposit_res_encode(q->ans, sizeof q->ans,
+						       &q->ans_len, &dr)) < 0)
+				return e;
+		} else {
+			struct rw_items h;
+			struct fill f = {q, false};
+
+			memset(&h, 0, sizeof h);
+			h.req = q->fe.req;
+			memcpy(h.mailbox, q->fe.mailbox, RELAY_MAILBOX_LEN);
+			h.code = RC_OK;
+			if (q->fe.del_upto > 0 &&
+			    (e = relaystore_delete_upto(t, q->fe.mailbox,
+							q->fe.del_upto,
+							&q->deleted)) < 0)
+				return e;
+			if ((e = rw_items_begin(q->ans, sizeof q->ans,
+						&q->ans_len, &h)) < 0)
+				return e;
+			if ((e = relaystore_fetch(t, q->fe.mailbox, q->fe.after,
+						  now_s, fill_item, &f)) < 0)
+				return e;
+			if (f.more)
+				rw_items_set_flags(q->ans, RW_ITEMS_MORE);
+		}
+	}
+	return 0;
+}
+
+void relay_flush(struct relay *r)
+{
+	uint64_t now = mono(r);
+	int e;
+
+	if (r->nreqs == 0)
+		return;
+	e = store_write(r->cfg.store, flush_txn, r);
+	for (size_t i = 0; i < r->nreqs; i++) {
+		struct req *q = &r->reqs[i];
+
+		if (e < 0) {
+			r->st.errors++;
+			if (q->fetch)
+				answer_fetch(r, q->pk, &q->fe, RC_ERROR);
+			else
+				answer_dep(r, q->pk, q->dep.req, RC_ERROR);
+			continue;
+		}
+		if (q->fetch) {
+			r->st.fetches++;
+			r->st.deleted += q->deleted;
+			{
+				struct rw_items h;
+				size_t off = RW_ITEMS_HDR;
+				uint64_t seq;
+				const uint8_t *b;
+				size_t bl;
+
+				if (rw_items_decode(&h, q->ans, q->ans_len) ==
+				    0)
+					while (rw_items_next(q->ans, q->ans_len,
+							     &off, &seq, &b,
+							     &bl) == 1)
+						r->st.items_sent++;
+			}
+		} else if (q->ans[RW_DEPOSIT_RES_LEN - 1] == RC_OK) {
+			r->st.deposits++;
+		} else {
+			r->st.deposits_refused++;
+		}
+		(void)link_send(r->cfg.links, now, q->pk, q->ans, q->ans_len);
+	}
+	if (e < 0)
+		log_warn("relay: cannot commit requests: %s", strerror(-e));
+	r->nreqs = 0;
+}
+
+struct sweep {
+	uint64_t now_s;
+	unsigned deleted;
+};
+
+static int sweep_txn(struct store_txn *t, void *ctx)
+{
+	struct sweep *s = ctx;
+
+	return relaystore_expire(t, s->now_s, EXPIRE_BATCH, &s->deleted);
+}
+
+uint64_t relay_tick(struct relay *r)
+{
+	uint64_t now = mono(r);
+
+	if (!r->cfg.enabled)
+		return UINT64_MAX;
+	if (now >= r->sweep_ms) {
+		struct sweep s = {wall_s(r), 0};
+		int e = store_write(r->cfg.store, sweep_txn, &s);
+
+		if (e < 0) {
+			log_warn("relay: expiry sweep failed: %s",
+				 strerror(-e));
+			r->sweep_ms = now + RELAY_SWEEP_MS;
+		} else {
+			r->st.expired += s.deleted;
+			/* a full batch: more are due, go on soon */
+			r->sweep_ms = now + (s.deleted == EXPIRE_BATCH
+						     ? 10
+						     : RELAY_SWEEP_MS);
+		}
+	}
+	return r->sweep_ms;
+}
+
+static int stats_txn(struct store_txn *t, void *ctx)
+{
+	return relaystore_stats(t, ctx);
+}
+
+void relay_status(struct relay *r, struct relay_status *st)
+{
+	*st = r->st;
+	st->enabled = r->cfg.enabled;
+	memset(&st->store, 0, sizeof st->store);
+	if (r->cfg.enabled &&
+	    store_read(r->cfg.store, stats_txn, &st->store) < 0)
+		memset(&st->store, 0, sizeof st->store);
+}
+
+int relay_new(struct relay **out, const struct relay_config *cfg)
+{
+	struct relay *r;
+
+	*out = NULL;
+	if (cfg == NULL || cfg->clock == NULL || cfg->links == NULL ||
+	    cfg->node_pk == NULL || (cfg->enabled && cfg->store == NULL))
+		return -EINVAL;
+	if ((r = calloc(1, sizeof *r)) == NULL)
+		return -ENOMEM;
+	r->cfg = *cfg;
+	relaystore_limits_default(&r->cfg.limits);
+	memcpy(r->node_pk, cfg->node_pk, LINK_PK_LEN);
+	r->buckets = calloc(RELAY_SOURCES_MAX, sizeof *r->buckets);
+	if (cfg->enabled)
+		r->reqs = calloc(RELAY_PENDING_MAX, sizeof *r->reqs);
+	if (r->buckets == NULL || (cfg->enabled && r->reqs == NULL)) {
+		relay_free(r);
+		return -ENOMEM;
+	}
+	*out = r;
+	return 0;
+}
+
+void relay_free(struct relay *r)
+{
+	if (r == NULL)
+		return;
+	free(r->buckets);
+	free(r->reqs);
+	free(r);
+}

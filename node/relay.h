@@ -1,0 +1,71 @@
+/* The relay service (DESIGN.md section 7, docs/PROTOCOL-relay.md): what a
+ * node run with --relay does for others.  It takes DEPOSIT and FETCH
+ * frames from any linked node, keeps the blobs in its mailbox store
+ * (node/relaystore.h) within its limits, and answers each request once
+ * what it answers for is committed.  A node that does not relay answers
+ * every request RC_NOT_RELAY, so a client learns it at once.
+ *
+ * Sans-I/O like chat: the daemon forwards frames 0x20..0x2f that are
+ * requests (relay_frame), calls relay_flush() once per loop turn (one
+ * transaction for all the turn's requests, then the answers) and
+ * relay_tick() by its deadline (expiry sweeps).
+ *
+ * Per source node a token bucket bounds requests (RC_RATE past it), and
+ * at most RELAY_PENDING_MAX requests wait for a flush.  FETCH signatures
+ * are checked before anything is queued: the mailbox key over the
+ * request, with this relay's node key in it, and a time within
+ * RELAY_FETCH_SKEW_S of ours (RC_AUTH otherwise). */
+#ifndef PARLEY_NODE_RELAY_H
+#define PARLEY_NODE_RELAY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "node/env.h"
+#include "node/link.h"
+#include "node/relaystore.h"
+#include "store/store.h"
+
+#define RELAY_PENDING_MAX 512
+#define RELAY_SOURCES_MAX 256	     /* token buckets */
+#define RELAY_RATE 200		     /* requests per second per source */
+#define RELAY_BURST 800		     /* bucket depth */
+#define RELAY_FETCH_SKEW_S 600	     /* FETCH time vs ours */
+#define RELAY_SWEEP_MS (10 * 60000ull) /* expiry sweeps */
+
+struct relay_config {
+	const struct clock *clock;
+	struct store *store;
+	struct link_mgr *links;
+	const uint8_t *node_pk; /* ours, 32 bytes; copied */
+	bool enabled;		/* --relay */
+	struct relaystore_limits limits;
+};
+
+struct relay_status {
+	bool enabled;
+	uint64_t deposits, deposits_refused, fetches, items_sent, deleted,
+		expired, auth_failed, rate_limited, errors;
+	struct relaystore_stats store;
+};
+
+struct relay;
+
+int relay_new(struct relay **out, const struct relay_config *cfg);
+void relay_free(struct relay *r);
+
+/* A DEPOSIT or FETCH from pk (other frames are ignored). */
+void relay_frame(struct relay *r, const uint8_t pk[static LINK_PK_LEN],
+		 const uint8_t *data, size_t len);
+
+/* Commits what the turn's requests ask and sends the answers. */
+void relay_flush(struct relay *r);
+
+/* Expiry sweeps.  Returns the next deadline (mono ms). */
+uint64_t relay_tick(struct relay *r);
+
+/* Counters, and the store's figures when enabled (a read transaction). */
+void relay_status(struct relay *r, struct relay_status *st);
+
+#endif
