@@ -4,15 +4,15 @@
 # It grows with each capability; today two people's daemons form a
 # Kademlia DHT on loopback, add each other and chat (request, acceptance,
 # safety numbers, delivery and read ticks), and a message written while
-# the recipient is offline arrives when he comes back (kept in the
-# sender's outbox: store-and-forward relays come next).
+# the recipient is offline reaches him through a volunteer's relay while
+# the sender is offline too.
 # Usage: dist/demo.sh BUILD_DIR
 set -eu
 build=${1:-build}
 parleyd=$build/node/parleyd
 parley=$build/cli/parley
 dir=$(mktemp -d /tmp/parley-demo.XXXXXX)
-trap 'for n in alice bob; do "$parley" -s "$dir/$n.sock" rpc node.stop >/dev/null 2>&1 || true; done; rm -rf "$dir"' EXIT
+trap 'for n in alice bob relay; do "$parley" -s "$dir/$n.sock" rpc node.stop >/dev/null 2>&1 || true; done; rm -rf "$dir"' EXIT
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*" | sed "s|$dir|\$DEMO|g"; "$@"; }
@@ -21,10 +21,16 @@ port=$((40000 + $$ % 20000))
 say "starting alice's parleyd (data in \$DEMO/alice, DHT on udp 127.0.0.1:$port)"
 run "$parleyd" --data-dir "$dir/alice" --socket "$dir/alice.sock" \
 	--log-file "$dir/alice.log" --listen "127.0.0.1:$port"
-say "starting bob's parleyd; he joins the network through alice's node"
-run "$parleyd" --data-dir "$dir/bob" --socket "$dir/bob.sock" \
-	--log-file "$dir/bob.log" --listen "127.0.1.1:$port" \
-	--bootstrap "127.0.0.1:$port"
+say "a volunteer runs a relay: the same daemon with --relay; it joins through alice's node"
+run "$parleyd" --data-dir "$dir/relay" --socket "$dir/relay.sock" \
+	--log-file "$dir/relay.log" --listen "127.0.2.1:$port" \
+	--bootstrap "127.0.0.1:$port" --relay
+relay_key=$("$parley" -s "$dir/relay.sock" -J status |
+	sed -n 's/.*"node_key":"\([0-9a-f]*\)".*/\1/p')
+say "starting bob's parleyd; he joins the network through alice's node and picks the volunteer as his home relay"
+bob_args="--data-dir $dir/bob --socket $dir/bob.sock --log-file $dir/bob.log --listen 127.0.1.1:$port --bootstrap 127.0.0.1:$port --home-relay $relay_key"
+# shellcheck disable=SC2086
+run "$parleyd" $bob_args
 
 say "alice asks her daemon how it is"
 run "$parley" -s "$dir/alice.sock" status
@@ -96,20 +102,33 @@ run "$parley" -s "$dir/bob.sock" rpc node.stop
 pattern='"presence":"offline"'
 wait_for "alice to see bob offline" shows A -J contact list
 run "$parley" -s "$dir/alice.sock" send Bob "Bring the rope, I forgot mine."
+say "after a few seconds alice's node looks up bob's card, finds his home relay and leaves the message there, sealed"
+pattern='"deposited": *1'
+wait_for "the message to be left at the relay" shows A rpc relay.status
+run "$parley" -s "$dir/relay.sock" rpc relay.status
 run "$parley" -s "$dir/alice.sock" history Bob -n 1
-say "bob comes back: his node finds alice through their private rendezvous record, and the message arrives"
-run "$parleyd" --data-dir "$dir/bob" --socket "$dir/bob.sock" \
-	--log-file "$dir/bob.log" --listen "127.0.1.1:$port" \
-	--bootstrap "127.0.0.1:$port"
+say "alice goes offline too"
+run "$parley" -s "$dir/alice.sock" rpc node.stop
+say "bob comes back while alice is away: his node fetches from his relay, and the message arrives"
+# shellcheck disable=SC2086
+run "$parleyd" $bob_args
 pattern=rope
 wait_for "the message after bob's return" shows B history Alice
 run "$parley" -s "$dir/bob.sock" history Alice -n 2
+say "the relay deleted it once bob's node had it on disk"
+pattern='"items": *0'
+wait_for "the relay to be empty" shows "$parley" -s "$dir/relay.sock" rpc relay.status
+run "$parley" -s "$dir/relay.sock" rpc relay.status
+say "alice comes back; bob's node acknowledges, and she gets the delivered tick"
+run "$parleyd" --data-dir "$dir/alice" --socket "$dir/alice.sock" \
+	--log-file "$dir/alice.log" --listen "127.0.0.1:$port" \
+	--bootstrap "127.0.2.1:$port"
 pattern='rope.*\[delivered\]'
 wait_for "the delivered tick" shows A history Bob
 run "$parley" -s "$dir/alice.sock" history Bob -n 1
 say "everything the apps saw is in bob's event log (messages, presence, receipts)"
 run "$parley" -s "$dir/bob.sock" events --since 0 -t message.received
 
-say "stopping both daemons"
-for n in alice bob; do run "$parley" -s "$dir/$n.sock" rpc node.stop; done
+say "stopping the three daemons"
+for n in alice bob relay; do run "$parley" -s "$dir/$n.sock" rpc node.stop; done
 trap 'rm -rf "$dir"' EXIT

@@ -408,7 +408,7 @@ static const char *const no_params[] = {NULL};
 
 static const char *const capabilities[] = {"events", "identity", "profile",
 					   "dht", "links", "contacts",
-					   "messages", NULL};
+					   "messages", "relay", NULL};
 
 static struct rpc_result *m_api_version(struct rpc_call *call)
 {

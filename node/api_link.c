@@ -6,8 +6,11 @@
 
 #include <jansson.h>
 
+#include "crypto/cx.h"
 #include "node/addr.h"
+#include "node/chat.h"
 #include "node/link.h"
+#include "node/relay.h"
 #include "node/rpc.h"
 
 static struct rpc_result *need_links(struct rpc_call *call)
@@ -104,9 +107,59 @@ static struct rpc_result *m_links_status(struct rpc_call *call)
 	return rpc_ok(call, o);
 }
 
+/* relay.status: the relay service's figures (a volunteer's) and the
+ * client side's (texts left at contacts' relays, taken from ours). */
+static struct rpc_result *m_relay_status(struct rpc_call *call)
+{
+	static const char *const allowed[] = {NULL};
+	struct node *n = rpc_node(call);
+	struct relay_status rs;
+	struct chat_status cs;
+	struct rpc_result *r;
+	json_t *o, *home;
+	char hex[65];
+
+	if ((r = rpc_params_only(call, allowed)) != NULL ||
+	    (r = need_links(call)) != NULL)
+		return r;
+	memset(&rs, 0, sizeof rs);
+	memset(&cs, 0, sizeof cs);
+	if (n->relay != NULL)
+		relay_status(n->relay, &rs);
+	if (n->chat != NULL)
+		chat_status(n->chat, &cs);
+	home = json_array();
+	for (size_t i = 0; home != NULL && i < n->cfg->num_home_relays; i++) {
+		cx_hex_encode(hex, sizeof hex, n->cfg->home_relays[i], 32);
+		json_array_append_new(home, json_string(hex));
+	}
+	o = json_pack(
+		"{s:b, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+		"s:I, s:I}, s:{s:o, s:I, s:I, s:I, s:I, s:I}}",
+		"enabled", rs.enabled, "service", "mailboxes",
+		(json_int_t)rs.store.mailboxes, "items",
+		(json_int_t)rs.store.items, "bytes",
+		(json_int_t)rs.store.bytes, "deposits",
+		(json_int_t)rs.deposits, "deposits_refused",
+		(json_int_t)rs.deposits_refused, "fetches",
+		(json_int_t)rs.fetches, "items_sent",
+		(json_int_t)rs.items_sent, "deleted", (json_int_t)rs.deleted,
+		"expired", (json_int_t)rs.expired, "auth_failed",
+		(json_int_t)rs.auth_failed, "rate_limited",
+		(json_int_t)rs.rate_limited, "errors", (json_int_t)rs.errors,
+		"client", "home_relays", home != NULL ? home : json_array(),
+		"deposited", (json_int_t)cs.relay_deposited, "deposit_failed",
+		(json_int_t)cs.relay_deposit_failed, "fetches",
+		(json_int_t)cs.relay_fetches, "fetch_failed",
+		(json_int_t)cs.relay_fetch_failed, "taken",
+		(json_int_t)cs.relay_taken);
+	return rpc_ok(call, o);
+}
+
 const struct rpc_method rpc_link_methods[] = {
 	{"links.connect", m_links_connect},
 	{"links.status", m_links_status},
+	{"relay.status", m_relay_status},
 };
 const size_t rpc_link_num_methods =
 	sizeof rpc_link_methods / sizeof rpc_link_methods[0];

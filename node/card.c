@@ -210,14 +210,17 @@ void card_key(uint8_t key[static DHT_ID_LEN],
 }
 
 int card_record_make(struct dht_record *rec, const struct cx_identity *id,
-		     const struct card_prekeys *pk, uint64_t now_s)
+		     const struct card_prekeys *pk,
+		     const struct card_relay *relays, unsigned num_relays,
+		     uint64_t now_s)
 {
 	struct card c;
 	size_t len = 0;
 	int r;
 
 	if (id == NULL || id->account_sk == NULL || pk == NULL ||
-	    pk->cur_id == 0)
+	    pk->cur_id == 0 || num_relays > CARD_RELAYS_MAX ||
+	    (num_relays > 0 && relays == NULL))
 		return -EINVAL;
 	memset(&c, 0, sizeof c);
 	memcpy(c.bundle.ik, id->account_pk, CX_ED_PK_LEN);
@@ -228,7 +231,17 @@ int card_record_make(struct dht_record *rec, const struct cx_identity *id,
 	memcpy(c.devices[0].pk, id->device_pk, CX_ED_PK_LEN);
 	c.devices[0].created_s = id->created_s;
 	memcpy(c.devices[0].sig, id->device_sig, CX_SIG_LEN);
-	c.num_relays = 0; /* FIXME: home relays arrive with relay support */
+	c.num_relays = num_relays;
+	for (unsigned i = 0; i < num_relays; i++) {
+		/* what card_value_decode would refuse: zero or repeated */
+		if (cx_is_zero(relays[i].node_pk, CX_X_PK_LEN))
+			return -EINVAL;
+		for (unsigned j = 0; j < i; j++)
+			if (memcmp(relays[j].node_pk, relays[i].node_pk,
+				   CX_X_PK_LEN) == 0)
+				return -EINVAL;
+		c.relays[i] = relays[i];
+	}
 	if ((r = record_init(rec, DHT_RECORD_KIND_CONTACT_CARD, id->account_pk,
 			     now_s)) < 0)
 		return r;

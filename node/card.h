@@ -10,7 +10,7 @@
  *  - Card: DHT record kind 1 (DHT_RECORD_KIND_CONTACT_CARD), signed by the
  *    account key, salt empty.  Value: the signed prekey bundle (spk_id,
  *    spk, spk_sig), the device list (device pk, created_s, certificate by
- *    the account key) and home relays (none yet).  Never an address.
+ *    the account key) and home relays (node keys).  Never an address.
  *  - Request rendezvous: kind 2, signed by the account key, salt
  *    "request".  Value: the node key of the node that takes contact
  *    requests for this account.  Public to anyone who knows the contact
@@ -125,9 +125,12 @@ int card_prekeys_secret(const struct card_prekeys *pk, uint32_t spk_id,
 void card_prekeys_clear(struct card_prekeys *pk);
 
 /* Builds our card record (kind 1, seq = now_s, expiry now_s +
- * CARD_RECORD_TTL_S), signed with the account key. */
+ * CARD_RECORD_TTL_S), signed with the account key, naming num_relays
+ * home relays (at most CARD_RELAYS_MAX, distinct, non-zero). */
 int card_record_make(struct dht_record *rec, const struct cx_identity *id,
-		     const struct card_prekeys *pk, uint64_t now_s);
+		     const struct card_prekeys *pk,
+		     const struct card_relay *relays, unsigned num_relays,
+		     uint64_t now_s);
 
 /* Decodes and verifies a card record fetched from the DHT: kind, empty
  * salt, pk == account_pk, record signature, value layout, prekey

@@ -42,6 +42,8 @@
 #include "node/jsonw.h"
 #include "node/link_wire.h"
 #include "node/log.h"
+#include "node/mailbox.h"
+#include "node/relayc.h"
 
 #define PEERS_MAX 4096
 #define LKS_MAX 128
@@ -68,6 +70,20 @@
 #define RX_BYTES_MAX (2u << 20) /* held out-of-order texts per contact */
 #define PENDING_MAX 8192 /* decided, not yet flushed, before we stop reading */
 
+/* Relays (DESIGN.md 7). */
+#define DEP_RELAYS 3		       /* of a contact's relays we leave texts at */
+#define DEPOSIT_AFTER_MS 5000	       /* offline this long: leave texts */
+#define DEP_RETRY_MIN_MS 5000	       /* no relay took a text: again */
+#define DEP_RETRY_MAX_MS (5 * 60000)
+#define CARD_REFRESH_MS (30 * 60000ull) /* a contact's relays, from its card */
+#define CARD_RETRY_MIN_MS 5000
+#define FETCH_EVERY_MS (5 * 60000ull) /* our mailboxes at our relays */
+#define FETCH_RETRY_MIN_MS 2000
+#define NEPOCHS (MAILBOX_EPOCHS_BACK + 1)
+#define DEP_NONE 0
+#define DEP_BUSY 1
+#define DEP_DONE 2
+
 #define SESS_CTX "session1"
 #define SESS_AD "parley session v1"
 #define META_ACCEPT_REQ "chat.accept_requests"
@@ -80,6 +96,10 @@ struct outmsg {
 	uint32_t tag;
 	uint64_t n;
 	bool fresh; /* encrypted in this flush: not sent before commit */
+	/* left at the contact's relays: DEP_*; parts still unanswered per
+	 * relay, relays that refused a part */
+	uint8_t dep, dep_bad, dep_relays;
+	uint16_t dep_left[DEP_RELAYS];
 };
 
 struct wslot {
@@ -172,6 +192,43 @@ struct peer {
 	/* queued texts still in plaintext, oldest first (see qc_take) */
 	struct qtext *qc;
 	size_t qc_head, qc_n, qc_bytes;
+	/* relays: the contact's, from its card */
+	struct card_relay relays[CARD_RELAYS_MAX];
+	unsigned nrelays;
+	bool card_busy;
+	uint64_t card_next_ms, card_backoff;
+	bool obx_more;	      /* the outbox may hold texts not in flight */
+	uint64_t offline_ms;  /* since when not online (0: online) */
+	uint64_t dep_next_ms, dep_backoff;
+	/* fetching ours: per home relay and epoch back */
+	struct fetchst {
+		bool busy, wait_commit, more;
+		uint64_t epoch, after, del, del_sent;
+		struct rrx *rx; /* texts being put together; lazily */
+	} fs[CARD_RELAYS_MAX][NEPOCHS];
+};
+
+/* What one mailbox fetch holds back: texts whose parts are still coming
+ * (in any order, duplicates ignored), and whole texts not taken yet
+ * (behind a gap), by the seq of their first item, so that the relay
+ * deletes nothing before them. */
+#define RRX_SLOTS 4
+#define RRX_HOLD 64
+struct rrx {
+	struct rslot {
+		bool used;
+		uint32_t tag;
+		uint64_t n, first_seq;
+		uint16_t count, got;
+		uint8_t have[MAILBOX_PARTS_MAX / 8 + 1];
+		size_t last_len;
+		uint8_t *buf; /* count * MAILBOX_CHUNK */
+	} slot[RRX_SLOTS];
+	struct {
+		uint64_t n, seq;
+	} hold[RRX_HOLD];
+	unsigned nhold;
+	bool overflow; /* a hold did not fit: delete nothing this round */
 };
 
 enum pend_kind {
@@ -240,6 +297,9 @@ struct chat {
 	struct chat_status st;
 	bool need_flush; /* something happened since the last flush */
 	struct lookup *lookups; /* in flight in the DHT */
+	struct relayc *rc;	/* NULL without links */
+	struct card_relay home[CARD_RELAYS_MAX]; /* cfg.home_relays */
+	uint64_t fetch_next_ms, fetch_backoff;
 };
 
 /* ---- small helpers ---- */
@@ -433,10 +493,22 @@ static struct qtext *qc_take(struct peer *p, uint64_t seq, const uint8_t *id)
 		       : NULL;
 }
 
+static void rrx_free(struct rrx *x)
+{
+	if (x == NULL)
+		return;
+	for (unsigned i = 0; i < RRX_SLOTS; i++)
+		free(x->slot[i].buf);
+	free(x);
+}
+
 static void peer_free(struct peer *p)
 {
 	sess_drop(p);
 	qc_free(p);
+	for (unsigned i = 0; i < CARD_RELAYS_MAX; i++)
+		for (unsigned j = 0; j < NEPOCHS; j++)
+			rrx_free(p->fs[i][j].rx);
 	free(p->rq);
 	memset(p, 0, sizeof *p);
 	p->lki = -1;
@@ -622,6 +694,7 @@ static struct peer *peer_get(struct chat *c, const uint8_t pk[CHAT_PK_LEN])
 	p->rto = RTO_MIN_MS;
 	p->ctl_rto = RTO_MIN_MS;
 	p->locate_backoff = LOCATE_MIN_MS;
+	p->obx_more = true; /* the outbox may hold texts from a last run */
 	if ((r = sess_load(c, p)) < 0 && r != -ENOENT)
 		log_warn("chat: session of a contact unreadable: %s",
 			 strerror(-r));
@@ -883,6 +956,9 @@ struct obx_list {
 	size_t n;
 };
 
+static bool relay_mode(const struct chat *c, const struct peer *p,
+		       uint64_t now);
+
 /* Fills the window with texts from the outbox (encrypting new ones), and
  * turns acknowledgements into "delivered".  Runs before the flush's
  * transaction; what it decides is written by it. */
@@ -925,8 +1001,8 @@ static void prepare_texts(struct chat *c, struct peer *p)
 		p->rto = RTO_MIN_MS;
 		p->retx_ms = 0;
 	}
-	if (!peer_online(c, p) || p->nwin >= WIN_MAX ||
-	    p->win_bytes >= WIN_BYTES)
+	if (!(peer_online(c, p) || (p->obx_more && relay_mode(c, p, mono(c)))) ||
+	    p->nwin >= WIN_MAX || p->win_bytes >= WIN_BYTES)
 		return;
 	r = msgstore_outbox_list(c->cfg.msgs, p->pk, 0, ol.e, 2 * WIN_MAX,
 				 &ol.n);
@@ -998,8 +1074,11 @@ static void prepare_texts(struct chat *c, struct peer *p)
 	}
 	/* New messages of this flush go out in its own transaction when
 	 * everything before them is in flight already (same order). */
-	if (p->nwin < ol.n || ol.n == 2 * WIN_MAX)
+	if (p->nwin < ol.n || ol.n == 2 * WIN_MAX) {
+		p->obx_more = true;
 		return;
+	}
+	p->obx_more = false; /* unless one below stays queued */
 	for (size_t i = 0; i < c->npend && p->nwin < WIN_MAX &&
 			   p->win_bytes < WIN_BYTES;
 	     i++) {
@@ -1014,8 +1093,10 @@ static void prepare_texts(struct chat *c, struct peer *p)
 			 pd->has_reply ? pd->reply_to : NULL, pd->body,
 			 pd->len);
 		if (seal_env(c, p, &e, false, p->s.acked + 1 + p->nwin,
-			     &w->m) < 0)
+			     &w->m) < 0) {
+			p->obx_more = true;
 			break;
+		}
 		pd->v = MSGSTORE_STATUS_SENT;
 		memcpy(w->id, pd->id, MSGSTORE_ID_LEN);
 		w->seq = 0; /* known once flush_txn stored it */
@@ -1023,6 +1104,8 @@ static void prepare_texts(struct chat *c, struct peer *p)
 		p->nwin++;
 		c->st.msgs_out++;
 	}
+	if (p->nwin >= WIN_MAX || p->win_bytes >= WIN_BYTES)
+		p->obx_more = true; /* perhaps some stayed queued */
 }
 
 static void prepare_ctl(struct chat *c, struct peer *p)
@@ -1416,6 +1499,9 @@ static void send_due(struct chat *c, struct peer *p, uint64_t now)
 	ack_maybe(c, p, now, rode);
 }
 
+static void deposit_due(struct chat *c, struct peer *p, uint64_t now);
+static void relay_after_commit(struct chat *c, bool ok);
+
 void chat_flush(struct chat *c)
 {
 	uint64_t now = mono(c);
@@ -1458,6 +1544,7 @@ void chat_flush(struct chat *c)
 			}
 			rollback(c);
 			pend_clear_err(c, r);
+			relay_after_commit(c, false);
 			return;
 		}
 		events_batch_commit(c->cfg.events, &c->batch);
@@ -1484,12 +1571,16 @@ void chat_flush(struct chat *c)
 		}
 		pend_clear(c);
 	}
+	relay_after_commit(c, true);
 	c->batching = true;
 	for (unsigned i = 0; i < c->npeers; i++)
 		if (c->peers[i].used)
 			send_due(c, &c->peers[i], now);
 	bat_flush(c);
 	c->batching = false;
+	for (unsigned i = 0; i < c->npeers; i++)
+		if (c->peers[i].used && c->peers[i].nrelays > 0)
+			deposit_due(c, &c->peers[i], now);
 	/* Everything of this turn is committed, announced and sent: the
 	 * ratchet's work ahead of need (the sending half of a DH step after
 	 * a received message turned it; a key pair for the next) runs now,
@@ -1555,12 +1646,17 @@ void chat_link_up(struct chat *c, const uint8_t node_pk[static LINK_PK_LEN])
 	l->hello_in = false;
 	l->hello_acked = false;
 	hello_send(c, l);
+	if (c->rc != NULL)
+		relayc_link_up(c->rc, node_pk);
 	kick(c);
 }
 
 void chat_link_down(struct chat *c, const uint8_t node_pk[static LINK_PK_LEN])
 {
 	struct lk *l = lk_find(c, node_pk);
+
+	if (c->rc != NULL)
+		relayc_link_down(c->rc, node_pk);
 
 	if (l == NULL) {
 		/* a handshake we started never completed: look again */
@@ -2187,6 +2283,11 @@ void chat_link_data(struct chat *c, const uint8_t node_pk[static LINK_PK_LEN],
 
 	if (len == 0)
 		return;
+	if (data[0] == RF_DEPOSIT_RES || data[0] == RF_ITEMS) {
+		if (c->rc != NULL)
+			relayc_frame(c->rc, node_pk, data, len);
+		return;
+	}
 	if (l == NULL || !l->up) {
 		/* established_cb comes first; be safe anyway */
 		chat_link_up(c, node_pk);
@@ -2252,7 +2353,7 @@ static void frame_in(struct chat *c, struct lk *l, const uint8_t *data,
 
 /* ---- finding contacts' nodes, publishing our records ---- */
 
-enum stage { ST_CARD, ST_REQ_RV, ST_INTRO_RV, ST_PAIR_RV, ST_NODE };
+enum stage { ST_CARD, ST_REQ_RV, ST_INTRO_RV, ST_PAIR_RV, ST_NODE, ST_RELAYS };
 
 struct lookup {
 	struct chat *c;
@@ -2327,6 +2428,40 @@ static int rv_take(struct peer *p, const struct dht_result *res,
 	return r;
 }
 
+/* The contact's card came back (or not): its home relays. */
+static void relays_done(struct chat *c, struct peer *p,
+			const struct dht_result *res)
+{
+	struct card card;
+	uint64_t now = mono(c);
+
+	p->card_busy = false;
+	if (res->status == 0 && res->record != NULL &&
+	    card_record_parse(&card, res->record, p->pk) == 0) {
+		if (card.num_relays != p->nrelays ||
+		    memcmp(card.relays, p->relays,
+			   card.num_relays * sizeof card.relays[0]) != 0)
+			/* answers about the old relays are ignored now */
+			for (unsigned i = 0; i < p->nwin; i++)
+				if (p->win[i].m.dep == DEP_BUSY)
+					p->win[i].m.dep = DEP_NONE;
+		p->nrelays = card.num_relays;
+		memcpy(p->relays, card.relays,
+		       card.num_relays * sizeof card.relays[0]);
+		p->card_next_ms = now + CARD_REFRESH_MS;
+		p->card_backoff = 0;
+		c->need_flush = true; /* deposits may start */
+	} else {
+		p->card_backoff = p->card_backoff == 0
+					  ? CARD_RETRY_MIN_MS
+					  : p->card_backoff * 2;
+		if (p->card_backoff > CARD_REFRESH_MS)
+			p->card_backoff = CARD_REFRESH_MS;
+		p->card_next_ms = now + p->card_backoff;
+	}
+	kick(c);
+}
+
 static void lookup_done(void *arg, const struct dht_result *res)
 {
 	struct lookup *lu = arg;
@@ -2336,6 +2471,11 @@ static void lookup_done(void *arg, const struct dht_result *res)
 	int r = -ENOENT;
 
 	if (p == NULL || c->cfg.dht == NULL) {
+		lookup_free(lu);
+		return;
+	}
+	if (lu->stage == ST_RELAYS) {
+		relays_done(c, p, res);
 		lookup_free(lu);
 		return;
 	}
@@ -2399,6 +2539,8 @@ static void lookup_done(void *arg, const struct dht_result *res)
 	case ST_PAIR_RV:
 		r = rv_take(p, res, p->s.pair, lu->epoch);
 		break;
+	case ST_RELAYS:
+		break; /* handled above */
 	case ST_NODE:
 		if (res->status == 0 &&
 		    memcmp(res->node.pk, p->s.node_pk, 32) == 0) {
@@ -2559,7 +2701,8 @@ static void publish(struct chat *c)
 	if (card_prekeys_load(&c->pre, c->cfg.store, c->cfg.id, c->cfg.rng,
 			      now_s, &changed) < 0)
 		log_warn("chat: prekeys unavailable");
-	if (card_record_make(rec, c->cfg.id, &c->pre, now_s) == 0 &&
+	if (card_record_make(rec, c->cfg.id, &c->pre, c->home,
+			     c->cfg.num_home_relays, now_s) == 0 &&
 	    (r = dht_put(c->cfg.dht, wall(c), rec, DHT_PUT_REPUBLISH,
 			 (struct dht_lookup_cb){put_done, c})) < 0)
 		log_warn("chat: cannot publish the contact card: %s",
@@ -2591,6 +2734,505 @@ static void publish(struct chat *c)
 	}
 	free(rec);
 	kick(c);
+}
+
+/* ---- relays (DESIGN.md 7, docs/PROTOCOL-relay.md) ---- */
+
+#define MASK48 ((1ull << 48) - 1)
+
+/* Whether texts for p go to its relays: it has been offline a while and
+ * its card names relays. */
+static bool relay_mode(const struct chat *c, const struct peer *p,
+		       uint64_t now)
+{
+	return c->rc != NULL && p->has_sess &&
+	       p->state == MSGSTORE_CONTACT_ACCEPTED && p->nrelays > 0 &&
+	       !peer_online(c, p) && p->offline_ms != 0 &&
+	       now - p->offline_ms >= DEPOSIT_AFTER_MS;
+}
+
+/* A text of p's window waits for a deposit. */
+static bool dep_waiting(const struct peer *p)
+{
+	for (unsigned i = 0; i < p->nwin; i++)
+		if (p->win[i].m.dep == DEP_NONE)
+			return true;
+	return false;
+}
+
+static void fetch_card(struct chat *c, struct peer *p)
+{
+	struct lookup *lu;
+	uint8_t key[DHT_ID_LEN];
+
+	if (c->cfg.dht == NULL || p->card_busy || (lu = lookup_new(c)) == NULL)
+		return;
+	memcpy(lu->pk, p->pk, CHAT_PK_LEN);
+	lu->stage = ST_RELAYS;
+	card_key(key, p->pk);
+	p->card_busy = true;
+	if (dht_get(c->cfg.dht, wall(c), key, DHT_GET_FIRST,
+		    (struct dht_lookup_cb){lookup_done, lu}) < 0) {
+		lookup_free(lu);
+		p->card_busy = false;
+		p->card_next_ms = mono(c) + CARD_RETRY_MIN_MS;
+		return;
+	}
+	c->st.lookups++;
+}
+
+static void dep_failed(struct chat *c, struct peer *p)
+{
+	p->dep_backoff = p->dep_backoff == 0 ? DEP_RETRY_MIN_MS
+					     : p->dep_backoff * 2;
+	if (p->dep_backoff > DEP_RETRY_MAX_MS)
+		p->dep_backoff = DEP_RETRY_MAX_MS;
+	p->dep_next_ms = mono(c) + p->dep_backoff;
+	c->st.relay_deposit_failed++;
+}
+
+/* Leaves m, in parts, in p's mailbox of epoch at up to DEP_RELAYS of its
+ * relays.  The same sealed blob goes to each relay. */
+static void deposit_msg(struct chat *c, struct peer *p, struct outmsg *m,
+			uint64_t epoch, const uint8_t mbox[RELAY_MAILBOX_LEN])
+{
+	unsigned nr = p->nrelays < DEP_RELAYS ? p->nrelays : DEP_RELAYS;
+	size_t count = (m->len + MAILBOX_CHUNK - 1) / MAILBOX_CHUNK;
+	uint64_t cookie = ((uint64_t)(p - c->peers) << 48) | (m->n & MASK48);
+	uint8_t blob[RELAY_BLOB_MAX];
+	struct mailbox_part mp;
+	size_t bl;
+
+	if (count == 0 || count > MAILBOX_PARTS_MAX)
+		return;
+	m->dep = DEP_BUSY;
+	m->dep_bad = 0;
+	m->dep_relays = (uint8_t)nr;
+	for (unsigned ri = 0; ri < nr; ri++)
+		m->dep_left[ri] = (uint16_t)count;
+	mp.flags = m->flags;
+	mp.tag = m->tag;
+	mp.n = m->n;
+	mp.count = (uint16_t)count;
+	for (size_t i = 0; i < count; i++) {
+		mp.index = (uint16_t)i;
+		mp.chunk = m->buf + i * MAILBOX_CHUNK;
+		mp.chunk_len = i + 1 < count ? MAILBOX_CHUNK
+					     : m->len - i * MAILBOX_CHUNK;
+		if (mailbox_seal(blob, sizeof blob, &bl, p->s.pair, p->pk,
+				 epoch, &mp, c->cfg.rng) < 0) {
+			m->dep_bad = (uint8_t)((1u << nr) - 1);
+			break;
+		}
+		for (unsigned ri = 0; ri < nr; ri++)
+			if (!(m->dep_bad & (1u << ri)) &&
+			    relayc_deposit(c->rc, p->relays[ri].node_pk, mbox,
+					   blob, bl, cookie) < 0)
+				m->dep_bad |= (uint8_t)(1u << ri);
+	}
+	if (m->dep_bad == (1u << nr) - 1) {
+		/* nothing went out (or what did is ignored): again later */
+		m->dep = DEP_NONE;
+		dep_failed(c, p);
+	}
+}
+
+/* After a commit: the texts in flight to an offline contact that no relay
+ * holds yet go to its relays. */
+static void deposit_due(struct chat *c, struct peer *p, uint64_t now)
+{
+	uint8_t mbox[RELAY_MAILBOX_LEN];
+	uint64_t epoch;
+
+	if (!relay_mode(c, p, now) || now < p->dep_next_ms || !dep_waiting(p))
+		return;
+	epoch = mailbox_epoch(wall(c) / 1000);
+	mailbox_id(mbox, NULL, p->s.pair, p->pk, epoch);
+	for (unsigned i = 0; i < p->nwin; i++) {
+		struct outmsg *m = &p->win[i].m;
+
+		if (m->dep == DEP_NONE && m->buf != NULL)
+			deposit_msg(c, p, m, epoch, mbox);
+		if (now < p->dep_next_ms)
+			break; /* failed: the rest waits too */
+	}
+}
+
+static void on_deposited(void *arg, const uint8_t relay[LINK_PK_LEN],
+			 uint64_t cookie, int code)
+{
+	struct chat *c = arg;
+	uint64_t pi = cookie >> 48, n48 = cookie & MASK48;
+	struct outmsg *m = NULL;
+	struct peer *p;
+	bool done = false, pending = false;
+	unsigned ri;
+
+	if (pi >= c->npeers || !(p = &c->peers[pi])->used)
+		return;
+	for (unsigned i = 0; i < p->nwin && m == NULL; i++)
+		if ((p->win[i].m.n & MASK48) == n48 &&
+		    p->win[i].m.dep == DEP_BUSY)
+			m = &p->win[i].m;
+	if (m == NULL)
+		return; /* acknowledged, resent or done meanwhile */
+	for (ri = 0; ri < m->dep_relays; ri++)
+		if (memcmp(p->relays[ri].node_pk, relay, LINK_PK_LEN) == 0)
+			break;
+	if (ri == m->dep_relays)
+		return;
+	if (code != RC_OK) {
+		if (!(m->dep_bad & (1u << ri)))
+			log_info("chat: a relay did not take a text: %s",
+				 code < 0 ? strerror(-code)
+					  : relay_code_str(code));
+		m->dep_bad |= (uint8_t)(1u << ri);
+	} else if (m->dep_left[ri] > 0) {
+		m->dep_left[ri]--;
+	}
+	for (unsigned i = 0; i < m->dep_relays; i++) {
+		if (m->dep_bad & (1u << i))
+			continue;
+		if (m->dep_left[i] == 0)
+			done = true;
+		else
+			pending = true;
+	}
+	if (done) {
+		m->dep = DEP_DONE;
+		p->dep_backoff = 0;
+		c->st.relay_deposited++;
+	} else if (!pending) {
+		m->dep = DEP_NONE;
+		dep_failed(c, p);
+	}
+	kick(c);
+}
+
+static void fetch_start(struct chat *c, struct peer *p, unsigned ri,
+			unsigned eb)
+{
+	struct fetchst *f = &p->fs[ri][eb];
+	uint8_t mbox[RELAY_MAILBOX_LEN], sk[CX_ED_SK_LEN];
+	uint64_t cookie = ((uint64_t)(p - c->peers) << 16) | (ri << 8) | eb;
+	int r;
+
+	if (f->busy)
+		return;
+	mailbox_id(mbox, sk, p->s.pair, c->cfg.id->account_pk, f->epoch);
+	r = relayc_fetch(c->rc, c->cfg.home_relays[ri], mbox, sk,
+			 f->del > f->del_sent ? f->del : 0, f->after, cookie);
+	cx_wipe(sk, sizeof sk);
+	if (r < 0)
+		return;
+	f->busy = true;
+	f->del_sent = f->del;
+}
+
+/* Asks each home relay for each contact's mailboxes of this epoch and
+ * the ones before, from the start (what is there was not taken). */
+static void fetch_round(struct chat *c)
+{
+	uint64_t epoch = mailbox_epoch(wall(c) / 1000);
+
+	for (unsigned i = 0; i < c->npeers; i++) {
+		struct peer *p = &c->peers[i];
+
+		if (!p->used || !p->has_sess ||
+		    p->state != MSGSTORE_CONTACT_ACCEPTED)
+			continue;
+		for (unsigned ri = 0; ri < c->cfg.num_home_relays; ri++)
+			for (unsigned eb = 0; eb < NEPOCHS && eb <= epoch;
+			     eb++) {
+				struct fetchst *f = &p->fs[ri][eb];
+
+				if (f->busy || f->wait_commit)
+					continue;
+				rrx_free(f->rx);
+				memset(f, 0, sizeof *f);
+				f->epoch = epoch - eb;
+				fetch_start(c, p, ri, eb);
+			}
+	}
+}
+
+static void hold_add(struct rrx *x, uint64_t n, uint64_t seq)
+{
+	for (unsigned i = 0; i < x->nhold; i++)
+		if (x->hold[i].n == n) {
+			if (seq < x->hold[i].seq)
+				x->hold[i].seq = seq;
+			return;
+		}
+	if (x->nhold == RRX_HOLD) {
+		x->overflow = true;
+		return;
+	}
+	x->hold[x->nhold].n = n;
+	x->hold[x->nhold++].seq = seq;
+}
+
+/* A whole text n waits behind a gap: its parts need not be kept again. */
+static bool held(const struct rrx *x, uint64_t n)
+{
+	for (unsigned i = 0; i < x->nhold; i++)
+		if (x->hold[i].n == n)
+			return true;
+	return false;
+}
+
+/* Places one part; returns the slot when its text is whole. */
+static struct rslot *rrx_put(struct chat *c, struct rrx *x,
+			     const struct mailbox_part *mp, uint64_t seq)
+{
+	struct rslot *sl = NULL, *fr = NULL;
+
+	for (unsigned i = 0; i < RRX_SLOTS; i++) {
+		struct rslot *y = &x->slot[i];
+
+		if (y->used && y->tag == mp->tag && y->n == mp->n &&
+		    y->count == mp->count)
+			sl = y;
+		else if (!y->used && fr == NULL)
+			fr = y;
+	}
+	if (sl == NULL) {
+		if (fr == NULL) {
+			/* too many at once: the oldest goes (its sender
+			 * still has it) */
+			fr = &x->slot[0];
+			for (unsigned i = 1; i < RRX_SLOTS; i++)
+				if (x->slot[i].first_seq < fr->first_seq)
+					fr = &x->slot[i];
+			free(fr->buf);
+			c->st.frames_dropped++;
+		}
+		memset(fr, 0, sizeof *fr);
+		fr->buf = malloc((size_t)mp->count * MAILBOX_CHUNK);
+		if (fr->buf == NULL)
+			return NULL;
+		fr->used = true;
+		fr->tag = mp->tag;
+		fr->n = mp->n;
+		fr->count = mp->count;
+		fr->first_seq = seq;
+		sl = fr;
+	}
+	if (sl->have[mp->index / 8] & (1u << (mp->index % 8)))
+		return NULL; /* the same part again */
+	sl->have[mp->index / 8] |= (uint8_t)(1u << (mp->index % 8));
+	memcpy(sl->buf + (size_t)mp->index * MAILBOX_CHUNK, mp->chunk,
+	       mp->chunk_len);
+	if (mp->index + 1 == mp->count)
+		sl->last_len = mp->chunk_len;
+	if (seq < sl->first_seq)
+		sl->first_seq = seq;
+	return ++sl->got == sl->count ? sl : NULL;
+}
+
+/* Takes the items of one answer: opens each part, puts texts together,
+ * hands whole ones to on_text as if a link brought them.  f->del moves
+ * to just before the first item of anything held back (a text still in
+ * parts, a text not taken); items that do not open are not ours to keep. */
+static void relay_items(struct chat *c, struct peer *p, struct fetchst *f,
+			const uint8_t *fr, size_t len)
+{
+	struct rw_items h;
+	struct mailbox_part mp;
+	uint8_t pt[RELAY_BLOB_MAX];
+	size_t off = RW_ITEMS_HDR, bl;
+	const uint8_t *blob;
+	uint64_t seq, received, bound;
+	struct rrx *x;
+
+	if (rw_items_decode(&h, fr, len) < 0)
+		return;
+	if ((x = f->rx) == NULL && (x = f->rx = calloc(1, sizeof *x)) == NULL)
+		return;
+	while (rw_items_next(fr, len, &off, &seq, &blob, &bl) == 1) {
+		struct rslot *sl = NULL;
+		const uint8_t *msg;
+		size_t mlen;
+		uint64_t first = seq;
+
+		f->after = seq;
+		if (mailbox_open(&mp, pt, sizeof pt, blob, bl, p->s.pair,
+				 c->cfg.id->account_pk, f->epoch) < 0 ||
+		    mp.flags != 0) {
+			c->st.frames_dropped++;
+			continue;
+		}
+		if (mp.n <= p->s.received || held(x, mp.n))
+			continue; /* had it: a copy */
+		if (mp.count == 1) {
+			msg = mp.chunk;
+			mlen = mp.chunk_len;
+		} else {
+			if ((sl = rrx_put(c, x, &mp, seq)) == NULL)
+				continue;
+			msg = sl->buf;
+			mlen = (size_t)(sl->count - 1) * MAILBOX_CHUNK +
+			       sl->last_len;
+			first = sl->first_seq;
+		}
+		received = p->s.received;
+		on_text(c, p, mp.n, msg, mlen, c->rx_pt);
+		cx_wipe(c->rx_pt, c->rx_hw < CW_MSG_MAX ? c->rx_hw : CW_MSG_MAX);
+		c->rx_hw = 0;
+		if (sl != NULL) {
+			free(sl->buf);
+			memset(sl, 0, sizeof *sl);
+		}
+		c->st.relay_taken += p->s.received - received;
+		if (p->s.received < mp.n)
+			hold_add(x, mp.n, first);
+	}
+	cx_wipe(pt, sizeof pt);
+	/* what is still held back bounds the deletion */
+	bound = UINT64_MAX;
+	for (unsigned i = 0; i < x->nhold;) {
+		if (x->hold[i].n <= p->s.received) {
+			x->hold[i] = x->hold[--x->nhold];
+			continue;
+		}
+		if (x->hold[i].seq < bound)
+			bound = x->hold[i].seq;
+		i++;
+	}
+	for (unsigned i = 0; i < RRX_SLOTS; i++) {
+		struct rslot *sl = &x->slot[i];
+
+		if (sl->used && (sl->n <= p->s.received || held(x, sl->n))) {
+			free(sl->buf); /* copies of a text we have */
+			memset(sl, 0, sizeof *sl);
+		}
+		if (sl->used && sl->first_seq < bound)
+			bound = sl->first_seq;
+	}
+	if (!x->overflow) {
+		uint64_t d = bound == UINT64_MAX ? f->after : bound - 1;
+
+		if (d > f->after)
+			d = f->after;
+		if (d > f->del)
+			f->del = d;
+	}
+	f->more = (h.flags & RW_ITEMS_MORE) != 0;
+	if (f->more || f->del > f->del_sent) {
+		f->wait_commit = true; /* asked again after the commit */
+		c->need_flush = true;
+	}
+}
+
+/* A fetch failed: the next round comes sooner, backing off per round
+ * (not per fetch: one round makes several). */
+static void fetch_retry(struct chat *c)
+{
+	uint64_t at = mono(c) + (c->fetch_backoff == 0 ? FETCH_RETRY_MIN_MS
+						       : c->fetch_backoff);
+
+	if (at >= c->fetch_next_ms)
+		return; /* already sooner */
+	c->fetch_next_ms = at;
+	c->fetch_backoff = c->fetch_backoff == 0 ? 2 * FETCH_RETRY_MIN_MS
+						 : c->fetch_backoff * 2;
+	if (c->fetch_backoff > FETCH_EVERY_MS)
+		c->fetch_backoff = FETCH_EVERY_MS;
+}
+
+static void on_fetched(void *arg, const uint8_t relay[LINK_PK_LEN],
+		       uint64_t cookie, const uint8_t *fr, size_t len, int err)
+{
+	struct chat *c = arg;
+	uint64_t pi = cookie >> 16;
+	unsigned ri = (cookie >> 8) & 0xff, eb = cookie & 0xff;
+	struct rw_items h;
+	struct fetchst *f;
+	struct peer *p;
+
+	if (pi >= c->npeers || ri >= c->cfg.num_home_relays || eb >= NEPOCHS ||
+	    memcmp(c->cfg.home_relays[ri], relay, LINK_PK_LEN) != 0)
+		return;
+	p = &c->peers[pi];
+	f = &p->fs[ri][eb];
+	if (!p->used || !f->busy)
+		return; /* the peer went (its slot may be another's now) */
+	f->busy = false;
+	if (fr == NULL || rw_items_decode(&h, fr, len) < 0 || h.code != RC_OK) {
+		log_debug("chat: a fetch from a relay failed: %s",
+			  fr == NULL ? strerror(-err) : relay_code_str(h.code));
+		c->st.relay_fetch_failed++;
+		f->del_sent = 0; /* what was to be deleted: ask again */
+		fetch_retry(c);
+		kick(c);
+		return;
+	}
+	c->fetch_backoff = 0;
+	c->st.relay_fetches++;
+	if (p->has_sess && p->state == MSGSTORE_CONTACT_ACCEPTED)
+		relay_items(c, p, f, fr, len);
+	kick(c);
+}
+
+/* After the flush's commit (ok) or its failure: the fetches that waited
+ * for it go on (deleting what is now stored), or start over. */
+static void relay_after_commit(struct chat *c, bool ok)
+{
+	if (c->rc == NULL)
+		return;
+	for (unsigned i = 0; i < c->npeers; i++) {
+		struct peer *p = &c->peers[i];
+
+		if (!p->used)
+			continue;
+		for (unsigned ri = 0; ri < c->cfg.num_home_relays; ri++)
+			for (unsigned eb = 0; eb < NEPOCHS; eb++) {
+				struct fetchst *f = &p->fs[ri][eb];
+
+				if (!f->wait_commit)
+					continue;
+				f->wait_commit = false;
+				if (!ok) {
+					f->after = f->del = f->del_sent;
+					continue;
+				}
+				fetch_start(c, p, ri, eb);
+			}
+	}
+}
+
+/* Relay work of chat_tick for p: its relays (the card), the deposit
+ * timer.  Returns its next deadline. */
+static uint64_t relay_tick_peer(struct chat *c, struct peer *p, uint64_t now)
+{
+	uint64_t next = UINT64_MAX, at;
+
+	if (peer_online(c, p)) {
+		p->offline_ms = 0;
+		return next;
+	}
+	if (p->offline_ms == 0)
+		p->offline_ms = now > 0 ? now : 1;
+	if (c->rc == NULL || !p->has_sess ||
+	    p->state != MSGSTORE_CONTACT_ACCEPTED ||
+	    !(p->obx_more || p->nwin > 0))
+		return next;
+	if (!p->card_busy) {
+		if (now >= p->card_next_ms)
+			fetch_card(c, p);
+		else
+			next = p->card_next_ms;
+	}
+	if (p->nrelays == 0)
+		return next;
+	at = p->offline_ms + DEPOSIT_AFTER_MS;
+	if (p->dep_next_ms > at)
+		at = p->dep_next_ms;
+	if (now < at)
+		return at < next ? at : next;
+	if ((p->obx_more && p->nwin < WIN_MAX) || dep_waiting(p))
+		c->need_flush = true;
+	return next;
 }
 
 static int load_contacts(struct chat *c)
@@ -2663,11 +3305,31 @@ uint64_t chat_tick(struct chat *c)
 				next = l->hello_next_ms;
 		}
 	}
+	if (c->rc != NULL) {
+		uint64_t t = relayc_tick(c->rc);
+
+		if (t < next)
+			next = t;
+		if (c->started && c->cfg.num_home_relays > 0) {
+			if (now >= c->fetch_next_ms) {
+				c->fetch_next_ms = now + FETCH_EVERY_MS;
+				fetch_round(c);
+			}
+			if (c->fetch_next_ms < next)
+				next = c->fetch_next_ms;
+		}
+	}
 	for (unsigned i = 0; i < c->npeers; i++) {
 		struct peer *p = &c->peers[i];
 
 		if (!p->used)
 			continue;
+		if (c->started) {
+			uint64_t t = relay_tick_peer(c, p, now);
+
+			if (t < next)
+				next = t;
+		}
 		if (c->started && !peer_online(c, p) && has_work(p)) {
 			if (!p->lookup_busy && now >= p->locate_next_ms)
 				locate(c, p);
@@ -2993,6 +3655,7 @@ int chat_send_async(struct chat *c, const uint8_t to[static CHAT_PK_LEN],
 	msgstore_new_id(c->cfg.rng, pd->ms, pd->id);
 	pd->cb = cb;
 	pd->cb_arg = arg;
+	p->obx_more = true;
 	if (!peer_online(c, p))
 		locate(c, p);
 	kick(c);
@@ -3164,6 +3827,27 @@ int chat_new(struct chat **out, const struct chat_config *cfg)
 	if ((r = card_prekeys_load(&c->pre, cfg->store, cfg->id, cfg->rng,
 				   wall(c) / 1000, NULL)) < 0)
 		goto fail;
+	if (cfg->num_home_relays > CARD_RELAYS_MAX ||
+	    (cfg->num_home_relays > 0 && cfg->home_relays == NULL)) {
+		r = -EINVAL;
+		goto fail;
+	}
+	for (unsigned i = 0; i < cfg->num_home_relays; i++)
+		memcpy(c->home[i].node_pk, cfg->home_relays[i], CX_X_PK_LEN);
+	if (cfg->links != NULL) {
+		struct relayc_config rcc;
+
+		memset(&rcc, 0, sizeof rcc);
+		rcc.clock = cfg->clock;
+		rcc.rng = cfg->rng;
+		rcc.links = cfg->links;
+		rcc.dht = cfg->dht;
+		rcc.cb = (struct relayc_callbacks){on_deposited, on_fetched, c};
+		rcc.kick = cfg->kick;
+		rcc.self = cfg->self;
+		if ((r = relayc_new(&c->rc, &rcc)) < 0)
+			goto fail;
+	}
 	*out = c;
 	return 0;
 fail:
@@ -3188,6 +3872,7 @@ void chat_free(struct chat *c)
 	free(c->pend);
 	while (c->lookups != NULL)
 		lookup_free(c->lookups);
+	relayc_free(c->rc);
 	card_prekeys_clear(&c->pre);
 	cx_secret_free(c->sess_key);
 	cx_secret_free(c->scratch);

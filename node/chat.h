@@ -20,6 +20,15 @@
  *     messages are encrypted again and resent, and the receiver's
  *     counter and the message id make the second copy a no-op.
  *
+ * Relays (DESIGN.md 7, docs/PROTOCOL-relay.md): when a contact stays
+ * offline and its card names home relays, the texts in flight are also
+ * left, sealed, in the pair's mailbox at those relays; a node fetches its
+ * own mailboxes at its home relays at start and every few minutes, takes
+ * what it finds as if it came over a link, and deletes it at the relay
+ * only after the commit.  Frames 0x21 and 0x23 (relay answers) go to the
+ * relay client inside; requests (0x20, 0x22) are the relay service's
+ * (node/relay.h), which the daemon feeds itself.
+ *
  * Errors: 0 or negative errno: -EINVAL (bad argument, own key), -ENOENT
  * (not a contact), -EEXIST (already a contact), -EPERM (wrong contact
  * state for this), -E2BIG, -ENOMEM, store errors. */
@@ -51,6 +60,10 @@ struct chat_config {
 	struct events *events;
 	struct link_mgr *links;
 	struct dht *dht;
+	/* Our home relays (node keys): published in the card, fetched from
+	 * for texts left while we were offline.  May be none. */
+	const uint8_t (*home_relays)[32];
+	unsigned num_home_relays;
 	/* Events were appended: wake subscribed clients (may be NULL). */
 	void (*notify)(void *self);
 	/* Deadlines of links or the DHT may have moved (may be NULL). */
@@ -147,6 +160,10 @@ struct chat_status {
 	uint64_t msgs_in, msgs_out, retransmits, dup_in, acks_in;
 	uint64_t lookups;
 	uint64_t msgs_out_cached; /* queued texts sent from memory */
+	/* relays: texts left at a contact's relays (all parts stored by at
+	 * least one), texts taken from ours, fetch requests answered */
+	uint64_t relay_deposited, relay_taken, relay_fetches;
+	uint64_t relay_deposit_failed, relay_fetch_failed;
 };
 void chat_status(const struct chat *c, struct chat_status *st);
 

@@ -6,7 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypto/cx.h"
 #include "node/config.h"
+
+static int set_relay_key(struct node_config *c, const char *key,
+			 const char *value, char *err, size_t err_max);
 
 enum cfg_kind {
 	CFG_KIND_STRING,
@@ -14,6 +18,7 @@ enum cfg_kind {
 	CFG_KIND_LEVEL,
 	CFG_KIND_U64,
 	CFG_KIND_BOOTSTRAP,
+	CFG_KIND_RELAY_KEY,
 };
 
 struct cfg_key {
@@ -36,6 +41,7 @@ static const struct cfg_key cfg_keys[] = {
 	{"lan", CFG_KIND_BOOL, CFG_AT(lan)},
 	{"event-log-max", CFG_KIND_U64, CFG_AT(event_log_max)},
 	{"bootstrap", CFG_KIND_BOOTSTRAP, 0},
+	{"home-relay", CFG_KIND_RELAY_KEY, 0},
 };
 
 void config_init(struct node_config *c)
@@ -156,8 +162,34 @@ int config_set(struct node_config *c, const char *key, const char *value,
 			return -ENOMEM;
 		c->bootstrap[c->num_bootstrap++] = copy;
 		return 0;
+	case CFG_KIND_RELAY_KEY:
+		return set_relay_key(c, key, value, err, err_max);
 	}
 	return -EINVAL;
+}
+
+static int set_relay_key(struct node_config *c, const char *key,
+			 const char *value, char *err, size_t err_max)
+{
+	uint8_t pk[32];
+
+	if (value == NULL || strlen(value) != 64 ||
+	    cx_hex_decode(pk, sizeof pk, value) < 0 ||
+	    cx_is_zero(pk, sizeof pk)) {
+		snprintf(err, err_max,
+			 "'%s' takes a relay's node key (64 hex digits)", key);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < c->num_home_relays; i++)
+		if (memcmp(c->home_relays[i], pk, sizeof pk) == 0)
+			return 0; /* named twice: once is enough */
+	if (c->num_home_relays == CONFIG_HOME_RELAYS_MAX) {
+		snprintf(err, err_max, "at most %d home relays",
+			 CONFIG_HOME_RELAYS_MAX);
+		return -E2BIG;
+	}
+	memcpy(c->home_relays[c->num_home_relays++], pk, sizeof pk);
+	return 0;
 }
 
 static char *trim(char *s, char *end)

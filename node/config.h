@@ -15,6 +15,7 @@
 #define CONFIG_FILE_MAX (64 * 1024) /* bytes; larger files are refused */
 #define CONFIG_LINE_MAX 4096	    /* bytes per line */
 #define CONFIG_BOOTSTRAP_MAX 16	    /* --bootstrap entries */
+#define CONFIG_HOME_RELAYS_MAX 7    /* --home-relay entries (a card's) */
 
 struct node_config {
 	char *data_dir;	       /* NULL: $XDG_DATA_HOME/parley */
@@ -29,6 +30,10 @@ struct node_config {
 	uint64_t event_log_max; /* events kept in the log */
 	char *bootstrap[CONFIG_BOOTSTRAP_MAX];
 	size_t num_bootstrap;
+	/* relays that keep texts for us while we are offline: node keys,
+	 * distinct, not all zero */
+	uint8_t home_relays[CONFIG_HOME_RELAYS_MAX][32];
+	size_t num_home_relays;
 };
 
 /* Sets the defaults.  Strings start NULL. */

@@ -35,6 +35,8 @@
 #include "node/sys_lan.h"
 #include "node/link.h"
 #include "node/chat.h"
+#include "node/relay.h"
+#include "node/relay_wire.h"
 #include "node/msgstore.h"
 #include "dht/dht.h"
 #include "node/addr.h"
@@ -95,6 +97,10 @@ static void usage(FILE *f)
 		"through (repeatable)\n"
 		"      --relay               volunteer as a store-and-forward "
 		"relay\n"
+		"      --home-relay NODEKEY  a relay that keeps texts for you "
+		"while\n"
+		"                            you are offline (repeatable, up "
+		"to 7)\n"
 		"      --lan                 find nodes on the local network "
 		"(multicast)\n"
 		"      --passphrase-file F   seal the key file with the "
@@ -118,6 +124,7 @@ static const struct option long_opts[] = {
 	{"config", required_argument, NULL, 'c'},
 	{"listen", required_argument, NULL, 'l'},
 	{"bootstrap", required_argument, NULL, 'B'},
+	{"home-relay", required_argument, NULL, 'H'},
 	{"relay", no_argument, NULL, 'R'},
 	{"lan", no_argument, NULL, 'N'},
 	{"passphrase-file", required_argument, NULL, 'P'},
@@ -465,6 +472,11 @@ static void link_message_cb(void *arg, const uint8_t pk[LINK_PK_LEN],
 {
 	struct node *n = arg;
 
+	if (len > 0 && (data[0] == RF_DEPOSIT || data[0] == RF_FETCH)) {
+		if (n->relay != NULL)
+			relay_frame(n->relay, pk, data, len);
+		return;
+	}
 	if (n->chat != NULL)
 		chat_link_data(n->chat, pk, data, len);
 }
@@ -512,6 +524,8 @@ static void chat_check_cb(uv_check_t *h)
 
 	if (d->node.chat != NULL)
 		chat_flush(d->node.chat);
+	if (d->node.relay != NULL)
+		relay_flush(d->node.relay);
 	/* After commits, trim the store's map once TRIM_AFTER_MS later: at
 	 * most that often while busy, never while idle (no commits, no
 	 * timer, no wake-up). */
@@ -535,6 +549,8 @@ static int start_chat(struct daemon *d)
 	cc.events = &d->node.events;
 	cc.links = d->node.links;
 	cc.dht = d->node.dht;
+	cc.home_relays = (const uint8_t(*)[32])d->cfg.home_relays;
+	cc.num_home_relays = (unsigned)d->cfg.num_home_relays;
 	cc.notify = chat_notify;
 	cc.kick = chat_kick;
 	cc.self = &d->node;
@@ -597,6 +613,23 @@ static int start_dht(struct daemon *d)
 				  strerror(-r));
 			return -1;
 		}
+	}
+	{
+		struct relay_config rc;
+
+		memset(&rc, 0, sizeof rc);
+		rc.clock = &d->clock;
+		rc.store = d->node.store;
+		rc.links = d->node.links;
+		rc.node_pk = d->node.identity.node_pk;
+		rc.enabled = d->cfg.relay;
+		if ((r = relay_new(&d->node.relay, &rc)) < 0) {
+			log_error("cannot start the relay service: %s",
+				  strerror(-r));
+			return -1;
+		}
+		if (d->cfg.relay)
+			log_info("relaying for others (store-and-forward)");
 	}
 	now = d->clock.wall_ms(d->clock.self);
 	r = store_read(d->node.store, load_table_txn, &b);
@@ -980,6 +1013,8 @@ out:
 	}
 	chat_free(d.node.chat); /* answers what it still owes first */
 	d.node.chat = NULL;
+	relay_free(d.node.relay);
+	d.node.relay = NULL;
 	api_free(d.api);
 	msgstore_close(d.node.msgs);
 	events_close(&d.node.events);

@@ -21,6 +21,7 @@ struct dht;
 struct link_mgr;
 struct msgstore;
 struct chat;
+struct relay;
 
 struct node {
 	const struct node_env *env;
@@ -35,6 +36,7 @@ struct node {
 	struct link_mgr *links; /* Noise links, on the same socket */
 	struct msgstore *msgs;	/* contacts, messages, outbox */
 	struct chat *chat;	/* messaging; NULL without the UDP socket */
+	struct relay *relay;	/* relay service; NULL without the socket */
 	char listen_str[64]; /* the bound UDP address, text */
 	/* The I/O side re-reads dht deadlines after the core started
 	 * something (a lookup from the API). */

@@ -24,6 +24,7 @@
 
 #include "node/addr.h"
 #include "node/chat.h"
+#include "node/relay.h"
 #include "node/link.h"
 #include "node/log.h"
 #include "node/sys_udp.h"
@@ -149,6 +150,12 @@ static void kick_once(struct sys_udp *u)
 	if (u->node->links != NULL) {
 		now = mono(u);
 		next = link_tick(u->node->links, now);
+		if (next != UINT64_MAX && (next > now ? next - now : 0) < delay)
+			delay = next > now ? next - now : 0;
+	}
+	if (u->node->relay != NULL) {
+		now = mono(u);
+		next = relay_tick(u->node->relay);
 		if (next != UINT64_MAX && (next > now ? next - now : 0) < delay)
 			delay = next > now ? next - now : 0;
 	}

@@ -30,7 +30,7 @@ INTEGRATION_TESTS = tests/integration/daemon_basic.sh \
 	tests/integration/lan.sh \
 	tests/integration/links.sh tests/integration/chat.sh \
 	tests/integration/chat_crash.sh tests/integration/chat_private.sh \
-	tests/integration/api_robust.sh
+	tests/integration/api_robust.sh tests/integration/relay.sh
 dist_check_SCRIPTS += $(INTEGRATION_TESTS)
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += tests/integration/lib.sh

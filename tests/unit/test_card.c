@@ -131,7 +131,7 @@ static void test_card_roundtrip(void **state)
 	struct trng arng;
 
 	load_ok(f, T0, true);
-	assert_int_equal(card_record_make(&rec, &f->id, &f->pk, T0 + 5), 0);
+	assert_int_equal(card_record_make(&rec, &f->id, &f->pk, NULL, 0, T0 + 5), 0);
 	assert_int_equal(rec.kind, DHT_RECORD_KIND_CONTACT_CARD);
 	assert_int_equal(rec.salt_len, 0);
 	assert_int_equal(rec.seq, T0 + 5);
@@ -151,6 +151,36 @@ static void test_card_roundtrip(void **state)
 	assert_memory_equal(c.devices[0].pk, f->id.device_pk, CX_ED_PK_LEN);
 	assert_int_equal(c.devices[0].created_s, f->id.created_s);
 	assert_int_equal(c.num_relays, 0);
+	{
+		/* home relays: named in order; too many, a zero key or a
+		 * repeated one are refused */
+		struct card_relay rl[CARD_RELAYS_MAX + 1];
+		struct card c2;
+
+		for (unsigned i = 0; i <= CARD_RELAYS_MAX; i++)
+			memset(rl[i].node_pk, (int)(i + 1), CX_X_PK_LEN);
+		assert_int_equal(card_record_make(&rec, &f->id, &f->pk, rl, 3,
+						  T0 + 6),
+				 0);
+		assert_int_equal(card_record_parse(&c2, &rec, f->id.account_pk),
+				 0);
+		assert_int_equal(c2.num_relays, 3);
+		for (unsigned i = 0; i < 3; i++)
+			assert_memory_equal(c2.relays[i].node_pk, rl[i].node_pk,
+					    CX_X_PK_LEN);
+		assert_int_equal(card_record_make(&rec, &f->id, &f->pk, rl,
+						  CARD_RELAYS_MAX + 1, T0 + 6),
+				 -EINVAL);
+		assert_int_equal(card_record_make(&rec, &f->id, &f->pk, NULL,
+						  1, T0 + 6),
+				 -EINVAL);
+		memset(rl[1].node_pk, 0, CX_X_PK_LEN);
+		assert_true(card_record_make(&rec, &f->id, &f->pk, rl, 2,
+					     T0 + 6) < 0);
+		memcpy(rl[1].node_pk, rl[0].node_pk, CX_X_PK_LEN);
+		assert_true(card_record_make(&rec, &f->id, &f->pk, rl, 2,
+					     T0 + 6) < 0);
+	}
 
 	/* The card is enough for X3DH: Alice initiates from it, we answer
 	 * with the secret card_prekeys_secret gives for her spk_id. */
@@ -174,10 +204,10 @@ static void test_card_roundtrip(void **state)
 		struct card_prekeys none;
 
 		memset(&none, 0, sizeof none);
-		assert_int_equal(card_record_make(&rec, &f->id, &none, T0),
+		assert_int_equal(card_record_make(&rec, &f->id, &none, NULL, 0, T0),
 				 -EINVAL);
 	}
-	assert_int_equal(card_record_make(&rec, &f->id, &f->pk, UINT64_MAX),
+	assert_int_equal(card_record_make(&rec, &f->id, &f->pk, NULL, 0, UINT64_MAX),
 			 -EINVAL);
 }
 
@@ -191,7 +221,7 @@ static void test_card_tamper_record(void **state)
 	uint8_t other[CX_ED_PK_LEN];
 
 	load_ok(f, T0, true);
-	assert_int_equal(card_record_make(&rec, &f->id, &f->pk, T0), 0);
+	assert_int_equal(card_record_make(&rec, &f->id, &f->pk, NULL, 0, T0), 0);
 	for (size_t i = 0; i < rec.value_len; i++) {
 		t = rec;
 		t.value[i] ^= 0x01;
@@ -247,7 +277,7 @@ static void test_card_tamper_inner(void **state)
 	size_t off;
 
 	load_ok(f, T0, true);
-	assert_int_equal(card_record_make(&rec, &f->id, &f->pk, T0), 0);
+	assert_int_equal(card_record_make(&rec, &f->id, &f->pk, NULL, 0, T0), 0);
 	/* spk_id, spk, spk_sig, device pk, created_s, cert: bytes 1 to
 	 * 1 + 4 + 32 + 64 + 1 + 104, skipping the device count. */
 	for (off = 1; off < CARD_VALUE_MIN - 2 + CARD_DEVICE_LEN + 1; off++) {

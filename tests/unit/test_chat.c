@@ -24,6 +24,8 @@
 #include "node/events.h"
 #include "node/link.h"
 #include "node/msgstore.h"
+#include "node/relay.h"
+#include "node/relay_wire.h"
 #include "store/store.h"
 #include "tests/unit/store_testutil.h"
 
@@ -63,9 +65,16 @@ struct snode {
 	struct dht *dht;
 	struct link_mgr *links;
 	struct chat *chat;
+	struct relay *relay;
+	bool relay_on;	      /* volunteers as a relay */
+	uint8_t home[1][32];  /* its home relay, when nhome = 1 */
+	unsigned nhome;
 	struct dht_addr addr;
 	bool down;
 };
+
+/* Called by node_new before it opens a node (settings of a test). */
+static void (*node_setup)(struct net *n, struct snode *s);
 
 /* The network's own decisions (loss, duplication, delay). */
 static unsigned roll(struct net *n, unsigned mod)
@@ -121,7 +130,12 @@ static void l_est(void *arg, const uint8_t pk[LINK_PK_LEN],
 static void l_msg(void *arg, const uint8_t pk[LINK_PK_LEN],
 		  const uint8_t *data, size_t len)
 {
-	chat_link_data(((struct snode *)arg)->chat, pk, data, len);
+	struct snode *s = arg;
+
+	if (len > 0 && (data[0] == RF_DEPOSIT || data[0] == RF_FETCH))
+		relay_frame(s->relay, pk, data, len);
+	else
+		chat_link_data(s->chat, pk, data, len);
 }
 
 static void l_closed(void *arg, const uint8_t pk[LINK_PK_LEN], int reason)
@@ -137,6 +151,7 @@ static void node_open(struct snode *s)
 	struct dht_config dc;
 	struct link_config lc;
 	struct chat_config cc;
+	struct relay_config rc;
 
 	assert_int_equal(store_open(&s->store, s->dir, &so), 0);
 	assert_int_equal(msgstore_open(&s->ms, s->store, &s->id, &s->rng.rng), 0);
@@ -165,7 +180,16 @@ static void node_open(struct snode *s)
 	cc.events = &s->ev;
 	cc.links = s->links;
 	cc.dht = s->dht;
+	cc.home_relays = (const uint8_t(*)[32])s->home;
+	cc.num_home_relays = s->nhome;
 	assert_int_equal(chat_new(&s->chat, &cc), 0);
+	memset(&rc, 0, sizeof rc);
+	rc.clock = &s->clock;
+	rc.store = s->store;
+	rc.links = s->links;
+	rc.node_pk = s->id.node_pk;
+	rc.enabled = s->relay_on;
+	assert_int_equal(relay_new(&s->relay, &rc), 0);
 	s->down = false;
 }
 
@@ -173,6 +197,8 @@ static void node_open(struct snode *s)
 static void node_crash(struct snode *s)
 {
 	chat_free(s->chat);
+	relay_free(s->relay);
+	s->relay = NULL;
 	link_mgr_free(s->links);
 	dht_free(s->dht);
 	msgstore_close(s->ms);
@@ -204,6 +230,8 @@ static struct snode *node_new(struct net *n, unsigned idx)
 	s->addr.ip[2] = (uint8_t)idx;
 	s->addr.ip[3] = 1;
 	s->addr.port = 4000;
+	if (node_setup != NULL)
+		node_setup(n, s);
 	node_open(s);
 	n->nodes[idx] = s;
 	return s;
@@ -258,6 +286,7 @@ static void step(struct net *n, uint64_t step_ms)
 				dht_recv(s->dht, T0_WALL + n->now, &p.from,
 					 p.data, p.len);
 			chat_flush(s->chat);
+			relay_flush(s->relay);
 		}
 	}
 	for (unsigned i = 0; i < n->n; i++) {
@@ -275,7 +304,11 @@ static void step(struct net *n, uint64_t step_ms)
 		d = chat_tick(s->chat);
 		if (d < next)
 			next = d;
+		d = relay_tick(s->relay);
+		if (d < next)
+			next = d;
 		chat_flush(s->chat);
+		relay_flush(s->relay);
 	}
 	for (unsigned i = 0; i < n->qlen; i++)
 		if (n->q[i].at < next)
@@ -655,6 +688,162 @@ static void crash_and_restart(void **state)
 	net_free(n);
 }
 
+/* Node 0 relays; node 2 (b) names it as home relay. */
+static void relay_setup(struct net *n, struct snode *s)
+{
+	if (s->idx == 0)
+		s->relay_on = true;
+	if (s->idx == 2) {
+		memcpy(s->home[0], n->nodes[0]->id.node_pk, 32);
+		s->nhome = 1;
+	}
+}
+
+/* Three nodes under loss can drop each other from their routing tables
+ * for good (no other node tells them again); a daemon bootstraps again.
+ * Here the relay is put back in the tables of those up, as --bootstrap
+ * would. */
+static void rejoin_relay(struct net *n)
+{
+	for (unsigned i = 1; i < n->n; i++)
+		if (!n->nodes[i]->down)
+			dht_add_contact(n->nodes[i]->dht, T0_WALL + n->now,
+					n->nodes[0]->id.node_pk,
+					&n->nodes[0]->addr);
+}
+
+static bool deposited_n(struct net *n, void *arg)
+{
+	struct flow *f = arg;
+	struct chat_status cs;
+
+	if (n->now % 10000 < 100)
+		rejoin_relay(n);
+	chat_status(f->from->chat, &cs);
+	return cs.relay_deposited >= f->count;
+}
+
+static bool taken_n(struct net *n, void *arg)
+{
+	struct flow *f = arg;
+	struct msgstore_msg h[64];
+	size_t got = history(f->to, f->from, h, 64);
+
+	if (n->now % 10000 < 100)
+		rejoin_relay(n);
+	for (size_t i = 0; i < got; i++)
+		msgstore_msg_clear(&h[i]);
+	return got >= f->count;
+}
+
+static bool relay_empty(struct net *n, void *arg)
+{
+	struct relay_status rs;
+
+	(void)arg;
+	if (n->now % 10000 < 100)
+		rejoin_relay(n);
+	relay_status(n->nodes[0]->relay, &rs);
+	return rs.store.items == 0 && rs.store.mailboxes == 0;
+}
+
+/* A node starts again, with what a saved routing table gives. */
+static void rejoin(struct net *n, struct snode *s)
+{
+	node_open(s);
+	for (unsigned j = 0; j < n->n; j++)
+		if (n->nodes[j] != s)
+			dht_add_contact(s->dht, T0_WALL + n->now,
+					n->nodes[j]->id.node_pk,
+					&n->nodes[j]->addr);
+	chat_start(s->chat);
+}
+
+/* Fails the test with what s and the relay (node 0) counted. */
+static void relay_fail(struct net *n, struct snode *s)
+{
+	struct chat_status cs;
+	struct relay_status rs;
+
+	chat_status(s->chat, &cs);
+	relay_status(n->nodes[0]->relay, &rs);
+	print_message("# node %u: deposited %llu failed %llu fetches %llu "
+		      "failed %llu taken %llu dropped %llu; relay: items %llu "
+		      "deposits %llu refused %llu fetches %llu sent %llu "
+		      "deleted %llu\n",
+		      s->idx, (unsigned long long)cs.relay_deposited,
+		      (unsigned long long)cs.relay_deposit_failed,
+		      (unsigned long long)cs.relay_fetches,
+		      (unsigned long long)cs.relay_fetch_failed,
+		      (unsigned long long)cs.relay_taken,
+		      (unsigned long long)cs.frames_dropped,
+		      (unsigned long long)rs.store.items,
+		      (unsigned long long)rs.deposits,
+		      (unsigned long long)rs.deposits_refused,
+		      (unsigned long long)rs.fetches,
+		      (unsigned long long)rs.items_sent,
+		      (unsigned long long)rs.deleted);
+	fail();
+}
+
+/* Store and forward under loss and duplication: b is offline, a's texts
+ * (short ones and ones in several parts) go to b's relay; a goes offline
+ * too; b comes back and takes every text, once, in order; the relay ends
+ * empty; when a returns, every text is delivered and nothing doubles. */
+static void relay_offline(void **state)
+{
+	struct net *n;
+	struct snode *a, *b;
+	struct flow f;
+	struct relay_status rs;
+	struct chat_status cs;
+	char body[3000];
+
+	(void)state;
+	node_setup = relay_setup;
+	n = net_new(3, 0, 0, 0);
+	node_setup = NULL;
+	a = n->nodes[1];
+	b = n->nodes[2];
+	f = (struct flow){a, b, 12};
+	befriend(n, a, b);
+	n->loss_pct = 10;
+	n->dup_pct = 5;
+	n->jitter_ms = 20;
+	node_crash(b);
+	for (unsigned k = 0; k < 10; k++)
+		step(n, 1000); /* a notices: b's link dies */
+	for (unsigned k = 0; k < f.count; k++) {
+		uint8_t id[CHAT_ID_LEN];
+		size_t len;
+
+		len = (size_t)snprintf(body, sizeof body, "%u:%u ", a->idx, k);
+		if (k % 4 == 1) { /* several relay parts */
+			memset(body + len, 'x', 2500);
+			len += 2500;
+		}
+		assert_int_equal(chat_send(a->chat, b->id.account_pk,
+					   (const uint8_t *)body, len, NULL,
+					   id),
+				 0);
+	}
+	if (!run_until(n, deposited_n, &f, 600000))
+		relay_fail(n, a);
+	relay_status(n->nodes[0]->relay, &rs);
+	assert_true(rs.store.items >= f.count);
+	node_crash(a);
+	rejoin(n, b);
+	if (!run_until(n, taken_n, &f, 600000) ||
+	    !run_until(n, relay_empty, NULL, 600000))
+		relay_fail(n, b);
+	chat_status(b->chat, &cs);
+	assert_int_equal(cs.relay_taken, f.count);
+	rejoin(n, a);
+	assert_true(run_until(n, flow_done, &f, 900000));
+	check_flow(&f);
+	net_free(n);
+}
+
 static void blocked_and_unaccepted(void **state)
 {
 	struct net *n = net_new(3, 0, 0, 0);
@@ -698,6 +887,7 @@ static void blocked_and_unaccepted(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(relay_offline),
 		cmocka_unit_test(two_nodes_lossy),
 		cmocka_unit_test(request_under_loss),
 		cmocka_unit_test(async_bursts),

@@ -103,6 +103,41 @@ static void config_limits(void **state)
 	assert_int_equal(config_set(&c, "bootstrap", "h:1", err, sizeof err),
 			 -E2BIG);
 	config_free(&c);
+	/* home relays: 64 hex digits, not all zero; a repeat is taken once;
+	 * at most CONFIG_HOME_RELAYS_MAX */
+	config_init(&c);
+	{
+		char key[65];
+
+		assert_int_equal(config_set(&c, "home-relay", "12", err,
+					    sizeof err),
+				 -EINVAL);
+		memset(key, '0', 64);
+		key[64] = '\0';
+		assert_int_equal(config_set(&c, "home-relay", key, err,
+					    sizeof err),
+				 -EINVAL);
+		key[5] = 'g';
+		assert_int_equal(config_set(&c, "home-relay", key, err,
+					    sizeof err),
+				 -EINVAL);
+		for (int i = 0; i < CONFIG_HOME_RELAYS_MAX; i++) {
+			snprintf(key, sizeof key, "%064x", i + 1);
+			assert_int_equal(config_set(&c, "home-relay", key, err,
+						    sizeof err),
+					 0);
+			assert_int_equal(config_set(&c, "home-relay", key, err,
+						    sizeof err),
+					 0);
+		}
+		assert_int_equal(c.num_home_relays, CONFIG_HOME_RELAYS_MAX);
+		assert_int_equal(c.home_relays[0][31], 1);
+		snprintf(key, sizeof key, "%064x", 99);
+		assert_int_equal(config_set(&c, "home-relay", key, err,
+					    sizeof err),
+				 -E2BIG);
+	}
+	config_free(&c);
 	config_init(&c);
 	assert_int_equal(config_parse(&c, "a\0b = c\n", 8, err, sizeof err),
 			 -EINVAL);
