@@ -67,7 +67,8 @@ struct snode {
 	struct chat *chat;
 	struct relay *relay;
 	bool relay_on;	      /* volunteers as a relay */
-	uint8_t home[1][32];  /* its home relay, when nhome = 1 */
+	uint32_t box_items;   /* its mailbox limit (0: default) */
+	uint8_t home[2][32];  /* its home relays */
 	unsigned nhome;
 	struct dht_addr addr;
 	bool down;
@@ -189,6 +190,7 @@ static void node_open(struct snode *s)
 	rc.links = s->links;
 	rc.node_pk = s->id.node_pk;
 	rc.enabled = s->relay_on;
+	rc.limits.box_items = s->box_items;
 	assert_int_equal(relay_new(&s->relay, &rc), 0);
 	s->down = false;
 }
@@ -705,11 +707,14 @@ static void relay_setup(struct net *n, struct snode *s)
  * would. */
 static void rejoin_relay(struct net *n)
 {
-	for (unsigned i = 1; i < n->n; i++)
-		if (!n->nodes[i]->down)
-			dht_add_contact(n->nodes[i]->dht, T0_WALL + n->now,
-					n->nodes[0]->id.node_pk,
-					&n->nodes[0]->addr);
+	for (unsigned i = 0; i < n->n; i++)
+		for (unsigned j = 0; j < n->n; j++)
+			if (i != j && !n->nodes[i]->down &&
+			    n->nodes[j]->relay_on)
+				dht_add_contact(n->nodes[i]->dht,
+						T0_WALL + n->now,
+						n->nodes[j]->id.node_pk,
+						&n->nodes[j]->addr);
 }
 
 static bool deposited_n(struct net *n, void *arg)
@@ -844,6 +849,65 @@ static void relay_offline(void **state)
 	net_free(n);
 }
 
+/* Node 0 relays but takes 2 items per mailbox; node 3 relays; b (node
+ * 2) names both. */
+static void full_setup(struct net *n, struct snode *s)
+{
+	if (s->idx == 0) {
+		s->relay_on = true;
+		s->box_items = 2;
+	}
+	if (s->idx == 3)
+		s->relay_on = true;
+	if (s->idx == 2) {
+		memcpy(s->home[0], n->nodes[0]->id.node_pk, 32);
+		s->nhome = 1; /* node 3 does not exist yet: named below */
+	}
+}
+
+/* A full relay refuses with its reason; the sender's texts are taken by
+ * the contact's other relay, and arrive. */
+static void relay_full(void **state)
+{
+	struct net *n;
+	struct snode *a, *b;
+	struct flow f;
+	struct relay_status rs;
+
+	(void)state;
+	node_setup = full_setup;
+	n = net_new(4, 0, 0, 0);
+	node_setup = NULL;
+	a = n->nodes[1];
+	b = n->nodes[2];
+	f = (struct flow){a, b, 6};
+	/* b's second home relay, node 3, in its card */
+	node_crash(b);
+	memcpy(b->home[1], n->nodes[3]->id.node_pk, 32);
+	b->nhome = 2;
+	rejoin(n, b);
+	befriend(n, a, b);
+	node_crash(b);
+	for (unsigned k = 0; k < 10; k++)
+		step(n, 1000);
+	send_n(a, b, 0, f.count);
+	if (!run_until(n, deposited_n, &f, 600000))
+		relay_fail(n, a);
+	relay_status(n->nodes[0]->relay, &rs);
+	assert_int_equal(rs.store.items, 2);
+	assert_true(rs.deposits_refused >= f.count - 2);
+	relay_status(n->nodes[3]->relay, &rs);
+	assert_int_equal(rs.store.items, f.count);
+	node_crash(a);
+	rejoin(n, b);
+	if (!run_until(n, taken_n, &f, 600000))
+		relay_fail(n, b);
+	rejoin(n, a);
+	assert_true(run_until(n, flow_done, &f, 900000));
+	check_flow(&f);
+	net_free(n);
+}
+
 static void blocked_and_unaccepted(void **state)
 {
 	struct net *n = net_new(3, 0, 0, 0);
@@ -888,6 +952,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(relay_offline),
+		cmocka_unit_test(relay_full),
 		cmocka_unit_test(two_nodes_lossy),
 		cmocka_unit_test(request_under_loss),
 		cmocka_unit_test(async_bursts),
