@@ -68,7 +68,7 @@ say "bob names himself too"
 run "$parley" -s "$dir/bob.sock" rpc profile.set '{"name":"Bob"}'
 bob_id=$(B -J id | sed -n 's/.*"id":"\([a-z2-7]*\)".*/\1/p')
 
-say "alice adds bob by his contact ID; her node finds his card in the DHT and sends an X3DH request"
+say "alice adds bob by his contact ID; her node finds his card in the DHT, and since it names a home relay, leaves an X3DH request there (sealed to bob, with a proof of work): the DHT never tells a stranger where bob's node is"
 run "$parley" -s "$dir/alice.sock" contact add "$bob_id" --greeting "Hi Bob, it's Alice from the climbing club"
 pattern=requested_by_them
 wait_for "bob's contact request" shows B -J contact list

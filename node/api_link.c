@@ -135,7 +135,8 @@ static struct rpc_result *m_relay_status(struct rpc_call *call)
 	}
 	o = json_pack(
 		"{s:b, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-		"s:I, s:I}, s:{s:o, s:I, s:I, s:I, s:I, s:I}}",
+		"s:I, s:I, s:I, s:I}, s:{s:o, s:I, s:I, s:I, s:I, s:I, s:I, "
+		"s:I}}",
 		"enabled", rs.enabled, "service", "mailboxes",
 		(json_int_t)rs.store.mailboxes, "items",
 		(json_int_t)rs.store.items, "bytes",
@@ -147,12 +148,16 @@ static struct rpc_result *m_relay_status(struct rpc_call *call)
 		"expired", (json_int_t)rs.expired, "auth_failed",
 		(json_int_t)rs.auth_failed, "rate_limited",
 		(json_int_t)rs.rate_limited, "errors", (json_int_t)rs.errors,
+		"pow_failed", (json_int_t)rs.pow_failed, "notified",
+		(json_int_t)rs.notified,
 		"client", "home_relays", home != NULL ? home : json_array(),
-		"deposited", (json_int_t)cs.relay_deposited, "deposit_failed",
+		"deposited", (json_int_t)cs.relay_deposited, "requests_left",
+		(json_int_t)cs.relay_ctl_deposited, "deposit_failed",
 		(json_int_t)cs.relay_deposit_failed, "fetches",
 		(json_int_t)cs.relay_fetches, "fetch_failed",
 		(json_int_t)cs.relay_fetch_failed, "taken",
-		(json_int_t)cs.relay_taken);
+		(json_int_t)cs.relay_taken, "notified",
+		(json_int_t)cs.relay_notified);
 	return rpc_ok(call, o);
 }
 

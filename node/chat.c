@@ -30,6 +30,7 @@
 #include <jansson.h>
 
 #include "crypto/drbg.h"
+#include "crypto/envelope.h"
 #include "crypto/kdf.h"
 #include "crypto/pad.h"
 #include "crypto/prim.h"
@@ -79,6 +80,7 @@
 #define CARD_RETRY_MIN_MS 5000
 #define FETCH_EVERY_MS (5 * 60000ull) /* our mailboxes at our relays */
 #define FETCH_RETRY_MIN_MS 2000
+#define REQ_FETCH_EVERY_MS 60000ull /* our request mailbox, this epoch */
 #define NEPOCHS (MAILBOX_EPOCHS_BACK + 1)
 #define DEP_NONE 0
 #define DEP_BUSY 1
@@ -99,6 +101,7 @@ struct outmsg {
 	/* left at the contact's relays: DEP_*; parts still unanswered per
 	 * relay, relays that refused a part */
 	uint8_t dep, dep_bad, dep_relays;
+	uint8_t dep_gen; /* attempt: answers of an earlier one are ignored */
 	uint16_t dep_left[DEP_RELAYS];
 };
 
@@ -140,6 +143,13 @@ struct qtext {
 
 #define QC_MAX (4 * WIN_MAX)
 #define QC_BYTES ((size_t)1 << 20)
+
+/* One mailbox being fetched from one relay. */
+struct fetchst {
+	bool busy, wait_commit, more;
+	uint64_t epoch, after, del, del_sent;
+	struct rrx *rx; /* texts being put together; lazily */
+};
 
 struct peer {
 	bool used;
@@ -192,20 +202,19 @@ struct peer {
 	/* queued texts still in plaintext, oldest first (see qc_take) */
 	struct qtext *qc;
 	size_t qc_head, qc_n, qc_bytes;
-	/* relays: the contact's, from its card */
+	/* relays: the contact's, from its card, with its signed prekey (a
+	 * request left at a relay is sealed to it) */
 	struct card_relay relays[CARD_RELAYS_MAX];
 	unsigned nrelays;
+	uint32_t spk_id; /* 0: unknown */
+	uint8_t spk[CX_X_PK_LEN];
 	bool card_busy;
 	uint64_t card_next_ms, card_backoff;
 	bool obx_more;	      /* the outbox may hold texts not in flight */
 	uint64_t offline_ms;  /* since when not online (0: online) */
 	uint64_t dep_next_ms, dep_backoff;
 	/* fetching ours: per home relay and epoch back */
-	struct fetchst {
-		bool busy, wait_commit, more;
-		uint64_t epoch, after, del, del_sent;
-		struct rrx *rx; /* texts being put together; lazily */
-	} fs[CARD_RELAYS_MAX][NEPOCHS];
+	struct fetchst fs[CARD_RELAYS_MAX][NEPOCHS];
 };
 
 /* What one mailbox fetch holds back: texts whose parts are still coming
@@ -298,8 +307,12 @@ struct chat {
 	bool need_flush; /* something happened since the last flush */
 	struct lookup *lookups; /* in flight in the DHT */
 	struct relayc *rc;	/* NULL without links */
+	/* our public request mailbox, per home relay and epoch back */
+	struct fetchst reqfs[CARD_RELAYS_MAX][NEPOCHS];
 	struct card_relay home[CARD_RELAYS_MAX]; /* cfg.home_relays */
 	uint64_t fetch_next_ms, fetch_backoff;
+	uint64_t reqfetch_next_ms;
+	uint64_t last_round_ms;
 };
 
 /* ---- small helpers ---- */
@@ -329,6 +342,13 @@ static void hex(char *out, const uint8_t *b, size_t n)
 static void cid(char out[CX_CONTACT_ID_LEN + 1], const uint8_t pk[32])
 {
 	cx_contact_id_encode(out, CX_CONTACT_ID_LEN + 1, pk);
+}
+
+/* Wipes what a received message's plaintext may have left in rx_pt. */
+static void rx_wipe(struct chat *c)
+{
+	cx_wipe(c->rx_pt, c->rx_hw < CW_MSG_MAX ? c->rx_hw : CW_MSG_MAX);
+	c->rx_hw = 0;
 }
 
 static void outmsg_free(struct outmsg *m)
@@ -1108,18 +1128,30 @@ static void prepare_texts(struct chat *c, struct peer *p)
 		p->obx_more = true; /* perhaps some stayed queued */
 }
 
+/* A request (req) or an acceptance is still to be delivered to p. */
+static bool ctl_wanted(const struct peer *p, bool req)
+{
+	if (req)
+		return p->state == MSGSTORE_CONTACT_REQUESTED_BY_US &&
+		       (p->s.flags & CW_SESS_INITIATOR) &&
+		       !(p->s.flags & CW_SESS_REQ_ACKED);
+	return p->state == MSGSTORE_CONTACT_ACCEPTED &&
+	       !(p->s.flags & CW_SESS_INITIATOR) &&
+	       !(p->s.flags & CW_SESS_ACC_ACKED);
+}
+
 static void prepare_ctl(struct chat *c, struct peer *p)
 {
 	bool want_req, want_acc;
 
-	if (!p->has_sess || p->ctl.buf != NULL || !peer_online(c, p))
+	if (!p->has_sess || p->ctl.buf != NULL)
 		return;
-	want_req = p->state == MSGSTORE_CONTACT_REQUESTED_BY_US &&
-		   (p->s.flags & CW_SESS_INITIATOR) &&
-		   !(p->s.flags & CW_SESS_REQ_ACKED);
-	want_acc = p->state == MSGSTORE_CONTACT_ACCEPTED &&
-		   !(p->s.flags & CW_SESS_INITIATOR) &&
-		   !(p->s.flags & CW_SESS_ACC_ACKED);
+	want_req = ctl_wanted(p, true);
+	want_acc = ctl_wanted(p, false);
+	if (!peer_online(c, p) &&
+	    !(want_req && c->rc != NULL && p->nrelays > 0 && p->spk_id != 0) &&
+	    !(want_acc && relay_mode(c, p, mono(c))))
+		return;
 	if (want_req || want_acc) {
 		int r = make_ctl(c, p, want_req);
 
@@ -1886,10 +1918,12 @@ static void on_request(struct chat *c, struct lk *l, struct peer *p,
 		r = -EBADMSG;
 		goto bad;
 	}
-	memcpy(p->s.node_pk, l->node, 32);
-	p->s.flags |= CW_SESS_HAS_NODE;
+	if (l != NULL) {
+		memcpy(p->s.node_pk, l->node, 32);
+		p->s.flags |= CW_SESS_HAS_NODE;
+		p->lki = (int)(l - c->lks);
+	}
 	p->sess_dirty = true;
-	p->lki = (int)(l - c->lks);
 	p->ack_flags |= CW_ACK_REQ;
 	ack_now(p);
 	if (p->state == MSGSTORE_CONTACT_ACCEPTED ||
@@ -1902,7 +1936,8 @@ static void on_request(struct chat *c, struct lk *l, struct peer *p,
 		p->state = MSGSTORE_CONTACT_ACCEPTED;
 		win_clear(p);
 		outmsg_free(&p->ctl);
-		presence_event(c, p, true);
+		if (peer_online(c, p))
+			presence_event(c, p, true);
 		return;
 	}
 	if ((pd = pend_add(c, P_CONTACT_NEW, p->pk)) == NULL ||
@@ -1959,7 +1994,8 @@ static void on_accept(struct chat *c, struct peer *p, const uint8_t *b,
 	pend_event(c, "contact.accepted", json_pack("{s:s}", "id", id));
 	p->ack_flags |= CW_ACK_ACCEPT;
 	ack_now(p);
-	presence_event(c, p, true);
+	if (peer_online(c, p))
+		presence_event(c, p, true);
 	return;
 drop:
 	c->st.frames_dropped++;
@@ -2283,7 +2319,8 @@ void chat_link_data(struct chat *c, const uint8_t node_pk[static LINK_PK_LEN],
 
 	if (len == 0)
 		return;
-	if (data[0] == RF_DEPOSIT_RES || data[0] == RF_ITEMS) {
+	if (data[0] == RF_DEPOSIT_RES || data[0] == RF_ITEMS ||
+	    data[0] == RF_NOTIFY) {
 		if (c->rc != NULL)
 			relayc_frame(c->rc, node_pk, data, len);
 		return;
@@ -2428,6 +2465,8 @@ static int rv_take(struct peer *p, const struct dht_result *res,
 	return r;
 }
 
+static void publish_pair(struct chat *c, const struct peer *p);
+
 /* The contact's card came back (or not): its home relays. */
 static void relays_done(struct chat *c, struct peer *p,
 			const struct dht_result *res)
@@ -2448,6 +2487,8 @@ static void relays_done(struct chat *c, struct peer *p,
 		p->nrelays = card.num_relays;
 		memcpy(p->relays, card.relays,
 		       card.num_relays * sizeof card.relays[0]);
+		p->spk_id = card.bundle.spk_id;
+		memcpy(p->spk, card.bundle.spk, CX_X_PK_LEN);
 		p->card_next_ms = now + CARD_REFRESH_MS;
 		p->card_backoff = 0;
 		c->need_flush = true; /* deposits may start */
@@ -2488,6 +2529,14 @@ static void lookup_done(void *arg, const struct dht_result *res)
 			struct cx_x3dh_init in;
 
 			r = card_record_parse(&card, res->record, p->pk);
+			if (r == 0) {
+				p->nrelays = card.num_relays;
+				memcpy(p->relays, card.relays,
+				       card.num_relays * sizeof card.relays[0]);
+				p->spk_id = card.bundle.spk_id;
+				memcpy(p->spk, card.bundle.spk, CX_X_PK_LEN);
+				p->card_next_ms = mono(c) + CARD_REFRESH_MS;
+			}
 			if (r == 0 && !p->has_sess &&
 			    p->state == MSGSTORE_CONTACT_REQUESTED_BY_US) {
 				r = cx_x3dh_initiate(&xr, &in,
@@ -2506,6 +2555,8 @@ static void lookup_done(void *arg, const struct dht_result *res)
 					r = pair_derive(p->s.pair, xr.sk);
 					p->has_sess = true;
 					p->sess_dirty = true;
+					/* where they find us to answer */
+					publish_pair(c, p);
 				}
 				cx_x3dh_result_wipe(&xr);
 			}
@@ -2686,6 +2737,32 @@ static void publish_intro(struct chat *c, const struct peer *p,
 	cx_wipe(intro, sizeof intro);
 }
 
+/* Our pairwise rendezvous for p, once we share a session: while we
+ * asked (so that their acceptance finds us) and once accepted. */
+static void publish_pair_rec(struct chat *c, const struct peer *p,
+			     struct dht_record *rec, uint64_t now_s)
+{
+	if (!p->used || !p->has_sess ||
+	    (p->state != MSGSTORE_CONTACT_ACCEPTED &&
+	     p->state != MSGSTORE_CONTACT_REQUESTED_BY_US))
+		return;
+	if (card_pair_rv_make(rec, p->s.pair, c->cfg.id->account_pk,
+			      now_s / CARD_RV_EPOCH_S, c->cfg.id->node_pk,
+			      now_s, c->cfg.rng) == 0)
+		dht_put(c->cfg.dht, wall(c), rec, 0,
+			(struct dht_lookup_cb){put_done, c});
+}
+
+static void publish_pair(struct chat *c, const struct peer *p)
+{
+	struct dht_record *rec;
+
+	if (c->cfg.dht == NULL || (rec = malloc(sizeof *rec)) == NULL)
+		return;
+	publish_pair_rec(c, p, rec, wall(c) / 1000);
+	free(rec);
+}
+
 static void publish(struct chat *c)
 {
 	struct dht_record *rec;
@@ -2711,7 +2788,9 @@ static void publish(struct chat *c)
 	 * requests, else closed, which also replaces an open one at once.
 	 * Its seq only grows, even when toggled twice in one second. */
 	c->req_rv_seq = c->req_rv_seq >= now_s ? c->req_rv_seq + 1 : now_s;
-	if ((c->accept_requests
+	/* With home relays, strangers' requests go to our request mailbox
+	 * there: nothing in the DHT then ties the account to this node. */
+	if ((c->accept_requests && c->cfg.num_home_relays == 0
 		     ? card_req_rv_make(rec, c->cfg.id, c->cfg.id->node_pk,
 					c->req_rv_seq)
 		     : card_req_rv_close(rec, c->cfg.id, c->req_rv_seq)) == 0)
@@ -2723,14 +2802,8 @@ static void publish(struct chat *c)
 
 		if (p->used && p->state == MSGSTORE_CONTACT_REQUESTED_BY_US)
 			publish_intro(c, p, rec, now_s);
-		if (!p->used || !p->has_sess ||
-		    p->state != MSGSTORE_CONTACT_ACCEPTED)
-			continue;
-		if (card_pair_rv_make(rec, p->s.pair, c->cfg.id->account_pk,
-				      epoch, c->cfg.id->node_pk, now_s,
-				      c->cfg.rng) == 0)
-			dht_put(c->cfg.dht, wall(c), rec, 0,
-				(struct dht_lookup_cb){put_done, c});
+		(void)epoch;
+		publish_pair_rec(c, p, rec, now_s);
 	}
 	free(rec);
 	kick(c);
@@ -2738,7 +2811,16 @@ static void publish(struct chat *c)
 
 /* ---- relays (DESIGN.md 7, docs/PROTOCOL-relay.md) ---- */
 
-#define MASK48 ((1ull << 48) - 1)
+/* Cookie of a deposit: peer slot 12 | attempt 8 | n 44 (n 0: the ctl). */
+#define MASK_N ((1ull << 44) - 1)
+_Static_assert(PEERS_MAX <= 1u << 12, "a peer slot fits 12 bits");
+
+static uint64_t dep_cookie(const struct chat *c, const struct peer *p,
+			   const struct outmsg *m)
+{
+	return ((uint64_t)(p - c->peers) << 52) | ((uint64_t)m->dep_gen << 44) |
+	       (m->n & MASK_N);
+}
 
 /* Whether texts for p go to its relays: it has been offline a while and
  * its card names relays. */
@@ -2798,13 +2880,15 @@ static void deposit_msg(struct chat *c, struct peer *p, struct outmsg *m,
 {
 	unsigned nr = p->nrelays < DEP_RELAYS ? p->nrelays : DEP_RELAYS;
 	size_t count = (m->len + MAILBOX_CHUNK - 1) / MAILBOX_CHUNK;
-	uint64_t cookie = ((uint64_t)(p - c->peers) << 48) | (m->n & MASK48);
 	uint8_t blob[RELAY_BLOB_MAX];
 	struct mailbox_part mp;
+	uint64_t cookie;
 	size_t bl;
 
 	if (count == 0 || count > MAILBOX_PARTS_MAX)
 		return;
+	m->dep_gen++;
+	cookie = dep_cookie(c, p, m);
 	m->dep = DEP_BUSY;
 	m->dep_bad = 0;
 	m->dep_relays = (uint8_t)nr;
@@ -2837,6 +2921,60 @@ static void deposit_msg(struct chat *c, struct peer *p, struct outmsg *m,
 	}
 }
 
+/* Our contact request to a stranger p, left in its public request mailbox
+ * at its relays: parts sealed to its signed prekey, each with a stamp of
+ * RELAY_POW_BITS (tens of ms of hashing each: requests are rare). */
+static void deposit_req(struct chat *c, struct peer *p, uint64_t epoch)
+{
+	struct outmsg *m = &p->ctl;
+	unsigned nr = p->nrelays < DEP_RELAYS ? p->nrelays : DEP_RELAYS;
+	size_t count = (m->len + MAILBOX_REQ_CHUNK - 1) / MAILBOX_REQ_CHUNK;
+	uint8_t blob[RELAY_BLOB_MAX], rid[CX_MAILBOX_ID_LEN];
+	uint8_t ch[CX_POW_CHALLENGE_LEN];
+	struct mailbox_part mp;
+	uint64_t stamp, cookie;
+	size_t bl;
+
+	if (count == 0 || count > MAILBOX_PARTS_MAX)
+		return;
+	cx_request_mailbox_id(rid, p->pk, epoch);
+	m->dep_gen++;
+	cookie = dep_cookie(c, p, m); /* n 0: the ctl */
+	m->dep = DEP_BUSY;
+	m->dep_bad = 0;
+	m->dep_relays = (uint8_t)nr;
+	for (unsigned ri = 0; ri < nr; ri++)
+		m->dep_left[ri] = (uint16_t)count;
+	mp.flags = m->flags;
+	mp.tag = m->tag;
+	mp.n = 0;
+	mp.count = (uint16_t)count;
+	for (size_t i = 0; i < count; i++) {
+		mp.index = (uint16_t)i;
+		mp.chunk = m->buf + i * MAILBOX_REQ_CHUNK;
+		mp.chunk_len = i + 1 < count ? MAILBOX_REQ_CHUNK
+					     : m->len - i * MAILBOX_REQ_CHUNK;
+		stamp = 0;
+		if (mailbox_req_seal(blob, sizeof blob, &bl, p->spk_id, p->spk,
+				     &mp, c->cfg.rng) < 0 ||
+		    (cx_pow_challenge(ch, rid, blob, bl),
+		     cx_pow_solve(&stamp, ch, RELAY_POW_BITS, UINT64_MAX)) <
+			    0) {
+			m->dep_bad = (uint8_t)((1u << nr) - 1);
+			break;
+		}
+		for (unsigned ri = 0; ri < nr; ri++)
+			if (!(m->dep_bad & (1u << ri)) &&
+			    relayc_deposit_req(c->rc, p->relays[ri].node_pk, rid,
+					       stamp, blob, bl, cookie) < 0)
+				m->dep_bad |= (uint8_t)(1u << ri);
+	}
+	if (m->dep_bad == (1u << nr) - 1) {
+		m->dep = DEP_NONE;
+		dep_failed(c, p);
+	}
+}
+
 /* After a commit: the texts in flight to an offline contact that no relay
  * holds yet go to its relays. */
 static void deposit_due(struct chat *c, struct peer *p, uint64_t now)
@@ -2844,9 +2982,19 @@ static void deposit_due(struct chat *c, struct peer *p, uint64_t now)
 	uint8_t mbox[RELAY_MAILBOX_LEN];
 	uint64_t epoch;
 
-	if (!relay_mode(c, p, now) || now < p->dep_next_ms || !dep_waiting(p))
+	if (c->rc == NULL || now < p->dep_next_ms || peer_online(c, p))
 		return;
 	epoch = mailbox_epoch(wall(c) / 1000);
+	if (p->ctl.buf != NULL && p->ctl.dep == DEP_NONE) {
+		if (ctl_wanted(p, true) && p->spk_id != 0) {
+			deposit_req(c, p, epoch);
+		} else if (ctl_wanted(p, false) && relay_mode(c, p, now)) {
+			mailbox_id(mbox, NULL, p->s.pair, p->pk, epoch);
+			deposit_msg(c, p, &p->ctl, epoch, mbox);
+		}
+	}
+	if (!relay_mode(c, p, now) || now < p->dep_next_ms || !dep_waiting(p))
+		return;
 	mailbox_id(mbox, NULL, p->s.pair, p->pk, epoch);
 	for (unsigned i = 0; i < p->nwin; i++) {
 		struct outmsg *m = &p->win[i].m;
@@ -2862,7 +3010,8 @@ static void on_deposited(void *arg, const uint8_t relay[LINK_PK_LEN],
 			 uint64_t cookie, int code)
 {
 	struct chat *c = arg;
-	uint64_t pi = cookie >> 48, n48 = cookie & MASK48;
+	uint64_t pi = cookie >> 52, n44 = cookie & MASK_N;
+	uint8_t gen = (uint8_t)(cookie >> 44);
 	struct outmsg *m = NULL;
 	struct peer *p;
 	bool done = false, pending = false;
@@ -2870,12 +3019,14 @@ static void on_deposited(void *arg, const uint8_t relay[LINK_PK_LEN],
 
 	if (pi >= c->npeers || !(p = &c->peers[pi])->used)
 		return;
+	if (n44 == 0 && p->ctl.buf != NULL && p->ctl.dep == DEP_BUSY)
+		m = &p->ctl; /* a request or an acceptance */
 	for (unsigned i = 0; i < p->nwin && m == NULL; i++)
-		if ((p->win[i].m.n & MASK48) == n48 &&
+		if ((p->win[i].m.n & MASK_N) == n44 &&
 		    p->win[i].m.dep == DEP_BUSY)
 			m = &p->win[i].m;
-	if (m == NULL)
-		return; /* acknowledged, resent or done meanwhile */
+	if (m == NULL || m->dep_gen != gen)
+		return; /* acknowledged, done, or an earlier attempt's */
 	for (ri = 0; ri < m->dep_relays; ri++)
 		if (memcmp(p->relays[ri].node_pk, relay, LINK_PK_LEN) == 0)
 			break;
@@ -2901,7 +3052,10 @@ static void on_deposited(void *arg, const uint8_t relay[LINK_PK_LEN],
 	if (done) {
 		m->dep = DEP_DONE;
 		p->dep_backoff = 0;
-		c->st.relay_deposited++;
+		if (m == &p->ctl)
+			c->st.relay_ctl_deposited++;
+		else
+			c->st.relay_deposited++;
 	} else if (!pending) {
 		m->dep = DEP_NONE;
 		dep_failed(c, p);
@@ -2909,24 +3063,75 @@ static void on_deposited(void *arg, const uint8_t relay[LINK_PK_LEN],
 	kick(c);
 }
 
+/* Cookie of a fetch: peer slot (REQ_SLOT: our request mailbox), home
+ * relay, epoch back. */
+#define REQ_SLOT PEERS_MAX
+
 static void fetch_start(struct chat *c, struct peer *p, unsigned ri,
 			unsigned eb)
 {
-	struct fetchst *f = &p->fs[ri][eb];
+	struct fetchst *f = p != NULL ? &p->fs[ri][eb] : &c->reqfs[ri][eb];
+	uint64_t pi = p != NULL ? (uint64_t)(p - c->peers) : REQ_SLOT;
 	uint8_t mbox[RELAY_MAILBOX_LEN], sk[CX_ED_SK_LEN];
-	uint64_t cookie = ((uint64_t)(p - c->peers) << 16) | (ri << 8) | eb;
+	uint64_t cookie = (pi << 16) | (ri << 8) | eb;
+	uint64_t del = f->del > f->del_sent ? f->del : 0;
 	int r;
 
 	if (f->busy)
 		return;
-	mailbox_id(mbox, sk, p->s.pair, c->cfg.id->account_pk, f->epoch);
-	r = relayc_fetch(c->rc, c->cfg.home_relays[ri], mbox, sk,
-			 f->del > f->del_sent ? f->del : 0, f->after, cookie);
-	cx_wipe(sk, sizeof sk);
+	if (p == NULL) {
+		r = relayc_fetch_req(c->rc, c->cfg.home_relays[ri],
+				     c->cfg.id->account_pk,
+				     c->cfg.id->account_sk, f->epoch, del,
+				     f->after, cookie);
+	} else {
+		mailbox_id(mbox, sk, p->s.pair, c->cfg.id->account_pk,
+			   f->epoch);
+		r = relayc_fetch(c->rc, c->cfg.home_relays[ri], mbox, sk, del,
+				 f->after, cookie);
+		cx_wipe(sk, sizeof sk);
+	}
 	if (r < 0)
 		return;
 	f->busy = true;
 	f->del_sent = f->del;
+}
+
+/* Asks each home relay for our request mailbox of this epoch. */
+static void fetch_req_now(struct chat *c)
+{
+	uint64_t epoch = mailbox_epoch(wall(c) / 1000);
+
+	for (unsigned ri = 0; ri < c->cfg.num_home_relays; ri++) {
+		struct fetchst *f = &c->reqfs[ri][0];
+
+		if (f->busy || f->wait_commit)
+			continue;
+		if (f->epoch != epoch) {
+			rrx_free(f->rx);
+			memset(f, 0, sizeof *f);
+			f->epoch = epoch;
+		}
+		fetch_start(c, NULL, ri, 0);
+	}
+}
+
+/* p's mailboxes (NULL: our request mailbox) of this epoch and the ones
+ * before, at every home relay, from the start. */
+static void fetch_all(struct chat *c, struct peer *p, uint64_t epoch)
+{
+	for (unsigned ri = 0; ri < c->cfg.num_home_relays; ri++)
+		for (unsigned eb = 0; eb < NEPOCHS && eb <= epoch; eb++) {
+			struct fetchst *f =
+				p != NULL ? &p->fs[ri][eb] : &c->reqfs[ri][eb];
+
+			if (f->busy || f->wait_commit)
+				continue;
+			rrx_free(f->rx);
+			memset(f, 0, sizeof *f);
+			f->epoch = epoch - eb;
+			fetch_start(c, p, ri, eb);
+		}
 }
 
 /* Asks each home relay for each contact's mailboxes of this epoch and
@@ -2935,24 +3140,17 @@ static void fetch_round(struct chat *c)
 {
 	uint64_t epoch = mailbox_epoch(wall(c) / 1000);
 
+	/* our request mailbox, while we take requests from strangers */
+	if (c->accept_requests)
+		fetch_all(c, NULL, epoch);
 	for (unsigned i = 0; i < c->npeers; i++) {
 		struct peer *p = &c->peers[i];
 
-		if (!p->used || !p->has_sess ||
-		    p->state != MSGSTORE_CONTACT_ACCEPTED)
-			continue;
-		for (unsigned ri = 0; ri < c->cfg.num_home_relays; ri++)
-			for (unsigned eb = 0; eb < NEPOCHS && eb <= epoch;
-			     eb++) {
-				struct fetchst *f = &p->fs[ri][eb];
-
-				if (f->busy || f->wait_commit)
-					continue;
-				rrx_free(f->rx);
-				memset(f, 0, sizeof *f);
-				f->epoch = epoch - eb;
-				fetch_start(c, p, ri, eb);
-			}
+		/* accepted contacts, and those we asked (their acceptance) */
+		if (p->used && p->has_sess &&
+		    (p->state == MSGSTORE_CONTACT_ACCEPTED ||
+		     p->state == MSGSTORE_CONTACT_REQUESTED_BY_US))
+			fetch_all(c, p, epoch);
 	}
 }
 
@@ -3030,6 +3228,29 @@ static struct rslot *rrx_put(struct chat *c, struct rrx *x,
 	return ++sl->got == sl->count ? sl : NULL;
 }
 
+static void fetch_settle(struct chat *c, struct fetchst *f, struct rrx *x,
+			 uint64_t received, bool more);
+
+/* A part taken: true with the whole message in *msg (in the part, or in
+ * the slot *sl that put it together, which the caller frees), false while
+ * parts are missing.  chunk: the size of every part but the last. */
+static bool rrx_whole(struct chat *c, struct rrx *x,
+		      const struct mailbox_part *mp, uint64_t seq, size_t chunk,
+		      const uint8_t **msg, size_t *mlen, struct rslot **sl)
+{
+	*sl = NULL;
+	if (mp->count == 1) {
+		*msg = mp->chunk;
+		*mlen = mp->chunk_len;
+		return true;
+	}
+	if ((*sl = rrx_put(c, x, mp, seq)) == NULL)
+		return false;
+	*msg = (*sl)->buf;
+	*mlen = (size_t)((*sl)->count - 1) * chunk + (*sl)->last_len;
+	return true;
+}
+
 /* Takes the items of one answer: opens each part, puts texts together,
  * hands whole ones to on_text as if a link brought them.  f->del moves
  * to just before the first item of anything held back (a text still in
@@ -3042,7 +3263,7 @@ static void relay_items(struct chat *c, struct peer *p, struct fetchst *f,
 	uint8_t pt[RELAY_BLOB_MAX];
 	size_t off = RW_ITEMS_HDR, bl;
 	const uint8_t *blob;
-	uint64_t seq, received, bound;
+	uint64_t seq, received;
 	struct rrx *x;
 
 	if (rw_items_decode(&h, fr, len) < 0)
@@ -3057,28 +3278,30 @@ static void relay_items(struct chat *c, struct peer *p, struct fetchst *f,
 
 		f->after = seq;
 		if (mailbox_open(&mp, pt, sizeof pt, blob, bl, p->s.pair,
-				 c->cfg.id->account_pk, f->epoch) < 0 ||
-		    mp.flags != 0) {
+				 c->cfg.id->account_pk, f->epoch) < 0) {
+			c->st.frames_dropped++;
+			continue;
+		}
+		if (mp.flags == CW_DATA_CTL && mp.n == 0 && mp.count == 1) {
+			/* their acceptance of our request (one part: it
+			 * carries a name at most) */
+			on_accept(c, p, mp.chunk, mp.chunk_len, c->rx_pt);
+			rx_wipe(c);
+			continue;
+		}
+		if (mp.flags != 0 || p->state != MSGSTORE_CONTACT_ACCEPTED) {
 			c->st.frames_dropped++;
 			continue;
 		}
 		if (mp.n <= p->s.received || held(x, mp.n))
 			continue; /* had it: a copy */
-		if (mp.count == 1) {
-			msg = mp.chunk;
-			mlen = mp.chunk_len;
-		} else {
-			if ((sl = rrx_put(c, x, &mp, seq)) == NULL)
-				continue;
-			msg = sl->buf;
-			mlen = (size_t)(sl->count - 1) * MAILBOX_CHUNK +
-			       sl->last_len;
+		if (!rrx_whole(c, x, &mp, seq, MAILBOX_CHUNK, &msg, &mlen, &sl))
+			continue;
+		if (sl != NULL)
 			first = sl->first_seq;
-		}
 		received = p->s.received;
 		on_text(c, p, mp.n, msg, mlen, c->rx_pt);
-		cx_wipe(c->rx_pt, c->rx_hw < CW_MSG_MAX ? c->rx_hw : CW_MSG_MAX);
-		c->rx_hw = 0;
+		rx_wipe(c);
 		if (sl != NULL) {
 			free(sl->buf);
 			memset(sl, 0, sizeof *sl);
@@ -3088,10 +3311,20 @@ static void relay_items(struct chat *c, struct peer *p, struct fetchst *f,
 			hold_add(x, mp.n, first);
 	}
 	cx_wipe(pt, sizeof pt);
-	/* what is still held back bounds the deletion */
-	bound = UINT64_MAX;
+	fetch_settle(c, f, x, p->s.received, (h.flags & RW_ITEMS_MORE) != 0);
+}
+
+/* After an answer: what is still held back (texts not taken, parts of
+ * texts still coming) bounds what the next fetch deletes; then it goes
+ * on after the commit if there is more or something to delete.  Slots
+ * of texts already taken (n <= received, when received != 0) go. */
+static void fetch_settle(struct chat *c, struct fetchst *f, struct rrx *x,
+			 uint64_t received, bool more)
+{
+	uint64_t bound = UINT64_MAX;
+
 	for (unsigned i = 0; i < x->nhold;) {
-		if (x->hold[i].n <= p->s.received) {
+		if (x->hold[i].n <= received) {
 			x->hold[i] = x->hold[--x->nhold];
 			continue;
 		}
@@ -3102,7 +3335,8 @@ static void relay_items(struct chat *c, struct peer *p, struct fetchst *f,
 	for (unsigned i = 0; i < RRX_SLOTS; i++) {
 		struct rslot *sl = &x->slot[i];
 
-		if (sl->used && (sl->n <= p->s.received || held(x, sl->n))) {
+		if (sl->used && received != 0 &&
+		    (sl->n <= received || held(x, sl->n))) {
 			free(sl->buf); /* copies of a text we have */
 			memset(sl, 0, sizeof *sl);
 		}
@@ -3117,15 +3351,86 @@ static void relay_items(struct chat *c, struct peer *p, struct fetchst *f,
 		if (d > f->del)
 			f->del = d;
 	}
-	f->more = (h.flags & RW_ITEMS_MORE) != 0;
+	f->more = more;
 	if (f->more || f->del > f->del_sent) {
 		f->wait_commit = true; /* asked again after the commit */
 		c->need_flush = true;
 	}
 }
 
-/* A fetch failed: the next round comes sooner, backing off per round
- * (not per fetch: one round makes several). */
+/* Items of our public request mailbox: contact requests from strangers,
+ * sealed to one of our signed prekeys, in parts.  A whole one goes to
+ * on_request as if a link had brought it; the account that asks is the
+ * one in its X3DH header, which X3DH authenticates. */
+static void request_items(struct chat *c, struct fetchst *f,
+			  const uint8_t *fr, size_t len)
+{
+	struct rw_items h;
+	struct mailbox_part mp;
+	uint8_t pt[RELAY_BLOB_MAX], sk[CX_X_SK_LEN], pk[CX_X_PK_LEN];
+	size_t off = RW_ITEMS_HDR, bl;
+	const uint8_t *blob;
+	uint64_t seq;
+	uint32_t spk_id;
+	struct rrx *x;
+
+	if (rw_items_decode(&h, fr, len) < 0)
+		return;
+	if ((x = f->rx) == NULL && (x = f->rx = calloc(1, sizeof *x)) == NULL)
+		return;
+	while (rw_items_next(fr, len, &off, &seq, &blob, &bl) == 1) {
+		struct rslot *sl = NULL;
+		struct cx_x3dh_init in;
+		const uint8_t *msg;
+		struct peer *p;
+		size_t mlen;
+		int r;
+
+		f->after = seq;
+		r = mailbox_req_spk_id(blob, bl, &spk_id);
+		if (r == 0 &&
+		    (r = card_prekeys_secret(&c->pre, spk_id, sk)) == 0) {
+			cx_x25519_public(pk, sk);
+			r = mailbox_req_open(&mp, pt, sizeof pt, blob, bl, sk,
+					     pk);
+		}
+		cx_wipe(sk, sizeof sk);
+		if (r < 0 || mp.flags != (CW_DATA_CTL | CW_DATA_INIT) ||
+		    mp.n != 0) {
+			log_debug("chat: an item of our request mailbox does "
+				  "not open: %s",
+				  r < 0 ? strerror(-r) : "not a request");
+			c->st.frames_dropped++;
+			continue;
+		}
+		if (!rrx_whole(c, x, &mp, seq, MAILBOX_REQ_CHUNK, &msg, &mlen,
+			       &sl))
+			continue;
+		if (mlen >= CX_X3DH_INIT_LEN &&
+		    cx_x3dh_init_parse(&in, msg, CX_X3DH_INIT_LEN) == 0 &&
+		    memcmp(in.ik, c->cfg.id->account_pk, 32) != 0 &&
+		    (p = peer_get(c, in.ik)) != NULL &&
+		    p->state != MSGSTORE_CONTACT_BLOCKED) {
+			on_request(c, NULL, p, msg, mlen, c->rx_pt);
+			rx_wipe(c);
+			log_debug("chat: a request from a relay: state %d",
+				  p->state);
+			if (p->state == 0 && !p->has_sess)
+				peer_free(p); /* a failed request */
+		} else {
+			log_debug("chat: a request from a relay names no "
+				  "account we take");
+			c->st.frames_dropped++;
+		}
+		if (sl != NULL) {
+			free(sl->buf);
+			memset(sl, 0, sizeof *sl);
+		}
+	}
+	cx_wipe(pt, sizeof pt);
+	fetch_settle(c, f, x, 0, (h.flags & RW_ITEMS_MORE) != 0);
+}
+
 static void fetch_retry(struct chat *c)
 {
 	uint64_t at = mono(c) + (c->fetch_backoff == 0 ? FETCH_RETRY_MIN_MS
@@ -3150,12 +3455,13 @@ static void on_fetched(void *arg, const uint8_t relay[LINK_PK_LEN],
 	struct fetchst *f;
 	struct peer *p;
 
-	if (pi >= c->npeers || ri >= c->cfg.num_home_relays || eb >= NEPOCHS ||
+	if ((pi >= c->npeers && pi != REQ_SLOT) ||
+	    ri >= c->cfg.num_home_relays || eb >= NEPOCHS ||
 	    memcmp(c->cfg.home_relays[ri], relay, LINK_PK_LEN) != 0)
 		return;
-	p = &c->peers[pi];
-	f = &p->fs[ri][eb];
-	if (!p->used || !f->busy)
+	p = pi == REQ_SLOT ? NULL : &c->peers[pi];
+	f = p == NULL ? &c->reqfs[ri][eb] : &p->fs[ri][eb];
+	if ((p != NULL && !p->used) || !f->busy)
 		return; /* the peer went (its slot may be another's now) */
 	f->busy = false;
 	if (fr == NULL || rw_items_decode(&h, fr, len) < 0 || h.code != RC_OK) {
@@ -3169,35 +3475,80 @@ static void on_fetched(void *arg, const uint8_t relay[LINK_PK_LEN],
 	}
 	c->fetch_backoff = 0;
 	c->st.relay_fetches++;
-	if (p->has_sess && p->state == MSGSTORE_CONTACT_ACCEPTED)
+	if (p == NULL)
+		request_items(c, f, fr, len);
+	else if (p->has_sess)
 		relay_items(c, p, f, fr, len);
+	kick(c);
+}
+
+/* A home relay says something was left for us: our request mailbox of
+ * this epoch is fetched at once; anything else, in a fetch round soon
+ * (rounds at most every NOTIFY_ROUND_MS however often we are told). */
+#define NOTIFY_ROUND_MS 2000
+static void on_notified(void *arg, const uint8_t relay[LINK_PK_LEN],
+			const uint8_t mailbox[RELAY_MAILBOX_LEN])
+{
+	struct chat *c = arg;
+	uint8_t rid[CX_MAILBOX_ID_LEN];
+	uint64_t now = mono(c), at;
+	unsigned ri;
+
+	for (ri = 0; ri < c->cfg.num_home_relays; ri++)
+		if (memcmp(c->cfg.home_relays[ri], relay, LINK_PK_LEN) == 0)
+			break;
+	if (ri == c->cfg.num_home_relays || !c->started)
+		return;
+	c->st.relay_notified++;
+	cx_request_mailbox_id(rid, c->cfg.id->account_pk,
+			      mailbox_epoch(wall(c) / 1000));
+	if (memcmp(rid, mailbox, CX_MAILBOX_ID_LEN) == 0) {
+		if (c->accept_requests)
+			fetch_req_now(c);
+		kick(c);
+		return;
+	}
+	at = c->last_round_ms + NOTIFY_ROUND_MS;
+	if (at < now)
+		at = now;
+	if (at < c->fetch_next_ms)
+		c->fetch_next_ms = at;
 	kick(c);
 }
 
 /* After the flush's commit (ok) or its failure: the fetches that waited
  * for it go on (deleting what is now stored), or start over. */
+static void after_commit_one(struct chat *c, struct peer *p,
+			     struct fetchst *f, unsigned ri, unsigned eb,
+			     bool ok)
+{
+	if (!f->wait_commit)
+		return;
+	f->wait_commit = false;
+	if (!ok) {
+		f->after = f->del = f->del_sent;
+		return;
+	}
+	fetch_start(c, p, ri, eb);
+}
+
 static void relay_after_commit(struct chat *c, bool ok)
 {
 	if (c->rc == NULL)
 		return;
+	for (unsigned ri = 0; ri < c->cfg.num_home_relays; ri++)
+		for (unsigned eb = 0; eb < NEPOCHS; eb++)
+			after_commit_one(c, NULL, &c->reqfs[ri][eb], ri, eb,
+					 ok);
 	for (unsigned i = 0; i < c->npeers; i++) {
 		struct peer *p = &c->peers[i];
 
 		if (!p->used)
 			continue;
 		for (unsigned ri = 0; ri < c->cfg.num_home_relays; ri++)
-			for (unsigned eb = 0; eb < NEPOCHS; eb++) {
-				struct fetchst *f = &p->fs[ri][eb];
-
-				if (!f->wait_commit)
-					continue;
-				f->wait_commit = false;
-				if (!ok) {
-					f->after = f->del = f->del_sent;
-					continue;
-				}
-				fetch_start(c, p, ri, eb);
-			}
+			for (unsigned eb = 0; eb < NEPOCHS; eb++)
+				after_commit_one(c, p, &p->fs[ri][eb], ri, eb,
+						 ok);
 	}
 }
 
@@ -3214,8 +3565,9 @@ static uint64_t relay_tick_peer(struct chat *c, struct peer *p, uint64_t now)
 	if (p->offline_ms == 0)
 		p->offline_ms = now > 0 ? now : 1;
 	if (c->rc == NULL || !p->has_sess ||
-	    p->state != MSGSTORE_CONTACT_ACCEPTED ||
-	    !(p->obx_more || p->nwin > 0))
+	    !(((p->obx_more || p->nwin > 0) &&
+	       p->state == MSGSTORE_CONTACT_ACCEPTED) ||
+	      ctl_wanted(p, true) || ctl_wanted(p, false)))
 		return next;
 	if (!p->card_busy) {
 		if (now >= p->card_next_ms)
@@ -3225,12 +3577,16 @@ static uint64_t relay_tick_peer(struct chat *c, struct peer *p, uint64_t now)
 	}
 	if (p->nrelays == 0)
 		return next;
-	at = p->offline_ms + DEPOSIT_AFTER_MS;
+	/* a request goes at once: with home relays a contact publishes no
+	 * way to reach its node directly */
+	at = ctl_wanted(p, true) ? 0 : p->offline_ms + DEPOSIT_AFTER_MS;
 	if (p->dep_next_ms > at)
 		at = p->dep_next_ms;
 	if (now < at)
 		return at < next ? at : next;
-	if ((p->obx_more && p->nwin < WIN_MAX) || dep_waiting(p))
+	if ((p->obx_more && p->nwin < WIN_MAX) || dep_waiting(p) ||
+	    ((ctl_wanted(p, true) || ctl_wanted(p, false)) &&
+	     (p->ctl.buf == NULL || p->ctl.dep == DEP_NONE)))
 		c->need_flush = true;
 	return next;
 }
@@ -3271,7 +3627,22 @@ void chat_start(struct chat *c)
 	for (unsigned i = 0; i < c->npeers; i++)
 		if (c->peers[i].used)
 			c->peers[i].locate_next_ms = 0;
+	/* home relays stay linked: their NOTIFYs reach us at once (last:
+	 * relayc_keep kicks, and the tick that follows fetches) */
+	for (unsigned i = 0; c->rc != NULL && i < c->cfg.num_home_relays; i++)
+		(void)relayc_keep(c->rc, c->cfg.home_relays[i]);
 	kick(c);
+}
+
+/* The DHT has contacts (else a relay's address cannot be found yet). */
+static bool dht_joined(const struct chat *c)
+{
+	struct dht_status ds;
+
+	if (c->cfg.dht == NULL)
+		return true;
+	dht_status(c->cfg.dht, &ds);
+	return ds.contacts > 0;
 }
 
 uint64_t chat_tick(struct chat *c)
@@ -3310,13 +3681,25 @@ uint64_t chat_tick(struct chat *c)
 
 		if (t < next)
 			next = t;
-		if (c->started && c->cfg.num_home_relays > 0) {
+		if (c->started && c->cfg.num_home_relays > 0 && dht_joined(c)) {
 			if (now >= c->fetch_next_ms) {
 				c->fetch_next_ms = now + FETCH_EVERY_MS;
+				c->last_round_ms = now;
+				c->reqfetch_next_ms = now + REQ_FETCH_EVERY_MS;
 				fetch_round(c);
 			}
 			if (c->fetch_next_ms < next)
 				next = c->fetch_next_ms;
+			/* strangers' requests: this epoch's, more often */
+			if (c->accept_requests) {
+				if (now >= c->reqfetch_next_ms) {
+					c->reqfetch_next_ms =
+						now + REQ_FETCH_EVERY_MS;
+					fetch_req_now(c);
+				}
+				if (c->reqfetch_next_ms < next)
+					next = c->reqfetch_next_ms;
+			}
 		}
 	}
 	for (unsigned i = 0; i < c->npeers; i++) {
@@ -3842,7 +4225,8 @@ int chat_new(struct chat **out, const struct chat_config *cfg)
 		rcc.rng = cfg->rng;
 		rcc.links = cfg->links;
 		rcc.dht = cfg->dht;
-		rcc.cb = (struct relayc_callbacks){on_deposited, on_fetched, c};
+		rcc.cb = (struct relayc_callbacks){on_deposited, on_fetched,
+						   on_notified, c};
 		rcc.kick = cfg->kick;
 		rcc.self = cfg->self;
 		if ((r = relayc_new(&c->rc, &rcc)) < 0)
@@ -3873,6 +4257,9 @@ void chat_free(struct chat *c)
 	while (c->lookups != NULL)
 		lookup_free(c->lookups);
 	relayc_free(c->rc);
+	for (unsigned i = 0; i < CARD_RELAYS_MAX; i++)
+		for (unsigned j = 0; j < NEPOCHS; j++)
+			rrx_free(c->reqfs[i][j].rx);
 	card_prekeys_clear(&c->pre);
 	cx_secret_free(c->sess_key);
 	cx_secret_free(c->scratch);

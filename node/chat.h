@@ -163,6 +163,8 @@ struct chat_status {
 	/* relays: texts left at a contact's relays (all parts stored by at
 	 * least one), texts taken from ours, fetch requests answered */
 	uint64_t relay_deposited, relay_taken, relay_fetches;
+	uint64_t relay_ctl_deposited; /* requests and acceptances left */
+	uint64_t relay_notified;      /* NOTIFYs from our home relays */
 	uint64_t relay_deposit_failed, relay_fetch_failed;
 };
 void chat_status(const struct chat *c, struct chat_status *st);

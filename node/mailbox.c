@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "crypto/cx.h"
+#include "crypto/envelope.h"
 #include "crypto/kdf.h"
 #include "node/bytes.h"
 
@@ -15,6 +16,8 @@ static const char ad_label[] = "parley mailbox v1";
 _Static_assert(sizeof sign_label == sizeof seal_label, "labels of one length");
 #define INFO_MAX (sizeof sign_label - 1 + 32 + 8)
 #define AD_LEN (sizeof ad_label - 1 + RELAY_MAILBOX_LEN)
+_Static_assert(MAILBOX_REQ_OVERHEAD == 1 + 4 + CX_ENVELOPE_OVERHEAD,
+	       "mailbox.h names the envelope's overhead");
 
 uint64_t mailbox_epoch(uint64_t now_s)
 {
@@ -56,14 +59,48 @@ static void make_ad(uint8_t ad[static AD_LEN], const uint8_t *pair,
 	mailbox_id(ad + sizeof ad_label - 1, NULL, pair, owner_pk, epoch);
 }
 
-static int part_ok(const struct mailbox_part *p)
+/* chunk: the size of every chunk but the last (MAILBOX_CHUNK, or
+ * MAILBOX_REQ_CHUNK in a request mailbox). */
+static int part_ok(const struct mailbox_part *p, size_t chunk)
 {
 	if (p->count == 0 || p->count > MAILBOX_PARTS_MAX ||
-	    p->index >= p->count || p->chunk_len == 0 ||
-	    p->chunk_len > MAILBOX_CHUNK)
+	    p->index >= p->count || p->chunk_len == 0 || p->chunk_len > chunk)
 		return -1;
-	if (p->index + 1 < p->count && p->chunk_len != MAILBOX_CHUNK)
+	if (p->index + 1 < p->count && p->chunk_len != chunk)
 		return -1;
+	return 0;
+}
+
+static size_t part_put(uint8_t *pt, const struct mailbox_part *p)
+{
+	pt[0] = p->flags;
+	be32_put(pt + 1, p->tag);
+	be64_put(pt + 5, p->n);
+	pt[13] = (uint8_t)(p->index >> 8);
+	pt[14] = (uint8_t)p->index;
+	pt[15] = (uint8_t)(p->count >> 8);
+	pt[16] = (uint8_t)p->count;
+	memcpy(pt + MAILBOX_PART_HDR, p->chunk, p->chunk_len);
+	return MAILBOX_PART_HDR + p->chunk_len;
+}
+
+static int part_get(struct mailbox_part *p, const uint8_t *pt, size_t len,
+		    size_t chunk)
+{
+	struct mailbox_part q;
+
+	if (p == NULL || pt == NULL || len < MAILBOX_PART_HDR + 1)
+		return -EBADMSG;
+	q.flags = pt[0];
+	q.tag = be32_get(pt + 1);
+	q.n = be64_get(pt + 5);
+	q.index = (uint16_t)(pt[13] << 8 | pt[14]);
+	q.count = (uint16_t)(pt[15] << 8 | pt[16]);
+	q.chunk = pt + MAILBOX_PART_HDR;
+	q.chunk_len = len - MAILBOX_PART_HDR;
+	if (part_ok(&q, chunk) < 0)
+		return -EBADMSG;
+	*p = q;
 	return 0;
 }
 
@@ -78,20 +115,13 @@ int mailbox_seal(uint8_t *blob, size_t blob_max, size_t *len,
 	int r;
 
 	if (blob == NULL || len == NULL || p == NULL || rng == NULL ||
-	    p->chunk == NULL || part_ok(p) < 0)
+	    p->chunk == NULL || part_ok(p, MAILBOX_CHUNK) < 0)
 		return -EINVAL;
 	pt_len = MAILBOX_PART_HDR + p->chunk_len;
 	need = MAILBOX_SEAL_OVERHEAD + pt_len;
 	if (blob_max < need)
 		return -E2BIG;
-	pt[0] = p->flags;
-	be32_put(pt + 1, p->tag);
-	be64_put(pt + 5, p->n);
-	pt[13] = (uint8_t)(p->index >> 8);
-	pt[14] = (uint8_t)p->index;
-	pt[15] = (uint8_t)(p->count >> 8);
-	pt[16] = (uint8_t)p->count;
-	memcpy(pt + MAILBOX_PART_HDR, p->chunk, p->chunk_len);
+	part_put(pt, p);
 	derive(key, seal_label, pair, owner_pk, epoch);
 	make_ad(ad, pair, owner_pk, epoch);
 	blob[0] = MAILBOX_VERSION;
@@ -138,19 +168,58 @@ int mailbox_open(struct mailbox_part *p, uint8_t *pt, size_t pt_max,
 int mailbox__part_decode(struct mailbox_part *p, const uint8_t *pt,
 			 size_t len)
 {
-	struct mailbox_part q;
+	return part_get(p, pt, len, MAILBOX_CHUNK);
+}
 
-	if (p == NULL || pt == NULL || len < MAILBOX_PART_HDR + 1)
-		return -EBADMSG;
-	q.flags = pt[0];
-	q.tag = be32_get(pt + 1);
-	q.n = be64_get(pt + 5);
-	q.index = (uint16_t)(pt[13] << 8 | pt[14]);
-	q.count = (uint16_t)(pt[15] << 8 | pt[16]);
-	q.chunk = pt + MAILBOX_PART_HDR;
-	q.chunk_len = len - MAILBOX_PART_HDR;
-	if (part_ok(&q) < 0)
-		return -EBADMSG;
-	*p = q;
+int mailbox_req_seal(uint8_t *blob, size_t blob_max, size_t *len,
+		     uint32_t spk_id, const uint8_t spk_pk[static 32],
+		     const struct mailbox_part *p, const struct rng *rng)
+{
+	uint8_t pt[MAILBOX_PART_HDR + MAILBOX_REQ_CHUNK];
+	size_t pt_len, env_len;
+	int r;
+
+	if (blob == NULL || len == NULL || p == NULL || rng == NULL ||
+	    p->chunk == NULL || part_ok(p, MAILBOX_REQ_CHUNK) < 0)
+		return -EINVAL;
+	pt_len = part_put(pt, p);
+	if (blob_max < 1 + 4 + CX_ENVELOPE_OVERHEAD + pt_len)
+		return -E2BIG;
+	blob[0] = MAILBOX_REQ_VERSION;
+	be32_put(blob + 1, spk_id);
+	r = cx_envelope_seal(blob + 5, blob_max - 5, &env_len, pt, pt_len,
+			     spk_pk, rng);
+	cx_wipe(pt, sizeof pt);
+	if (r < 0)
+		return r;
+	*len = 5 + env_len;
 	return 0;
+}
+
+int mailbox_req_spk_id(const uint8_t *blob, size_t len, uint32_t *spk_id)
+{
+	if (blob == NULL || len < MAILBOX_REQ_OVERHEAD + MAILBOX_PART_HDR + 1 ||
+	    len > RELAY_BLOB_MAX || blob[0] != MAILBOX_REQ_VERSION)
+		return -EBADMSG;
+	*spk_id = be32_get(blob + 1);
+	return 0;
+}
+
+int mailbox_req_open(struct mailbox_part *p, uint8_t *pt, size_t pt_max,
+		     const uint8_t *blob, size_t len,
+		     const uint8_t spk_sk[static 32],
+		     const uint8_t spk_pk[static 32])
+{
+	uint32_t id;
+	size_t pt_len;
+	int r;
+
+	if (p == NULL || pt == NULL)
+		return -EINVAL;
+	if ((r = mailbox_req_spk_id(blob, len, &id)) < 0)
+		return r;
+	if ((r = cx_envelope_open(pt, pt_max, &pt_len, blob + 5, len - 5,
+				  spk_sk, spk_pk)) < 0)
+		return r == -E2BIG ? -EINVAL : r;
+	return part_get(p, pt, pt_len, MAILBOX_REQ_CHUNK);
 }

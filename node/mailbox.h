@@ -41,6 +41,16 @@
 	(RELAY_BLOB_MAX - MAILBOX_SEAL_OVERHEAD - MAILBOX_PART_HDR)
 #define MAILBOX_PARTS_MAX 255
 
+/* An account's public request mailbox (relay_wire.h, DEPOSIT_REQ): where a
+ * stranger leaves a contact request.  The blob is sealed to the
+ * recipient's signed prekey from its card, with a fresh ephemeral key
+ * (crypto/envelope.h), so the relay sees neither who asks nor what:
+ *   blob = version 0x02 | spk_id 4 | cx_envelope_seal(spk, part) */
+#define MAILBOX_REQ_VERSION 2
+#define MAILBOX_REQ_OVERHEAD (1 + 4 + 49) /* 49: CX_ENVELOPE_OVERHEAD */
+#define MAILBOX_REQ_CHUNK                                                      \
+	(RELAY_BLOB_MAX - MAILBOX_REQ_OVERHEAD - MAILBOX_PART_HDR)
+
 struct mailbox_part {
 	uint8_t flags; /* the DATA flags of the message */
 	uint32_t tag;
@@ -72,6 +82,18 @@ int mailbox_open(struct mailbox_part *p, uint8_t *pt, size_t pt_max,
 		 const uint8_t *blob, size_t len,
 		 const uint8_t pair[static MAILBOX_PAIR_LEN],
 		 const uint8_t owner_pk[static 32], uint64_t epoch);
+
+int mailbox_req_seal(uint8_t *blob, size_t blob_max, size_t *len,
+		     uint32_t spk_id, const uint8_t spk_pk[static 32],
+		     const struct mailbox_part *p, const struct rng *rng);
+/* The spk_id a request blob was sealed to (which prekey opens it). */
+int mailbox_req_spk_id(const uint8_t *blob, size_t len, uint32_t *spk_id);
+/* Opens a request blob with that prekey (pt_max >= RELAY_BLOB_MAX);
+ * -EBADMSG, -EKEYREJECTED as mailbox_open. */
+int mailbox_req_open(struct mailbox_part *p, uint8_t *pt, size_t pt_max,
+		     const uint8_t *blob, size_t len,
+		     const uint8_t spk_sk[static 32],
+		     const uint8_t spk_pk[static 32]);
 
 /* The part inside an opened blob (pt, len bytes), as mailbox_open
  * decodes it; exposed for the fuzz target.  p is untouched on -EBADMSG. */

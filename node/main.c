@@ -472,7 +472,7 @@ static void link_message_cb(void *arg, const uint8_t pk[LINK_PK_LEN],
 {
 	struct node *n = arg;
 
-	if (len > 0 && (data[0] == RF_DEPOSIT || data[0] == RF_FETCH)) {
+	if (len > 0 && relay_frame_is_request(data[0])) {
 		if (n->relay != NULL)
 			relay_frame(n->relay, pk, data, len);
 		return;

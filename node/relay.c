@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypto/envelope.h"
+#include "crypto/kdf.h"
 #include "crypto/sign.h"
 #include "node/log.h"
 #include "node/relay_wire.h"
@@ -18,9 +20,19 @@ struct bucket {
 	uint64_t last_ms;
 };
 
+/* Who fetched a mailbox last, to be told of deposits. */
+struct watcher {
+	bool used;
+	uint8_t skey[RELAY_MAILBOX_LEN], id[RELAY_MAILBOX_LEN];
+	uint8_t pk[LINK_PK_LEN];
+	uint64_t until_ms;
+	bool told; /* in this flush */
+};
+
 struct req {
 	uint8_t pk[LINK_PK_LEN];
 	bool fetch;
+	uint8_t skey[RELAY_MAILBOX_LEN]; /* where the store keeps it */
 	struct rw_deposit dep; /* dep.blob points into buf */
 	struct rw_fetch fe;
 	uint8_t buf[RELAY_BLOB_MAX];
@@ -36,6 +48,7 @@ struct relay {
 	struct bucket *buckets; /* RELAY_SOURCES_MAX */
 	struct req *reqs;	/* RELAY_PENDING_MAX */
 	size_t nreqs;
+	struct watcher *watch; /* RELAY_WATCHERS_MAX */
 	uint64_t sweep_ms;
 	struct relay_status st;
 };
@@ -48,6 +61,22 @@ static uint64_t mono(const struct relay *r)
 static uint64_t wall_s(const struct relay *r)
 {
 	return r->cfg.clock->wall_ms(r->cfg.clock->self) / 1000;
+}
+
+/* The store's key of a mailbox: pairwise (ns 0) and request (ns 1)
+ * mailboxes apart, so that a plain DEPOSIT, without a stamp, cannot reach
+ * a request mailbox whose ID anyone can compute.
+ *   skey = BLAKE2b-512("parley relay store v1" || ns || id)[0..32] */
+static void store_key(uint8_t out[RELAY_MAILBOX_LEN], uint8_t ns,
+		      const uint8_t id[RELAY_MAILBOX_LEN])
+{
+	static const char label[] = "parley relay store v1";
+	uint8_t h[CX_BLAKE2B_LEN];
+	struct cx_buf parts[3] = {
+		{label, sizeof label - 1}, {&ns, 1}, {id, RELAY_MAILBOX_LEN}};
+
+	cx_hash_parts(CX_HASH_BLAKE2B, h, parts, 3);
+	memcpy(out, h, RELAY_MAILBOX_LEN);
 }
 
 /* Takes one request's token from pk's bucket; false when it is empty.  A
@@ -116,13 +145,19 @@ void relay_frame(struct relay *r, const uint8_t pk[static LINK_PK_LEN],
 	struct req *q;
 	uint64_t now = mono(r);
 
-	if (len == 0 || (data[0] != RF_DEPOSIT && data[0] != RF_FETCH))
+	if (len == 0 || (data[0] != RF_DEPOSIT && data[0] != RF_FETCH &&
+			 data[0] != RF_DEPOSIT_REQ && data[0] != RF_FETCH_REQ))
 		return;
-	if (data[0] == RF_DEPOSIT) {
+	if (data[0] == RF_DEPOSIT || data[0] == RF_DEPOSIT_REQ) {
+		struct rw_deposit_req dq;
 		struct rw_deposit d;
+		uint8_t ch[CX_POW_CHALLENGE_LEN];
+		bool request = data[0] == RF_DEPOSIT_REQ;
 
-		if (rw_deposit_decode(&d, data, len) < 0)
+		if (request ? rw_deposit_req_decode(&dq, data, len) < 0
+			    : rw_deposit_decode(&dq.d, data, len) < 0)
 			return;
+		d = dq.d;
 		if (!r->cfg.enabled) {
 			answer_dep(r, pk, d.req, RC_NOT_RELAY);
 			return;
@@ -132,21 +167,35 @@ void relay_frame(struct relay *r, const uint8_t pk[static LINK_PK_LEN],
 			answer_dep(r, pk, d.req, RC_RATE);
 			return;
 		}
+		if (request) {
+			cx_pow_challenge(ch, d.mailbox, d.blob, d.blob_len);
+			if (!cx_pow_verify(ch, RELAY_POW_BITS, dq.stamp)) {
+				r->st.pow_failed++;
+				answer_dep(r, pk, d.req, RC_POW);
+				return;
+			}
+		}
 		q = &r->reqs[r->nreqs++];
 		memcpy(q->pk, pk, LINK_PK_LEN);
 		q->fetch = false;
 		q->dep = d;
+		store_key(q->skey, request, d.mailbox);
 		memcpy(q->buf, d.blob, d.blob_len);
 		q->dep.blob = q->buf;
 		return;
 	}
 	{
+		struct rw_fetch_req fq;
 		struct rw_fetch fe;
-		uint8_t msg[RW_FETCH_SIGMSG_LEN];
+		uint8_t msg[RW_FETCH_REQ_SIGMSG_LEN], id[RELAY_MAILBOX_LEN];
+		size_t msg_len;
 		uint64_t ws = wall_s(r);
+		bool request = data[0] == RF_FETCH_REQ;
 
-		if (rw_fetch_decode(&fe, data, len) < 0)
+		if (request ? rw_fetch_req_decode(&fq, data, len) < 0
+			    : rw_fetch_decode(&fq.f, data, len) < 0)
 			return;
+		fe = fq.f;
 		if (!r->cfg.enabled) {
 			answer_fetch(r, pk, &fe, RC_NOT_RELAY);
 			return;
@@ -156,18 +205,82 @@ void relay_frame(struct relay *r, const uint8_t pk[static LINK_PK_LEN],
 			answer_fetch(r, pk, &fe, RC_RATE);
 			return;
 		}
-		rw_fetch_sigmsg(msg, r->node_pk, &fe);
-		if (cx_sign_verify(fe.sig, msg, sizeof msg, fe.mailbox) < 0 ||
+		/* the key that signs: the mailbox's own, or for a request
+		 * mailbox the account's, named in place of the mailbox */
+		if (request) {
+			rw_fetch_req_sigmsg(msg, r->node_pk, &fq);
+			msg_len = RW_FETCH_REQ_SIGMSG_LEN;
+		} else {
+			rw_fetch_sigmsg(msg, r->node_pk, &fe);
+			msg_len = RW_FETCH_SIGMSG_LEN;
+		}
+		if (cx_sign_verify(fe.sig, msg, msg_len, fe.mailbox) < 0 ||
 		    fe.ts_s + RELAY_FETCH_SKEW_S < ws ||
 		    fe.ts_s > ws + RELAY_FETCH_SKEW_S) {
 			r->st.auth_failed++;
 			answer_fetch(r, pk, &fe, RC_AUTH);
 			return;
 		}
+		if (request) {
+			cx_request_mailbox_id(id, fe.mailbox, fq.epoch);
+			memcpy(fe.mailbox, id, RELAY_MAILBOX_LEN);
+		}
 		q = &r->reqs[r->nreqs++];
 		memcpy(q->pk, pk, LINK_PK_LEN);
 		q->fetch = true;
-		q->fe = fe;
+		q->fe = fe; /* answered under the mailbox's ID */
+		store_key(q->skey, request, fe.mailbox);
+	}
+}
+
+/* The fetcher of skey (answered as id) is pk, from now on. */
+static void watch_set(struct relay *r, const uint8_t *skey, const uint8_t *id,
+		      const uint8_t *pk, uint64_t now)
+{
+	struct watcher *w = NULL, *old = NULL;
+
+	for (unsigned i = 0; i < RELAY_WATCHERS_MAX; i++) {
+		struct watcher *x = &r->watch[i];
+
+		if (x->used && memcmp(x->skey, skey, RELAY_MAILBOX_LEN) == 0) {
+			w = x;
+			break;
+		}
+		if (old == NULL || !x->used ||
+		    (old->used && x->until_ms < old->until_ms))
+			old = x;
+	}
+	if (w == NULL)
+		w = old;
+	w->used = true;
+	memcpy(w->skey, skey, RELAY_MAILBOX_LEN);
+	memcpy(w->id, id, RELAY_MAILBOX_LEN);
+	memcpy(w->pk, pk, LINK_PK_LEN);
+	w->until_ms = now + RELAY_WATCH_MS;
+}
+
+/* A deposit into skey was committed: tell its fetcher, once per flush. */
+static void watch_tell(struct relay *r, const uint8_t *skey, uint64_t now)
+{
+	uint8_t f[RW_NOTIFY_LEN];
+
+	for (unsigned i = 0; i < RELAY_WATCHERS_MAX; i++) {
+		struct watcher *w = &r->watch[i];
+
+		if (!w->used ||
+		    memcmp(w->skey, skey, RELAY_MAILBOX_LEN) != 0)
+			continue;
+		if (now >= w->until_ms) {
+			w->used = false;
+			return;
+		}
+		if (w->told)
+			return;
+		w->told = true;
+		rw_notify_encode(f, w->id);
+		if (link_send(r->cfg.links, now, w->pk, f, sizeof f) == 0)
+			r->st.notified++;
+		return;
 	}
 }
 
@@ -202,7 +315,7 @@ static int flush_txn(struct store_txn *t, void *ctx)
 			uint64_t seq;
 			struct rw_deposit_res dr = {q->dep.req, RC_OK};
 
-			e = relaystore_deposit(t, &r->cfg.limits, q->dep.mailbox,
+			e = relaystore_deposit(t, &r->cfg.limits, q->skey,
 					       q->dep.blob, q->dep.blob_len,
 					       now_s, &seq);
 			if (e == -EDQUOT)
@@ -223,14 +336,14 @@ static int flush_txn(struct store_txn *t, void *ctx)
 			memcpy(h.mailbox, q->fe.mailbox, RELAY_MAILBOX_LEN);
 			h.code = RC_OK;
 			if (q->fe.del_upto > 0 &&
-			    (e = relaystore_delete_upto(t, q->fe.mailbox,
+			    (e = relaystore_delete_upto(t, q->skey,
 							q->fe.del_upto,
 							&q->deleted)) < 0)
 				return e;
 			if ((e = rw_items_begin(q->ans, sizeof q->ans,
 						&q->ans_len, &h)) < 0)
 				return e;
-			if ((e = relaystore_fetch(t, q->fe.mailbox, q->fe.after,
+			if ((e = relaystore_fetch(t, q->skey, q->fe.after,
 						  now_s, fill_item, &f)) < 0)
 				return e;
 			if (f.more)
@@ -262,6 +375,7 @@ void relay_flush(struct relay *r)
 		if (q->fetch) {
 			r->st.fetches++;
 			r->st.deleted += q->deleted;
+			watch_set(r, q->skey, q->fe.mailbox, q->pk, now);
 			{
 				struct rw_items h;
 				size_t off = RW_ITEMS_HDR;
@@ -278,6 +392,7 @@ void relay_flush(struct relay *r)
 			}
 		} else if (q->ans[RW_DEPOSIT_RES_LEN - 1] == RC_OK) {
 			r->st.deposits++;
+			watch_tell(r, q->skey, now);
 		} else {
 			r->st.deposits_refused++;
 		}
@@ -286,6 +401,8 @@ void relay_flush(struct relay *r)
 	if (e < 0)
 		log_warn("relay: cannot commit requests: %s", strerror(-e));
 	r->nreqs = 0;
+	for (unsigned i = 0; i < RELAY_WATCHERS_MAX; i++)
+		r->watch[i].told = false;
 }
 
 struct sweep {
@@ -354,9 +471,12 @@ int relay_new(struct relay **out, const struct relay_config *cfg)
 	relaystore_limits_default(&r->cfg.limits);
 	memcpy(r->node_pk, cfg->node_pk, LINK_PK_LEN);
 	r->buckets = calloc(RELAY_SOURCES_MAX, sizeof *r->buckets);
-	if (cfg->enabled)
+	if (cfg->enabled) {
 		r->reqs = calloc(RELAY_PENDING_MAX, sizeof *r->reqs);
-	if (r->buckets == NULL || (cfg->enabled && r->reqs == NULL)) {
+		r->watch = calloc(RELAY_WATCHERS_MAX, sizeof *r->watch);
+	}
+	if (r->buckets == NULL ||
+	    (cfg->enabled && (r->reqs == NULL || r->watch == NULL))) {
 		relay_free(r);
 		return -ENOMEM;
 	}
@@ -370,5 +490,6 @@ void relay_free(struct relay *r)
 		return;
 	free(r->buckets);
 	free(r->reqs);
+	free(r->watch);
 	free(r);
 }

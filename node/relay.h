@@ -14,7 +14,12 @@
  * at most RELAY_PENDING_MAX requests wait for a flush.  FETCH signatures
  * are checked before anything is queued: the mailbox key over the
  * request, with this relay's node key in it, and a time within
- * RELAY_FETCH_SKEW_S of ours (RC_AUTH otherwise). */
+ * RELAY_FETCH_SKEW_S of ours (RC_AUTH otherwise).
+ *
+ * The node that fetched a mailbox is told (NOTIFY) when a deposit lands
+ * there within RELAY_WATCH_MS of that fetch, so a recipient online does
+ * not wait for its next poll; at most RELAY_WATCHERS_MAX mailboxes are
+ * watched, the oldest forgotten first. */
 #ifndef PARLEY_NODE_RELAY_H
 #define PARLEY_NODE_RELAY_H
 
@@ -33,6 +38,8 @@
 #define RELAY_BURST 800		     /* bucket depth */
 #define RELAY_FETCH_SKEW_S 600	     /* FETCH time vs ours */
 #define RELAY_SWEEP_MS (10 * 60000ull) /* expiry sweeps */
+#define RELAY_WATCHERS_MAX 1024	     /* mailboxes whose fetcher is told */
+#define RELAY_WATCH_MS (15 * 60000ull) /* after its last fetch */
 
 struct relay_config {
 	const struct clock *clock;
@@ -46,7 +53,8 @@ struct relay_config {
 struct relay_status {
 	bool enabled;
 	uint64_t deposits, deposits_refused, fetches, items_sent, deleted,
-		expired, auth_failed, rate_limited, errors;
+		expired, auth_failed, rate_limited, errors, pow_failed,
+		notified;
 	struct relaystore_stats store;
 };
 

@@ -154,6 +154,96 @@ int rw_fetch_decode(struct rw_fetch *f, const uint8_t *buf, size_t len)
 	return 0;
 }
 
+int rw_deposit_req_encode(uint8_t *out, size_t out_max, size_t *len,
+			  const struct rw_deposit_req *d)
+{
+	if (out == NULL || len == NULL || d == NULL ||
+	    !blob_ok(d->d.blob, d->d.blob_len))
+		return -EINVAL;
+	if (out_max < RW_DEPOSIT_REQ_HDR + d->d.blob_len)
+		return -E2BIG;
+	head_put(out, RF_DEPOSIT_REQ, d->d.req, d->d.mailbox);
+	be64_put(out + RW_DEPOSIT_HDR, d->stamp);
+	memcpy(out + RW_DEPOSIT_REQ_HDR, d->d.blob, d->d.blob_len);
+	*len = RW_DEPOSIT_REQ_HDR + d->d.blob_len;
+	return 0;
+}
+
+int rw_deposit_req_decode(struct rw_deposit_req *d, const uint8_t *buf,
+			  size_t len)
+{
+	if (buf == NULL || len <= RW_DEPOSIT_REQ_HDR ||
+	    len > RW_DEPOSIT_REQ_HDR + RELAY_BLOB_MAX ||
+	    buf[0] != RF_DEPOSIT_REQ)
+		return -EBADMSG;
+	head_get(&d->d.req, d->d.mailbox, buf);
+	d->stamp = be64_get(buf + RW_DEPOSIT_HDR);
+	d->d.blob = buf + RW_DEPOSIT_REQ_HDR;
+	d->d.blob_len = len - RW_DEPOSIT_REQ_HDR;
+	return 0;
+}
+
+/* "parley relay fetch request v1" 0x00 | relay node pk 32 | req 4 |
+ * account 32 | del_upto 8 | after 8 | ts_s 8 | epoch 8 (relay_wire.h). */
+void rw_fetch_req_sigmsg(uint8_t out[static RW_FETCH_REQ_SIGMSG_LEN],
+			 const uint8_t relay_pk[static 32],
+			 const struct rw_fetch_req *f)
+{
+	memcpy(out, RW_FETCH_REQ_SIG_LABEL, sizeof RW_FETCH_REQ_SIG_LABEL);
+	out += sizeof RW_FETCH_REQ_SIG_LABEL;
+	memcpy(out, relay_pk, 32);
+	fetch_body_put(out + 32, &f->f);
+	be64_put(out + 32 + FETCH_BODY_LEN, f->epoch);
+}
+
+int rw_fetch_req_encode(uint8_t *out, size_t out_max, size_t *len,
+			const struct rw_fetch_req *f)
+{
+	if (out == NULL || len == NULL || f == NULL)
+		return -EINVAL;
+	if (out_max < RW_FETCH_REQ_LEN)
+		return -E2BIG;
+	out[0] = RF_FETCH_REQ;
+	fetch_body_put(out + OFF_REQ, &f->f);
+	be64_put(out + OFF_FETCH_SIG, f->epoch);
+	memcpy(out + OFF_FETCH_SIG + 8, f->f.sig, RELAY_SIG_LEN);
+	*len = RW_FETCH_REQ_LEN;
+	return 0;
+}
+
+int rw_fetch_req_decode(struct rw_fetch_req *f, const uint8_t *buf,
+			size_t len)
+{
+	const uint8_t *p;
+
+	if (buf == NULL || len != RW_FETCH_REQ_LEN || buf[0] != RF_FETCH_REQ)
+		return -EBADMSG;
+	head_get(&f->f.req, f->f.mailbox, buf);
+	p = buf + OFF_MAILBOX + RELAY_MAILBOX_LEN;
+	f->f.del_upto = be64_get(p);
+	f->f.after = be64_get(p + 8);
+	f->f.ts_s = be64_get(p + 16);
+	f->epoch = be64_get(buf + OFF_FETCH_SIG);
+	memcpy(f->f.sig, buf + OFF_FETCH_SIG + 8, RELAY_SIG_LEN);
+	return 0;
+}
+
+void rw_notify_encode(uint8_t out[static RW_NOTIFY_LEN],
+		      const uint8_t mailbox[static RELAY_MAILBOX_LEN])
+{
+	out[0] = RF_NOTIFY;
+	memcpy(out + 1, mailbox, RELAY_MAILBOX_LEN);
+}
+
+int rw_notify_decode(uint8_t mailbox[static RELAY_MAILBOX_LEN],
+		     const uint8_t *buf, size_t len)
+{
+	if (buf == NULL || len != RW_NOTIFY_LEN || buf[0] != RF_NOTIFY)
+		return -EBADMSG;
+	memcpy(mailbox, buf + 1, RELAY_MAILBOX_LEN);
+	return 0;
+}
+
 int rw_items_begin(uint8_t *out, size_t out_max, size_t *len,
 		   const struct rw_items *h)
 {
@@ -287,6 +377,8 @@ const char *relay_code_str(int code)
 		return "not authorised";
 	case RC_ERROR:
 		return "relay error";
+	case RC_POW:
+		return "proof of work too weak";
 	}
 	return "unknown"; /* a code from a newer relay, or garbage */
 }

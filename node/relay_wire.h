@@ -15,6 +15,27 @@
  *                ts_s 8 | sig 64
  *   ITEMS        0x23 | req 4 | mailbox 32 | code 1 | flags 1 |
  *                (seq 8 | len 2 | blob (1..RELAY_BLOB_MAX))*
+ *   DEPOSIT_REQ  0x24 | req 4 | mailbox 32 | stamp 8 | blob
+ *   FETCH_REQ    0x25 | req 4 | account 32 | del_upto 8 | after 8 |
+ *                ts_s 8 | epoch 8 | sig 64
+ *   NOTIFY       0x26 | mailbox 32
+ *
+ * NOTIFY goes from the relay, unasked, to the node that last fetched a
+ * mailbox (within RELAY_WATCH_MS, over the same link) when something was
+ * deposited there: fetch again.  It carries nothing else.
+ *
+ * The last two are for the public request mailbox of an account, where
+ * strangers leave contact requests (DESIGN.md 7): its ID is
+ * cx_request_mailbox_id(account, epoch) (crypto/envelope.h), which anyone
+ * with the contact ID can compute.  A DEPOSIT_REQ carries a proof-of-work
+ * stamp (cx_pow_*) over cx_pow_challenge(mailbox, blob) of at least
+ * RELAY_POW_BITS; a FETCH_REQ is signed by the account key over
+ * rw_fetch_req_sigmsg():
+ *   "parley relay fetch request v1" 0x00 | relay node pk 32 | req 4 |
+ *   account 32 | del_upto 8 | after 8 | ts_s 8 | epoch 8
+ * and answered by ITEMS naming the request mailbox's ID.  A relay keeps
+ * request mailboxes apart from pairwise ones, so a plain DEPOSIT cannot
+ * reach one without the stamp.
  *
  * A mailbox ID is an Ed25519 public key; only its owner can sign a FETCH.
  * sig is Ed25519 by the mailbox key over rw_fetch_sigmsg():
@@ -39,6 +60,9 @@ enum relay_frame {
 	RF_DEPOSIT_RES = 0x21,
 	RF_FETCH = 0x22,
 	RF_ITEMS = 0x23,
+	RF_DEPOSIT_REQ = 0x24,
+	RF_FETCH_REQ = 0x25,
+	RF_NOTIFY = 0x26,
 };
 
 /* Result codes (DEPOSIT_RES, ITEMS). */
@@ -50,7 +74,8 @@ enum relay_code {
 	RC_NOT_RELAY = 4,    /* this node does not relay */
 	RC_AUTH = 5,	     /* FETCH signature or time does not verify */
 	RC_ERROR = 6,	     /* the relay failed (store error) */
-	RC_MAX_ = RC_ERROR,
+	RC_POW = 7,	     /* DEPOSIT_REQ without a good enough stamp */
+	RC_MAX_ = RC_POW,
 };
 
 #define RELAY_MAILBOX_LEN 32
@@ -63,6 +88,13 @@ enum relay_code {
 /* The largest blob: one item alone in an ITEMS frame fits a link payload. */
 #define RELAY_BLOB_MAX (LINK_PAYLOAD_MAX - RW_ITEMS_HDR - RW_ITEM_HDR) /* 1151 */
 #define RW_ITEMS_MORE 0x01
+#define RW_DEPOSIT_REQ_HDR (RW_DEPOSIT_HDR + 8)		 /* 45 */
+#define RW_FETCH_REQ_LEN (RW_FETCH_LEN + 8)		 /* 133 */
+#define RELAY_POW_BITS 16 /* a stamp's difficulty at least */
+#define RW_NOTIFY_LEN (1 + RELAY_MAILBOX_LEN)
+#define RW_FETCH_REQ_SIG_LABEL "parley relay fetch request v1"
+#define RW_FETCH_REQ_SIGMSG_LEN                                                \
+	(sizeof RW_FETCH_REQ_SIG_LABEL + 32 + 4 + 32 + 8 + 8 + 8 + 8)
 #define RW_FETCH_SIG_LABEL "parley relay fetch v1"
 #define RW_FETCH_SIGMSG_LEN                                                    \
 	(sizeof RW_FETCH_SIG_LABEL + 32 + 4 + RELAY_MAILBOX_LEN + 8 + 8 + 8)
@@ -110,6 +142,29 @@ int rw_fetch_encode(uint8_t *out, size_t out_max, size_t *len,
 		    const struct rw_fetch *f);
 int rw_fetch_decode(struct rw_fetch *f, const uint8_t *buf, size_t len);
 
+/* DEPOSIT_REQ: a DEPOSIT with its stamp. */
+struct rw_deposit_req {
+	struct rw_deposit d;
+	uint64_t stamp;
+};
+int rw_deposit_req_encode(uint8_t *out, size_t out_max, size_t *len,
+			  const struct rw_deposit_req *d);
+int rw_deposit_req_decode(struct rw_deposit_req *d, const uint8_t *buf,
+			  size_t len);
+
+/* FETCH_REQ: f.mailbox holds the account key; f.sig its signature. */
+struct rw_fetch_req {
+	struct rw_fetch f;
+	uint64_t epoch;
+};
+void rw_fetch_req_sigmsg(uint8_t out[static RW_FETCH_REQ_SIGMSG_LEN],
+			 const uint8_t relay_pk[static 32],
+			 const struct rw_fetch_req *f);
+int rw_fetch_req_encode(uint8_t *out, size_t out_max, size_t *len,
+			const struct rw_fetch_req *f);
+int rw_fetch_req_decode(struct rw_fetch_req *f, const uint8_t *buf,
+			size_t len);
+
 /* ITEMS, built in place: rw_items_begin writes the header into out
  * (out_max >= RW_ITEMS_HDR) and sets *len; rw_items_add appends one item
  * and returns -E2BIG, leaving out and *len as they were, when it does not
@@ -127,6 +182,19 @@ void rw_items_set_flags(uint8_t *out, uint8_t flags);
 int rw_items_decode(struct rw_items *h, const uint8_t *buf, size_t len);
 int rw_items_next(const uint8_t *buf, size_t len, size_t *off, uint64_t *seq,
 		  const uint8_t **blob, size_t *blob_len);
+
+void rw_notify_encode(uint8_t out[static RW_NOTIFY_LEN],
+		      const uint8_t mailbox[static RELAY_MAILBOX_LEN]);
+int rw_notify_decode(uint8_t mailbox[static RELAY_MAILBOX_LEN],
+		     const uint8_t *buf, size_t len);
+
+/* Whether a frame type is a request to a relay (the relay service's),
+ * rather than an answer (the client's). */
+static inline bool relay_frame_is_request(uint8_t type)
+{
+	return type == RF_DEPOSIT || type == RF_FETCH ||
+	       type == RF_DEPOSIT_REQ || type == RF_FETCH_REQ;
+}
 
 /* Name of a code for logs and the API ("ok", "mailbox full", ...). */
 const char *relay_code_str(int code);

@@ -18,6 +18,7 @@ struct rc_relay {
 	bool used;
 	uint8_t pk[LINK_PK_LEN];
 	bool up, lookup_busy, connecting, opened;
+	bool keep; /* a home relay: linked always */
 	bool has_addr; /* where the DHT last found it: tried first */
 	bool direct;   /* this connect went to addr, not after a lookup */
 	struct dht_addr addr;
@@ -82,7 +83,7 @@ static struct rc_relay *relay_get(struct relayc *rc, const uint8_t *pk)
 			break;
 		}
 		if (x->nops == 0 && !x->up && !x->lookup_busy &&
-		    !x->connecting &&
+		    !x->connecting && !x->keep &&
 		    (lru == NULL || x->last_use_ms < lru->last_use_ms))
 			lru = x;
 	}
@@ -138,6 +139,18 @@ static void op_end(struct relayc *rc, struct rc_op *op, int code,
 
 static void relay_reach(struct relayc *rc, struct rc_relay *r, uint64_t now);
 
+/* Our DHT knows no node yet (starting): a relay cannot be found now, but
+ * soon. */
+static bool dht_empty(const struct relayc *rc)
+{
+	struct dht_status ds;
+
+	if (rc->cfg.dht == NULL)
+		return false;
+	dht_status(rc->cfg.dht, &ds);
+	return ds.contacts == 0;
+}
+
 /* The relay could not be linked.  If that was at its remembered address,
  * look it up in the DHT now; else its ops fail and it rests a while. */
 static void fail_relay(struct relayc *rc, struct rc_relay *r, int err)
@@ -152,7 +165,11 @@ static void fail_relay(struct relayc *rc, struct rc_relay *r, int err)
 			relay_reach(rc, r, mono(rc));
 		return;
 	}
-	r->down_until_ms = mono(rc) + RELAYC_RETRY_MS;
+	/* ops that came while it rested fail too, without making the rest
+	 * longer */
+	if (r->down_until_ms <= mono(rc))
+		r->down_until_ms = mono(rc) + (dht_empty(rc) ? RELAYC_JOIN_RETRY_MS
+							     : RELAYC_RETRY_MS);
 	for (unsigned i = 0; i < RELAYC_OPS_MAX; i++)
 		if (rc->ops[i].used && rc->ops[i].ri == ri)
 			op_end(rc, &rc->ops[i], err, NULL, 0);
@@ -202,6 +219,9 @@ static void lookup_done(void *arg, const struct dht_result *res)
 		}
 		log_debug("relayc: cannot link a relay: %s", strerror(-e));
 		e = -EHOSTUNREACH;
+	} else {
+		log_debug("relayc: a relay's node was not found (%s)",
+			  strerror(res->status < 0 ? -res->status : ENOENT));
 	}
 	fail_relay(rc, r, e);
 	kick(rc);
@@ -292,34 +312,76 @@ static void op_start(struct relayc *rc, struct rc_op *op)
 	kick(rc);
 }
 
+/* A new op whose frame the caller encodes into op->frame (max bytes). */
+static struct rc_op *op_alloc(struct relayc *rc, const uint8_t *relay,
+			      bool fetch, uint64_t cookie, size_t max)
+{
+	struct rc_op *op = op_new(rc, relay, fetch, cookie);
+
+	if (op != NULL && (op->frame = malloc(max)) == NULL) {
+		op_free(rc, op);
+		return NULL;
+	}
+	return op;
+}
+
+static int op_go(struct relayc *rc, struct rc_op *op, int encoded)
+{
+	if (encoded < 0) {
+		op_free(rc, op);
+		return encoded;
+	}
+	if (op->fetch)
+		rc->st.fetches++;
+	else
+		rc->st.deposits++;
+	op_start(rc, op);
+	return 0;
+}
+
 int relayc_deposit(struct relayc *rc, const uint8_t relay[static LINK_PK_LEN],
 		   const uint8_t mailbox[static RELAY_MAILBOX_LEN],
 		   const uint8_t *blob, size_t len, uint64_t cookie)
 {
 	struct rw_deposit d;
 	struct rc_op *op;
-	int e;
 
 	if (rc == NULL || blob == NULL || len == 0 || len > RELAY_BLOB_MAX)
 		return -EINVAL;
-	if ((op = op_new(rc, relay, false, cookie)) == NULL)
+	if ((op = op_alloc(rc, relay, false, cookie, RW_DEPOSIT_HDR + len)) ==
+	    NULL)
 		return -ENOSPC;
 	d.req = op->req;
 	memcpy(d.mailbox, mailbox, RELAY_MAILBOX_LEN);
 	d.blob = blob;
 	d.blob_len = len;
-	if ((op->frame = malloc(RW_DEPOSIT_HDR + len)) == NULL) {
-		op_free(rc, op);
-		return -ENOMEM;
-	}
-	if ((e = rw_deposit_encode(op->frame, RW_DEPOSIT_HDR + len, &op->len,
-				   &d)) < 0) {
-		op_free(rc, op);
-		return e;
-	}
-	rc->st.deposits++;
-	op_start(rc, op);
-	return 0;
+	return op_go(rc, op,
+		     rw_deposit_encode(op->frame, RW_DEPOSIT_HDR + len,
+				       &op->len, &d));
+}
+
+int relayc_deposit_req(struct relayc *rc,
+		       const uint8_t relay[static LINK_PK_LEN],
+		       const uint8_t mailbox[static RELAY_MAILBOX_LEN],
+		       uint64_t stamp, const uint8_t *blob, size_t len,
+		       uint64_t cookie)
+{
+	struct rw_deposit_req d;
+	struct rc_op *op;
+
+	if (rc == NULL || blob == NULL || len == 0 || len > RELAY_BLOB_MAX)
+		return -EINVAL;
+	if ((op = op_alloc(rc, relay, false, cookie,
+			   RW_DEPOSIT_REQ_HDR + len)) == NULL)
+		return -ENOSPC;
+	d.d.req = op->req;
+	memcpy(d.d.mailbox, mailbox, RELAY_MAILBOX_LEN);
+	d.d.blob = blob;
+	d.d.blob_len = len;
+	d.stamp = stamp;
+	return op_go(rc, op,
+		     rw_deposit_req_encode(op->frame, RW_DEPOSIT_REQ_HDR + len,
+					   &op->len, &d));
 }
 
 int relayc_fetch(struct relayc *rc, const uint8_t relay[static LINK_PK_LEN],
@@ -330,11 +392,10 @@ int relayc_fetch(struct relayc *rc, const uint8_t relay[static LINK_PK_LEN],
 	struct rw_fetch f;
 	uint8_t msg[RW_FETCH_SIGMSG_LEN];
 	struct rc_op *op;
-	int e;
 
 	if (rc == NULL || sk == NULL)
 		return -EINVAL;
-	if ((op = op_new(rc, relay, true, cookie)) == NULL)
+	if ((op = op_alloc(rc, relay, true, cookie, RW_FETCH_LEN)) == NULL)
 		return -ENOSPC;
 	memset(&f, 0, sizeof f);
 	f.req = op->req;
@@ -344,17 +405,35 @@ int relayc_fetch(struct relayc *rc, const uint8_t relay[static LINK_PK_LEN],
 	f.ts_s = rc->cfg.clock->wall_ms(rc->cfg.clock->self) / 1000;
 	rw_fetch_sigmsg(msg, relay, &f);
 	cx_sign(f.sig, msg, sizeof msg, sk);
-	if ((op->frame = malloc(RW_FETCH_LEN)) == NULL) {
-		op_free(rc, op);
-		return -ENOMEM;
-	}
-	if ((e = rw_fetch_encode(op->frame, RW_FETCH_LEN, &op->len, &f)) < 0) {
-		op_free(rc, op);
-		return e;
-	}
-	rc->st.fetches++;
-	op_start(rc, op);
-	return 0;
+	return op_go(rc, op, rw_fetch_encode(op->frame, RW_FETCH_LEN, &op->len,
+					     &f));
+}
+
+int relayc_fetch_req(struct relayc *rc, const uint8_t relay[static LINK_PK_LEN],
+		     const uint8_t account_pk[static 32],
+		     const uint8_t *account_sk, uint64_t epoch,
+		     uint64_t del_upto, uint64_t after, uint64_t cookie)
+{
+	struct rw_fetch_req f;
+	uint8_t msg[RW_FETCH_REQ_SIGMSG_LEN];
+	struct rc_op *op;
+
+	if (rc == NULL || account_sk == NULL)
+		return -EINVAL;
+	if ((op = op_alloc(rc, relay, true, cookie, RW_FETCH_REQ_LEN)) == NULL)
+		return -ENOSPC;
+	memset(&f, 0, sizeof f);
+	f.f.req = op->req;
+	memcpy(f.f.mailbox, account_pk, 32);
+	f.f.del_upto = del_upto;
+	f.f.after = after;
+	f.f.ts_s = rc->cfg.clock->wall_ms(rc->cfg.clock->self) / 1000;
+	f.epoch = epoch;
+	rw_fetch_req_sigmsg(msg, relay, &f);
+	cx_sign(f.f.sig, msg, sizeof msg, account_sk);
+	return op_go(rc, op,
+		     rw_fetch_req_encode(op->frame, RW_FETCH_REQ_LEN, &op->len,
+					 &f));
 }
 
 void relayc_link_up(struct relayc *rc, const uint8_t pk[static LINK_PK_LEN])
@@ -382,6 +461,8 @@ void relayc_link_down(struct relayc *rc, const uint8_t pk[static LINK_PK_LEN])
 		return;
 	r->up = false;
 	if (r->connecting) /* the handshake failed */
+		log_debug("relayc: the handshake with a relay failed");
+	if (r->connecting)
 		fail_relay(rc, r, -EHOSTUNREACH);
 	else if (r->nops > 0)
 		relay_reach(rc, r, mono(rc));
@@ -396,6 +477,14 @@ void relayc_frame(struct relayc *rc, const uint8_t pk[static LINK_PK_LEN],
 
 	if (len == 0)
 		return;
+	if (data[0] == RF_NOTIFY) {
+		uint8_t mbox[RELAY_MAILBOX_LEN];
+
+		if (relay_find(rc, pk) != NULL && rc->cfg.cb.notified != NULL &&
+		    rw_notify_decode(mbox, data, len) == 0)
+			rc->cfg.cb.notified(rc->cfg.cb.arg, pk, mbox);
+		return;
+	}
 	if (data[0] == RF_DEPOSIT_RES) {
 		struct rw_deposit_res dr;
 
@@ -430,10 +519,16 @@ uint64_t relayc_tick(struct relayc *rc)
 
 		if (!r->used)
 			continue;
-		if (r->nops > 0 && !r->up && !r->lookup_busy && !r->connecting)
+		if ((r->nops > 0 || (r->keep && now >= r->down_until_ms)) &&
+		    !r->up && !r->lookup_busy && !r->connecting)
 			relay_reach(rc, r, now); /* the link went away */
+		if (r->keep && !r->up && !r->lookup_busy && !r->connecting &&
+		    r->down_until_ms < next)
+			next = r->down_until_ms > now ? r->down_until_ms
+						      : now + 1;
 		if (r->connecting) {
 			if (now >= r->connect_deadline_ms) {
+				log_debug("relayc: no link to a relay");
 				link_close(rc->cfg.links, r->pk);
 				fail_relay(rc, r, -EHOSTUNREACH);
 			} else if (r->connect_deadline_ms < next) {
@@ -442,7 +537,7 @@ uint64_t relayc_tick(struct relayc *rc)
 		}
 		if (r->nops > 0 || r->lookup_busy || r->connecting)
 			continue;
-		if (r->up && r->opened) {
+		if (r->up && r->opened && !r->keep) {
 			if (now - r->idle_since_ms >= RELAYC_IDLE_MS) {
 				link_close(rc->cfg.links, r->pk);
 				r->up = false;
@@ -468,6 +563,17 @@ uint64_t relayc_tick(struct relayc *rc)
 			next = op->next_ms;
 	}
 	return next;
+}
+
+int relayc_keep(struct relayc *rc, const uint8_t relay[static LINK_PK_LEN])
+{
+	struct rc_relay *r = relay_get(rc, relay);
+
+	if (r == NULL)
+		return -ENOSPC;
+	r->keep = true;
+	kick(rc);
+	return 0;
 }
 
 void relayc_status(const struct relayc *rc, struct relayc_status *st)

@@ -34,6 +34,7 @@
 #define RELAYC_RTO_MS 500     /* first retransmit; doubles */
 #define RELAYC_IDLE_MS 30000  /* a link we opened closes after this idle */
 #define RELAYC_RETRY_MS 10000 /* a relay that could not be reached */
+#define RELAYC_JOIN_RETRY_MS 500 /* the same while our DHT is empty */
 
 struct relayc_callbacks {
 	/* A deposit's outcome: code >= 0 is the relay's (RC_OK: stored). */
@@ -44,6 +45,10 @@ struct relayc_callbacks {
 	void (*fetched)(void *arg, const uint8_t relay[LINK_PK_LEN],
 			uint64_t cookie, const uint8_t *frame, size_t len,
 			int err);
+	/* The relay says something was left in mailbox (NOTIFY); may be
+	 * NULL. */
+	void (*notified)(void *arg, const uint8_t relay[LINK_PK_LEN],
+			 const uint8_t mailbox[RELAY_MAILBOX_LEN]);
 	void *arg;
 };
 
@@ -86,6 +91,25 @@ int relayc_fetch(struct relayc *rc, const uint8_t relay[static LINK_PK_LEN],
 		 const uint8_t mailbox[static RELAY_MAILBOX_LEN],
 		 const uint8_t *sk, uint64_t del_upto, uint64_t after,
 		 uint64_t cookie);
+
+/* The same for an account's public request mailbox (relay_wire.h): a
+ * deposit with its proof-of-work stamp (found by the caller), and a fetch
+ * signed by the account key (64 bytes, not kept) for the mailbox of
+ * epoch. */
+int relayc_deposit_req(struct relayc *rc,
+		       const uint8_t relay[static LINK_PK_LEN],
+		       const uint8_t mailbox[static RELAY_MAILBOX_LEN],
+		       uint64_t stamp, const uint8_t *blob, size_t len,
+		       uint64_t cookie);
+int relayc_fetch_req(struct relayc *rc, const uint8_t relay[static LINK_PK_LEN],
+		     const uint8_t account_pk[static 32],
+		     const uint8_t *account_sk, uint64_t epoch,
+		     uint64_t del_upto, uint64_t after, uint64_t cookie);
+
+/* Keeps a link to relay up (a home relay, so that its NOTIFYs reach us):
+ * not closed when idle, linked again when it goes.  Up to
+ * RELAYC_RELAYS_MAX; -ENOSPC past that. */
+int relayc_keep(struct relayc *rc, const uint8_t relay[static LINK_PK_LEN]);
 
 /* Link events and relay answers, forwarded by the daemon. */
 void relayc_link_up(struct relayc *rc, const uint8_t pk[static LINK_PK_LEN]);

@@ -6,6 +6,8 @@
  *     blob is authenticated, so what the fuzzer changes must be refused.
  *   - odd: the rest is the plaintext of a part (mailbox__part_decode), as
  *     if sealed by the contact: malformed but authentic parts.
+ *   - 2: the rest is a request blob (version 2), opened with the
+ *     fixture's prekey (mailbox_req_open).
  * Invariants (abort on a broken one): an accepted part has 1 <= count <=
  * MAILBOX_PARTS_MAX, index < count, 1 <= chunk_len <= MAILBOX_CHUNK, a
  * full chunk unless it is the last, and its chunk inside the buffer it
@@ -16,6 +18,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "crypto/prim.h"
 #include "node/mailbox.h"
 #include "tests/fuzz/cx_fuzz.h"
 
@@ -40,6 +43,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static uint8_t pt[RELAY_BLOB_MAX], blob[RELAY_BLOB_MAX],
 		pt2[RELAY_BLOB_MAX];
 	struct mailbox_part p, untouched, q;
+	static uint8_t spk_sk[32], spk_pk[32];
+	static bool req_ready;
 	struct fuzz_rng rng;
 	size_t len;
 	int r;
@@ -48,6 +53,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memset(&p, 0xa5, sizeof p);
 	untouched = p;
+	if (data[0] == 2) {
+		/* a request blob, opened with the fixture's prekey */
+		uint32_t id;
+
+		if (!req_ready) {
+			memset(spk_sk, 0x35, sizeof spk_sk);
+			cx_x25519_public(spk_pk, spk_sk);
+			req_ready = true;
+		}
+		r = mailbox_req_open(&p, pt, sizeof pt, data + 1, size - 1,
+				     spk_sk, spk_pk);
+		if (r < 0) {
+			FUZZ_CHECK(r == -EBADMSG || r == -EKEYREJECTED);
+			FUZZ_CHECK(memcmp(&p, &untouched, sizeof p) == 0);
+			return 0;
+		}
+		FUZZ_CHECK(mailbox_req_spk_id(data + 1, size - 1, &id) == 0);
+		FUZZ_CHECK(p.count >= 1 && p.count <= MAILBOX_PARTS_MAX &&
+			   p.index < p.count && p.chunk_len >= 1 &&
+			   p.chunk_len <= MAILBOX_REQ_CHUNK);
+		FUZZ_CHECK(p.index + 1 == p.count ||
+			   p.chunk_len == MAILBOX_REQ_CHUNK);
+		return 0;
+	}
 	if (data[0] & 1) {
 		r = mailbox__part_decode(&p, data + 1, size - 1);
 		if (r < 0) {

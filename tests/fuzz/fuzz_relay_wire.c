@@ -122,9 +122,45 @@ static int try_items(const uint8_t *data, size_t size)
 	return 1;
 }
 
+/* The request mailbox frames and NOTIFY: the same round trip. */
+static int try_requests(const uint8_t *data, size_t size)
+{
+	struct rw_deposit_req d;
+	struct rw_fetch_req f;
+	uint8_t mbox[RELAY_MAILBOX_LEN];
+	size_t len = 0;
+	int n = 0;
+
+	memset(&d, UNTOUCHED, sizeof d);
+	if (verdict(rw_deposit_req_decode(&d, data, size), &d, sizeof d)) {
+		FUZZ_CHECK(d.d.blob == data + RW_DEPOSIT_REQ_HDR);
+		FUZZ_CHECK(d.d.blob_len >= 1 && d.d.blob_len <= RELAY_BLOB_MAX);
+		FUZZ_CHECK(rw_deposit_req_encode(out, sizeof out, &len, &d) ==
+			   0);
+		same(out, len, data, size);
+		n++;
+	}
+	memset(&f, UNTOUCHED, sizeof f);
+	if (verdict(rw_fetch_req_decode(&f, data, size), &f, sizeof f)) {
+		FUZZ_CHECK(rw_fetch_req_encode(out, sizeof out, &len, &f) ==
+			   0);
+		same(out, len, data, size);
+		n++;
+	}
+	memset(mbox, UNTOUCHED, sizeof mbox);
+	if (verdict(rw_notify_decode(mbox, data, size), mbox, sizeof mbox)) {
+		rw_notify_encode(out, mbox);
+		same(out, RW_NOTIFY_LEN, data, size);
+		n++;
+	}
+	return n;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	int accepted = 0;
+
+	accepted += try_requests(data, size);
 
 	accepted += try_deposit(data, size);
 	accepted += try_deposit_res(data, size);

@@ -133,7 +133,7 @@ static void l_msg(void *arg, const uint8_t pk[LINK_PK_LEN],
 {
 	struct snode *s = arg;
 
-	if (len > 0 && (data[0] == RF_DEPOSIT || data[0] == RF_FETCH))
+	if (len > 0 && relay_frame_is_request(data[0]))
 		relay_frame(s->relay, pk, data, len);
 	else
 		chat_link_data(s->chat, pk, data, len);
@@ -886,6 +886,8 @@ static void relay_full(void **state)
 	memcpy(b->home[1], n->nodes[3]->id.node_pk, 32);
 	b->nhome = 2;
 	rejoin(n, b);
+	for (unsigned k = 0; k < 50; k++)
+		step(n, 100); /* its new card replaces the old one */
 	befriend(n, a, b);
 	node_crash(b);
 	for (unsigned k = 0; k < 10; k++)
@@ -903,6 +905,99 @@ static void relay_full(void **state)
 	if (!run_until(n, taken_n, &f, 600000))
 		relay_fail(n, b);
 	rejoin(n, a);
+	assert_true(run_until(n, flow_done, &f, 900000));
+	check_flow(&f);
+	net_free(n);
+}
+
+/* Nodes 1 and 2 both name node 0 as home relay. */
+static void both_setup(struct net *n, struct snode *s)
+{
+	if (s->idx == 0)
+		s->relay_on = true;
+	if (s->idx == 1 || s->idx == 2) {
+		memcpy(s->home[0], n->nodes[0]->id.node_pk, 32);
+		s->nhome = 1;
+	}
+}
+
+static bool state_is(struct snode *s, struct snode *of, int state)
+{
+	return state_of(s, of) == state;
+}
+
+static bool b_requested(struct net *n, void *arg)
+{
+	struct pair *p = arg;
+
+	if (n->now % 10000 < 100)
+		rejoin_relay(n);
+	return state_is(p->b, p->a, MSGSTORE_CONTACT_REQUESTED_BY_THEM);
+}
+
+static bool a_accepted(struct net *n, void *arg)
+{
+	struct pair *p = arg;
+
+	if (n->now % 10000 < 100)
+		rejoin_relay(n);
+	return state_is(p->a, p->b, MSGSTORE_CONTACT_ACCEPTED);
+}
+
+static bool ctl_deposited(struct net *n, void *arg)
+{
+	struct chat_status cs;
+
+	if (n->now % 10000 < 100)
+		rejoin_relay(n);
+	chat_status(((struct snode *)arg)->chat, &cs);
+	return cs.relay_ctl_deposited >= 1;
+}
+
+/* A contact request and its acceptance through relays, under loss, with
+ * the two never online at once: a asks b while b is offline (the request
+ * goes, sealed and stamped, to b's public request mailbox at b's relay);
+ * a goes offline; b comes back, finds it, accepts (the acceptance goes to
+ * the pair's mailbox at a's relay); b goes offline; a comes back and is
+ * accepted.  Then they chat.  b's request rendezvous in the DHT stays
+ * closed all along: it names home relays. */
+static void relay_request(void **state)
+{
+	struct net *n;
+	struct snode *a, *b;
+	struct pair pr;
+	struct flow f;
+
+	(void)state;
+	node_setup = both_setup;
+	n = net_new(3, 0, 0, 0);
+	node_setup = NULL;
+	a = n->nodes[1];
+	b = n->nodes[2];
+	pr = (struct pair){a, b};
+	f = (struct flow){a, b, 20};
+	n->loss_pct = 10;
+	n->dup_pct = 5;
+	n->jitter_ms = 20;
+	node_crash(b);
+	assert_int_equal(chat_contact_add(a->chat, b->id.account_pk, "",
+					  "hello from a stranger"),
+			 0);
+	if (!run_until(n, ctl_deposited, a, 600000))
+		relay_fail(n, a);
+	node_crash(a);
+	rejoin(n, b);
+	if (!run_until(n, b_requested, &pr, 600000))
+		relay_fail(n, b);
+	assert_int_equal(chat_contact_accept(b->chat, a->id.account_pk), 0);
+	if (!run_until(n, ctl_deposited, b, 600000))
+		relay_fail(n, b);
+	node_crash(b);
+	rejoin(n, a);
+	if (!run_until(n, a_accepted, &pr, 600000))
+		relay_fail(n, a);
+	rejoin(n, b);
+	send_n(a, b, 0, f.count);
 	assert_true(run_until(n, flow_done, &f, 900000));
 	check_flow(&f);
 	net_free(n);
@@ -953,6 +1048,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(relay_offline),
 		cmocka_unit_test(relay_full),
+		cmocka_unit_test(relay_request),
 		cmocka_unit_test(two_nodes_lossy),
 		cmocka_unit_test(request_under_loss),
 		cmocka_unit_test(async_bursts),

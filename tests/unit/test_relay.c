@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "crypto/cx.h"
+#include "crypto/envelope.h"
 #include "crypto/prim.h"
 #include "crypto/sign.h"
 #include "node/env.h"
@@ -162,6 +163,8 @@ struct tn {
 	uint8_t fetch_frame[64][LINK_PAYLOAD_MAX];
 	size_t fetch_len[64];
 	unsigned nfetch;
+	uint8_t notified[RELAY_MAILBOX_LEN];
+	unsigned nnotify;
 };
 
 struct tnet {
@@ -216,12 +219,14 @@ static void l_msg(void *arg, const uint8_t pk[LINK_PK_LEN],
 {
 	struct tn *t = arg;
 
-	if (data[0] == RF_DEPOSIT || data[0] == RF_FETCH) {
+	if (relay_frame_is_request(data[0])) {
 		relay_frame(t->relay, pk, data, len);
 		return;
 	}
 	if (t->rc != NULL)
 		relayc_frame(t->rc, pk, data, len);
+	if (data[0] == RF_NOTIFY)
+		return; /* seen through relayc's callback */
 	if (t->nans < 64) {
 		memcpy(t->ans[t->nans], data, len);
 		t->ans_len[t->nans++] = len;
@@ -258,6 +263,16 @@ static void on_fetch(void *arg, const uint8_t relay[LINK_PK_LEN],
 	if (frame != NULL)
 		memcpy(t->fetch_frame[t->nfetch], frame, len);
 	t->fetch_len[t->nfetch++] = len;
+}
+
+static void on_notify(void *arg, const uint8_t relay[LINK_PK_LEN],
+		      const uint8_t mailbox[RELAY_MAILBOX_LEN])
+{
+	struct tn *t = arg;
+
+	(void)relay;
+	memcpy(t->notified, mailbox, RELAY_MAILBOX_LEN);
+	t->nnotify++;
 }
 
 static void step(struct tnet *n)
@@ -344,7 +359,8 @@ static struct tnet *tnet_new(bool relay_enabled, uint32_t box_items)
 		cc.clock = &n->n[0].clock;
 		cc.rng = &n->n[0].rng.rng;
 		cc.links = n->n[0].links;
-		cc.cb = (struct relayc_callbacks){on_dep, on_fetch, &n->n[0]};
+		cc.cb = (struct relayc_callbacks){on_dep, on_fetch, on_notify,
+						  &n->n[0]};
 		assert_int_equal(relayc_new(&n->n[0].rc, &cc), 0);
 	}
 	return n;
@@ -526,6 +542,104 @@ static void relay_service(void **state)
 	tnet_free(n);
 }
 
+/* An account's public request mailbox: deposits need a stamp, only the
+ * account fetches, plain deposits cannot reach it; and the fetcher of a
+ * mailbox is told of what lands there. */
+static void request_mailbox(void **state)
+{
+	struct tnet *n = tnet_new(true, 0);
+	struct tn *c = &n->n[0];
+	uint8_t acct[32], sk[64], seed[32] = {4, 2}, bad_pk[32], bad_sk[64];
+	uint8_t seed2[32] = {6}, rid[32], f[LINK_PAYLOAD_MAX], ch[32];
+	const char *blob = "a sealed request";
+	struct rw_deposit_req d;
+	struct rw_fetch_req fq;
+	uint8_t msg[RW_FETCH_REQ_SIGMSG_LEN];
+	struct rw_items h;
+	struct relay_status rs;
+	uint64_t now_s, seq, stamp = 0, epoch = 2900;
+	size_t len, off, bl;
+	const uint8_t *b;
+
+	(void)state;
+	cx_sign_keypair_seed(acct, sk, seed);
+	cx_sign_keypair_seed(bad_pk, bad_sk, seed2);
+	cx_request_mailbox_id(rid, acct, epoch);
+	tnet_link(n);
+	assert_int_equal(relayc_keep(c->rc, n->n[1].pk), 0); /* hears NOTIFY */
+	now_s = (T0_WALL + n->now) / 1000;
+	/* a stamp too weak, then a good one; a plain deposit to the same
+	 * ID lands elsewhere */
+	memset(&d, 0, sizeof d);
+	d.d.req = 1;
+	memcpy(d.d.mailbox, rid, 32);
+	d.d.blob = (const uint8_t *)blob;
+	d.d.blob_len = strlen(blob);
+	cx_pow_challenge(ch, rid, d.d.blob, d.d.blob_len);
+	while (cx_pow_verify(ch, RELAY_POW_BITS, stamp))
+		stamp++; /* a nonce that is not a stamp */
+	d.stamp = stamp;
+	assert_int_equal(rw_deposit_req_encode(f, sizeof f, &len, &d), 0);
+	assert_int_equal(link_send(c->links, n->now, n->n[1].pk, f, len), 0);
+	run(n, 5);
+	assert_int_equal(dep_answer(c, 0), RC_POW);
+	stamp = 0;
+	assert_int_equal(cx_pow_solve(&stamp, ch, RELAY_POW_BITS, UINT64_MAX),
+			 0);
+	d.d.req = 2;
+	d.stamp = stamp;
+	assert_int_equal(rw_deposit_req_encode(f, sizeof f, &len, &d), 0);
+	assert_int_equal(link_send(c->links, n->now, n->n[1].pk, f, len), 0);
+	send_deposit(n, 3, rid, "no stamp");
+	run(n, 5);
+	assert_int_equal(dep_answer(c, 1), RC_OK);
+	assert_int_equal(dep_answer(c, 2), RC_OK);
+	/* fetched by the account: only the stamped one; another key: no */
+	for (unsigned k = 0; k < 2; k++) {
+		memset(&fq, 0, sizeof fq);
+		fq.f.req = 10 + k;
+		memcpy(fq.f.mailbox, acct, 32);
+		fq.f.ts_s = now_s;
+		fq.epoch = epoch;
+		rw_fetch_req_sigmsg(msg, n->n[1].pk, &fq);
+		cx_sign(fq.f.sig, msg, sizeof msg, k == 0 ? bad_sk : sk);
+		assert_int_equal(rw_fetch_req_encode(f, sizeof f, &len, &fq),
+				 0);
+		assert_int_equal(
+			link_send(c->links, n->now, n->n[1].pk, f, len), 0);
+		run(n, 5);
+	}
+	assert_int_equal(c->nans, 5);
+	assert_int_equal(rw_items_decode(&h, c->ans[3], c->ans_len[3]), 0);
+	assert_int_equal(h.code, RC_AUTH);
+	assert_int_equal(rw_items_decode(&h, c->ans[4], c->ans_len[4]), 0);
+	assert_int_equal(h.code, RC_OK);
+	assert_memory_equal(h.mailbox, rid, 32);
+	off = RW_ITEMS_HDR;
+	assert_int_equal(rw_items_next(c->ans[4], c->ans_len[4], &off, &seq,
+				       &b, &bl),
+			 1);
+	assert_int_equal(bl, strlen(blob));
+	assert_memory_equal(b, blob, bl);
+	assert_int_equal(rw_items_next(c->ans[4], c->ans_len[4], &off, &seq,
+				       &b, &bl),
+			 0);
+	/* the account fetched it: the next stamped deposit is told */
+	assert_int_equal(c->nnotify, 0);
+	d.d.req = 4;
+	assert_int_equal(rw_deposit_req_encode(f, sizeof f, &len, &d), 0);
+	assert_int_equal(link_send(c->links, n->now, n->n[1].pk, f, len), 0);
+	run(n, 5);
+	assert_int_equal(c->nnotify, 1);
+	assert_memory_equal(c->notified, rid, 32);
+	relay_status(n->n[1].relay, &rs);
+	assert_int_equal(rs.pow_failed, 1);
+	assert_int_equal(rs.notified, 1);
+	assert_int_equal(rs.auth_failed, 1);
+	cx_wipe(sk, sizeof sk);
+	tnet_free(n);
+}
+
 static void not_a_relay(void **state)
 {
 	struct tnet *n = tnet_new(false, 0);
@@ -608,6 +722,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(mailbox_seal_open),
 		cmocka_unit_test(relay_service),
+		cmocka_unit_test(request_mailbox),
 		cmocka_unit_test(not_a_relay),
 		cmocka_unit_test(client),
 	};
