@@ -136,7 +136,7 @@ static struct rpc_result *m_relay_status(struct rpc_call *call)
 	o = json_pack(
 		"{s:b, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
 		"s:I, s:I, s:I, s:I}, s:{s:o, s:I, s:I, s:I, s:I, s:I, s:I, "
-		"s:I}}",
+		"s:I, s:I, s:I}}",
 		"enabled", rs.enabled, "service", "mailboxes",
 		(json_int_t)rs.store.mailboxes, "items",
 		(json_int_t)rs.store.items, "bytes",
@@ -157,7 +157,9 @@ static struct rpc_result *m_relay_status(struct rpc_call *call)
 		(json_int_t)cs.relay_fetches, "fetch_failed",
 		(json_int_t)cs.relay_fetch_failed, "taken",
 		(json_int_t)cs.relay_taken, "notified",
-		(json_int_t)cs.relay_notified);
+		(json_int_t)cs.relay_notified, "acks_out",
+		(json_int_t)cs.relay_acks_out, "acks_in",
+		(json_int_t)cs.relay_acks_in);
 	return rpc_ok(call, o);
 }
 

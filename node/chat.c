@@ -80,8 +80,8 @@
 #define CARD_RETRY_MIN_MS 5000
 #define FETCH_EVERY_MS (5 * 60000ull) /* our mailboxes at our relays */
 #define FETCH_RETRY_MIN_MS 2000
-#define REQ_FETCH_EVERY_MS 60000ull /* our request mailbox, this epoch */
 #define NEPOCHS (MAILBOX_EPOCHS_BACK + 1)
+#define MB_ACK 0x80 /* part flags: a relayed acknowledgement, no message */
 #define DEP_NONE 0
 #define DEP_BUSY 1
 #define DEP_DONE 2
@@ -213,6 +213,9 @@ struct peer {
 	bool obx_more;	      /* the outbox may hold texts not in flight */
 	uint64_t offline_ms;  /* since when not online (0: online) */
 	uint64_t dep_next_ms, dep_backoff;
+	/* acknowledgements through relays: the highest we left for them,
+	 * the highest they left for us */
+	uint64_t relay_acked, relay_cum;
 	/* fetching ours: per home relay and epoch back */
 	struct fetchst fs[CARD_RELAYS_MAX][NEPOCHS];
 };
@@ -311,7 +314,6 @@ struct chat {
 	struct fetchst reqfs[CARD_RELAYS_MAX][NEPOCHS];
 	struct card_relay home[CARD_RELAYS_MAX]; /* cfg.home_relays */
 	uint64_t fetch_next_ms, fetch_backoff;
-	uint64_t reqfetch_next_ms;
 	uint64_t last_round_ms;
 };
 
@@ -668,6 +670,7 @@ static int sess_load(struct chat *c, struct peer *p)
 	p->s.reads = NULL;
 	p->s.nreads = 0;
 	p->has_sess = true;
+	p->relay_acked = p->s.received; /* acked before, somehow */
 	p->peer_cum = p->s.acked;
 	c->st.sessions_loaded++;
 out:
@@ -990,6 +993,8 @@ static void prepare_texts(struct chat *c, struct peer *p)
 
 	if (!p->has_sess || p->state != MSGSTORE_CONTACT_ACCEPTED)
 		return;
+	if (p->relay_cum > p->peer_cum)
+		p->peer_cum = p->relay_cum; /* acked through a relay */
 	if (p->peer_cum > p->s.acked) {
 		uint64_t k = p->peer_cum - p->s.acked;
 		struct pend *pd;
@@ -1445,8 +1450,10 @@ static void send_ack(struct chat *c, struct peer *p)
 	f[0] = CF_ACK;
 	f[1] = p->ack_flags;
 	link__put_u64(f + 2, p->has_sess ? p->s.received : 0);
-	if (send_frame(c, p, f, sizeof f) == 0)
+	if (send_frame(c, p, f, sizeof f) == 0) {
 		ack_clear(p);
+		p->relay_acked = p->s.received; /* no need through a relay */
+	}
 }
 
 /* Sends a due ack now, or leaves a lazy one for later (see ACK_DELAY_MS);
@@ -2921,6 +2928,36 @@ static void deposit_msg(struct chat *c, struct peer *p, struct outmsg *m,
 	}
 }
 
+/* What we took from the peer (through our relays, while it was offline),
+ * acknowledged in its mailbox at its relays, so that its texts become
+ * "delivered" without both of us online at once: one part, flags MB_ACK,
+ * n = our cumulative count, sealed like a text.  Fire and forget: a lost
+ * one is made good by the next, or by a link. */
+static void deposit_ack(struct chat *c, struct peer *p, uint64_t epoch)
+{
+	unsigned nr = p->nrelays < DEP_RELAYS ? p->nrelays : DEP_RELAYS;
+	uint8_t mbox[RELAY_MAILBOX_LEN], blob[RELAY_BLOB_MAX], zero = 0;
+	struct mailbox_part mp;
+	size_t bl;
+
+	memset(&mp, 0, sizeof mp);
+	mp.flags = MB_ACK;
+	rng_fill(c->cfg.rng, &mp.tag, sizeof mp.tag);
+	mp.n = p->s.received;
+	mp.count = 1;
+	mp.chunk = &zero;
+	mp.chunk_len = 1;
+	mailbox_id(mbox, NULL, p->s.pair, p->pk, epoch);
+	if (mailbox_seal(blob, sizeof blob, &bl, p->s.pair, p->pk, epoch, &mp,
+			 c->cfg.rng) < 0)
+		return;
+	for (unsigned ri = 0; ri < nr; ri++)
+		(void)relayc_deposit(c->rc, p->relays[ri].node_pk, mbox, blob,
+				     bl, (uint64_t)(p - c->peers) << 52);
+	p->relay_acked = p->s.received;
+	c->st.relay_acks_out++;
+}
+
 /* Our contact request to a stranger p, left in its public request mailbox
  * at its relays: parts sealed to its signed prekey, each with a stamp of
  * RELAY_POW_BITS (tens of ms of hashing each: requests are rare). */
@@ -2993,13 +3030,15 @@ static void deposit_due(struct chat *c, struct peer *p, uint64_t now)
 			deposit_msg(c, p, &p->ctl, epoch, mbox);
 		}
 	}
+	if (relay_mode(c, p, now) && p->s.received > p->relay_acked)
+		deposit_ack(c, p, epoch);
 	if (!relay_mode(c, p, now) || now < p->dep_next_ms || !dep_waiting(p))
 		return;
 	mailbox_id(mbox, NULL, p->s.pair, p->pk, epoch);
 	for (unsigned i = 0; i < p->nwin; i++) {
 		struct outmsg *m = &p->win[i].m;
 
-		if (m->dep == DEP_NONE && m->buf != NULL)
+		if (m->dep == DEP_NONE && m->buf != NULL && m->n > p->relay_cum)
 			deposit_msg(c, p, m, epoch, mbox);
 		if (now < p->dep_next_ms)
 			break; /* failed: the rest waits too */
@@ -3289,6 +3328,15 @@ static void relay_items(struct chat *c, struct peer *p, struct fetchst *f,
 			rx_wipe(c);
 			continue;
 		}
+		if (mp.flags == MB_ACK && mp.count == 1) {
+			/* they took our texts up to n from their relays */
+			if (mp.n > p->relay_cum) {
+				p->relay_cum = mp.n;
+				c->st.relay_acks_in++;
+				c->need_flush = true;
+			}
+			continue;
+		}
 		if (mp.flags != 0 || p->state != MSGSTORE_CONTACT_ACCEPTED) {
 			c->st.frames_dropped++;
 			continue;
@@ -3565,7 +3613,8 @@ static uint64_t relay_tick_peer(struct chat *c, struct peer *p, uint64_t now)
 	if (p->offline_ms == 0)
 		p->offline_ms = now > 0 ? now : 1;
 	if (c->rc == NULL || !p->has_sess ||
-	    !(((p->obx_more || p->nwin > 0) &&
+	    !(((p->obx_more || p->nwin > 0 ||
+		p->s.received > p->relay_acked) &&
 	       p->state == MSGSTORE_CONTACT_ACCEPTED) ||
 	      ctl_wanted(p, true) || ctl_wanted(p, false)))
 		return next;
@@ -3585,6 +3634,7 @@ static uint64_t relay_tick_peer(struct chat *c, struct peer *p, uint64_t now)
 	if (now < at)
 		return at < next ? at : next;
 	if ((p->obx_more && p->nwin < WIN_MAX) || dep_waiting(p) ||
+	    p->s.received > p->relay_acked ||
 	    ((ctl_wanted(p, true) || ctl_wanted(p, false)) &&
 	     (p->ctl.buf == NULL || p->ctl.dep == DEP_NONE)))
 		c->need_flush = true;
@@ -3685,21 +3735,10 @@ uint64_t chat_tick(struct chat *c)
 			if (now >= c->fetch_next_ms) {
 				c->fetch_next_ms = now + FETCH_EVERY_MS;
 				c->last_round_ms = now;
-				c->reqfetch_next_ms = now + REQ_FETCH_EVERY_MS;
 				fetch_round(c);
 			}
 			if (c->fetch_next_ms < next)
 				next = c->fetch_next_ms;
-			/* strangers' requests: this epoch's, more often */
-			if (c->accept_requests) {
-				if (now >= c->reqfetch_next_ms) {
-					c->reqfetch_next_ms =
-						now + REQ_FETCH_EVERY_MS;
-					fetch_req_now(c);
-				}
-				if (c->reqfetch_next_ms < next)
-					next = c->reqfetch_next_ms;
-			}
 		}
 	}
 	for (unsigned i = 0; i < c->npeers; i++) {

@@ -690,12 +690,12 @@ static void crash_and_restart(void **state)
 	net_free(n);
 }
 
-/* Node 0 relays; node 2 (b) names it as home relay. */
+/* Node 0 relays; nodes 1 (a) and 2 (b) name it as home relay. */
 static void relay_setup(struct net *n, struct snode *s)
 {
 	if (s->idx == 0)
 		s->relay_on = true;
-	if (s->idx == 2) {
+	if (s->idx == 1 || s->idx == 2) {
 		memcpy(s->home[0], n->nodes[0]->id.node_pk, 32);
 		s->nhome = 1;
 	}
@@ -741,6 +741,23 @@ static bool taken_n(struct net *n, void *arg)
 	return got >= f->count;
 }
 
+static bool flow_done_rejoin(struct net *n, void *arg)
+{
+	if (n->now % 10000 < 100)
+		rejoin_relay(n);
+	return flow_done(n, arg);
+}
+
+static bool ack_left(struct net *n, void *arg)
+{
+	struct chat_status cs;
+
+	if (n->now % 10000 < 100)
+		rejoin_relay(n);
+	chat_status(((struct snode *)arg)->chat, &cs);
+	return cs.relay_acks_out >= 1;
+}
+
 static bool relay_empty(struct net *n, void *arg)
 {
 	struct relay_status rs;
@@ -765,18 +782,21 @@ static void rejoin(struct net *n, struct snode *s)
 }
 
 /* Fails the test with what s and the relay (node 0) counted. */
-static void relay_fail(struct net *n, struct snode *s)
+#define relay_fail(n, s) relay_fail_at(n, s, __LINE__)
+static void relay_fail_at(struct net *n, struct snode *s, int line)
 {
 	struct chat_status cs;
 	struct relay_status rs;
 
 	chat_status(s->chat, &cs);
 	relay_status(n->nodes[0]->relay, &rs);
-	print_message("# node %u: deposited %llu failed %llu fetches %llu "
+	print_message("# line %d node %u: acks in %llu out %llu deposited %llu failed %llu fetches %llu "
 		      "failed %llu taken %llu dropped %llu; relay: items %llu "
 		      "deposits %llu refused %llu fetches %llu sent %llu "
 		      "deleted %llu\n",
-		      s->idx, (unsigned long long)cs.relay_deposited,
+		      line, s->idx, (unsigned long long)cs.relay_acks_in,
+		      (unsigned long long)cs.relay_acks_out,
+		      (unsigned long long)cs.relay_deposited,
 		      (unsigned long long)cs.relay_deposit_failed,
 		      (unsigned long long)cs.relay_fetches,
 		      (unsigned long long)cs.relay_fetch_failed,
@@ -794,7 +814,9 @@ static void relay_fail(struct net *n, struct snode *s)
 /* Store and forward under loss and duplication: b is offline, a's texts
  * (short ones and ones in several parts) go to b's relay; a goes offline
  * too; b comes back and takes every text, once, in order; the relay ends
- * empty; when a returns, every text is delivered and nothing doubles. */
+ * empty; b's acknowledgement goes to a's relay, and b goes offline; when
+ * a returns, every text becomes delivered with b still away; nothing
+ * doubles. */
 static void relay_offline(void **state)
 {
 	struct net *n;
@@ -839,12 +861,24 @@ static void relay_offline(void **state)
 	node_crash(a);
 	rejoin(n, b);
 	if (!run_until(n, taken_n, &f, 600000) ||
-	    !run_until(n, relay_empty, NULL, 600000))
+	    !run_until(n, ack_left, b, 600000))
 		relay_fail(n, b);
 	chat_status(b->chat, &cs);
 	assert_int_equal(cs.relay_taken, f.count);
+	for (unsigned k = 0; k < 300; k++)
+		step(n, 100); /* its last acknowledgement reaches the relay */
+	node_crash(b);
 	rejoin(n, a);
-	assert_true(run_until(n, flow_done, &f, 900000));
+	/* delivered with b away: its acknowledgement came through a's relay */
+	if (!run_until(n, flow_done_rejoin, &f, 900000))
+		relay_fail(n, a);
+	chat_status(a->chat, &cs);
+	assert_true(cs.relay_acks_in >= 1);
+	/* b back: copies that reached the relay late go at its first fetch,
+	 * and the relay ends empty */
+	rejoin(n, b);
+	if (!run_until(n, relay_empty, NULL, 600000))
+		relay_fail(n, b);
 	check_flow(&f);
 	net_free(n);
 }
