@@ -6,7 +6,8 @@
 # history exactly once, in order, and gone from the relay.  b is killed
 # with kill -9 while it takes them, and still ends with each once.  When
 # a returns, its texts reach "delivered" and nothing is doubled.  The
-# relay restarts in between and still holds them.
+# relay is killed (kill -9) and restarted in between and still holds
+# them.
 . "${top_srcdir:-.}/tests/integration/lib.sh"
 base=$((20000 + $$ % 20000))
 wait_ev() { "$RPCTOOL" "$T/$1.sock" wait "$2" "$3"; }
@@ -54,9 +55,11 @@ items=$(field "$out" items)
 diag "relay holds $items items (texts in parts)"
 check "r holds at least 5 items (the long text is in parts)" \
 	[ "${items:-0}" -ge 5 ]
-check "r stops" stop r
+pr=$(pid_of r)
+kill -9 "$pr"
+check "r is killed (kill -9)" waitpid "$pr"
 check "r starts again" start r --listen "127.0.0.1:$base" --relay
-check "r still holds them after its restart" \
+check "r still holds them after kill -9 and restart" \
 	[ "$(field "$(rpc r relay.status)" items)" = "$items" ]
 out=$(rpc a messages.list "{\"with\":\"$idb\"}")
 check "a's texts are 'sent', not delivered" \
