@@ -365,11 +365,15 @@ void relay_flush(struct relay *r)
 		struct req *q = &r->reqs[i];
 
 		if (e < 0) {
+			/* a store at its largest or a full disk: the relay
+			 * is full, says so, and the sender tries another */
+			int code = e == -ENOSPC ? RC_RELAY_FULL : RC_ERROR;
+
 			r->st.errors++;
 			if (q->fetch)
 				answer_fetch(r, q->pk, &q->fe, RC_ERROR);
 			else
-				answer_dep(r, q->pk, q->dep.req, RC_ERROR);
+				answer_dep(r, q->pk, q->dep.req, code);
 			continue;
 		}
 		if (q->fetch) {

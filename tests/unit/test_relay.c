@@ -309,6 +309,8 @@ static void run(struct tnet *n, unsigned ms)
 		step(n);
 }
 
+static size_t g_map_max; /* the relay's store, 0: default */
+
 static struct tnet *tnet_new(bool relay_enabled, uint32_t box_items)
 {
 	struct tnet *n = calloc(1, sizeof *n);
@@ -322,6 +324,9 @@ static struct tnet *tnet_new(bool relay_enabled, uint32_t box_items)
 		struct link_config lc;
 		struct relay_config rc;
 		struct store_opts so = {.no_sync = true};
+
+		if (i == 1)
+			so.map_max = g_map_max;
 
 		t->net = n;
 		t->idx = i;
@@ -640,6 +645,50 @@ static void request_mailbox(void **state)
 	tnet_free(n);
 }
 
+/* A relay whose disk is full (its store at its largest) says "relay
+ * full" (so the sender tries another relay), and keeps what it had. */
+static void disk_full(void **state)
+{
+	struct tnet *n;
+	struct tn *c;
+	uint8_t mbox[32], sk[64], seed[32] = {8};
+	char blob[RELAY_BLOB_MAX + 1];
+	struct relay_status rs;
+	unsigned full = 0;
+
+	(void)state;
+	g_map_max = 1u << 20;
+	n = tnet_new(true, 0);
+	g_map_max = 0;
+	c = &n->n[0];
+	cx_sign_keypair_seed(mbox, sk, seed);
+	tnet_link(n);
+	memset(blob, 'z', RELAY_BLOB_MAX);
+	blob[RELAY_BLOB_MAX] = '\0';
+	for (uint32_t i = 0; i < 2000 && full == 0; i++) {
+		uint8_t box[32];
+
+		/* many mailboxes: no mailbox limit is reached first */
+		memcpy(box, mbox, 32);
+		box[0] ^= (uint8_t)i;
+		box[1] ^= (uint8_t)(i >> 8);
+		c->nans = 0;
+		send_deposit(n, i + 1, box, blob);
+		run(n, 3);
+		assert_int_equal(c->nans, 1);
+		if (dep_answer(c, 0) == RC_RELAY_FULL)
+			full++;
+		else
+			assert_int_equal(dep_answer(c, 0), RC_OK);
+	}
+	assert_int_equal(full, 1);
+	relay_status(n->n[1].relay, &rs);
+	assert_true(rs.store.items > 100); /* what fitted stays */
+	assert_int_equal(rs.errors, 1);
+	cx_wipe(sk, sizeof sk);
+	tnet_free(n);
+}
+
 static void not_a_relay(void **state)
 {
 	struct tnet *n = tnet_new(false, 0);
@@ -724,6 +773,7 @@ int main(void)
 		cmocka_unit_test(relay_service),
 		cmocka_unit_test(request_mailbox),
 		cmocka_unit_test(not_a_relay),
+		cmocka_unit_test(disk_full),
 		cmocka_unit_test(client),
 	};
 
