@@ -79,11 +79,38 @@ static void store_key(uint8_t out[RELAY_MAILBOX_LEN], uint8_t ns,
 	memcpy(out, h, RELAY_MAILBOX_LEN);
 }
 
-/* Takes one request's token from pk's bucket; false when it is empty.  A
- * full table gives the slot of the source heard from least recently. */
+/* The source of a request, for its token bucket: the address block of
+ * the peer's link (an IPv4 /24, an IPv6 /48), which a node cannot change
+ * at will as it can its key; the key itself when the link has no
+ * address we know. */
+static void source_of(struct relay *r, const uint8_t *pk, uint64_t now,
+		      uint8_t src[LINK_PK_LEN])
+{
+	struct link_peer_status ps;
+
+	memset(src, 0, LINK_PK_LEN);
+	if (link_peer_status(r->cfg.links, now, pk, &ps) < 0) {
+		memcpy(src, pk, LINK_PK_LEN);
+		return;
+	}
+	src[0] = 0xa5; /* not a key's first bytes by chance: tagged */
+	src[1] = ps.addr.family;
+	if (ps.addr.family == DHT_FAMILY_IPV4)
+		memcpy(src + 2, ps.addr.ip, 3);
+	else
+		memcpy(src + 2, ps.addr.ip, 6);
+}
+
+/* Takes one request's token from pk's source's bucket; false when it is
+ * empty.  A full table gives the slot of the source heard from least
+ * recently. */
 static bool rate_take(struct relay *r, const uint8_t *pk, uint64_t now)
 {
 	struct bucket *b = NULL, *oldest = NULL;
+	uint8_t src[LINK_PK_LEN];
+
+	source_of(r, pk, now, src);
+	pk = src;
 
 	for (unsigned i = 0; i < RELAY_SOURCES_MAX; i++) {
 		struct bucket *x = &r->buckets[i];

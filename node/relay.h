@@ -10,7 +10,8 @@
  * transaction for all the turn's requests, then the answers) and
  * relay_tick() by its deadline (expiry sweeps).
  *
- * Per source node a token bucket bounds requests (RC_RATE past it), and
+ * Per source (the address block of the requester's link: IPv4 /24, IPv6
+ * /48) a token bucket bounds requests (RC_RATE past it), and
  * at most RELAY_PENDING_MAX requests wait for a flush.  FETCH signatures
  * are checked before anything is queued: the mailbox key over the
  * request, with this relay's node key in it, and a time within

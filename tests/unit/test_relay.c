@@ -689,6 +689,48 @@ static void disk_full(void **state)
 	tnet_free(n);
 }
 
+/* A source that sends too fast is told "rate limited" past its bucket,
+ * and served again once the bucket has filled. */
+static void rate_limited(void **state)
+{
+	struct tnet *n = tnet_new(true, 0);
+	struct tn *c = &n->n[0];
+	uint8_t mbox[32], sk[64], seed[32] = {9};
+	unsigned ok = 0, limited = 0;
+	struct relay_status rs;
+
+	(void)state;
+	cx_sign_keypair_seed(mbox, sk, seed);
+	tnet_link(n);
+	/* 1,000 requests in 60 ms: the burst of 800 and a few tokens more */
+	for (unsigned batch = 0; batch < 20; batch++) {
+		c->nans = 0;
+		for (unsigned i = 0; i < 50; i++)
+			send_deposit(n, batch * 50 + i + 1, mbox, "r");
+		run(n, 3);
+		assert_int_equal(c->nans, 50);
+		for (unsigned i = 0; i < 50; i++) {
+			int code = dep_answer(c, i);
+
+			assert_true(code == RC_OK || code == RC_RATE);
+			ok += code == RC_OK;
+			limited += code == RC_RATE;
+		}
+	}
+	assert_true(ok >= RELAY_BURST && ok < RELAY_BURST + 50);
+	assert_true(limited > 0);
+	relay_status(n->n[1].relay, &rs);
+	assert_int_equal(rs.rate_limited >= limited, true);
+	/* a second later the bucket holds tokens again */
+	run(n, 1000);
+	c->nans = 0;
+	send_deposit(n, 1, mbox, "r");
+	run(n, 3);
+	assert_int_equal(dep_answer(c, 0), RC_OK);
+	cx_wipe(sk, sizeof sk);
+	tnet_free(n);
+}
+
 static void not_a_relay(void **state)
 {
 	struct tnet *n = tnet_new(false, 0);
@@ -774,6 +816,7 @@ int main(void)
 		cmocka_unit_test(request_mailbox),
 		cmocka_unit_test(not_a_relay),
 		cmocka_unit_test(disk_full),
+		cmocka_unit_test(rate_limited),
 		cmocka_unit_test(client),
 	};
 
