@@ -50,6 +50,7 @@ struct net {
 	uint64_t now, seq;
 	struct trng rng;
 	unsigned loss_pct, dup_pct, jitter_ms;
+	uint64_t boot_ms; /* last rebootstrap() */
 };
 
 struct snode {
@@ -257,6 +258,32 @@ static struct snode *by_addr(struct net *n, const struct dht_addr *a)
 	return NULL;
 }
 
+/* What the daemon's boot timer does: a node whose routing table is
+ * empty joins again through the others (its --bootstrap nodes), every
+ * few seconds.  Under loss a node of a small network can lose every
+ * contact; without this it would never find anyone again. */
+static void rebootstrap(struct net *n)
+{
+	if (n->now - n->boot_ms < 3000)
+		return;
+	n->boot_ms = n->now;
+	for (unsigned i = 0; i < n->n; i++) {
+		struct snode *s = n->nodes[i];
+		struct dht_status ds;
+
+		if (s->down)
+			continue;
+		dht_status(s->dht, &ds);
+		if (ds.contacts > 0)
+			continue;
+		for (unsigned j = 0; j < n->n; j++)
+			if (j != i && !n->nodes[j]->down)
+				dht_add_contact(s->dht, T0_WALL + n->now,
+						n->nodes[j]->id.node_pk,
+						&n->nodes[j]->addr);
+	}
+}
+
 /* Delivers what is due, runs the timers and the flushes, and moves the
  * clock to the next thing that happens (at most step_ms ahead). */
 static void step(struct net *n, uint64_t step_ms)
@@ -316,6 +343,7 @@ static void step(struct net *n, uint64_t step_ms)
 		if (n->q[i].at < next)
 			next = n->q[i].at;
 	n->now = next > n->now ? next : n->now + 1;
+	rebootstrap(n);
 }
 
 static uint64_t seed_get(void)
