@@ -2,6 +2,7 @@
  * (node/link.c).  Messaging uses links itself; these let a tool or a test
  * open one by hand and look at the counters. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -135,7 +136,7 @@ static struct rpc_result *m_relay_status(struct rpc_call *call)
 	}
 	o = json_pack(
 		"{s:b, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-		"s:I, s:I, s:I, s:I}, s:{s:o, s:I, s:I, s:I, s:I, s:I, s:I, "
+		"s:I, s:I, s:I, s:I, s:I}, s:{s:o, s:I, s:I, s:I, s:I, s:I, s:I, "
 		"s:I, s:I, s:I}}",
 		"enabled", rs.enabled, "service", "mailboxes",
 		(json_int_t)rs.store.mailboxes, "items",
@@ -149,7 +150,7 @@ static struct rpc_result *m_relay_status(struct rpc_call *call)
 		(json_int_t)rs.auth_failed, "rate_limited",
 		(json_int_t)rs.rate_limited, "errors", (json_int_t)rs.errors,
 		"pow_failed", (json_int_t)rs.pow_failed, "notified",
-		(json_int_t)rs.notified,
+		(json_int_t)rs.notified, "adverts", (json_int_t)rs.adverts,
 		"client", "home_relays", home != NULL ? home : json_array(),
 		"deposited", (json_int_t)cs.relay_deposited, "requests_left",
 		(json_int_t)cs.relay_ctl_deposited, "deposit_failed",
@@ -163,10 +164,99 @@ static struct rpc_result *m_relay_status(struct rpc_call *call)
 	return rpc_ok(call, o);
 }
 
+/* relay.find: the volunteers whose adverts are in the DHT this hour. */
+struct find_call;
+struct find_slot {
+	struct find_call *fc;
+	unsigned slot;
+};
+struct find_call {
+	struct rpc_later *later;
+	unsigned pending; /* lookups, plus one while starting them */
+	uint64_t hour;
+	unsigned n;
+	uint8_t keys[RELAY_ADVERT_SLOTS][32];
+	struct find_slot slots[RELAY_ADVERT_SLOTS];
+};
+
+static void find_answer(struct find_call *fc)
+{
+	json_t *a = json_array();
+	char hex[65];
+
+	for (unsigned i = 0; a != NULL && i < fc->n; i++) {
+		cx_hex_encode(hex, sizeof hex, fc->keys[i], 32);
+		json_array_append_new(a, json_string(hex));
+	}
+	rpc_later_ok(fc->later, json_pack("{s:o, s:I}", "relays",
+					  a != NULL ? a : json_array(), "hour",
+					  (json_int_t)fc->hour));
+	free(fc);
+}
+
+static void find_slot_done(void *arg, const struct dht_result *res)
+{
+	struct find_slot *fs = arg;
+	struct find_call *fc = fs->fc;
+	uint8_t pk[32];
+	unsigned i;
+
+	if (res->status == 0 && res->record != NULL &&
+	    relay_advert_parse(pk, res->record, fs->slot, fc->hour) == 0) {
+		for (i = 0; i < fc->n; i++)
+			if (memcmp(fc->keys[i], pk, 32) == 0)
+				break;
+		if (i == fc->n)
+			memcpy(fc->keys[fc->n++], pk, 32);
+	}
+	if (--fc->pending == 0)
+		find_answer(fc);
+}
+
+static struct rpc_result *m_relay_find(struct rpc_call *call)
+{
+	static const char *const allowed[] = {NULL};
+	struct node *n = rpc_node(call);
+	struct find_call *fc;
+	struct rpc_result *r;
+	uint64_t now = n->env->clock->wall_ms(n->env->clock->self);
+	uint8_t key[DHT_ID_LEN];
+
+	if ((r = rpc_params_only(call, allowed)) != NULL ||
+	    (r = need_links(call)) != NULL)
+		return r;
+	if (n->dht == NULL)
+		return rpc_fail(call, NODE_ERR_NO_DHT, NULL, "no DHT");
+	if ((fc = calloc(1, sizeof *fc)) == NULL)
+		return rpc_fail(call, NODE_ERR_INTERNAL, NULL, "out of memory");
+	r = rpc_pending(call, &fc->later);
+	if (fc->later == NULL) {
+		free(fc);
+		return r;
+	}
+	fc->hour = now / 1000 / RELAY_ADVERT_HOUR_S;
+	fc->pending = 1;
+	for (unsigned s = 0; s < RELAY_ADVERT_SLOTS; s++) {
+		fc->slots[s] = (struct find_slot){fc, s};
+		relay_advert_key(key, s, fc->hour);
+		fc->pending++;
+		/* a lookup that cannot start (the DHT is busy) is skipped */
+		if (dht_get(n->dht, now, key, DHT_GET_FIRST,
+			    (struct dht_lookup_cb){find_slot_done,
+						   &fc->slots[s]}) < 0)
+			fc->pending--;
+	}
+	kick(n);
+	if (--fc->pending == 0)
+		find_answer(fc);
+	return r;
+}
+
 const struct rpc_method rpc_link_methods[] = {
 	{"links.connect", m_links_connect},
 	{"links.status", m_links_status},
 	{"relay.status", m_relay_status},
+	{"relay.find", m_relay_find},
 };
 const size_t rpc_link_num_methods =
 	sizeof rpc_link_methods / sizeof rpc_link_methods[0];

@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypto/cx.h"
 #include "crypto/envelope.h"
+#include "crypto/keys.h"
 #include "crypto/kdf.h"
 #include "crypto/sign.h"
 #include "node/log.h"
@@ -44,6 +46,7 @@ struct req {
 
 struct relay {
 	struct relay_config cfg;
+	uint64_t advert_ms; /* next publication */
 	uint8_t node_pk[LINK_PK_LEN];
 	struct bucket *buckets; /* RELAY_SOURCES_MAX */
 	struct req *reqs;	/* RELAY_PENDING_MAX */
@@ -436,6 +439,88 @@ void relay_flush(struct relay *r)
 		r->watch[i].told = false;
 }
 
+static const char advert_label[] = "parley relay advert v1";
+
+void relay_advert_signer(uint8_t pk[static 32], uint8_t *sk, unsigned slot,
+			 uint64_t hour)
+{
+	uint8_t seed[CX_BLAKE2B_LEN], tmp[CX_ED_SK_LEN], in[9];
+	struct cx_buf parts[2] = {{advert_label, sizeof advert_label - 1},
+				  {in, sizeof in}};
+
+	/* seed = BLAKE2b-512("parley relay advert v1" || slot || hour)[0..32]:
+	 * public on purpose, anyone may publish an advert */
+	in[0] = (uint8_t)slot;
+	for (unsigned i = 0; i < 8; i++)
+		in[1 + i] = (uint8_t)(hour >> (56 - 8 * i));
+	cx_hash_parts(CX_HASH_BLAKE2B, seed, parts, 2);
+	cx_sign_keypair_seed(pk, sk != NULL ? sk : tmp, seed);
+	cx_wipe(tmp, sizeof tmp);
+}
+
+void relay_advert_key(uint8_t key[static DHT_ID_LEN], unsigned slot,
+		      uint64_t hour)
+{
+	struct dht_record r;
+
+	memset(&r, 0, sizeof r);
+	r.kind = DHT_RECORD_KIND_RELAY_ADVERT;
+	relay_advert_signer(r.pk, NULL, slot, hour);
+	dht_record_key(key, &r);
+}
+
+int relay_advert_parse(uint8_t node_pk[static 32], const struct dht_record *rec,
+		       unsigned slot, uint64_t hour)
+{
+	uint8_t pk[32];
+
+	relay_advert_signer(pk, NULL, slot, hour);
+	if (rec->kind != DHT_RECORD_KIND_RELAY_ADVERT || rec->salt_len != 0 ||
+	    rec->value_len != RELAY_ADVERT_LEN || rec->value[0] != 1)
+		return -EBADMSG;
+	if (memcmp(rec->pk, pk, 32) != 0 || dht_record_verify(rec) < 0)
+		return -EKEYREJECTED;
+	if (cx_is_zero(rec->value + 1, 32))
+		return -EBADMSG;
+	memcpy(node_pk, rec->value + 1, 32);
+	return 0;
+}
+
+static void advert_done(void *arg, const struct dht_result *res)
+{
+	(void)arg;
+	(void)res; /* published again later either way */
+}
+
+/* Our advert into our slot of this hour. */
+static void advert_publish(struct relay *r)
+{
+	uint64_t now_s = wall_s(r), hour = now_s / RELAY_ADVERT_HOUR_S;
+	uint8_t sk[CX_ED_SK_LEN], nid[CX_HASH_LEN];
+	struct dht_record *rec;
+	struct dht_status ds;
+	unsigned slot;
+
+	dht_status(r->cfg.dht, &ds);
+	if (ds.contacts == 0 || (rec = calloc(1, sizeof *rec)) == NULL)
+		return;
+	cx_node_id(nid, r->node_pk);
+	slot = nid[0] % RELAY_ADVERT_SLOTS;
+	rec->kind = DHT_RECORD_KIND_RELAY_ADVERT;
+	relay_advert_signer(rec->pk, sk, slot, hour);
+	rec->seq = now_s;
+	rec->expiry_s = (hour + 2) * RELAY_ADVERT_HOUR_S;
+	rec->value_len = RELAY_ADVERT_LEN;
+	rec->value[0] = 1;
+	memcpy(rec->value + 1, r->node_pk, 32);
+	if (dht_record_sign(rec, sk) == 0 &&
+	    dht_put(r->cfg.dht, r->cfg.clock->wall_ms(r->cfg.clock->self), rec,
+		    0, (struct dht_lookup_cb){advert_done, NULL}) == 0)
+		r->st.adverts++;
+	cx_wipe(sk, sizeof sk);
+	free(rec);
+}
+
 struct sweep {
 	uint64_t now_s;
 	unsigned deleted;
@@ -454,6 +539,15 @@ uint64_t relay_tick(struct relay *r)
 
 	if (!r->cfg.enabled)
 		return UINT64_MAX;
+	if (r->cfg.dht != NULL && now >= r->advert_ms) {
+		struct dht_status ds;
+
+		dht_status(r->cfg.dht, &ds);
+		/* not before the DHT has contacts; then every 20 minutes */
+		r->advert_ms = now + (ds.contacts > 0 ? RELAY_ADVERT_EVERY_MS
+						      : 1000);
+		advert_publish(r);
+	}
 	if (now >= r->sweep_ms) {
 		struct sweep s = {wall_s(r), 0};
 		int e = store_write(r->cfg.store, sweep_txn, &s);
@@ -470,7 +564,9 @@ uint64_t relay_tick(struct relay *r)
 						     : RELAY_SWEEP_MS);
 		}
 	}
-	return r->sweep_ms;
+	return r->sweep_ms < r->advert_ms || r->cfg.dht == NULL
+		       ? r->sweep_ms
+		       : r->advert_ms;
 }
 
 static int stats_txn(struct store_txn *t, void *ctx)

@@ -28,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dht/dht.h"
 #include "node/env.h"
 #include "node/link.h"
 #include "node/relaystore.h"
@@ -42,11 +43,37 @@
 #define RELAY_WATCHERS_MAX 1024	     /* mailboxes whose fetcher is told */
 #define RELAY_WATCH_MS (15 * 60000ull) /* after its last fetch */
 
+/* Relay adverts (DHT record kind 3), so that people can find volunteers:
+ * RELAY_ADVERT_SLOTS records per hour, each under a publisher key anyone
+ * can derive from (slot, hour), holding one relay's node key.  A relay
+ * publishes into its own slot of the hour (the first byte of its node
+ * ID, modulo the slot count) at start and every RELAY_ADVERT_EVERY_MS;
+ * the newest publication in a slot wins.  Keys that change every hour
+ * bound how long anyone can squat a slot (an advert is not proof of
+ * anything: a client checks a candidate by using it). */
+#define RELAY_ADVERT_SLOTS 16
+#define RELAY_ADVERT_HOUR_S 3600ull
+#define RELAY_ADVERT_EVERY_MS (20 * 60000ull)
+#define RELAY_ADVERT_LEN (1 + 32) /* version 1 | relay node key */
+
+/* The signing key of a slot in an hour (sk may be NULL). */
+void relay_advert_signer(uint8_t pk[static 32], uint8_t *sk, unsigned slot,
+			 uint64_t hour);
+/* The DHT key to look up for a slot in an hour. */
+void relay_advert_key(uint8_t key[static DHT_ID_LEN], unsigned slot,
+		      uint64_t hour);
+/* The relay node key in an advert record fetched for (slot, hour):
+ * checks kind, publisher, signature, layout.  0, -EBADMSG or
+ * -EKEYREJECTED. */
+int relay_advert_parse(uint8_t node_pk[static 32], const struct dht_record *rec,
+		       unsigned slot, uint64_t hour);
+
 struct relay_config {
 	const struct clock *clock;
 	struct store *store;
 	struct link_mgr *links;
 	const uint8_t *node_pk; /* ours, 32 bytes; copied */
+	struct dht *dht;	/* where adverts go (may be NULL: none) */
 	bool enabled;		/* --relay */
 	struct relaystore_limits limits;
 };
@@ -55,7 +82,7 @@ struct relay_status {
 	bool enabled;
 	uint64_t deposits, deposits_refused, fetches, items_sent, deleted,
 		expired, auth_failed, rate_limited, errors, pow_failed,
-		notified;
+		notified, adverts;
 	struct relaystore_stats store;
 };
 

@@ -29,6 +29,9 @@ idb=$(field "$(rpc b identity.get)" id)
 
 out=$(rpc r relay.status)
 check "r says it relays" has "$out" '"enabled":true'
+found() { has "$(rpc a relay.find)" "\"$rkey\""; }
+check "a finds r among the relays advertised in the DHT (relay.find)" \
+	until_true found
 out=$(rpc b relay.status)
 check "b names r as home relay, and does not relay itself" \
 	both "$out" "\"home_relays\":\[\"$rkey\"\]" '"enabled":false'

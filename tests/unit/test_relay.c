@@ -130,6 +130,64 @@ static void mailbox_seal_open(void **state)
 	cx_wipe(sk, sizeof sk);
 }
 
+/* ---- relay adverts ---- */
+
+static void adverts(void **state)
+{
+	uint8_t pk[32], pk2[32], sk[64], key[DHT_ID_LEN], key2[DHT_ID_LEN];
+	uint8_t node[32], got[32];
+	struct dht_record rec;
+
+	(void)state;
+	memset(node, 0x5a, sizeof node);
+	/* slot keys: anyone derives them, per slot and per hour */
+	relay_advert_signer(pk, sk, 3, 500000);
+	relay_advert_signer(pk2, NULL, 3, 500000);
+	assert_memory_equal(pk, pk2, 32);
+	relay_advert_signer(pk2, NULL, 4, 500000);
+	assert_memory_not_equal(pk, pk2, 32);
+	relay_advert_signer(pk2, NULL, 3, 500001);
+	assert_memory_not_equal(pk, pk2, 32);
+	relay_advert_key(key, 3, 500000);
+	relay_advert_key(key2, 3, 500001);
+	assert_memory_not_equal(key, key2, DHT_ID_LEN);
+	/* a well-formed advert parses to its node key, under its key */
+	memset(&rec, 0, sizeof rec);
+	rec.kind = DHT_RECORD_KIND_RELAY_ADVERT;
+	memcpy(rec.pk, pk, 32);
+	rec.seq = 1;
+	rec.expiry_s = 500002ull * 3600;
+	rec.value_len = RELAY_ADVERT_LEN;
+	rec.value[0] = 1;
+	memcpy(rec.value + 1, node, 32);
+	assert_int_equal(dht_record_sign(&rec, sk), 0);
+	dht_record_key(key2, &rec);
+	assert_memory_equal(key, key2, DHT_ID_LEN);
+	assert_int_equal(relay_advert_parse(got, &rec, 3, 500000), 0);
+	assert_memory_equal(got, node, 32);
+	/* another slot or hour, a changed value, a bad layout: refused */
+	assert_int_equal(relay_advert_parse(got, &rec, 4, 500000),
+			 -EKEYREJECTED);
+	assert_int_equal(relay_advert_parse(got, &rec, 3, 499999),
+			 -EKEYREJECTED);
+	rec.value[5] ^= 1;
+	assert_int_equal(relay_advert_parse(got, &rec, 3, 500000),
+			 -EKEYREJECTED);
+	rec.value[5] ^= 1;
+	rec.value[0] = 2;
+	assert_int_equal(relay_advert_parse(got, &rec, 3, 500000), -EBADMSG);
+	rec.value[0] = 1;
+	rec.value_len = RELAY_ADVERT_LEN + 1;
+	assert_int_equal(relay_advert_parse(got, &rec, 3, 500000), -EBADMSG);
+	rec.value_len = RELAY_ADVERT_LEN;
+	memset(rec.value + 1, 0, 32); /* no node key */
+	assert_int_equal(dht_record_sign(&rec, sk), 0);
+	assert_int_equal(relay_advert_parse(got, &rec, 3, 500000), -EBADMSG);
+	rec.kind = DHT_RECORD_KIND_GENERIC;
+	assert_int_equal(relay_advert_parse(got, &rec, 3, 500000), -EBADMSG);
+	cx_wipe(sk, sizeof sk);
+}
+
 /* ---- a client node and a relay node on an in-memory network ---- */
 
 struct pkt {
@@ -812,6 +870,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(mailbox_seal_open),
+		cmocka_unit_test(adverts),
 		cmocka_unit_test(relay_service),
 		cmocka_unit_test(request_mailbox),
 		cmocka_unit_test(not_a_relay),
