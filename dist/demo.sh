@@ -25,9 +25,21 @@ say "a volunteer runs a relay: the same daemon with --relay; it joins through al
 run "$parleyd" --data-dir "$dir/relay" --socket "$dir/relay.sock" \
 	--log-file "$dir/relay.log" --listen "127.0.2.1:$port" \
 	--bootstrap "127.0.0.1:$port" --relay
-relay_key=$("$parley" -s "$dir/relay.sock" -J status |
-	sed -n 's/.*"node_key":"\([0-9a-f]*\)".*/\1/p')
-say "starting bob's parleyd; he joins the network through alice's node and picks the volunteer as his home relay"
+say "relays advertise themselves in the DHT; anyone can list the volunteers of the hour"
+relay_key=""
+i=0
+until [ -n "$relay_key" ]; do
+	i=$((i + 1))
+	if [ $i -gt 200 ]; then
+		echo "demo: timed out waiting for the relay's advert" >&2
+		exit 1
+	fi
+	sleep 0.1
+	relay_key=$("$parley" -s "$dir/alice.sock" -J rpc relay.find |
+		sed -n 's/.*"relays":\["\([0-9a-f]*\)".*/\1/p')
+done
+run "$parley" -s "$dir/alice.sock" rpc relay.find
+say "starting bob's parleyd; he joins the network through alice's node and picks that volunteer as his home relay"
 bob_args="--data-dir $dir/bob --socket $dir/bob.sock --log-file $dir/bob.log --listen 127.0.1.1:$port --bootstrap 127.0.0.1:$port --home-relay $relay_key"
 # shellcheck disable=SC2086
 run "$parleyd" $bob_args
