@@ -130,9 +130,15 @@ static struct rpc_result *m_relay_status(struct rpc_call *call)
 	if (n->chat != NULL)
 		chat_status(n->chat, &cs);
 	home = json_array();
-	for (size_t i = 0; home != NULL && i < n->cfg->num_home_relays; i++) {
-		cx_hex_encode(hex, sizeof hex, n->cfg->home_relays[i], 32);
-		json_array_append_new(home, json_string(hex));
+	if (n->chat != NULL) {
+		uint8_t keys[CONFIG_HOME_RELAYS_MAX][32];
+		unsigned nk = chat_home_relays(n->chat, keys,
+					       CONFIG_HOME_RELAYS_MAX);
+
+		for (unsigned i = 0; home != NULL && i < nk; i++) {
+			cx_hex_encode(hex, sizeof hex, keys[i], 32);
+			json_array_append_new(home, json_string(hex));
+		}
 	}
 	o = json_pack(
 		"{s:b, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "

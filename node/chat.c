@@ -44,6 +44,7 @@
 #include "node/link_wire.h"
 #include "node/log.h"
 #include "node/mailbox.h"
+#include "node/relay.h"
 #include "node/relayc.h"
 
 #define PEERS_MAX 4096
@@ -312,7 +313,13 @@ struct chat {
 	struct relayc *rc;	/* NULL without links */
 	/* our public request mailbox, per home relay and epoch back */
 	struct fetchst reqfs[CARD_RELAYS_MAX][NEPOCHS];
-	struct card_relay home[CARD_RELAYS_MAX]; /* cfg.home_relays */
+	struct card_relay home[CARD_RELAYS_MAX]; /* our home relays */
+	unsigned nhome;
+	/* --home-relay auto: choosing from the adverts */
+	bool auto_busy;
+	unsigned auto_pending, ncand;
+	uint64_t auto_next_ms, auto_hour, auto_backoff;
+	uint8_t cand[RELAY_ADVERT_SLOTS][32];
 	uint64_t fetch_next_ms, fetch_backoff;
 	uint64_t last_round_ms;
 };
@@ -2397,7 +2404,15 @@ static void frame_in(struct chat *c, struct lk *l, const uint8_t *data,
 
 /* ---- finding contacts' nodes, publishing our records ---- */
 
-enum stage { ST_CARD, ST_REQ_RV, ST_INTRO_RV, ST_PAIR_RV, ST_NODE, ST_RELAYS };
+enum stage {
+	ST_CARD,
+	ST_REQ_RV,
+	ST_INTRO_RV,
+	ST_PAIR_RV,
+	ST_NODE,
+	ST_RELAYS,
+	ST_ADVERT /* a relay advert slot: pk[0] is the slot, epoch the hour */
+};
 
 struct lookup {
 	struct chat *c;
@@ -2473,6 +2488,8 @@ static int rv_take(struct peer *p, const struct dht_result *res,
 }
 
 static void publish_pair(struct chat *c, const struct peer *p);
+static void advert_done(struct chat *c, const struct lookup *lu,
+			const struct dht_result *res);
 
 /* The contact's card came back (or not): its home relays. */
 static void relays_done(struct chat *c, struct peer *p,
@@ -2514,9 +2531,16 @@ static void lookup_done(void *arg, const struct dht_result *res)
 {
 	struct lookup *lu = arg;
 	struct chat *c = lu->c;
-	struct peer *p = peer_find(c, lu->pk);
+	struct peer *p;
 	uint8_t node[CX_X_PK_LEN];
 	int r = -ENOENT;
+
+	if (lu->stage == ST_ADVERT) {
+		advert_done(c, lu, res);
+		lookup_free(lu);
+		return;
+	}
+	p = peer_find(c, lu->pk);
 
 	if (p == NULL || c->cfg.dht == NULL) {
 		lookup_free(lu);
@@ -2598,6 +2622,7 @@ static void lookup_done(void *arg, const struct dht_result *res)
 		r = rv_take(p, res, p->s.pair, lu->epoch);
 		break;
 	case ST_RELAYS:
+	case ST_ADVERT:
 		break; /* handled above */
 	case ST_NODE:
 		if (res->status == 0 &&
@@ -2786,7 +2811,7 @@ static void publish(struct chat *c)
 			      now_s, &changed) < 0)
 		log_warn("chat: prekeys unavailable");
 	if (card_record_make(rec, c->cfg.id, &c->pre, c->home,
-			     c->cfg.num_home_relays, now_s) == 0 &&
+			     c->nhome, now_s) == 0 &&
 	    (r = dht_put(c->cfg.dht, wall(c), rec, DHT_PUT_REPUBLISH,
 			 (struct dht_lookup_cb){put_done, c})) < 0)
 		log_warn("chat: cannot publish the contact card: %s",
@@ -2797,7 +2822,7 @@ static void publish(struct chat *c)
 	c->req_rv_seq = c->req_rv_seq >= now_s ? c->req_rv_seq + 1 : now_s;
 	/* With home relays, strangers' requests go to our request mailbox
 	 * there: nothing in the DHT then ties the account to this node. */
-	if ((c->accept_requests && c->cfg.num_home_relays == 0
+	if ((c->accept_requests && c->nhome == 0
 		     ? card_req_rv_make(rec, c->cfg.id, c->cfg.id->node_pk,
 					c->req_rv_seq)
 		     : card_req_rv_close(rec, c->cfg.id, c->req_rv_seq)) == 0)
@@ -2952,8 +2977,10 @@ static void deposit_ack(struct chat *c, struct peer *p, uint64_t epoch)
 			 c->cfg.rng) < 0)
 		return;
 	for (unsigned ri = 0; ri < nr; ri++)
+		/* n all ones: no text's, so its outcome matches nothing */
 		(void)relayc_deposit(c->rc, p->relays[ri].node_pk, mbox, blob,
-				     bl, (uint64_t)(p - c->peers) << 52);
+				     bl,
+				     ((uint64_t)(p - c->peers) << 52) | MASK_N);
 	p->relay_acked = p->s.received;
 	c->st.relay_acks_out++;
 }
@@ -3119,14 +3146,14 @@ static void fetch_start(struct chat *c, struct peer *p, unsigned ri,
 	if (f->busy)
 		return;
 	if (p == NULL) {
-		r = relayc_fetch_req(c->rc, c->cfg.home_relays[ri],
+		r = relayc_fetch_req(c->rc, c->home[ri].node_pk,
 				     c->cfg.id->account_pk,
 				     c->cfg.id->account_sk, f->epoch, del,
 				     f->after, cookie);
 	} else {
 		mailbox_id(mbox, sk, p->s.pair, c->cfg.id->account_pk,
 			   f->epoch);
-		r = relayc_fetch(c->rc, c->cfg.home_relays[ri], mbox, sk, del,
+		r = relayc_fetch(c->rc, c->home[ri].node_pk, mbox, sk, del,
 				 f->after, cookie);
 		cx_wipe(sk, sizeof sk);
 	}
@@ -3141,7 +3168,7 @@ static void fetch_req_now(struct chat *c)
 {
 	uint64_t epoch = mailbox_epoch(wall(c) / 1000);
 
-	for (unsigned ri = 0; ri < c->cfg.num_home_relays; ri++) {
+	for (unsigned ri = 0; ri < c->nhome; ri++) {
 		struct fetchst *f = &c->reqfs[ri][0];
 
 		if (f->busy || f->wait_commit)
@@ -3159,7 +3186,7 @@ static void fetch_req_now(struct chat *c)
  * before, at every home relay, from the start. */
 static void fetch_all(struct chat *c, struct peer *p, uint64_t epoch)
 {
-	for (unsigned ri = 0; ri < c->cfg.num_home_relays; ri++)
+	for (unsigned ri = 0; ri < c->nhome; ri++)
 		for (unsigned eb = 0; eb < NEPOCHS && eb <= epoch; eb++) {
 			struct fetchst *f =
 				p != NULL ? &p->fs[ri][eb] : &c->reqfs[ri][eb];
@@ -3504,8 +3531,8 @@ static void on_fetched(void *arg, const uint8_t relay[LINK_PK_LEN],
 	struct peer *p;
 
 	if ((pi >= c->npeers && pi != REQ_SLOT) ||
-	    ri >= c->cfg.num_home_relays || eb >= NEPOCHS ||
-	    memcmp(c->cfg.home_relays[ri], relay, LINK_PK_LEN) != 0)
+	    ri >= c->nhome || eb >= NEPOCHS ||
+	    memcmp(c->home[ri].node_pk, relay, LINK_PK_LEN) != 0)
 		return;
 	p = pi == REQ_SLOT ? NULL : &c->peers[pi];
 	f = p == NULL ? &c->reqfs[ri][eb] : &p->fs[ri][eb];
@@ -3542,10 +3569,10 @@ static void on_notified(void *arg, const uint8_t relay[LINK_PK_LEN],
 	uint64_t now = mono(c), at;
 	unsigned ri;
 
-	for (ri = 0; ri < c->cfg.num_home_relays; ri++)
-		if (memcmp(c->cfg.home_relays[ri], relay, LINK_PK_LEN) == 0)
+	for (ri = 0; ri < c->nhome; ri++)
+		if (memcmp(c->home[ri].node_pk, relay, LINK_PK_LEN) == 0)
 			break;
-	if (ri == c->cfg.num_home_relays || !c->started)
+	if (ri == c->nhome || !c->started)
 		return;
 	c->st.relay_notified++;
 	cx_request_mailbox_id(rid, c->cfg.id->account_pk,
@@ -3584,7 +3611,7 @@ static void relay_after_commit(struct chat *c, bool ok)
 {
 	if (c->rc == NULL)
 		return;
-	for (unsigned ri = 0; ri < c->cfg.num_home_relays; ri++)
+	for (unsigned ri = 0; ri < c->nhome; ri++)
 		for (unsigned eb = 0; eb < NEPOCHS; eb++)
 			after_commit_one(c, NULL, &c->reqfs[ri][eb], ri, eb,
 					 ok);
@@ -3593,7 +3620,7 @@ static void relay_after_commit(struct chat *c, bool ok)
 
 		if (!p->used)
 			continue;
-		for (unsigned ri = 0; ri < c->cfg.num_home_relays; ri++)
+		for (unsigned ri = 0; ri < c->nhome; ri++)
 			for (unsigned eb = 0; eb < NEPOCHS; eb++)
 				after_commit_one(c, p, &p->fs[ri][eb], ri, eb,
 						 ok);
@@ -3641,6 +3668,120 @@ static uint64_t relay_tick_peer(struct chat *c, struct peer *p, uint64_t now)
 	return next;
 }
 
+/* ---- --home-relay auto ---- */
+
+#define META_HOME "relay.home" /* count 1 | count x node key 32 */
+#define AUTO_PICK 3	       /* home relays chosen */
+#define AUTO_RETRY_MIN_MS 2000 /* none found: again, doubling */
+#define AUTO_RETRY_MAX_MS (10 * 60000)
+
+static int home_get_txn(struct store_txn *t, void *ctx)
+{
+	struct chat *c = ctx;
+	uint8_t v[1 + CARD_RELAYS_MAX * 32];
+	size_t len;
+	int r;
+
+	if ((r = store_get(t, STORE_TABLE_META, META_HOME,
+			   sizeof META_HOME - 1, v, sizeof v, &len)) < 0)
+		return r;
+	if (len < 1 || v[0] > CARD_RELAYS_MAX || len != 1 + (size_t)v[0] * 32)
+		return -EBADMSG;
+	for (unsigned i = 0; i < v[0]; i++)
+		memcpy(c->home[i].node_pk, v + 1 + i * 32, 32);
+	c->nhome = v[0];
+	return 0;
+}
+
+static int home_put_txn(struct store_txn *t, void *ctx)
+{
+	struct chat *c = ctx;
+	uint8_t v[1 + CARD_RELAYS_MAX * 32];
+
+	v[0] = (uint8_t)c->nhome;
+	for (unsigned i = 0; i < c->nhome; i++)
+		memcpy(v + 1 + i * 32, c->home[i].node_pk, 32);
+	return store_put(t, STORE_TABLE_META, META_HOME, sizeof META_HOME - 1,
+			 v, 1 + c->nhome * 32);
+}
+
+/* Reads this hour's relay adverts (node/relay.h). */
+static void auto_start(struct chat *c)
+{
+	uint64_t hour = wall(c) / 1000 / RELAY_ADVERT_HOUR_S;
+	uint8_t key[DHT_ID_LEN];
+
+	c->auto_busy = true;
+	c->auto_hour = hour;
+	c->ncand = 0;
+	c->auto_pending = 1; /* while starting them */
+	for (unsigned s = 0; s < RELAY_ADVERT_SLOTS; s++) {
+		struct lookup *lu = lookup_new(c);
+
+		if (lu == NULL)
+			break;
+		lu->stage = ST_ADVERT;
+		lu->pk[0] = (uint8_t)s;
+		lu->epoch = hour;
+		relay_advert_key(key, s, hour);
+		c->auto_pending++;
+		if (dht_get(c->cfg.dht, wall(c), key, DHT_GET_FIRST,
+			    (struct dht_lookup_cb){lookup_done, lu}) < 0) {
+			lookup_free(lu);
+			c->auto_pending--;
+		}
+	}
+	advert_done(c, NULL, NULL); /* the starting share */
+	kick(c);
+}
+
+/* One slot answered (lu NULL: the start is over).  When all have: picks
+ * up to AUTO_PICK of the relays found, at random, keeps them in META and
+ * publishes them in the card. */
+static void advert_done(struct chat *c, const struct lookup *lu,
+			const struct dht_result *res)
+{
+	uint8_t pk[32];
+	unsigned i;
+
+	if (lu != NULL && res->status == 0 && res->record != NULL &&
+	    relay_advert_parse(pk, res->record, lu->pk[0], lu->epoch) == 0 &&
+	    memcmp(pk, c->cfg.id->node_pk, 32) != 0) {
+		for (i = 0; i < c->ncand; i++)
+			if (memcmp(c->cand[i], pk, 32) == 0)
+				break;
+		if (i == c->ncand && c->ncand < RELAY_ADVERT_SLOTS)
+			memcpy(c->cand[c->ncand++], pk, 32);
+	}
+	if (--c->auto_pending > 0)
+		return;
+	c->auto_busy = false;
+	if (c->ncand == 0) {
+		c->auto_backoff = c->auto_backoff == 0 ? AUTO_RETRY_MIN_MS
+						       : c->auto_backoff * 2;
+		if (c->auto_backoff > AUTO_RETRY_MAX_MS)
+			c->auto_backoff = AUTO_RETRY_MAX_MS;
+		c->auto_next_ms = mono(c) + c->auto_backoff;
+		return;
+	}
+	while (c->nhome < AUTO_PICK && c->ncand > 0) {
+		uint32_t k;
+
+		rng_fill(c->cfg.rng, &k, sizeof k);
+		k %= c->ncand;
+		memcpy(c->home[c->nhome++].node_pk, c->cand[k], 32);
+		memcpy(c->cand[k], c->cand[--c->ncand], 32);
+	}
+	if (store_write(c->cfg.store, home_put_txn, c) < 0)
+		log_warn("chat: cannot keep the chosen home relays");
+	log_info("chat: chose %u home relays from the DHT's adverts", c->nhome);
+	for (i = 0; c->rc != NULL && i < c->nhome; i++)
+		(void)relayc_keep(c->rc, c->home[i].node_pk);
+	c->fetch_next_ms = 0;
+	c->publish_next_ms = 0; /* the card names them */
+	kick(c);
+}
+
 static int load_contacts(struct chat *c)
 {
 	struct msgstore_contact *list = malloc(64 * sizeof *list);
@@ -3679,8 +3820,8 @@ void chat_start(struct chat *c)
 			c->peers[i].locate_next_ms = 0;
 	/* home relays stay linked: their NOTIFYs reach us at once (last:
 	 * relayc_keep kicks, and the tick that follows fetches) */
-	for (unsigned i = 0; c->rc != NULL && i < c->cfg.num_home_relays; i++)
-		(void)relayc_keep(c->rc, c->cfg.home_relays[i]);
+	for (unsigned i = 0; c->rc != NULL && i < c->nhome; i++)
+		(void)relayc_keep(c->rc, c->home[i].node_pk);
 	kick(c);
 }
 
@@ -3726,12 +3867,19 @@ uint64_t chat_tick(struct chat *c)
 				next = l->hello_next_ms;
 		}
 	}
+	if (c->started && c->cfg.home_relays_auto && c->nhome == 0 &&
+	    !c->auto_busy && c->cfg.dht != NULL && dht_joined(c)) {
+		if (now >= c->auto_next_ms)
+			auto_start(c);
+		else if (c->auto_next_ms < next)
+			next = c->auto_next_ms;
+	}
 	if (c->rc != NULL) {
 		uint64_t t = relayc_tick(c->rc);
 
 		if (t < next)
 			next = t;
-		if (c->started && c->cfg.num_home_relays > 0 && dht_joined(c)) {
+		if (c->started && c->nhome > 0 && dht_joined(c)) {
 			if (now >= c->fetch_next_ms) {
 				c->fetch_next_ms = now + FETCH_EVERY_MS;
 				c->last_round_ms = now;
@@ -4210,6 +4358,16 @@ int chat_settings_set(struct chat *c, const struct chat_settings *s)
 	return 0;
 }
 
+unsigned chat_home_relays(const struct chat *c, uint8_t (*out)[32],
+			  unsigned max)
+{
+	unsigned n = c->nhome < max ? c->nhome : max;
+
+	for (unsigned i = 0; i < n; i++)
+		memcpy(out[i], c->home[i].node_pk, 32);
+	return n;
+}
+
 void chat_status(const struct chat *c, struct chat_status *st)
 {
 	*st = c->st;
@@ -4256,6 +4414,10 @@ int chat_new(struct chat **out, const struct chat_config *cfg)
 	}
 	for (unsigned i = 0; i < cfg->num_home_relays; i++)
 		memcpy(c->home[i].node_pk, cfg->home_relays[i], CX_X_PK_LEN);
+	c->nhome = cfg->num_home_relays;
+	if (cfg->home_relays_auto && c->nhome == 0 &&
+	    (r = store_read(cfg->store, home_get_txn, c)) < 0 && r != -ENOENT)
+		goto fail;
 	if (cfg->links != NULL) {
 		struct relayc_config rcc;
 

@@ -64,6 +64,9 @@ struct chat_config {
 	 * for texts left while we were offline.  May be none. */
 	const uint8_t (*home_relays)[32];
 	unsigned num_home_relays;
+	/* with none named: choose up to 3 from the relay adverts in the DHT
+	 * (kept in META, so the choice stays across restarts) */
+	bool home_relays_auto;
 	/* Events were appended: wake subscribed clients (may be NULL). */
 	void (*notify)(void *self);
 	/* Deadlines of links or the DHT may have moved (may be NULL). */
@@ -169,5 +172,10 @@ struct chat_status {
 	uint64_t relay_deposit_failed, relay_fetch_failed;
 };
 void chat_status(const struct chat *c, struct chat_status *st);
+
+/* Our home relays now (named, or chosen with auto): up to max node keys
+ * into out; returns how many. */
+unsigned chat_home_relays(const struct chat *c, uint8_t (*out)[32],
+			  unsigned max);
 
 #endif

@@ -173,11 +173,17 @@ static int set_relay_key(struct node_config *c, const char *key,
 {
 	uint8_t pk[32];
 
+	if (value != NULL && strcmp(value, "auto") == 0) {
+		c->home_relays_auto = true;
+		return 0;
+	}
 	if (value == NULL || strlen(value) != 64 ||
 	    cx_hex_decode(pk, sizeof pk, value) < 0 ||
 	    cx_is_zero(pk, sizeof pk)) {
 		snprintf(err, err_max,
-			 "'%s' takes a relay's node key (64 hex digits)", key);
+			 "'%s' takes a relay's node key (64 hex digits) "
+			 "or auto",
+			 key);
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < c->num_home_relays; i++)

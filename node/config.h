@@ -34,6 +34,7 @@ struct node_config {
 	 * distinct, not all zero */
 	uint8_t home_relays[CONFIG_HOME_RELAYS_MAX][32];
 	size_t num_home_relays;
+	bool home_relays_auto; /* "auto": chosen from the DHT's adverts */
 };
 
 /* Sets the defaults.  Strings start NULL. */

@@ -100,7 +100,9 @@ static void usage(FILE *f)
 		"      --home-relay NODEKEY  a relay that keeps texts for you "
 		"while\n"
 		"                            you are offline (repeatable, up "
-		"to 7)\n"
+		"to 7;\n"
+		"                            auto: chosen from the DHT's "
+		"adverts)\n"
 		"      --lan                 find nodes on the local network "
 		"(multicast)\n"
 		"      --passphrase-file F   seal the key file with the "
@@ -551,6 +553,7 @@ static int start_chat(struct daemon *d)
 	cc.dht = d->node.dht;
 	cc.home_relays = (const uint8_t(*)[32])d->cfg.home_relays;
 	cc.num_home_relays = (unsigned)d->cfg.num_home_relays;
+	cc.home_relays_auto = d->cfg.home_relays_auto;
 	cc.notify = chat_notify;
 	cc.kick = chat_kick;
 	cc.self = &d->node;

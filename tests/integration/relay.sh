@@ -7,7 +7,8 @@
 # with kill -9 while it takes them, and still ends with each once.  When
 # a returns, its texts reach "delivered" and nothing is doubled.  The
 # relay is killed (kill -9) and restarted in between and still holds
-# them.
+# them.  A node with --home-relay auto chooses r from the DHT's adverts
+# and keeps that choice across a restart.
 . "${top_srcdir:-.}/tests/integration/lib.sh"
 base=$((20000 + $$ % 20000))
 wait_ev() { "$RPCTOOL" "$T/$1.sock" wait "$2" "$3"; }
@@ -104,4 +105,16 @@ check "b still has each exactly once" three
 
 out=$(rpc r relay.status)
 check "no fetch at r failed its signature" has "$out" '"auth_failed":0'
+
+# --- home relays chosen from the DHT's adverts ---
+startc() {
+	start c --listen "127.0.3.1:$base" --bootstrap "127.0.0.1:$base" \
+		--home-relay auto
+}
+check "c starts with --home-relay auto" startc
+chose() { has "$(rpc c relay.status)" "\"home_relays\":\[\"$rkey\"\]"; }
+check "c chooses r from the adverts" until_true chose
+check "c stops" stop c
+check "c starts again" startc
+check "... and keeps its choice" chose
 done_testing

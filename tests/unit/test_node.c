@@ -112,6 +112,12 @@ static void config_limits(void **state)
 		assert_int_equal(config_set(&c, "home-relay", "12", err,
 					    sizeof err),
 				 -EINVAL);
+		assert_false(c.home_relays_auto);
+		assert_int_equal(config_set(&c, "home-relay", "auto", err,
+					    sizeof err),
+				 0);
+		assert_true(c.home_relays_auto);
+		assert_int_equal(c.num_home_relays, 0);
 		memset(key, '0', 64);
 		key[64] = '\0';
 		assert_int_equal(config_set(&c, "home-relay", key, err,
