@@ -82,7 +82,8 @@
 #define FETCH_EVERY_MS (5 * 60000ull) /* our mailboxes at our relays */
 #define FETCH_RETRY_MIN_MS 2000
 #define NEPOCHS (MAILBOX_EPOCHS_BACK + 1)
-#define MB_ACK 0x80 /* part flags: a relayed acknowledgement, no message */
+#define MB_ACK 0x80  /* part flags: a relayed acknowledgement, no message */
+#define MB_READ 0x81 /* part flags: read receipts, the chunk their ids */
 #define DEP_NONE 0
 #define DEP_BUSY 1
 #define DEP_DONE 2
@@ -217,6 +218,7 @@ struct peer {
 	/* acknowledgements through relays: the highest we left for them,
 	 * the highest they left for us */
 	uint64_t relay_acked, relay_cum;
+	size_t rq_relayed; /* read receipts (first of rq) left at relays */
 	/* fetching ours: per home relay and epoch back */
 	struct fetchst fs[CARD_RELAYS_MAX][NEPOCHS];
 };
@@ -2297,6 +2299,9 @@ static void on_read_ack(struct chat *c, struct lk *l, const uint8_t *b,
 	memmove(p->rq, p->rq + p->rq_inflight,
 		(p->nrq - p->rq_inflight) * MSGSTORE_ID_LEN);
 	p->nrq -= p->rq_inflight;
+	p->rq_relayed = p->rq_relayed > p->rq_inflight
+				? p->rq_relayed - p->rq_inflight
+				: 0;
 	p->rq_inflight = 0;
 	p->rq_next_ms = 0;
 	if (p->has_sess)
@@ -2953,6 +2958,29 @@ static void deposit_msg(struct chat *c, struct peer *p, struct outmsg *m,
 	}
 }
 
+/* One part that carries no message (an acknowledgement, read receipts),
+ * sealed into the pair's mailbox of epoch at p's relays.  Fire and
+ * forget: the cookie's n is all ones, no text's, so its outcome matches
+ * nothing. */
+static int deposit_signal(struct chat *c, struct peer *p, uint64_t epoch,
+			  const struct mailbox_part *mp)
+{
+	unsigned nr = p->nrelays < DEP_RELAYS ? p->nrelays : DEP_RELAYS;
+	uint8_t mbox[RELAY_MAILBOX_LEN], blob[RELAY_BLOB_MAX];
+	size_t bl;
+	int r;
+
+	mailbox_id(mbox, NULL, p->s.pair, p->pk, epoch);
+	if ((r = mailbox_seal(blob, sizeof blob, &bl, p->s.pair, p->pk, epoch,
+			      mp, c->cfg.rng)) < 0)
+		return r;
+	for (unsigned ri = 0; ri < nr; ri++)
+		(void)relayc_deposit(c->rc, p->relays[ri].node_pk, mbox, blob,
+				     bl,
+				     ((uint64_t)(p - c->peers) << 52) | MASK_N);
+	return 0;
+}
+
 /* What we took from the peer (through our relays, while it was offline),
  * acknowledged in its mailbox at its relays, so that its texts become
  * "delivered" without both of us online at once: one part, flags MB_ACK,
@@ -2960,10 +2988,8 @@ static void deposit_msg(struct chat *c, struct peer *p, struct outmsg *m,
  * one is made good by the next, or by a link. */
 static void deposit_ack(struct chat *c, struct peer *p, uint64_t epoch)
 {
-	unsigned nr = p->nrelays < DEP_RELAYS ? p->nrelays : DEP_RELAYS;
-	uint8_t mbox[RELAY_MAILBOX_LEN], blob[RELAY_BLOB_MAX], zero = 0;
 	struct mailbox_part mp;
-	size_t bl;
+	uint8_t zero = 0;
 
 	memset(&mp, 0, sizeof mp);
 	mp.flags = MB_ACK;
@@ -2972,17 +2998,35 @@ static void deposit_ack(struct chat *c, struct peer *p, uint64_t epoch)
 	mp.count = 1;
 	mp.chunk = &zero;
 	mp.chunk_len = 1;
-	mailbox_id(mbox, NULL, p->s.pair, p->pk, epoch);
-	if (mailbox_seal(blob, sizeof blob, &bl, p->s.pair, p->pk, epoch, &mp,
-			 c->cfg.rng) < 0)
+	if (deposit_signal(c, p, epoch, &mp) < 0)
 		return;
-	for (unsigned ri = 0; ri < nr; ri++)
-		/* n all ones: no text's, so its outcome matches nothing */
-		(void)relayc_deposit(c->rc, p->relays[ri].node_pk, mbox, blob,
-				     bl,
-				     ((uint64_t)(p - c->peers) << 52) | MASK_N);
 	p->relay_acked = p->s.received;
 	c->st.relay_acks_out++;
+}
+
+/* Read receipts for an offline contact, left like the acknowledgement
+ * (one part per CW_READ_MAX ids, flags MB_READ); they stay queued for a
+ * link too, which the contact takes as copies. */
+static void deposit_reads(struct chat *c, struct peer *p, uint64_t epoch)
+{
+	struct mailbox_part mp;
+
+	while (p->nrq > p->rq_relayed) {
+		size_t k = p->nrq - p->rq_relayed;
+
+		if (k > CW_READ_MAX)
+			k = CW_READ_MAX;
+		memset(&mp, 0, sizeof mp);
+		mp.flags = MB_READ;
+		rng_fill(c->cfg.rng, &mp.tag, sizeof mp.tag);
+		mp.count = 1;
+		mp.chunk = p->rq[p->rq_relayed];
+		mp.chunk_len = k * MSGSTORE_ID_LEN;
+		if (deposit_signal(c, p, epoch, &mp) < 0)
+			return;
+		p->rq_relayed += k;
+		c->st.relay_reads_out += k;
+	}
 }
 
 /* Our contact request to a stranger p, left in its public request mailbox
@@ -3059,6 +3103,8 @@ static void deposit_due(struct chat *c, struct peer *p, uint64_t now)
 	}
 	if (relay_mode(c, p, now) && p->s.received > p->relay_acked)
 		deposit_ack(c, p, epoch);
+	if (relay_mode(c, p, now) && p->nrq > p->rq_relayed)
+		deposit_reads(c, p, epoch);
 	if (!relay_mode(c, p, now) || now < p->dep_next_ms || !dep_waiting(p))
 		return;
 	mailbox_id(mbox, NULL, p->s.pair, p->pk, epoch);
@@ -3355,6 +3401,25 @@ static void relay_items(struct chat *c, struct peer *p, struct fetchst *f,
 			rx_wipe(c);
 			continue;
 		}
+		if (mp.flags == MB_READ && mp.count == 1 &&
+		    mp.chunk_len % MSGSTORE_ID_LEN == 0 &&
+		    mp.chunk_len / MSGSTORE_ID_LEN <= CW_READ_MAX) {
+			/* they read these texts of ours */
+			for (size_t i = 0; i < mp.chunk_len / MSGSTORE_ID_LEN;
+			     i++) {
+				struct pend *pd = pend_add(c, P_STATUS, p->pk);
+
+				if (pd == NULL)
+					break;
+				memcpy(pd->id, mp.chunk + i * MSGSTORE_ID_LEN,
+				       MSGSTORE_ID_LEN);
+				pd->v = MSGSTORE_STATUS_READ;
+				pd->ms = wall(c);
+				c->st.relay_reads_in++;
+			}
+			c->need_flush = true;
+			continue;
+		}
 		if (mp.flags == MB_ACK && mp.count == 1) {
 			/* they took our texts up to n from their relays */
 			if (mp.n > p->relay_cum) {
@@ -3641,7 +3706,7 @@ static uint64_t relay_tick_peer(struct chat *c, struct peer *p, uint64_t now)
 		p->offline_ms = now > 0 ? now : 1;
 	if (c->rc == NULL || !p->has_sess ||
 	    !(((p->obx_more || p->nwin > 0 ||
-		p->s.received > p->relay_acked) &&
+		p->s.received > p->relay_acked || p->nrq > p->rq_relayed) &&
 	       p->state == MSGSTORE_CONTACT_ACCEPTED) ||
 	      ctl_wanted(p, true) || ctl_wanted(p, false)))
 		return next;
@@ -3661,7 +3726,7 @@ static uint64_t relay_tick_peer(struct chat *c, struct peer *p, uint64_t now)
 	if (now < at)
 		return at < next ? at : next;
 	if ((p->obx_more && p->nwin < WIN_MAX) || dep_waiting(p) ||
-	    p->s.received > p->relay_acked ||
+	    p->s.received > p->relay_acked || p->nrq > p->rq_relayed ||
 	    ((ctl_wanted(p, true) || ctl_wanted(p, false)) &&
 	     (p->ctl.buf == NULL || p->ctl.dep == DEP_NONE)))
 		c->need_flush = true;

@@ -169,6 +169,7 @@ struct chat_status {
 	uint64_t relay_ctl_deposited; /* requests and acceptances left */
 	uint64_t relay_notified;      /* NOTIFYs from our home relays */
 	uint64_t relay_acks_out, relay_acks_in; /* acks through relays */
+	uint64_t relay_reads_out, relay_reads_in; /* read receipts, too */
 	uint64_t relay_deposit_failed, relay_fetch_failed;
 };
 void chat_status(const struct chat *c, struct chat_status *st);

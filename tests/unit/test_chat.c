@@ -512,8 +512,8 @@ static void check_flow(struct flow *f)
 	got = history(f->from, f->to, h, MSGSTORE_LIST_MAX);
 	for (size_t i = 0; i < got; i++) {
 		if (h[i].dir == MSGSTORE_DIR_OUT)
-			assert_int_equal(h[i].status,
-					 MSGSTORE_STATUS_DELIVERED);
+			assert_true(h[i].status == MSGSTORE_STATUS_DELIVERED ||
+				    h[i].status == MSGSTORE_STATUS_READ);
 		msgstore_msg_clear(&h[i]);
 	}
 	free(h);
@@ -776,6 +776,23 @@ static bool flow_done_rejoin(struct net *n, void *arg)
 	return flow_done(n, arg);
 }
 
+/* Every text of the flow is "read" at its sender. */
+static bool all_read(struct net *n, void *arg)
+{
+	struct flow *f = arg;
+	struct msgstore_msg h[64];
+	size_t got = history(f->from, f->to, h, 64), nread = 0;
+
+	if (n->now % 10000 < 100)
+		rejoin_relay(n);
+	for (size_t i = 0; i < got; i++) {
+		nread += h[i].dir == MSGSTORE_DIR_OUT &&
+			 h[i].status == MSGSTORE_STATUS_READ;
+		msgstore_msg_clear(&h[i]);
+	}
+	return nread == f->count;
+}
+
 static bool ack_left(struct net *n, void *arg)
 {
 	struct chat_status cs;
@@ -893,8 +910,20 @@ static void relay_offline(void **state)
 		relay_fail(n, b);
 	chat_status(b->chat, &cs);
 	assert_int_equal(cs.relay_taken, f.count);
+	{
+		size_t marked = 0;
+
+		/* b reads them: the receipts go to a's relay too */
+		assert_int_equal(chat_mark_read(b->chat, a->id.account_pk,
+						NULL, &marked),
+				 0);
+		assert_int_equal(marked, f.count);
+	}
 	for (unsigned k = 0; k < 300; k++)
-		step(n, 100); /* its last acknowledgement reaches the relay */
+		step(n, 100); /* its acknowledgement and receipts reach the
+			       * relay */
+	chat_status(b->chat, &cs);
+	assert_int_equal(cs.relay_reads_out, f.count);
 	node_crash(b);
 	rejoin(n, a);
 	/* delivered with b away: its acknowledgement came through a's relay */
@@ -902,6 +931,9 @@ static void relay_offline(void **state)
 		relay_fail(n, a);
 	chat_status(a->chat, &cs);
 	assert_true(cs.relay_acks_in >= 1);
+	/* and read, with b still away */
+	if (!run_until(n, all_read, &f, 600000))
+		relay_fail(n, a);
 	/* b back: copies that reached the relay late go at its first fetch,
 	 * and the relay ends empty */
 	rejoin(n, b);
