@@ -3343,6 +3343,14 @@ static struct rslot *rrx_put(struct chat *c, struct rrx *x,
 static void fetch_settle(struct chat *c, struct fetchst *f, struct rrx *x,
 			 uint64_t received, bool more);
 
+/* What a fetch holds back, made on its first answer. */
+static struct rrx *rx_of(struct fetchst *f)
+{
+	if (f->rx == NULL)
+		f->rx = calloc(1, sizeof *f->rx);
+	return f->rx;
+}
+
 /* A part taken: true with the whole message in *msg (in the part, or in
  * the slot *sl that put it together, which the caller frees), false while
  * parts are missing.  chunk: the size of every part but the last. */
@@ -3378,9 +3386,7 @@ static void relay_items(struct chat *c, struct peer *p, struct fetchst *f,
 	uint64_t seq, received;
 	struct rrx *x;
 
-	if (rw_items_decode(&h, fr, len) < 0)
-		return;
-	if ((x = f->rx) == NULL && (x = f->rx = calloc(1, sizeof *x)) == NULL)
+	if (rw_items_decode(&h, fr, len) < 0 || (x = rx_of(f)) == NULL)
 		return;
 	while (rw_items_next(fr, len, &off, &seq, &blob, &bl) == 1) {
 		struct rslot *sl = NULL;
@@ -3514,9 +3520,7 @@ static void request_items(struct chat *c, struct fetchst *f,
 	uint32_t spk_id;
 	struct rrx *x;
 
-	if (rw_items_decode(&h, fr, len) < 0)
-		return;
-	if ((x = f->rx) == NULL && (x = f->rx = calloc(1, sizeof *x)) == NULL)
+	if (rw_items_decode(&h, fr, len) < 0 || (x = rx_of(f)) == NULL)
 		return;
 	while (rw_items_next(fr, len, &off, &seq, &blob, &bl) == 1) {
 		struct rslot *sl = NULL;
