@@ -321,6 +321,9 @@ struct chat {
 	bool auto_busy;
 	unsigned auto_pending, ncand;
 	uint64_t auto_next_ms, auto_hour, auto_backoff;
+	bool auto_refill; /* a chosen relay was dropped: choose again */
+	uint8_t home_fail[CARD_RELAYS_MAX]; /* rounds failed in a row */
+	uint64_t home_fail_round[CARD_RELAYS_MAX], round_no;
 	uint8_t cand[RELAY_ADVERT_SLOTS][32];
 	uint64_t fetch_next_ms, fetch_backoff;
 	uint64_t last_round_ms;
@@ -3252,6 +3255,7 @@ static void fetch_round(struct chat *c)
 {
 	uint64_t epoch = mailbox_epoch(wall(c) / 1000);
 
+	c->round_no++;
 	/* our request mailbox, while we take requests from strangers */
 	if (c->accept_requests)
 		fetch_all(c, NULL, epoch);
@@ -3612,12 +3616,18 @@ static void on_fetched(void *arg, const uint8_t relay[LINK_PK_LEN],
 		log_debug("chat: a fetch from a relay failed: %s",
 			  fr == NULL ? strerror(-err) : relay_code_str(h.code));
 		c->st.relay_fetch_failed++;
+		if (c->home_fail_round[ri] != c->round_no &&
+		    c->home_fail[ri] < UINT8_MAX) {
+			c->home_fail[ri]++; /* once per round */
+			c->home_fail_round[ri] = c->round_no;
+		}
 		f->del_sent = 0; /* what was to be deleted: ask again */
 		fetch_retry(c);
 		kick(c);
 		return;
 	}
 	c->fetch_backoff = 0;
+	c->home_fail[ri] = 0;
 	c->st.relay_fetches++;
 	if (p == NULL)
 		request_items(c, f, fr, len);
@@ -3743,6 +3753,7 @@ static uint64_t relay_tick_peer(struct chat *c, struct peer *p, uint64_t now)
 #define AUTO_PICK 3	       /* home relays chosen */
 #define AUTO_RETRY_MIN_MS 2000 /* none found: again, doubling */
 #define AUTO_RETRY_MAX_MS (10 * 60000)
+#define AUTO_DROP_FAILS 6 /* a chosen relay that failed so many rounds */
 
 static int home_get_txn(struct store_txn *t, void *ctx)
 {
@@ -3772,6 +3783,53 @@ static int home_put_txn(struct store_txn *t, void *ctx)
 		memcpy(v + 1 + i * 32, c->home[i].node_pk, 32);
 	return store_put(t, STORE_TABLE_META, META_HOME, sizeof META_HOME - 1,
 			 v, 1 + c->nhome * 32);
+}
+
+static bool is_home(const struct chat *c, const uint8_t pk[32])
+{
+	for (unsigned i = 0; i < c->nhome; i++)
+		if (memcmp(c->home[i].node_pk, pk, 32) == 0)
+			return true;
+	return false;
+}
+
+/* A chosen home relay that keeps failing goes: the others take its
+ * place in the tables (every fetch starts over: their indexes move), the
+ * choice is kept and published, and another is looked for. */
+static void home_drop(struct chat *c, unsigned ri)
+{
+	char hex[17];
+
+	cx_hex_encode(hex, sizeof hex, c->home[ri].node_pk, 8);
+	log_warn("chat: home relay %s... does not serve; choosing another",
+		 hex);
+	if (c->rc != NULL)
+		relayc_unkeep(c->rc, c->home[ri].node_pk);
+	for (unsigned i = ri; i + 1 < c->nhome; i++) {
+		c->home[i] = c->home[i + 1];
+		c->home_fail[i] = c->home_fail[i + 1];
+		c->home_fail_round[i] = c->home_fail_round[i + 1];
+	}
+	c->nhome--;
+	c->home_fail[c->nhome] = 0;
+	for (unsigned i = 0; i <= c->npeers && c->peers != NULL; i++)
+		for (unsigned r = 0; r < CARD_RELAYS_MAX; r++)
+			for (unsigned e = 0; e < NEPOCHS; e++) {
+				struct fetchst *f = i < c->npeers
+							    ? &c->peers[i].fs[r][e]
+							    : &c->reqfs[r][e];
+
+				rrx_free(f->rx);
+				memset(f, 0, sizeof *f);
+			}
+	if (store_write(c->cfg.store, home_put_txn, c) < 0)
+		log_warn("chat: cannot keep the chosen home relays");
+	c->publish_next_ms = 0;
+	c->fetch_next_ms = 0;
+	c->auto_refill = true;
+	c->auto_next_ms = 0;
+	c->auto_backoff = 0;
+	kick(c);
 }
 
 /* Reads this hour's relay adverts (node/relay.h). */
@@ -3815,7 +3873,7 @@ static void advert_done(struct chat *c, const struct lookup *lu,
 
 	if (lu != NULL && res->status == 0 && res->record != NULL &&
 	    relay_advert_parse(pk, res->record, lu->pk[0], lu->epoch) == 0 &&
-	    memcmp(pk, c->cfg.id->node_pk, 32) != 0) {
+	    memcmp(pk, c->cfg.id->node_pk, 32) != 0 && !is_home(c, pk)) {
 		for (i = 0; i < c->ncand; i++)
 			if (memcmp(c->cand[i], pk, 32) == 0)
 				break;
@@ -3825,12 +3883,14 @@ static void advert_done(struct chat *c, const struct lookup *lu,
 	if (--c->auto_pending > 0)
 		return;
 	c->auto_busy = false;
+	/* fewer than AUTO_PICK so far: look again later, backing off */
+	c->auto_backoff = c->auto_backoff == 0 ? AUTO_RETRY_MIN_MS
+					       : c->auto_backoff * 2;
+	if (c->auto_backoff > AUTO_RETRY_MAX_MS)
+		c->auto_backoff = AUTO_RETRY_MAX_MS;
+	c->auto_next_ms = mono(c) + c->auto_backoff;
 	if (c->ncand == 0) {
-		c->auto_backoff = c->auto_backoff == 0 ? AUTO_RETRY_MIN_MS
-						       : c->auto_backoff * 2;
-		if (c->auto_backoff > AUTO_RETRY_MAX_MS)
-			c->auto_backoff = AUTO_RETRY_MAX_MS;
-		c->auto_next_ms = mono(c) + c->auto_backoff;
+		c->auto_refill = c->nhome > 0;
 		return;
 	}
 	while (c->nhome < AUTO_PICK && c->ncand > 0) {
@@ -3841,6 +3901,7 @@ static void advert_done(struct chat *c, const struct lookup *lu,
 		memcpy(c->home[c->nhome++].node_pk, c->cand[k], 32);
 		memcpy(c->cand[k], c->cand[--c->ncand], 32);
 	}
+	c->auto_refill = c->nhome < AUTO_PICK;
 	if (store_write(c->cfg.store, home_put_txn, c) < 0)
 		log_warn("chat: cannot keep the chosen home relays");
 	log_info("chat: chose %u home relays from the DHT's adverts", c->nhome);
@@ -3936,7 +3997,13 @@ uint64_t chat_tick(struct chat *c)
 				next = l->hello_next_ms;
 		}
 	}
-	if (c->started && c->cfg.home_relays_auto && c->nhome == 0 &&
+	for (unsigned ri = 0; c->cfg.home_relays_auto && ri < c->nhome; ri++)
+		if (c->home_fail[ri] >= AUTO_DROP_FAILS) {
+			home_drop(c, ri);
+			break;
+		}
+	if (c->started && c->cfg.home_relays_auto &&
+	    (c->nhome == 0 || (c->auto_refill && c->nhome < AUTO_PICK)) &&
 	    !c->auto_busy && c->cfg.dht != NULL && dht_joined(c)) {
 		if (now >= c->auto_next_ms)
 			auto_start(c);

@@ -576,6 +576,16 @@ int relayc_keep(struct relayc *rc, const uint8_t relay[static LINK_PK_LEN])
 	return 0;
 }
 
+void relayc_unkeep(struct relayc *rc, const uint8_t relay[static LINK_PK_LEN])
+{
+	struct rc_relay *r = relay_find(rc, relay);
+
+	if (r != NULL) {
+		r->keep = false;
+		r->idle_since_ms = mono(rc);
+	}
+}
+
 void relayc_status(const struct relayc *rc, struct relayc_status *st)
 {
 	*st = rc->st;

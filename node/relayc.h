@@ -110,6 +110,8 @@ int relayc_fetch_req(struct relayc *rc, const uint8_t relay[static LINK_PK_LEN],
  * not closed when idle, linked again when it goes.  Up to
  * RELAYC_RELAYS_MAX; -ENOSPC past that. */
 int relayc_keep(struct relayc *rc, const uint8_t relay[static LINK_PK_LEN]);
+/* Lets it go again (it closes when idle, as any). */
+void relayc_unkeep(struct relayc *rc, const uint8_t relay[static LINK_PK_LEN]);
 
 /* Link events and relay answers, forwarded by the daemon. */
 void relayc_link_up(struct relayc *rc, const uint8_t pk[static LINK_PK_LEN]);

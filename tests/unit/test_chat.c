@@ -25,6 +25,7 @@
 #include "node/link.h"
 #include "node/msgstore.h"
 #include "node/relay.h"
+#include "node/card.h"
 #include "node/relay_wire.h"
 #include "store/store.h"
 #include "tests/unit/store_testutil.h"
@@ -71,6 +72,7 @@ struct snode {
 	uint32_t box_items;   /* its mailbox limit (0: default) */
 	uint8_t home[2][32];  /* its home relays */
 	unsigned nhome;
+	bool home_auto;	      /* --home-relay auto */
 	struct dht_addr addr;
 	bool down;
 };
@@ -184,6 +186,7 @@ static void node_open(struct snode *s)
 	cc.dht = s->dht;
 	cc.home_relays = (const uint8_t(*)[32])s->home;
 	cc.num_home_relays = s->nhome;
+	cc.home_relays_auto = s->home_auto;
 	assert_int_equal(chat_new(&s->chat, &cc), 0);
 	memset(&rc, 0, sizeof rc);
 	rc.clock = &s->clock;
@@ -191,6 +194,7 @@ static void node_open(struct snode *s)
 	rc.links = s->links;
 	rc.node_pk = s->id.node_pk;
 	rc.enabled = s->relay_on;
+	rc.dht = s->dht; /* adverts */
 	rc.limits.box_items = s->box_items;
 	assert_int_equal(relay_new(&s->relay, &rc), 0);
 	s->down = false;
@@ -1097,6 +1101,64 @@ static void relay_request(void **state)
 	net_free(n);
 }
 
+/* Nodes 0 and 3..7 relay; node 2 (b) chooses its home relays. */
+static void auto_setup(struct net *n, struct snode *s)
+{
+	(void)n;
+	s->relay_on = s->idx == 0 || s->idx >= 3;
+	s->home_auto = s->idx == 2;
+}
+
+struct homes {
+	struct snode *b;
+	uint8_t gone[32]; /* must not be among them */
+};
+
+static bool three_homes(struct net *n, void *arg)
+{
+	struct homes *h = arg;
+	uint8_t keys[CARD_RELAYS_MAX][32];
+	unsigned k = chat_home_relays(h->b->chat, keys, CARD_RELAYS_MAX);
+
+	(void)n;
+	if (k != 3)
+		return false;
+	for (unsigned i = 0; i < k; i++)
+		if (memcmp(keys[i], h->gone, 32) == 0)
+			return false;
+	return true;
+}
+
+/* --home-relay auto: b reads the relays' adverts in the DHT and picks 3;
+ * one of them goes down for good; after several failed rounds b drops it
+ * and picks another, and keeps three. */
+static void relay_auto(void **state)
+{
+	struct net *n;
+	struct homes h;
+	uint8_t keys[CARD_RELAYS_MAX][32];
+	struct snode *gone = NULL;
+
+	(void)state;
+	node_setup = auto_setup;
+	n = net_new(8, 0, 0, 0);
+	node_setup = NULL;
+	memset(&h, 0, sizeof h);
+	h.b = n->nodes[2];
+	memset(h.gone, 0xff, sizeof h.gone);
+	assert_true(run_until(n, three_homes, &h, 600000));
+	assert_int_equal(chat_home_relays(h.b->chat, keys, CARD_RELAYS_MAX), 3);
+	for (unsigned i = 0; i < n->n && gone == NULL; i++)
+		if (memcmp(n->nodes[i]->id.node_pk, keys[1], 32) == 0)
+			gone = n->nodes[i];
+	assert_non_null(gone);
+	assert_true(gone->relay_on);
+	memcpy(h.gone, keys[1], 32);
+	node_crash(gone);
+	assert_true(run_until(n, three_homes, &h, 1800000));
+	net_free(n);
+}
+
 static void blocked_and_unaccepted(void **state)
 {
 	struct net *n = net_new(3, 0, 0, 0);
@@ -1143,6 +1205,7 @@ int main(void)
 		cmocka_unit_test(relay_offline),
 		cmocka_unit_test(relay_full),
 		cmocka_unit_test(relay_request),
+		cmocka_unit_test(relay_auto),
 		cmocka_unit_test(two_nodes_lossy),
 		cmocka_unit_test(request_under_loss),
 		cmocka_unit_test(async_bursts),
