@@ -2913,22 +2913,32 @@ static void dep_failed(struct chat *c, struct peer *p)
 	c->st.relay_deposit_failed++;
 }
 
-/* Leaves m, in parts, in p's mailbox of epoch at up to DEP_RELAYS of its
- * relays.  The same sealed blob goes to each relay. */
-static void deposit_msg(struct chat *c, struct peer *p, struct outmsg *m,
-			uint64_t epoch, const uint8_t mbox[RELAY_MAILBOX_LEN])
+/* Leaves m, in parts, at up to DEP_RELAYS of p's relays, the same sealed
+ * blob at each: in the pair's mailbox mbox of epoch, or (request) in p's
+ * public request mailbox, sealed to its signed prekey, each part with a
+ * stamp of RELAY_POW_BITS (tens of ms of hashing each: requests are
+ * rare). */
+static void deposit_parts(struct chat *c, struct peer *p, struct outmsg *m,
+			  uint64_t epoch, const uint8_t *mbox, bool request)
 {
 	unsigned nr = p->nrelays < DEP_RELAYS ? p->nrelays : DEP_RELAYS;
-	size_t count = (m->len + MAILBOX_CHUNK - 1) / MAILBOX_CHUNK;
-	uint8_t blob[RELAY_BLOB_MAX];
+	size_t chunk = request ? MAILBOX_REQ_CHUNK : MAILBOX_CHUNK;
+	size_t count = (m->len + chunk - 1) / chunk;
+	uint8_t blob[RELAY_BLOB_MAX], rid[CX_MAILBOX_ID_LEN];
+	uint8_t ch[CX_POW_CHALLENGE_LEN];
 	struct mailbox_part mp;
-	uint64_t cookie;
+	uint64_t cookie, stamp = 0;
 	size_t bl;
+	int r;
 
 	if (count == 0 || count > MAILBOX_PARTS_MAX)
 		return;
+	if (request) {
+		cx_request_mailbox_id(rid, p->pk, epoch);
+		mbox = rid;
+	}
 	m->dep_gen++;
-	cookie = dep_cookie(c, p, m);
+	cookie = dep_cookie(c, p, m); /* n 0 for a request: the ctl */
 	m->dep = DEP_BUSY;
 	m->dep_bad = 0;
 	m->dep_relays = (uint8_t)nr;
@@ -2940,19 +2950,38 @@ static void deposit_msg(struct chat *c, struct peer *p, struct outmsg *m,
 	mp.count = (uint16_t)count;
 	for (size_t i = 0; i < count; i++) {
 		mp.index = (uint16_t)i;
-		mp.chunk = m->buf + i * MAILBOX_CHUNK;
-		mp.chunk_len = i + 1 < count ? MAILBOX_CHUNK
-					     : m->len - i * MAILBOX_CHUNK;
-		if (mailbox_seal(blob, sizeof blob, &bl, p->s.pair, p->pk,
-				 epoch, &mp, c->cfg.rng) < 0) {
+		mp.chunk = m->buf + i * chunk;
+		mp.chunk_len = i + 1 < count ? chunk : m->len - i * chunk;
+		if (request) {
+			r = mailbox_req_seal(blob, sizeof blob, &bl, p->spk_id,
+					     p->spk, &mp, c->cfg.rng);
+			if (r == 0) {
+				cx_pow_challenge(ch, mbox, blob, bl);
+				stamp = 0;
+				r = cx_pow_solve(&stamp, ch, RELAY_POW_BITS,
+						 UINT64_MAX);
+			}
+		} else {
+			r = mailbox_seal(blob, sizeof blob, &bl, p->s.pair,
+					 p->pk, epoch, &mp, c->cfg.rng);
+		}
+		if (r < 0) {
 			m->dep_bad = (uint8_t)((1u << nr) - 1);
 			break;
 		}
-		for (unsigned ri = 0; ri < nr; ri++)
-			if (!(m->dep_bad & (1u << ri)) &&
-			    relayc_deposit(c->rc, p->relays[ri].node_pk, mbox,
-					   blob, bl, cookie) < 0)
+		for (unsigned ri = 0; ri < nr; ri++) {
+			const uint8_t *relay = p->relays[ri].node_pk;
+
+			if (m->dep_bad & (1u << ri))
+				continue;
+			r = request ? relayc_deposit_req(c->rc, relay, mbox,
+							 stamp, blob, bl,
+							 cookie)
+				    : relayc_deposit(c->rc, relay, mbox, blob,
+						     bl, cookie);
+			if (r < 0)
 				m->dep_bad |= (uint8_t)(1u << ri);
+		}
 	}
 	if (m->dep_bad == (1u << nr) - 1) {
 		/* nothing went out (or what did is ignored): again later */
@@ -3032,59 +3061,6 @@ static void deposit_reads(struct chat *c, struct peer *p, uint64_t epoch)
 	}
 }
 
-/* Our contact request to a stranger p, left in its public request mailbox
- * at its relays: parts sealed to its signed prekey, each with a stamp of
- * RELAY_POW_BITS (tens of ms of hashing each: requests are rare). */
-static void deposit_req(struct chat *c, struct peer *p, uint64_t epoch)
-{
-	struct outmsg *m = &p->ctl;
-	unsigned nr = p->nrelays < DEP_RELAYS ? p->nrelays : DEP_RELAYS;
-	size_t count = (m->len + MAILBOX_REQ_CHUNK - 1) / MAILBOX_REQ_CHUNK;
-	uint8_t blob[RELAY_BLOB_MAX], rid[CX_MAILBOX_ID_LEN];
-	uint8_t ch[CX_POW_CHALLENGE_LEN];
-	struct mailbox_part mp;
-	uint64_t stamp, cookie;
-	size_t bl;
-
-	if (count == 0 || count > MAILBOX_PARTS_MAX)
-		return;
-	cx_request_mailbox_id(rid, p->pk, epoch);
-	m->dep_gen++;
-	cookie = dep_cookie(c, p, m); /* n 0: the ctl */
-	m->dep = DEP_BUSY;
-	m->dep_bad = 0;
-	m->dep_relays = (uint8_t)nr;
-	for (unsigned ri = 0; ri < nr; ri++)
-		m->dep_left[ri] = (uint16_t)count;
-	mp.flags = m->flags;
-	mp.tag = m->tag;
-	mp.n = 0;
-	mp.count = (uint16_t)count;
-	for (size_t i = 0; i < count; i++) {
-		mp.index = (uint16_t)i;
-		mp.chunk = m->buf + i * MAILBOX_REQ_CHUNK;
-		mp.chunk_len = i + 1 < count ? MAILBOX_REQ_CHUNK
-					     : m->len - i * MAILBOX_REQ_CHUNK;
-		stamp = 0;
-		if (mailbox_req_seal(blob, sizeof blob, &bl, p->spk_id, p->spk,
-				     &mp, c->cfg.rng) < 0 ||
-		    (cx_pow_challenge(ch, rid, blob, bl),
-		     cx_pow_solve(&stamp, ch, RELAY_POW_BITS, UINT64_MAX)) <
-			    0) {
-			m->dep_bad = (uint8_t)((1u << nr) - 1);
-			break;
-		}
-		for (unsigned ri = 0; ri < nr; ri++)
-			if (!(m->dep_bad & (1u << ri)) &&
-			    relayc_deposit_req(c->rc, p->relays[ri].node_pk, rid,
-					       stamp, blob, bl, cookie) < 0)
-				m->dep_bad |= (uint8_t)(1u << ri);
-	}
-	if (m->dep_bad == (1u << nr) - 1) {
-		m->dep = DEP_NONE;
-		dep_failed(c, p);
-	}
-}
 
 /* After a commit: the texts in flight to an offline contact that no relay
  * holds yet go to its relays. */
@@ -3098,10 +3074,10 @@ static void deposit_due(struct chat *c, struct peer *p, uint64_t now)
 	epoch = mailbox_epoch(wall(c) / 1000);
 	if (p->ctl.buf != NULL && p->ctl.dep == DEP_NONE) {
 		if (ctl_wanted(p, true) && p->spk_id != 0) {
-			deposit_req(c, p, epoch);
+			deposit_parts(c, p, &p->ctl, epoch, NULL, true);
 		} else if (ctl_wanted(p, false) && relay_mode(c, p, now)) {
 			mailbox_id(mbox, NULL, p->s.pair, p->pk, epoch);
-			deposit_msg(c, p, &p->ctl, epoch, mbox);
+			deposit_parts(c, p, &p->ctl, epoch, mbox, false);
 		}
 	}
 	if (relay_mode(c, p, now) && p->s.received > p->relay_acked)
@@ -3115,7 +3091,7 @@ static void deposit_due(struct chat *c, struct peer *p, uint64_t now)
 		struct outmsg *m = &p->win[i].m;
 
 		if (m->dep == DEP_NONE && m->buf != NULL && m->n > p->relay_cum)
-			deposit_msg(c, p, m, epoch, mbox);
+			deposit_parts(c, p, m, epoch, mbox, false);
 		if (now < p->dep_next_ms)
 			break; /* failed: the rest waits too */
 	}

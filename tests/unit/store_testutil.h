@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "crypto/rng.h"
+#include "store/store.h"
 
 /* Deterministic test rng: xorshift64* (not cryptographic). */
 struct trng {
@@ -54,6 +55,54 @@ static inline void rm_env(const char *dir)
 	snprintf(path, sizeof path, "%s/lock.mdb", dir);
 	unlink(path);
 	rmdir(dir);
+}
+
+/* A real store in its own temporary directory (under $TMPDIR), for the
+ * fixtures of the tests that work on one. */
+struct store_fixture {
+	char dir[256];
+	struct store *s;
+};
+
+/* (Re)opens f's store; map sizes 0 take the defaults. */
+static inline int store_fixture_open(struct store_fixture *f, size_t initial,
+				     size_t max)
+{
+	struct store_opts o = {
+		.map_initial = initial, .map_max = max, .no_sync = true};
+
+	return store_open(&f->s, f->dir, &o);
+}
+
+/* A new directory named after name, and the store in it; NULL on
+ * failure (nothing left behind). */
+static inline struct store_fixture *store_fixture_new(const char *name,
+						      size_t initial)
+{
+	struct store_fixture *f = calloc(1, sizeof *f);
+	const char *tmp = getenv("TMPDIR");
+
+	if (f == NULL)
+		return NULL;
+	snprintf(f->dir, sizeof f->dir, "%s/parley-%s-XXXXXX",
+		 tmp != NULL && *tmp != '\0' ? tmp : "/tmp", name);
+	if (mkdtemp(f->dir) == NULL) {
+		free(f);
+		return NULL;
+	}
+	if (store_fixture_open(f, initial, 0) < 0) {
+		rm_env(f->dir);
+		free(f);
+		return NULL;
+	}
+	return f;
+}
+
+static inline void store_fixture_free(struct store_fixture *f)
+{
+	store_close(f->s);
+	rm_env(f->dir);
+	free(f);
 }
 
 /* Reads the whole data file into a malloc'd buffer the caller frees. */

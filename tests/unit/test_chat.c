@@ -818,6 +818,18 @@ static bool relay_empty(struct net *n, void *arg)
 	return rs.store.items == 0 && rs.store.mailboxes == 0;
 }
 
+/* A network whose nodes node_setup configures first. */
+static struct net *net_with(void (*setup)(struct net *, struct snode *),
+			    unsigned nodes)
+{
+	struct net *n;
+
+	node_setup = setup;
+	n = net_new(nodes, 0, 0, 0);
+	node_setup = NULL;
+	return n;
+}
+
 /* A node starts again, with what a saved routing table gives. */
 static void rejoin(struct net *n, struct snode *s)
 {
@@ -876,9 +888,7 @@ static void relay_offline(void **state)
 	char body[3000];
 
 	(void)state;
-	node_setup = relay_setup;
-	n = net_new(3, 0, 0, 0);
-	node_setup = NULL;
+	n = net_with(relay_setup, 3);
 	a = n->nodes[1];
 	b = n->nodes[2];
 	f = (struct flow){a, b, 12};
@@ -973,9 +983,7 @@ static void relay_full(void **state)
 	struct relay_status rs;
 
 	(void)state;
-	node_setup = full_setup;
-	n = net_new(4, 0, 0, 0);
-	node_setup = NULL;
+	n = net_with(full_setup, 4);
 	a = n->nodes[1];
 	b = n->nodes[2];
 	f = (struct flow){a, b, 6};
@@ -1067,9 +1075,7 @@ static void relay_request(void **state)
 	struct flow f;
 
 	(void)state;
-	node_setup = both_setup;
-	n = net_new(3, 0, 0, 0);
-	node_setup = NULL;
+	n = net_with(both_setup, 3);
 	a = n->nodes[1];
 	b = n->nodes[2];
 	pr = (struct pair){a, b};
@@ -1140,9 +1146,7 @@ static void relay_auto(void **state)
 	struct snode *gone = NULL;
 
 	(void)state;
-	node_setup = auto_setup;
-	n = net_new(8, 0, 0, 0);
-	node_setup = NULL;
+	n = net_with(auto_setup, 8);
 	memset(&h, 0, sizeof h);
 	h.b = n->nodes[2];
 	memset(h.gone, 0xff, sizeof h.gone);

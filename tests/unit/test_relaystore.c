@@ -26,43 +26,15 @@
 
 #define T0 1700000000ull
 
-struct fixture {
-	char dir[256];
-	struct store *s;
-};
-
-static int open_store(struct fixture *f)
-{
-	struct store_opts o = {.map_initial = 8u << 20, .no_sync = true};
-
-	return store_open(&f->s, f->dir, &o);
-}
-
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof *f);
-	const char *tmp = getenv("TMPDIR");
-
-	if (f == NULL)
-		return -1;
-	snprintf(f->dir, sizeof f->dir, "%s/parley-relay-XXXXXX",
-		 tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
-	if (mkdtemp(f->dir) == NULL || open_store(f) < 0) {
-		rm_env(f->dir);
-		free(f);
-		return -1;
-	}
-	*state = f;
-	return 0;
+	return (*state = store_fixture_new("relay", 8u << 20)) != NULL ? 0
+								      : -1;
 }
 
 static int teardown(void **state)
 {
-	struct fixture *f = *state;
-
-	store_close(f->s);
-	rm_env(f->dir);
-	free(f);
+	store_fixture_free(*state);
 	return 0;
 }
 
@@ -71,7 +43,7 @@ static void mailbox_of(uint8_t mb[RELAY_MAILBOX_LEN], uint8_t fill)
 	memset(mb, fill, RELAY_MAILBOX_LEN);
 }
 
-static struct store_txn *begin(struct fixture *f, bool write)
+static struct store_txn *begin(struct store_fixture *f, bool write)
 {
 	struct store_txn *t = NULL;
 
@@ -98,7 +70,7 @@ static int finish_read(struct store_txn *t, int r)
 
 /* One deposit in its own write transaction, committed when it succeeds;
  * the blob is len bytes of fill. */
-static int deposit(struct fixture *f, const struct relaystore_limits *lim,
+static int deposit(struct store_fixture *f, const struct relaystore_limits *lim,
 		   const uint8_t *mb, size_t len, uint8_t fill, uint64_t now_s,
 		   uint64_t *seq)
 {
@@ -117,7 +89,7 @@ static int deposit(struct fixture *f, const struct relaystore_limits *lim,
 
 static const struct relaystore_limits no_limits; /* all defaults */
 
-static uint64_t dep_ok(struct fixture *f, const uint8_t *mb, size_t len,
+static uint64_t dep_ok(struct store_fixture *f, const uint8_t *mb, size_t len,
 		       uint8_t fill, uint64_t now_s)
 {
 	uint64_t seq = 0;
@@ -155,7 +127,7 @@ static int got_cb(void *ctx, uint64_t seq, const uint8_t *blob, size_t len)
 	return g->stop_at != 0 && g->n == g->stop_at ? 1 : 0;
 }
 
-static int fetch(struct fixture *f, const uint8_t *mb, uint64_t after,
+static int fetch(struct store_fixture *f, const uint8_t *mb, uint64_t after,
 		 uint64_t now_s, struct got *g)
 {
 	struct store_txn *t = begin(f, false);
@@ -164,7 +136,7 @@ static int fetch(struct fixture *f, const uint8_t *mb, uint64_t after,
 	return finish_read(t, relaystore_fetch(t, mb, after, now_s, got_cb, g));
 }
 
-static int delete_upto(struct fixture *f, const uint8_t *mb, uint64_t upto,
+static int delete_upto(struct store_fixture *f, const uint8_t *mb, uint64_t upto,
 		       unsigned *deleted)
 {
 	struct store_txn *t = begin(f, true);
@@ -172,7 +144,7 @@ static int delete_upto(struct fixture *f, const uint8_t *mb, uint64_t upto,
 	return finish(t, relaystore_delete_upto(t, mb, upto, deleted));
 }
 
-static int expire(struct fixture *f, uint64_t now_s, unsigned max,
+static int expire(struct store_fixture *f, uint64_t now_s, unsigned max,
 		  unsigned *deleted)
 {
 	struct store_txn *t = begin(f, true);
@@ -180,14 +152,14 @@ static int expire(struct fixture *f, uint64_t now_s, unsigned max,
 	return finish(t, relaystore_expire(t, now_s, max, deleted));
 }
 
-static int stats(struct fixture *f, struct relaystore_stats *st)
+static int stats(struct store_fixture *f, struct relaystore_stats *st)
 {
 	struct store_txn *t = begin(f, false);
 
 	return finish_read(t, relaystore_stats(t, st));
 }
 
-static void stats_are(struct fixture *f, uint64_t items, uint64_t bytes,
+static void stats_are(struct store_fixture *f, uint64_t items, uint64_t bytes,
 		      uint64_t mailboxes)
 {
 	struct relaystore_stats st;
@@ -200,7 +172,7 @@ static void stats_are(struct fixture *f, uint64_t items, uint64_t bytes,
 
 /* Rows in the RELAY table: "T", one "B" per mailbox, "I" and "X" per
  * item. */
-static uint64_t rows(struct fixture *f)
+static uint64_t rows(struct store_fixture *f)
 {
 	struct store_txn *t = begin(f, false);
 	uint64_t n = 0;
@@ -210,7 +182,7 @@ static uint64_t rows(struct fixture *f)
 	return n;
 }
 
-static void put_raw(struct fixture *f, const void *key, size_t key_len,
+static void put_raw(struct store_fixture *f, const void *key, size_t key_len,
 		    const void *val, size_t val_len)
 {
 	struct store_txn *t = begin(f, true);
@@ -248,7 +220,7 @@ static void test_defaults(void **state)
 
 static void test_round_trip(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	uint8_t a[RELAY_MAILBOX_LEN], b[RELAY_MAILBOX_LEN];
 	uint64_t s1, s2, s3;
 	struct got g = {0};
@@ -301,7 +273,7 @@ static void test_round_trip(void **state)
 
 static void test_seq_unique(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	uint8_t a[RELAY_MAILBOX_LEN], b[RELAY_MAILBOX_LEN];
 	uint64_t last = 0, s;
 	unsigned deleted = 0;
@@ -333,7 +305,7 @@ static void test_seq_unique(void **state)
 
 static void test_fetch_stop(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	uint8_t a[RELAY_MAILBOX_LEN];
 	struct got g = {0};
 
@@ -358,7 +330,7 @@ static void test_fetch_stop(void **state)
 
 static void test_box_items_limit(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	struct relaystore_limits lim = {.box_items = 3};
 	uint8_t a[RELAY_MAILBOX_LEN], b[RELAY_MAILBOX_LEN];
 	uint8_t blob[8] = {0};
@@ -396,7 +368,7 @@ static void test_box_items_limit(void **state)
 
 static void test_box_bytes_limit(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	struct relaystore_limits lim = {.box_bytes = 100};
 	uint8_t a[RELAY_MAILBOX_LEN], b[RELAY_MAILBOX_LEN];
 	uint64_t n;
@@ -420,7 +392,7 @@ static void test_box_bytes_limit(void **state)
 
 static void test_total_bytes(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	struct relaystore_limits lim = {.total_bytes = 100};
 	uint8_t a[RELAY_MAILBOX_LEN], b[RELAY_MAILBOX_LEN];
 	struct relaystore_stats st;
@@ -445,7 +417,7 @@ static void test_total_bytes(void **state)
 
 static void test_delete_upto(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	uint8_t a[RELAY_MAILBOX_LEN], b[RELAY_MAILBOX_LEN];
 	uint8_t bk[1 + RELAY_MAILBOX_LEN], v[16];
 	uint64_t sa[5], sb[2];
@@ -510,7 +482,7 @@ static void test_delete_upto(void **state)
 /* More items than one delete batch (64) holds. */
 static void test_delete_many(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	uint8_t a[RELAY_MAILBOX_LEN], b[RELAY_MAILBOX_LEN];
 	uint64_t seqs[300];
 	unsigned deleted = 0;
@@ -539,7 +511,7 @@ static void test_delete_many(void **state)
 
 static void test_expire(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	struct relaystore_limits lim = {.ttl_s = 100};
 	uint8_t a[RELAY_MAILBOX_LEN], b[RELAY_MAILBOX_LEN];
 	uint64_t late[2];
@@ -601,7 +573,7 @@ static void test_expire(void **state)
  * due; max both above and below the count. */
 static void test_expire_many(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	struct relaystore_limits lim = {.ttl_s = 10};
 	uint8_t mb[RELAY_MAILBOX_LEN];
 	unsigned deleted = 0;
@@ -628,7 +600,7 @@ static void test_expire_many(void **state)
 /* An expiry past UINT64_MAX is UINT64_MAX. */
 static void test_expiry_saturates(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	struct relaystore_limits lim = {.ttl_s = UINT64_MAX};
 	uint8_t a[RELAY_MAILBOX_LEN];
 	unsigned deleted = 0;
@@ -647,7 +619,7 @@ static void test_expiry_saturates(void **state)
 
 static void test_bad_args(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	uint8_t a[RELAY_MAILBOX_LEN], blob[4] = {1, 2, 3, 4};
 	struct store_txn *t = NULL;
 	uint64_t seq = 7;
@@ -704,7 +676,7 @@ static int two_deposits_txn(struct store_txn *t, void *ctx)
 
 static void test_corrupt(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	uint8_t a[RELAY_MAILBOX_LEN], b[RELAY_MAILBOX_LEN];
 	uint8_t c[RELAY_MAILBOX_LEN], k[64], v[64];
 	struct two_deposits td = {.a = a, .bad = c};
@@ -856,7 +828,7 @@ static void test_decoders(void **state)
 
 static void test_reopen(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	uint8_t a[RELAY_MAILBOX_LEN], b[RELAY_MAILBOX_LEN];
 	struct relaystore_limits lim = {.box_items = 2};
 	unsigned deleted = 0;
@@ -871,7 +843,7 @@ static void test_reopen(void **state)
 	assert_int_equal(delete_upto(f, b, s, NULL), 0);
 	store_close(f->s);
 	f->s = NULL;
-	assert_int_equal(open_store(f), 0);
+	assert_int_equal(store_fixture_open(f, 8u << 20, 0), 0);
 
 	stats_are(f, 2, 23, 1);
 	assert_int_equal(fetch(f, a, 0, T0, &g), 0);

@@ -21,56 +21,22 @@
 #include "tests/unit/alloc_fail.h"
 #include "tests/unit/store_testutil.h"
 
-struct fixture {
-	char dir[256];
-	struct store *s;
-};
-
-static int open_with(struct fixture *f, size_t initial, size_t max)
-{
-	struct store_opts o = {
-		.map_initial = initial, .map_max = max, .no_sync = true};
-
-	return store_open(&f->s, f->dir, &o);
-}
-
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof *f);
-	const char *tmp = getenv("TMPDIR");
-
-	if (f == NULL)
-		return -1;
-	snprintf(f->dir, sizeof f->dir, "%s/parley-store-XXXXXX",
-		 tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
-	if (mkdtemp(f->dir) == NULL) {
-		free(f);
-		return -1;
-	}
-	if (open_with(f, 0, 0) < 0) {
-		rm_env(f->dir);
-		free(f);
-		return -1;
-	}
-	*state = f;
-	return 0;
+	return (*state = store_fixture_new("store", 0)) != NULL ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
-	struct fixture *f = *state;
-
-	store_close(f->s);
-	rm_env(f->dir);
-	free(f);
+	store_fixture_free(*state);
 	return 0;
 }
 
-static void reopen(struct fixture *f, size_t initial, size_t max)
+static void reopen(struct store_fixture *f, size_t initial, size_t max)
 {
 	store_close(f->s);
 	f->s = NULL;
-	assert_int_equal(open_with(f, initial, max), 0);
+	assert_int_equal(store_fixture_open(f, initial, max), 0);
 }
 
 /* A write of one key/value pair, as a store_write() function. */
@@ -128,7 +94,7 @@ static void test_table_names(void **state)
 
 static void test_put_get_del(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	struct store_txn *t = NULL;
 	char buf[64];
 	uint8_t *big = NULL;
@@ -194,7 +160,7 @@ static void test_put_get_del(void **state)
 
 static void test_bad_args(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	struct store_txn *t = NULL;
 	char key[600];
 	char buf[8];
@@ -243,7 +209,7 @@ static int fail_fn(struct store_txn *t, void *ctx)
 
 static void test_abort_discards(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	struct store_txn *t = NULL;
 	char buf[8];
 	size_t len;
@@ -269,7 +235,7 @@ static void test_abort_discards(void **state)
 
 static void test_reopen_keeps_data(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	char buf[16];
 	size_t len;
 
@@ -345,7 +311,7 @@ static void check_many(struct store *s, uint32_t n)
 
 static void test_map_growth(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	struct many m = {0, 0, malloc(GROW_VAL), 0};
 	size_t before;
 
@@ -413,7 +379,7 @@ static long map_rss_kb(const char *dir)
  * the same; commits are counted. */
 static void test_release_map(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	struct many m = {0, 0, malloc(GROW_VAL), 0};
 	long full, after;
 
@@ -444,7 +410,7 @@ static void test_release_map(void **state)
 
 static void test_map_max(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	size_t big_len = 2 * 1024 * 1024, len;
 	uint8_t *big = malloc(big_len);
 	struct store_txn *t = NULL;
@@ -494,7 +460,7 @@ static void test_map_max(void **state)
  * closed, the same write succeeds. */
 static void test_grow_busy(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	size_t big_len = 512 * 1024;
 	uint8_t *big = malloc(big_len);
 	struct store_txn *rd = NULL, *t = NULL;
@@ -584,7 +550,7 @@ static int put_keys_fn(struct store_txn *t, void *ctx)
 
 static void test_scan_count(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	struct store_txn *t = NULL;
 	struct seen s = {.stop_at = -1, .fail_at = 1};
 	uint64_t n = 99;
@@ -730,7 +696,7 @@ static void test_decompress_refuses(void **state)
  * store works and reopens with exactly the old data. */
 static void test_disk_full(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	size_t big_len = 1024 * 1024, len;
 	uint8_t *big = malloc(big_len);
 	struct rlimit old, lim;
@@ -872,7 +838,7 @@ static int kill_scan_fn(struct store_txn *t, void *ctx)
 
 static void test_kill9(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	struct store_opts o = {0};
 	struct kill_check *kc = calloc(1, sizeof *kc);
 	uint32_t last = 0, got;
@@ -918,7 +884,7 @@ static void test_kill9(void **state)
 		store_close(f->s);
 		f->s = NULL;
 	}
-	assert_int_equal(open_with(f, 0, 0), 0);
+	assert_int_equal(store_fixture_open(f, 0, 0), 0);
 	free(kc);
 }
 
@@ -927,7 +893,7 @@ static void test_kill9(void **state)
  * store keeps working afterwards. */
 static void test_alloc_failure(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	struct store_txn *t = NULL;
 	struct store *s2;
 	uint8_t *val;
