@@ -455,7 +455,7 @@ static void throughput(long n, int size, long window, bool mem_after)
 	long sent = 0, answered = 0, got = 0, ca, cb;
 	double t0, t1, end;
 
-	memset(body, 'x', (size_t)size);
+	bu_text_body(body, (size_t)size, 1);
 	body[size] = '\0';
 	ca = bu_proc_cpu_us(a->pid);
 	cb = bu_proc_cpu_us(b->pid);
@@ -540,7 +540,7 @@ static void pingpong(long n)
 
 	if (rtt == NULL)
 		fail("out of memory");
-	memset(body, 'p', PING_LEN);
+	bu_text_body(body, PING_LEN, 2);
 	body[PING_LEN] = '\0';
 	for (long i = 0; i < n; i++) {
 		double t0 = bu_now(), end = t0 + 30;

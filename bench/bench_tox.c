@@ -182,7 +182,7 @@ static void send_some(struct side *s)
 	static uint8_t body[MSG_BIG];
 	Tox_Err_Friend_Send_Message err;
 
-	memset(body, 'x', (size_t)s->size);
+	bu_text_body((char *)body, (size_t)s->size, 1);
 	body[0] = 'T';
 	while (s->sent < s->to_send) {
 		if (s->sent == 0)
@@ -212,7 +212,7 @@ static void ping_next(struct side *s)
 	uint8_t body[PING_LEN];
 	Tox_Err_Friend_Send_Message err;
 
-	memset(body, 'p', sizeof body);
+	bu_text_body((char *)body, sizeof body, 2);
 	body[0] = 'P';
 	s->ping_t = bu_now();
 	s->ping_out = true;

@@ -14,6 +14,33 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Fills out[0..n) with text a person might type: words of 1 to 9
+ * lowercase letters between single spaces, from a fixed-seed generator
+ * (xorshift32), so that every run and both harnesses send the same
+ * bytes.  Not one letter repeated: zstd would shrink that to nothing and
+ * flatter a store that compresses, which English text does not allow
+ * (this text compresses about as much: to roughly 60 %).  JSON-safe. */
+static inline void bu_text_body(char *out, size_t n, unsigned seed)
+{
+	unsigned x = seed != 0 ? seed : 2463534242u;
+	size_t word = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		if (word == 0) {
+			word = 1 + x % 9;
+			if (i > 0) {
+				out[i] = ' ';
+				continue;
+			}
+		}
+		out[i] = (char)('a' + (x >> 8) % 26);
+		word--;
+	}
+}
+
 static inline double bu_now(void)
 {
 	struct timespec ts;

@@ -1662,7 +1662,7 @@ static int body_frame(const uint8_t *body, size_t body_len, uint8_t **frame,
 			memcpy(f, body, body_len);
 		*frame_len = body_len;
 	} else if ((r = store_compress(f, cap, frame_len, body, body_len,
-				       0)) < 0) {
+				       MSGSTORE__ZSTD_LEVEL)) < 0) {
 		free(f);
 		return r;
 	}

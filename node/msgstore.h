@@ -468,6 +468,12 @@ struct msgstore__msg_rec {
 /* Bodies up to this many bytes are kept as they are: zstd's frame costs
  * more than it can save on them, and the time on both sides of a chat. */
 #define MSGSTORE__RAW_MAX 128
+/* The zstd level of longer bodies.  On a 1,372-byte chat text (bench/
+ * bench_util.h's generator, which compresses like English) level 1 gives
+ * 835 bytes in 3.9 us, the default (3) 839 bytes in 6.4 us: on bodies this
+ * short the higher levels' larger tables cost time and find nothing more.
+ * Negative (fast) levels leave such text uncompressed. */
+#define MSGSTORE__ZSTD_LEVEL 1
 int msgstore__msg_rec_decode(struct msgstore__msg_rec *r, const uint8_t *buf,
 			     size_t len);
 int msgstore__msg_rec_encode(const struct msgstore__msg_rec *r, uint8_t *out,
