@@ -142,8 +142,8 @@ static struct rpc_result *m_relay_status(struct rpc_call *call)
 	}
 	o = json_pack(
 		"{s:b, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-		"s:I, s:I, s:I, s:I, s:I}, s:{s:o, s:I, s:I, s:I, s:I, s:I, s:I, "
-		"s:I, s:I, s:I, s:I, s:I}}",
+		"s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:{s:o, s:I, s:I, s:I, "
+		"s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
 		"enabled", rs.enabled, "service", "mailboxes",
 		(json_int_t)rs.store.mailboxes, "items",
 		(json_int_t)rs.store.items, "bytes",
@@ -157,12 +157,17 @@ static struct rpc_result *m_relay_status(struct rpc_call *call)
 		(json_int_t)rs.rate_limited, "errors", (json_int_t)rs.errors,
 		"pow_failed", (json_int_t)rs.pow_failed, "notified",
 		(json_int_t)rs.notified, "adverts", (json_int_t)rs.adverts,
+		"polls", (json_int_t)rs.polls, "polled_full",
+		(json_int_t)rs.polled_full, "request_fetches",
+		(json_int_t)rs.request_fetches,
 		"client", "home_relays", home != NULL ? home : json_array(),
 		"deposited", (json_int_t)cs.relay_deposited, "requests_left",
 		(json_int_t)cs.relay_ctl_deposited, "deposit_failed",
 		(json_int_t)cs.relay_deposit_failed, "fetches",
 		(json_int_t)cs.relay_fetches, "fetch_failed",
-		(json_int_t)cs.relay_fetch_failed, "taken",
+		(json_int_t)cs.relay_fetch_failed, "polls",
+		(json_int_t)cs.relay_polls, "poll_failed",
+		(json_int_t)cs.relay_poll_failed, "taken",
 		(json_int_t)cs.relay_taken, "notified",
 		(json_int_t)cs.relay_notified, "acks_out",
 		(json_int_t)cs.relay_acks_out, "acks_in",

@@ -80,6 +80,7 @@
 #define CARD_REFRESH_MS (30 * 60000ull) /* a contact's relays, from its card */
 #define CARD_RETRY_MIN_MS 5000
 #define FETCH_EVERY_MS (5 * 60000ull) /* our mailboxes at our relays */
+#define FETCH_JOIN_WAIT_MS 1000 /* a round due before the DHT joined */
 #define FETCH_RETRY_MIN_MS 2000
 #define NEPOCHS (MAILBOX_EPOCHS_BACK + 1)
 #define MB_ACK 0x80  /* part flags: a relayed acknowledgement, no message */
@@ -149,6 +150,7 @@ struct qtext {
 /* One mailbox being fetched from one relay. */
 struct fetchst {
 	bool busy, wait_commit, more;
+	bool polling; /* in a POLL in flight (struct pollb) */
 	uint64_t epoch, after, del, del_sent;
 	struct rrx *rx; /* texts being put together; lazily */
 };
@@ -327,6 +329,7 @@ struct chat {
 	uint8_t cand[RELAY_ADVERT_SLOTS][32];
 	uint64_t fetch_next_ms, fetch_backoff;
 	uint64_t last_round_ms;
+	struct pollb *polls; /* POLLB_MAX, made on the first round */
 };
 
 /* ---- small helpers ---- */
@@ -2341,8 +2344,7 @@ void chat_link_data(struct chat *c, const uint8_t node_pk[static LINK_PK_LEN],
 
 	if (len == 0)
 		return;
-	if (data[0] == RF_DEPOSIT_RES || data[0] == RF_ITEMS ||
-	    data[0] == RF_NOTIFY) {
+	if (relay_frame_is_answer(data[0])) {
 		if (c->rc != NULL)
 			relayc_frame(c->rc, node_pk, data, len);
 		return;
@@ -3225,25 +3227,150 @@ static void fetch_all(struct chat *c, struct peer *p, uint64_t epoch)
 		}
 }
 
+/* One of p's mailboxes (epoch back eb) at home relay ri, from the start
+ * (what is there was not taken). */
+static void fetch_one(struct chat *c, struct peer *p, unsigned ri,
+		      unsigned eb, uint64_t epoch)
+{
+	struct fetchst *f = &p->fs[ri][eb];
+
+	rrx_free(f->rx);
+	memset(f, 0, sizeof *f);
+	f->epoch = epoch - eb;
+	fetch_start(c, p, ri, eb);
+}
+
+/* A round polls before it fetches: one POLL asks a relay which of up to
+ * RW_POLL_MAX pairwise mailboxes hold anything, and only those are
+ * fetched (signed, one FETCH each).  A pollb remembers whose mailbox
+ * each of a POLL's answers is; its index is the POLL's cookie.  With
+ * every pollb in use, a round fetches the rest directly, as before
+ * polls existed. */
+#define POLLB_MAX 256
+struct pollb {
+	bool used;
+	uint8_t ri, n;
+	uint64_t epoch;		    /* the round's */
+	uint16_t pi[RW_POLL_MAX];   /* peer slots */
+	uint8_t eb[RW_POLL_MAX];    /* epochs back */
+	uint8_t pk8[RW_POLL_MAX][8]; /* the peers' keys, to see a slot reused */
+};
+
+static void pollb_end(struct chat *c, struct pollb *b)
+{
+	for (unsigned k = 0; k < b->n; k++) {
+		struct peer *p = &c->peers[b->pi[k]];
+
+		if (b->pi[k] < c->npeers && p->used &&
+		    memcmp(p->pk, b->pk8[k], 8) == 0)
+			p->fs[b->ri][b->eb[k]].polling = false;
+	}
+	memset(b, 0, sizeof *b);
+}
+
+static void polls_clear(struct chat *c)
+{
+	for (unsigned i = 0; i < POLLB_MAX && c->polls != NULL; i++)
+		if (c->polls[i].used)
+			pollb_end(c, &c->polls[i]);
+}
+
+static struct pollb *pollb_new(struct chat *c, unsigned ri, uint64_t epoch)
+{
+	if (c->polls == NULL &&
+	    (c->polls = calloc(POLLB_MAX, sizeof *c->polls)) == NULL)
+		return NULL;
+	for (unsigned i = 0; i < POLLB_MAX; i++)
+		if (!c->polls[i].used) {
+			struct pollb *b = &c->polls[i];
+
+			memset(b, 0, sizeof *b);
+			b->used = true;
+			b->ri = (uint8_t)ri;
+			b->epoch = epoch;
+			return b;
+		}
+	return NULL;
+}
+
+static void fetch_retry(struct chat *c);
+
+static void pollb_send(struct chat *c, struct pollb *b, const uint8_t *mb)
+{
+	if (relayc_poll(c->rc, c->home[b->ri].node_pk, mb, b->n,
+			(uint64_t)(b - c->polls)) < 0) {
+		pollb_end(c, b);
+		fetch_retry(c);
+	}
+}
+
+/* Our home relay ri failed a round's request: once per round it counts
+ * towards dropping an automatically chosen relay. */
+static void home_failed(struct chat *c, unsigned ri)
+{
+	if (c->home_fail_round[ri] != c->round_no &&
+	    c->home_fail[ri] < UINT8_MAX) {
+		c->home_fail[ri]++;
+		c->home_fail_round[ri] = c->round_no;
+	}
+}
+
+static bool round_wants(const struct peer *p)
+{
+	/* accepted contacts, and those we asked (their acceptance) */
+	return p->used && p->has_sess &&
+	       (p->state == MSGSTORE_CONTACT_ACCEPTED ||
+		p->state == MSGSTORE_CONTACT_REQUESTED_BY_US);
+}
+
 /* Asks each home relay for each contact's mailboxes of this epoch and
- * the ones before, from the start (what is there was not taken). */
+ * the ones before: which hold anything (POLL), then those (FETCH). */
 static void fetch_round(struct chat *c)
 {
 	uint64_t epoch = mailbox_epoch(wall(c) / 1000);
+	uint8_t mb[RW_POLL_MAX * RELAY_MAILBOX_LEN], sk[CX_ED_SK_LEN];
 
 	c->round_no++;
 	/* our request mailbox, while we take requests from strangers */
 	if (c->accept_requests)
 		fetch_all(c, NULL, epoch);
-	for (unsigned i = 0; i < c->npeers; i++) {
-		struct peer *p = &c->peers[i];
+	for (unsigned ri = 0; ri < c->nhome; ri++) {
+		struct pollb *b = NULL;
 
-		/* accepted contacts, and those we asked (their acceptance) */
-		if (p->used && p->has_sess &&
-		    (p->state == MSGSTORE_CONTACT_ACCEPTED ||
-		     p->state == MSGSTORE_CONTACT_REQUESTED_BY_US))
-			fetch_all(c, p, epoch);
+		for (unsigned i = 0; i < c->npeers; i++) {
+			struct peer *p = &c->peers[i];
+
+			if (!round_wants(p))
+				continue;
+			for (unsigned eb = 0; eb < NEPOCHS && eb <= epoch;
+			     eb++) {
+				struct fetchst *f = &p->fs[ri][eb];
+
+				if (f->busy || f->wait_commit || f->polling)
+					continue;
+				if (b == NULL &&
+				    (b = pollb_new(c, ri, epoch)) == NULL) {
+					fetch_one(c, p, ri, eb, epoch);
+					continue;
+				}
+				mailbox_id(mb + b->n * RELAY_MAILBOX_LEN, sk,
+					   p->s.pair, c->cfg.id->account_pk,
+					   epoch - eb);
+				b->pi[b->n] = (uint16_t)i;
+				b->eb[b->n] = (uint8_t)eb;
+				memcpy(b->pk8[b->n], p->pk, 8);
+				b->n++;
+				f->polling = true;
+				if (b->n == RW_POLL_MAX) {
+					pollb_send(c, b, mb);
+					b = NULL;
+				}
+			}
+		}
+		if (b != NULL)
+			pollb_send(c, b, mb);
 	}
+	cx_wipe(sk, sizeof sk);
 }
 
 static void hold_add(struct rrx *x, uint64_t n, uint64_t seq)
@@ -3592,11 +3719,7 @@ static void on_fetched(void *arg, const uint8_t relay[LINK_PK_LEN],
 		log_debug("chat: a fetch from a relay failed: %s",
 			  fr == NULL ? strerror(-err) : relay_code_str(h.code));
 		c->st.relay_fetch_failed++;
-		if (c->home_fail_round[ri] != c->round_no &&
-		    c->home_fail[ri] < UINT8_MAX) {
-			c->home_fail[ri]++; /* once per round */
-			c->home_fail_round[ri] = c->round_no;
-		}
+		home_failed(c, ri);
 		f->del_sent = 0; /* what was to be deleted: ask again */
 		fetch_retry(c);
 		kick(c);
@@ -3609,6 +3732,56 @@ static void on_fetched(void *arg, const uint8_t relay[LINK_PK_LEN],
 		request_items(c, f, fr, len);
 	else if (p->has_sess)
 		relay_items(c, p, f, fr, len);
+	kick(c);
+}
+
+static void on_polled(void *arg, const uint8_t relay[LINK_PK_LEN],
+		      uint64_t cookie, const uint8_t *fr, size_t len, int err)
+{
+	struct chat *c = arg;
+	struct pollb *b;
+	struct rw_poll_res pr;
+	unsigned ri;
+
+	if (c->polls == NULL || cookie >= POLLB_MAX || !c->polls[cookie].used)
+		return;
+	b = &c->polls[cookie];
+	ri = b->ri;
+	if (ri >= c->nhome ||
+	    memcmp(c->home[ri].node_pk, relay, LINK_PK_LEN) != 0) {
+		pollb_end(c, b);
+		return;
+	}
+	if (fr == NULL || rw_poll_res_decode(&pr, fr, len) < 0 ||
+	    pr.code != RC_OK || pr.n != b->n) {
+		log_debug("chat: a poll of a relay failed: %s",
+			  fr == NULL ? strerror(-err)
+				     : relay_code_str(pr.code));
+		c->st.relay_poll_failed++;
+		home_failed(c, ri);
+		pollb_end(c, b);
+		fetch_retry(c);
+		kick(c);
+		return;
+	}
+	c->st.relay_polls++;
+	c->fetch_backoff = 0;
+	c->home_fail[ri] = 0;
+	for (unsigned k = 0; k < b->n; k++) {
+		struct peer *p = &c->peers[b->pi[k]];
+		struct fetchst *f;
+
+		if (b->pi[k] >= c->npeers || !p->used ||
+		    memcmp(p->pk, b->pk8[k], 8) != 0)
+			continue;
+		f = &p->fs[ri][b->eb[k]];
+		if (!f->polling)
+			continue;
+		f->polling = false;
+		if (rw_poll_res_has(&pr, k) && round_wants(p))
+			fetch_one(c, p, ri, b->eb[k], b->epoch);
+	}
+	memset(b, 0, sizeof *b);
 	kick(c);
 }
 
@@ -3788,6 +3961,7 @@ static void home_drop(struct chat *c, unsigned ri)
 	}
 	c->nhome--;
 	c->home_fail[c->nhome] = 0;
+	polls_clear(c); /* their answers would land on moved indexes */
 	for (unsigned i = 0; i <= c->npeers && c->peers != NULL; i++)
 		for (unsigned r = 0; r < CARD_RELAYS_MAX; r++)
 			for (unsigned e = 0; e < NEPOCHS; e++) {
@@ -3991,8 +4165,13 @@ uint64_t chat_tick(struct chat *c)
 
 		if (t < next)
 			next = t;
-		if (c->started && c->nhome > 0 && dht_joined(c)) {
-			if (now >= c->fetch_next_ms) {
+		if (c->started && c->nhome > 0) {
+			/* a round due while our DHT has no contact waits for
+			 * one, looking again every FETCH_JOIN_WAIT_MS: nothing
+			 * else need wake us when the DHT joins again */
+			if (now >= c->fetch_next_ms && !dht_joined(c)) {
+				c->fetch_next_ms = now + FETCH_JOIN_WAIT_MS;
+			} else if (now >= c->fetch_next_ms) {
 				c->fetch_next_ms = now + FETCH_EVERY_MS;
 				c->last_round_ms = now;
 				fetch_round(c);
@@ -4539,7 +4718,7 @@ int chat_new(struct chat **out, const struct chat_config *cfg)
 		rcc.links = cfg->links;
 		rcc.dht = cfg->dht;
 		rcc.cb = (struct relayc_callbacks){on_deposited, on_fetched,
-						   on_notified, c};
+						   on_polled, on_notified, c};
 		rcc.kick = cfg->kick;
 		rcc.self = cfg->self;
 		if ((r = relayc_new(&c->rc, &rcc)) < 0)
@@ -4570,6 +4749,7 @@ void chat_free(struct chat *c)
 	while (c->lookups != NULL)
 		lookup_free(c->lookups);
 	relayc_free(c->rc);
+	free(c->polls);
 	for (unsigned i = 0; i < CARD_RELAYS_MAX; i++)
 		for (unsigned j = 0; j < NEPOCHS; j++)
 			rrx_free(c->reqfs[i][j].rx);

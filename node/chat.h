@@ -171,6 +171,7 @@ struct chat_status {
 	uint64_t relay_acks_out, relay_acks_in; /* acks through relays */
 	uint64_t relay_reads_out, relay_reads_in; /* read receipts, too */
 	uint64_t relay_deposit_failed, relay_fetch_failed;
+	uint64_t relay_polls, relay_poll_failed; /* POLLs answered, failed */
 };
 void chat_status(const struct chat *c, struct chat_status *st);
 

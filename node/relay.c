@@ -33,10 +33,12 @@ struct watcher {
 
 struct req {
 	uint8_t pk[LINK_PK_LEN];
-	bool fetch;
+	bool fetch, poll;		 /* neither: a deposit */
+	bool request;			 /* for a request mailbox */
 	uint8_t skey[RELAY_MAILBOX_LEN]; /* where the store keeps it */
 	struct rw_deposit dep; /* dep.blob points into buf */
 	struct rw_fetch fe;
+	struct rw_poll po; /* po.mailbox points into buf */
 	uint8_t buf[RELAY_BLOB_MAX];
 	/* the answer, built by the transaction */
 	uint8_t ans[LINK_PAYLOAD_MAX];
@@ -154,6 +156,50 @@ static void answer_dep(struct relay *r, const uint8_t *pk, uint32_t req,
 		(void)link_send(r->cfg.links, mono(r), pk, f, len);
 }
 
+static void answer_poll(struct relay *r, const uint8_t *pk,
+			const struct rw_poll *po, int code)
+{
+	struct rw_poll_res pr;
+	uint8_t f[RW_POLL_RES_MAX];
+	size_t len;
+
+	memset(&pr, 0, sizeof pr);
+	pr.req = po->req;
+	pr.code = (uint8_t)code;
+	pr.n = po->n;
+	if (rw_poll_res_encode(f, sizeof f, &len, &pr) == 0)
+		(void)link_send(r->cfg.links, mono(r), pk, f, len);
+}
+
+/* A POLL: queued like a FETCH (answered after the turn's commit, so that
+ * it sees the deposits before it), for one token: it costs the relay a
+ * few reads and no signature check. */
+static void poll_in(struct relay *r, const uint8_t *pk, const uint8_t *data,
+		    size_t len, uint64_t now)
+{
+	struct rw_poll po;
+	struct req *q;
+
+	if (rw_poll_decode(&po, data, len) < 0)
+		return;
+	if (!r->cfg.enabled) {
+		answer_poll(r, pk, &po, RC_NOT_RELAY);
+		return;
+	}
+	if (!rate_take(r, pk, now) || r->nreqs >= RELAY_PENDING_MAX) {
+		r->st.rate_limited++;
+		answer_poll(r, pk, &po, RC_RATE);
+		return;
+	}
+	q = &r->reqs[r->nreqs++];
+	memcpy(q->pk, pk, LINK_PK_LEN);
+	q->fetch = false;
+	q->poll = true;
+	q->po = po;
+	memcpy(q->buf, po.mailbox, (size_t)po.n * RELAY_MAILBOX_LEN);
+	q->po.mailbox = q->buf;
+}
+
 static void answer_fetch(struct relay *r, const uint8_t *pk,
 			 const struct rw_fetch *fe, int code)
 {
@@ -175,9 +221,12 @@ void relay_frame(struct relay *r, const uint8_t pk[static LINK_PK_LEN],
 	struct req *q;
 	uint64_t now = mono(r);
 
-	if (len == 0 || (data[0] != RF_DEPOSIT && data[0] != RF_FETCH &&
-			 data[0] != RF_DEPOSIT_REQ && data[0] != RF_FETCH_REQ))
+	if (len == 0 || !relay_frame_is_request(data[0]))
 		return;
+	if (data[0] == RF_POLL) {
+		poll_in(r, pk, data, len, now);
+		return;
+	}
 	if (data[0] == RF_DEPOSIT || data[0] == RF_DEPOSIT_REQ) {
 		struct rw_deposit_req dq;
 		struct rw_deposit d;
@@ -208,6 +257,7 @@ void relay_frame(struct relay *r, const uint8_t pk[static LINK_PK_LEN],
 		q = &r->reqs[r->nreqs++];
 		memcpy(q->pk, pk, LINK_PK_LEN);
 		q->fetch = false;
+		q->poll = false;
 		q->dep = d;
 		store_key(q->skey, request, d.mailbox);
 		memcpy(q->buf, d.blob, d.blob_len);
@@ -258,6 +308,8 @@ void relay_frame(struct relay *r, const uint8_t pk[static LINK_PK_LEN],
 		q = &r->reqs[r->nreqs++];
 		memcpy(q->pk, pk, LINK_PK_LEN);
 		q->fetch = true;
+		q->poll = false;
+		q->request = request;
 		q->fe = fe; /* answered under the mailbox's ID */
 		store_key(q->skey, request, fe.mailbox);
 	}
@@ -331,6 +383,30 @@ static int fill_item(void *ctx, uint64_t seq, const uint8_t *blob, size_t len)
 	return 0;
 }
 
+/* Which of a POLL's mailboxes hold items: pairwise ones only (namespace
+ * 0), so a request mailbox, whose ID anyone can derive, reads as empty. */
+static int poll_txn(struct store_txn *t, struct req *q)
+{
+	struct rw_poll_res pr;
+	int e;
+
+	memset(&pr, 0, sizeof pr);
+	pr.req = q->po.req;
+	pr.code = RC_OK;
+	pr.n = q->po.n;
+	for (unsigned i = 0; i < q->po.n; i++) {
+		struct relaystore_box b;
+		uint8_t skey[RELAY_MAILBOX_LEN];
+
+		store_key(skey, 0, q->po.mailbox + i * RELAY_MAILBOX_LEN);
+		if ((e = relaystore_box(t, skey, &b)) < 0)
+			return e;
+		if (b.items > 0)
+			pr.bits[i / 8] |= (uint8_t)(1u << (i % 8));
+	}
+	return rw_poll_res_encode(q->ans, sizeof q->ans, &q->ans_len, &pr);
+}
+
 static int flush_txn(struct store_txn *t, void *ctx)
 {
 	struct relay *r = ctx;
@@ -341,7 +417,10 @@ static int flush_txn(struct store_txn *t, void *ctx)
 		struct req *q = &r->reqs[i];
 
 		q->deleted = 0;
-		if (!q->fetch) {
+		if (q->poll) {
+			if ((e = poll_txn(t, q)) < 0)
+				return e;
+		} else if (!q->fetch) {
 			uint64_t seq;
 			struct rw_deposit_res dr = {q->dep.req, RC_OK};
 
@@ -400,14 +479,35 @@ void relay_flush(struct relay *r)
 			int code = e == -ENOSPC ? RC_RELAY_FULL : RC_ERROR;
 
 			r->st.errors++;
-			if (q->fetch)
+			if (q->poll)
+				answer_poll(r, q->pk, &q->po, RC_ERROR);
+			else if (q->fetch)
 				answer_fetch(r, q->pk, &q->fe, RC_ERROR);
 			else
 				answer_dep(r, q->pk, q->dep.req, code);
 			continue;
 		}
-		if (q->fetch) {
-			r->st.fetches++;
+		if (q->poll) {
+			struct rw_poll_res pr;
+
+			r->st.polls++;
+			for (unsigned k = 0; k < q->po.n; k++) {
+				uint8_t skey[RELAY_MAILBOX_LEN];
+				const uint8_t *id =
+					q->po.mailbox + k * RELAY_MAILBOX_LEN;
+
+				store_key(skey, 0, id);
+				watch_set(r, skey, id, q->pk, now);
+			}
+			if (rw_poll_res_decode(&pr, q->ans, q->ans_len) == 0)
+				for (unsigned k = 0; k < pr.n; k++)
+					r->st.polled_full +=
+						rw_poll_res_has(&pr, k);
+		} else if (q->fetch) {
+			if (q->request)
+				r->st.request_fetches++;
+			else
+				r->st.fetches++;
 			r->st.deleted += q->deleted;
 			watch_set(r, q->skey, q->fe.mailbox, q->pk, now);
 			{

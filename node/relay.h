@@ -82,7 +82,7 @@ struct relay_status {
 	bool enabled;
 	uint64_t deposits, deposits_refused, fetches, items_sent, deleted,
 		expired, auth_failed, rate_limited, errors, pow_failed,
-		notified, adverts;
+		notified, adverts, polls, polled_full, request_fetches;
 	struct relaystore_stats store;
 };
 
@@ -91,7 +91,8 @@ struct relay;
 int relay_new(struct relay **out, const struct relay_config *cfg);
 void relay_free(struct relay *r);
 
-/* A DEPOSIT or FETCH from pk (other frames are ignored). */
+/* A DEPOSIT, FETCH or POLL (or their request-mailbox forms) from pk;
+ * other frames are ignored. */
 void relay_frame(struct relay *r, const uint8_t pk[static LINK_PK_LEN],
 		 const uint8_t *data, size_t len);
 

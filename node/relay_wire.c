@@ -244,6 +244,92 @@ int rw_notify_decode(uint8_t mailbox[static RELAY_MAILBOX_LEN],
 	return 0;
 }
 
+int rw_poll_encode(uint8_t *out, size_t out_max, size_t *len,
+		   const struct rw_poll *p)
+{
+	if (out == NULL || len == NULL || p == NULL || p->mailbox == NULL ||
+	    p->n < 1 || p->n > RW_POLL_MAX)
+		return -EINVAL;
+	if (out_max < RW_POLL_LEN(p->n))
+		return -E2BIG;
+	out[0] = RF_POLL;
+	be32_put(out + OFF_REQ, p->req);
+	out[OFF_MAILBOX] = (uint8_t)p->n;
+	memcpy(out + RW_POLL_HDR, p->mailbox,
+	       (size_t)p->n * RELAY_MAILBOX_LEN);
+	*len = RW_POLL_LEN(p->n);
+	return 0;
+}
+
+int rw_poll_decode(struct rw_poll *p, const uint8_t *buf, size_t len)
+{
+	unsigned n;
+
+	if (buf == NULL || len < RW_POLL_HDR || buf[0] != RF_POLL)
+		return -EBADMSG;
+	n = buf[OFF_MAILBOX];
+	if (n < 1 || n > RW_POLL_MAX || len != RW_POLL_LEN(n))
+		return -EBADMSG;
+	p->req = be32_get(buf + OFF_REQ);
+	p->n = n;
+	p->mailbox = buf + RW_POLL_HDR;
+	return 0;
+}
+
+/* The bits past n, and any bit when the code says no, must be zero. */
+static bool poll_bits_ok(uint8_t code, unsigned n, const uint8_t *bits)
+{
+	for (unsigned i = 0; i < RW_POLL_MAX; i++)
+		if ((bits[i / 8] >> (i % 8) & 1) != 0 &&
+		    (i >= n || code != RC_OK))
+			return false;
+	return true;
+}
+
+int rw_poll_res_encode(uint8_t *out, size_t out_max, size_t *len,
+		       const struct rw_poll_res *r)
+{
+	size_t nb;
+
+	if (out == NULL || len == NULL || r == NULL || r->code > RC_MAX_ ||
+	    r->n < 1 || r->n > RW_POLL_MAX || !poll_bits_ok(r->code, r->n,
+							    r->bits))
+		return -EINVAL;
+	nb = (r->n + 7) / 8;
+	if (out_max < RW_POLL_RES_HDR + nb)
+		return -E2BIG;
+	out[0] = RF_POLL_RES;
+	be32_put(out + OFF_REQ, r->req);
+	out[OFF_MAILBOX] = r->code;
+	out[OFF_MAILBOX + 1] = (uint8_t)r->n;
+	memcpy(out + RW_POLL_RES_HDR, r->bits, nb);
+	*len = RW_POLL_RES_HDR + nb;
+	return 0;
+}
+
+int rw_poll_res_decode(struct rw_poll_res *r, const uint8_t *buf, size_t len)
+{
+	uint8_t bits[RW_POLL_MAX / 8] = {0};
+	unsigned n;
+	uint8_t code;
+
+	if (buf == NULL || len < RW_POLL_RES_HDR || buf[0] != RF_POLL_RES)
+		return -EBADMSG;
+	code = buf[OFF_MAILBOX];
+	n = buf[OFF_MAILBOX + 1];
+	if (code > RC_MAX_ || n < 1 || n > RW_POLL_MAX ||
+	    len != RW_POLL_RES_HDR + (n + 7) / 8)
+		return -EBADMSG;
+	memcpy(bits, buf + RW_POLL_RES_HDR, (n + 7) / 8);
+	if (!poll_bits_ok(code, n, bits))
+		return -EBADMSG;
+	r->req = be32_get(buf + OFF_REQ);
+	r->code = code;
+	r->n = n;
+	memcpy(r->bits, bits, sizeof bits);
+	return 0;
+}
+
 int rw_items_begin(uint8_t *out, size_t out_max, size_t *len,
 		   const struct rw_items *h)
 {

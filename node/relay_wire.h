@@ -19,12 +19,27 @@
  *   FETCH_REQ    0x25 | req 4 | account 32 | del_upto 8 | after 8 |
  *                ts_s 8 | epoch 8 | sig 64
  *   NOTIFY       0x26 | mailbox 32
+ *   POLL         0x27 | req 4 | n 1 | mailbox 32 * n   (n 1..RW_POLL_MAX)
+ *   POLL_RES     0x28 | req 4 | code 1 | n 1 | bits ceil(n / 8)
  *
  * NOTIFY goes from the relay, unasked, to the node that last fetched a
  * mailbox (within RELAY_WATCH_MS, over the same link) when something was
  * deposited there: fetch again.  It carries nothing else.
  *
- * The last two are for the public request mailbox of an account, where
+ * POLL asks which of n pairwise mailboxes hold items; POLL_RES answers in
+ * the same order, bit i (of byte i / 8, least significant first) set when
+ * mailbox i does; unused bits are zero, and there are no bits when code !=
+ * RC_OK.  A POLL is not signed: a pairwise mailbox's ID is known only to
+ * the two people of the pair (and the relay), and the answer says only
+ * "something is there", which a FETCH then takes with the owner's
+ * signature.  It also makes its sender the one NOTIFY tells about those
+ * mailboxes, as a FETCH does.  Request mailboxes, whose IDs anyone can
+ * derive, are never reported by a POLL (their bits stay clear): who asks
+ * an account for contact and when stays behind FETCH_REQ's signature.
+ * One POLL replaces up to RW_POLL_MAX FETCHes of mailboxes that are
+ * almost always empty, and their signatures.
+ *
+ * The DEPOSIT_REQ and FETCH_REQ frames are for the public request mailbox of an account, where
  * strangers leave contact requests (DESIGN.md 7): its ID is
  * cx_request_mailbox_id(account, epoch) (crypto/envelope.h), which anyone
  * with the contact ID can compute.  A DEPOSIT_REQ carries a proof-of-work
@@ -63,6 +78,8 @@ enum relay_frame {
 	RF_DEPOSIT_REQ = 0x24,
 	RF_FETCH_REQ = 0x25,
 	RF_NOTIFY = 0x26,
+	RF_POLL = 0x27,
+	RF_POLL_RES = 0x28,
 };
 
 /* Result codes (DEPOSIT_RES, ITEMS). */
@@ -92,6 +109,11 @@ enum relay_code {
 #define RW_FETCH_REQ_LEN (RW_FETCH_LEN + 8)		 /* 133 */
 #define RELAY_POW_BITS 16 /* a stamp's difficulty at least */
 #define RW_NOTIFY_LEN (1 + RELAY_MAILBOX_LEN)
+#define RW_POLL_MAX 32
+#define RW_POLL_HDR (1 + 4 + 1)
+#define RW_POLL_LEN(n) (RW_POLL_HDR + (size_t)(n) * RELAY_MAILBOX_LEN)
+#define RW_POLL_RES_HDR (1 + 4 + 1 + 1)
+#define RW_POLL_RES_MAX (RW_POLL_RES_HDR + RW_POLL_MAX / 8)
 #define RW_FETCH_REQ_SIG_LABEL "parley relay fetch request v1"
 #define RW_FETCH_REQ_SIGMSG_LEN                                                \
 	(sizeof RW_FETCH_REQ_SIG_LABEL + 32 + 4 + 32 + 8 + 8 + 8 + 8)
@@ -188,12 +210,46 @@ void rw_notify_encode(uint8_t out[static RW_NOTIFY_LEN],
 int rw_notify_decode(uint8_t mailbox[static RELAY_MAILBOX_LEN],
 		     const uint8_t *buf, size_t len);
 
+/* POLL: mailbox points into the frame when decoded (n * 32 bytes). */
+struct rw_poll {
+	uint32_t req;
+	unsigned n; /* 1..RW_POLL_MAX */
+	const uint8_t *mailbox;
+};
+int rw_poll_encode(uint8_t *out, size_t out_max, size_t *len,
+		   const struct rw_poll *p);
+int rw_poll_decode(struct rw_poll *p, const uint8_t *buf, size_t len);
+
+struct rw_poll_res {
+	uint32_t req;
+	uint8_t code; /* enum relay_code */
+	unsigned n;   /* 1..RW_POLL_MAX, as the POLL's */
+	uint8_t bits[RW_POLL_MAX / 8];
+};
+/* Whether mailbox i of a POLL_RES holds items. */
+static inline bool rw_poll_res_has(const struct rw_poll_res *r, unsigned i)
+{
+	return i < r->n && (r->bits[i / 8] >> (i % 8) & 1) != 0;
+}
+int rw_poll_res_encode(uint8_t *out, size_t out_max, size_t *len,
+		       const struct rw_poll_res *r);
+int rw_poll_res_decode(struct rw_poll_res *r, const uint8_t *buf,
+		       size_t len);
+
 /* Whether a frame type is a request to a relay (the relay service's),
  * rather than an answer (the client's). */
 static inline bool relay_frame_is_request(uint8_t type)
 {
 	return type == RF_DEPOSIT || type == RF_FETCH ||
-	       type == RF_DEPOSIT_REQ || type == RF_FETCH_REQ;
+	       type == RF_DEPOSIT_REQ || type == RF_FETCH_REQ ||
+	       type == RF_POLL;
+}
+
+/* Whether a frame type is a relay's answer or NOTIFY (the client's). */
+static inline bool relay_frame_is_answer(uint8_t type)
+{
+	return type == RF_DEPOSIT_RES || type == RF_ITEMS ||
+	       type == RF_NOTIFY || type == RF_POLL_RES;
 }
 
 /* Name of a code for logs and the API ("ok", "mailbox full", ...). */

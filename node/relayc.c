@@ -28,7 +28,7 @@ struct rc_relay {
 };
 
 struct rc_op {
-	bool used, fetch, sent;
+	bool used, fetch, poll, sent; /* neither: a deposit */
 	unsigned ri;
 	uint32_t req;
 	uint64_t cookie;
@@ -115,13 +115,19 @@ static void op_end(struct relayc *rc, struct rc_op *op, int code,
 {
 	uint8_t relay[LINK_PK_LEN];
 	uint64_t cookie = op->cookie;
-	bool fetch = op->fetch;
+	bool fetch = op->fetch, poll = op->poll;
 
 	memcpy(relay, rc->relays[op->ri].pk, LINK_PK_LEN);
 	if (code != RC_OK || frame == NULL)
 		rc->st.failures++;
 	op_free(rc, op);
-	if (fetch) {
+	if (poll) {
+		if (code >= 0 && frame != NULL)
+			rc->st.polls_ok++;
+		rc->cfg.cb.polled(rc->cfg.cb.arg, relay, cookie,
+				  code >= 0 ? frame : NULL,
+				  code >= 0 ? len : 0, code < 0 ? code : 0);
+	} else if (fetch) {
 		if (code < 0)
 			rc->cfg.cb.fetched(rc->cfg.cb.arg, relay, cookie, NULL,
 					   0, code);
@@ -331,7 +337,9 @@ static int op_go(struct relayc *rc, struct rc_op *op, int encoded)
 		op_free(rc, op);
 		return encoded;
 	}
-	if (op->fetch)
+	if (op->poll)
+		rc->st.polls++;
+	else if (op->fetch)
 		rc->st.fetches++;
 	else
 		rc->st.deposits++;
@@ -409,6 +417,23 @@ int relayc_fetch(struct relayc *rc, const uint8_t relay[static LINK_PK_LEN],
 					     &f));
 }
 
+int relayc_poll(struct relayc *rc, const uint8_t relay[static LINK_PK_LEN],
+		const uint8_t *mailboxes, unsigned n, uint64_t cookie)
+{
+	struct rw_poll po = {0, n, mailboxes};
+	struct rc_op *op;
+
+	if (rc == NULL || rc->cfg.cb.polled == NULL || mailboxes == NULL ||
+	    n < 1 || n > RW_POLL_MAX)
+		return -EINVAL;
+	if ((op = op_alloc(rc, relay, false, cookie, RW_POLL_LEN(n))) == NULL)
+		return -ENOSPC;
+	op->poll = true;
+	po.req = op->req;
+	return op_go(rc, op, rw_poll_encode(op->frame, RW_POLL_LEN(n),
+					    &op->len, &po));
+}
+
 int relayc_fetch_req(struct relayc *rc, const uint8_t relay[static LINK_PK_LEN],
 		     const uint8_t account_pk[static 32],
 		     const uint8_t *account_sk, uint64_t epoch,
@@ -471,6 +496,7 @@ void relayc_link_down(struct relayc *rc, const uint8_t pk[static LINK_PK_LEN])
 void relayc_frame(struct relayc *rc, const uint8_t pk[static LINK_PK_LEN],
 		  const uint8_t *data, size_t len)
 {
+	struct rw_poll_res pr = {0};
 	struct rc_op *op;
 	uint32_t req;
 	int code;
@@ -499,14 +525,23 @@ void relayc_frame(struct relayc *rc, const uint8_t pk[static LINK_PK_LEN],
 			return;
 		req = h.req;
 		code = h.code;
+	} else if (data[0] == RF_POLL_RES) {
+		if (rw_poll_res_decode(&pr, data, len) < 0)
+			return;
+		req = pr.req;
+		code = pr.code;
 	} else {
 		return;
 	}
 	op = &rc->ops[req & (RELAYC_OPS_MAX - 1)];
 	if (!op->used || op->req != req ||
 	    memcmp(rc->relays[op->ri].pk, pk, LINK_PK_LEN) != 0 ||
-	    op->fetch != (data[0] == RF_ITEMS))
+	    op->fetch != (data[0] == RF_ITEMS) ||
+	    op->poll != (data[0] == RF_POLL_RES))
 		return; /* late, duplicate or not ours */
+	/* as many answers as questions, or it is not this POLL's */
+	if (op->poll && pr.n != op->frame[RW_POLL_HDR - 1])
+		return;
 	op_end(rc, op, code, data, len);
 }
 

@@ -45,6 +45,12 @@ struct relayc_callbacks {
 	void (*fetched)(void *arg, const uint8_t relay[LINK_PK_LEN],
 			uint64_t cookie, const uint8_t *frame, size_t len,
 			int err);
+	/* A poll's outcome: a validated POLL_RES frame (its code may say the
+	 * relay refused), or frame NULL and a negative errno.  May be NULL
+	 * when the client never polls. */
+	void (*polled)(void *arg, const uint8_t relay[LINK_PK_LEN],
+		       uint64_t cookie, const uint8_t *frame, size_t len,
+		       int err);
 	/* The relay says something was left in mailbox (NOTIFY); may be
 	 * NULL. */
 	void (*notified)(void *arg, const uint8_t relay[LINK_PK_LEN],
@@ -65,8 +71,8 @@ struct relayc_config {
 
 struct relayc_status {
 	unsigned relays, ops;
-	uint64_t deposits, deposits_ok, fetches, fetches_ok, retransmits,
-		failures;
+	uint64_t deposits, deposits_ok, fetches, fetches_ok, polls, polls_ok,
+		retransmits, failures;
 };
 
 struct relayc;
@@ -91,6 +97,12 @@ int relayc_fetch(struct relayc *rc, const uint8_t relay[static LINK_PK_LEN],
 		 const uint8_t mailbox[static RELAY_MAILBOX_LEN],
 		 const uint8_t *sk, uint64_t del_upto, uint64_t after,
 		 uint64_t cookie);
+
+/* Asks relay which of n (1..RW_POLL_MAX) pairwise mailboxes (n * 32
+ * bytes, copied) hold items; the outcome reaches cb.polled, exactly once.
+ * -EINVAL without a polled callback. */
+int relayc_poll(struct relayc *rc, const uint8_t relay[static LINK_PK_LEN],
+		const uint8_t *mailboxes, unsigned n, uint64_t cookie);
 
 /* The same for an account's public request mailbox (relay_wire.h): a
  * deposit with its proof-of-work stamp (found by the caller), and a fetch

@@ -625,3 +625,14 @@ int relaystore_stats(struct store_txn *t, struct relaystore_stats *st)
 	st->mailboxes = boxes;
 	return 0;
 }
+
+int relaystore_box(struct store_txn *t,
+		   const uint8_t mailbox[static RELAY_MAILBOX_LEN],
+		   struct relaystore_box *b)
+{
+	bool found;
+
+	if (t == NULL || mailbox == NULL || b == NULL)
+		return -EINVAL;
+	return box_load(t, mailbox, b, &found);
+}

@@ -92,6 +92,12 @@ struct relaystore_totals {
 struct relaystore_box {
 	uint32_t items, bytes;
 };
+/* What mailbox holds: *b gets its box record's counts (zero when it
+ * holds nothing).  Items past their expiry count until a sweep deletes
+ * them. */
+int relaystore_box(struct store_txn *t,
+		   const uint8_t mailbox[static RELAY_MAILBOX_LEN],
+		   struct relaystore_box *b);
 int relaystore__totals_decode(struct relaystore_totals *tot,
 			      const uint8_t *v, size_t len);
 int relaystore__box_decode(struct relaystore_box *b, const uint8_t *v,

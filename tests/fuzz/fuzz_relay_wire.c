@@ -156,11 +156,42 @@ static int try_requests(const uint8_t *data, size_t size)
 	return n;
 }
 
+/* POLL and POLL_RES: the same round trip; the answer's bits past n (and
+ * all of them when the code refuses) are zero. */
+static int try_polls(const uint8_t *data, size_t size)
+{
+	struct rw_poll p;
+	struct rw_poll_res r;
+	size_t len = 0;
+	int n = 0;
+
+	memset(&p, UNTOUCHED, sizeof p);
+	if (verdict(rw_poll_decode(&p, data, size), &p, sizeof p)) {
+		FUZZ_CHECK(p.n >= 1 && p.n <= RW_POLL_MAX);
+		FUZZ_CHECK(p.mailbox == data + RW_POLL_HDR);
+		FUZZ_CHECK(rw_poll_encode(out, sizeof out, &len, &p) == 0);
+		same(out, len, data, size);
+		n++;
+	}
+	memset(&r, UNTOUCHED, sizeof r);
+	if (verdict(rw_poll_res_decode(&r, data, size), &r, sizeof r)) {
+		FUZZ_CHECK(r.n >= 1 && r.n <= RW_POLL_MAX && r.code <= RC_MAX_);
+		for (unsigned i = r.n; i < RW_POLL_MAX; i++)
+			FUZZ_CHECK(!rw_poll_res_has(&r, i) &&
+				   (r.bits[i / 8] >> (i % 8) & 1) == 0);
+		FUZZ_CHECK(rw_poll_res_encode(out, sizeof out, &len, &r) == 0);
+		same(out, len, data, size);
+		n++;
+	}
+	return n;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	int accepted = 0;
 
 	accepted += try_requests(data, size);
+	accepted += try_polls(data, size);
 
 	accepted += try_deposit(data, size);
 	accepted += try_deposit_res(data, size);

@@ -105,6 +105,9 @@ check "b still has each exactly once" three
 
 out=$(rpc r relay.status)
 check "no fetch at r failed its signature" has "$out" '"auth_failed":0'
+# rounds ask with POLL which mailboxes hold anything, then FETCH those
+polls=$(printf '%s' "$out" | sed -n 's/.*"service":{[^}]*"polls":\([0-9]*\).*/\1/p')
+check "r answered the rounds' POLLs" test "${polls:-0}" -gt 0
 
 # --- home relays chosen from the DHT's adverts ---
 startc() {

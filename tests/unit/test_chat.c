@@ -23,6 +23,7 @@
 #include "node/chat.h"
 #include "node/events.h"
 #include "node/link.h"
+#include "node/mailbox.h"
 #include "node/msgstore.h"
 #include "node/relay.h"
 #include "node/card.h"
@@ -954,6 +955,31 @@ static void relay_offline(void **state)
 	if (!run_until(n, relay_empty, NULL, 600000))
 		relay_fail(n, b);
 	check_flow(&f);
+	/* with nothing left, a round is one POLL (and the request mailbox's
+	 * FETCH_REQs): no pairwise mailbox is fetched (that was 3 FETCHes
+	 * per round and node) */
+	n->loss_pct = 0;
+	n->dup_pct = 0;
+	for (uint64_t until = n->now + 30000; n->now < until;)
+		step(n, 1000);
+	relay_status(n->nodes[0]->relay, &rs);
+	{
+		struct relay_status rs2;
+		uint64_t last = 0;
+
+		for (uint64_t until = n->now + 660000; n->now < until;) {
+			if (n->now - last >= 10000) {
+				rejoin_relay(n);
+				last = n->now;
+			}
+			step(n, 1000); /* rounds every 5 minutes */
+		}
+		relay_status(n->nodes[0]->relay, &rs2);
+		assert_true(rs2.polls >= rs.polls + 4); /* 2 nodes, 2 rounds */
+		assert_true(rs2.request_fetches > rs.request_fetches);
+		assert_int_equal(rs2.fetches, rs.fetches);
+		assert_int_equal(rs2.polled_full, rs.polled_full);
+	}
 	net_free(n);
 }
 

@@ -223,6 +223,10 @@ struct tn {
 	unsigned nfetch;
 	uint8_t notified[RELAY_MAILBOX_LEN];
 	unsigned nnotify;
+	int poll_err[8];
+	struct rw_poll_res poll_res[8];
+	uint64_t poll_cookie[8];
+	unsigned npoll;
 };
 
 struct tnet {
@@ -321,6 +325,22 @@ static void on_fetch(void *arg, const uint8_t relay[LINK_PK_LEN],
 	if (frame != NULL)
 		memcpy(t->fetch_frame[t->nfetch], frame, len);
 	t->fetch_len[t->nfetch++] = len;
+}
+
+static void on_poll(void *arg, const uint8_t relay[LINK_PK_LEN],
+		    uint64_t cookie, const uint8_t *frame, size_t len, int err)
+{
+	struct tn *t = arg;
+
+	(void)relay;
+	assert_true(t->npoll < 8);
+	t->poll_err[t->npoll] = err;
+	t->poll_cookie[t->npoll] = cookie;
+	if (frame != NULL)
+		assert_int_equal(rw_poll_res_decode(&t->poll_res[t->npoll],
+						    frame, len),
+				 0);
+	t->npoll++;
 }
 
 static void on_notify(void *arg, const uint8_t relay[LINK_PK_LEN],
@@ -422,8 +442,8 @@ static struct tnet *tnet_new(bool relay_enabled, uint32_t box_items)
 		cc.clock = &n->n[0].clock;
 		cc.rng = &n->n[0].rng.rng;
 		cc.links = n->n[0].links;
-		cc.cb = (struct relayc_callbacks){on_dep, on_fetch, on_notify,
-						  &n->n[0]};
+		cc.cb = (struct relayc_callbacks){on_dep, on_fetch, on_poll,
+						  on_notify, &n->n[0]};
 		assert_int_equal(relayc_new(&n->n[0].rc, &cc), 0);
 	}
 	return n;
@@ -800,13 +820,124 @@ static void not_a_relay(void **state)
 	tnet_link(n);
 	send_deposit(n, 1, mbox, "x");
 	send_fetch(n, 2, mbox, sk, 0, 0, (T0_WALL + n->now) / 1000);
+	{
+		struct rw_poll po = {3, 1, mbox};
+		uint8_t f[RW_POLL_LEN(1)];
+		size_t len;
+
+		assert_int_equal(rw_poll_encode(f, sizeof f, &len, &po), 0);
+		assert_int_equal(
+			link_send(n->n[0].links, n->now, n->n[1].pk, f, len), 0);
+	}
 	run(n, 5);
-	assert_int_equal(n->n[0].nans, 2);
+	assert_int_equal(n->n[0].nans, 3);
 	assert_int_equal(dep_answer(&n->n[0], 0), RC_NOT_RELAY);
 	assert_int_equal(rw_items_decode(&h, n->n[0].ans[1],
 					 n->n[0].ans_len[1]),
 			 0);
 	assert_int_equal(h.code, RC_NOT_RELAY);
+	{
+		struct rw_poll_res pr;
+
+		assert_int_equal(rw_poll_res_decode(&pr, n->n[0].ans[2],
+						    n->n[0].ans_len[2]),
+				 0);
+		assert_int_equal(pr.code, RC_NOT_RELAY);
+		assert_int_equal(pr.req, 3);
+		assert_false(rw_poll_res_has(&pr, 0));
+	}
+	tnet_free(n);
+}
+
+/* POLL: which mailboxes hold items, pairwise ones only; the poller
+ * becomes the one NOTIFY tells. */
+static void poll_mailboxes(void **state)
+{
+	struct tnet *n = tnet_new(true, 0);
+	struct tn *c = &n->n[0];
+	uint8_t mb[3 * 32], sk[64], seed_a[32] = {8}, seed_b[32] = {9};
+	uint8_t acct[32], asecret[64], seed_c[32] = {10}, ch[32];
+	uint8_t f[LINK_PAYLOAD_MAX];
+	struct rw_deposit_req d;
+	struct relay_status rs;
+	struct relayc_status cs;
+	uint64_t stamp = 0, epoch = 2901;
+	size_t len;
+
+	(void)state;
+	cx_sign_keypair_seed(mb, sk, seed_a);	   /* 0: holds an item */
+	cx_sign_keypair_seed(mb + 32, sk, seed_b); /* 1: empty, for now */
+	cx_sign_keypair_seed(acct, asecret, seed_c);
+	cx_request_mailbox_id(mb + 64, acct, epoch); /* 2: a request mailbox */
+	tnet_link(n);
+	assert_int_equal(relayc_keep(c->rc, n->n[1].pk), 0);
+	assert_int_equal(relayc_deposit(c->rc, n->n[1].pk, mb,
+					(const uint8_t *)"for a", 5, 1000),
+			 0);
+	/* a stamped request in the request mailbox */
+	memset(&d, 0, sizeof d);
+	d.d.req = 1;
+	memcpy(d.d.mailbox, mb + 64, 32);
+	d.d.blob = (const uint8_t *)"a request";
+	d.d.blob_len = 9;
+	cx_pow_challenge(ch, d.d.mailbox, d.d.blob, d.d.blob_len);
+	assert_int_equal(cx_pow_solve(&stamp, ch, RELAY_POW_BITS, UINT64_MAX),
+			 0);
+	d.stamp = stamp;
+	assert_int_equal(rw_deposit_req_encode(f, sizeof f, &len, &d), 0);
+	assert_int_equal(link_send(c->links, n->now, n->n[1].pk, f, len), 0);
+	run(n, 10);
+	assert_int_equal(c->ndep, 1);
+	assert_int_equal(c->dep_code[0], RC_OK);
+	assert_int_equal(dep_answer(c, c->nans - 1), RC_OK);
+
+	/* bad arguments */
+	assert_int_equal(relayc_poll(c->rc, n->n[1].pk, mb, 0, 1), -EINVAL);
+	assert_int_equal(relayc_poll(c->rc, n->n[1].pk, mb, RW_POLL_MAX + 1, 1),
+			 -EINVAL);
+	assert_int_equal(relayc_poll(c->rc, n->n[1].pk, mb, 3, 77), 0);
+	assert_int_equal(c->npoll, 0); /* never from inside the call */
+	run(n, 10);
+	assert_int_equal(c->npoll, 1);
+	assert_int_equal(c->poll_err[0], 0);
+	assert_int_equal(c->poll_cookie[0], 77);
+	assert_int_equal(c->poll_res[0].code, RC_OK);
+	assert_int_equal(c->poll_res[0].n, 3);
+	assert_true(rw_poll_res_has(&c->poll_res[0], 0));
+	assert_false(rw_poll_res_has(&c->poll_res[0], 1));
+	/* the request mailbox holds one, but a POLL does not say so */
+	assert_false(rw_poll_res_has(&c->poll_res[0], 2));
+	relay_status(n->n[1].relay, &rs);
+	assert_int_equal(rs.polls, 1);
+	assert_int_equal(rs.polled_full, 1);
+	assert_int_equal(rs.fetches, 0);
+	relayc_status(c->rc, &cs);
+	assert_int_equal(cs.polls, 1);
+	assert_int_equal(cs.polls_ok, 1);
+
+	/* the poll made us mailbox 1's watcher: a deposit there is told */
+	assert_int_equal(c->nnotify, 0);
+	assert_int_equal(relayc_deposit(c->rc, n->n[1].pk, mb + 32,
+					(const uint8_t *)"for b", 5, 1001),
+			 0);
+	run(n, 10);
+	assert_int_equal(c->dep_code[1], RC_OK);
+	assert_int_equal(c->nnotify, 1);
+	assert_memory_equal(c->notified, mb + 32, 32);
+	assert_int_equal(relayc_poll(c->rc, n->n[1].pk, mb, 3, 78), 0);
+	run(n, 10);
+	assert_int_equal(c->npoll, 2);
+	assert_true(rw_poll_res_has(&c->poll_res[1], 0));
+	assert_true(rw_poll_res_has(&c->poll_res[1], 1));
+	assert_false(rw_poll_res_has(&c->poll_res[1], 2));
+
+	/* no answer (the relay gone silent): the poll times out */
+	n->blackhole = true;
+	assert_int_equal(relayc_poll(c->rc, n->n[1].pk, mb, 1, 79), 0);
+	run(n, 60000);
+	assert_int_equal(c->npoll, 3);
+	assert_int_equal(c->poll_err[2], -ETIMEDOUT);
+	assert_int_equal(c->poll_cookie[2], 79);
 	tnet_free(n);
 }
 
@@ -876,6 +1007,7 @@ int main(void)
 		cmocka_unit_test(not_a_relay),
 		cmocka_unit_test(disk_full),
 		cmocka_unit_test(rate_limited),
+		cmocka_unit_test(poll_mailboxes),
 		cmocka_unit_test(client),
 	};
 

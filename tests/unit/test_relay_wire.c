@@ -760,6 +760,95 @@ static void test_sign_verify(void **state)
 	memset(sk, 0, sizeof sk);
 }
 
+static void test_poll(void **state)
+{
+	uint8_t mb[RW_POLL_MAX * RELAY_MAILBOX_LEN], f[LINK_PAYLOAD_MAX];
+	struct rw_poll p = {0x01020304, 3, mb}, q;
+	struct rw_poll_res r, rr;
+	size_t len;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof mb; i++)
+		mb[i] = (uint8_t)(i * 7 + 1);
+	assert_int_equal(rw_poll_encode(f, sizeof f, &len, &p), 0);
+	assert_int_equal(len, RW_POLL_LEN(3));
+	assert_int_equal(f[0], RF_POLL);
+	assert_true(relay_frame_is_request(RF_POLL));
+	assert_false(relay_frame_is_request(RF_POLL_RES));
+	assert_true(relay_frame_is_answer(RF_POLL_RES));
+	assert_false(relay_frame_is_answer(RF_POLL));
+	for (unsigned t = 0; t < 256; t++) /* never both */
+		assert_false(relay_frame_is_request((uint8_t)t) &&
+			     relay_frame_is_answer((uint8_t)t));
+	assert_int_equal(rw_poll_decode(&q, f, len), 0);
+	assert_int_equal(q.req, 0x01020304);
+	assert_int_equal(q.n, 3);
+	assert_ptr_equal(q.mailbox, f + RW_POLL_HDR);
+	assert_memory_equal(q.mailbox, mb, 3 * RELAY_MAILBOX_LEN);
+	/* a length that disagrees with n, n out of range, another type */
+	assert_int_equal(rw_poll_decode(&q, f, len - 1), -EBADMSG);
+	assert_int_equal(rw_poll_decode(&q, f, len + 1), -EBADMSG);
+	f[5] = 0;
+	assert_int_equal(rw_poll_decode(&q, f, RW_POLL_HDR), -EBADMSG);
+	f[5] = RW_POLL_MAX + 1;
+	assert_int_equal(rw_poll_decode(&q, f, RW_POLL_LEN(RW_POLL_MAX + 1)),
+			 -EBADMSG);
+	f[5] = 3;
+	f[0] = RF_FETCH;
+	assert_int_equal(rw_poll_decode(&q, f, len), -EBADMSG);
+	p.n = 0;
+	assert_int_equal(rw_poll_encode(f, sizeof f, &len, &p), -EINVAL);
+	p.n = RW_POLL_MAX + 1;
+	assert_int_equal(rw_poll_encode(f, sizeof f, &len, &p), -EINVAL);
+	p.n = RW_POLL_MAX; /* the largest fits a link payload */
+	assert_int_equal(rw_poll_encode(f, sizeof f, &len, &p), 0);
+	assert_true(len <= LINK_PAYLOAD_MAX);
+	assert_int_equal(rw_poll_encode(f, len - 1, &len, &p), -E2BIG);
+
+	/* the answer: 10 mailboxes, bits 0 and 9 */
+	memset(&r, 0, sizeof r);
+	r.req = 9;
+	r.code = RC_OK;
+	r.n = 10;
+	r.bits[0] = 0x01;
+	r.bits[1] = 0x02;
+	assert_int_equal(rw_poll_res_encode(f, sizeof f, &len, &r), 0);
+	assert_int_equal(len, RW_POLL_RES_HDR + 2);
+	assert_int_equal(rw_poll_res_decode(&rr, f, len), 0);
+	assert_int_equal(rr.req, 9);
+	assert_int_equal(rr.n, 10);
+	assert_true(rw_poll_res_has(&rr, 0));
+	assert_true(rw_poll_res_has(&rr, 9));
+	for (unsigned i = 1; i < 9; i++)
+		assert_false(rw_poll_res_has(&rr, i));
+	assert_false(rw_poll_res_has(&rr, 10));
+	/* a bit past n, in the frame or asked to be written */
+	f[RW_POLL_RES_HDR + 1] |= 0x04;
+	assert_int_equal(rw_poll_res_decode(&rr, f, len), -EBADMSG);
+	r.bits[1] = 0x04;
+	assert_int_equal(rw_poll_res_encode(f, sizeof f, &len, &r), -EINVAL);
+	/* a refusal carries no bit */
+	memset(r.bits, 0, sizeof r.bits);
+	r.code = RC_RATE;
+	assert_int_equal(rw_poll_res_encode(f, sizeof f, &len, &r), 0);
+	assert_int_equal(rw_poll_res_decode(&rr, f, len), 0);
+	assert_int_equal(rr.code, RC_RATE);
+	f[RW_POLL_RES_HDR] = 0x01;
+	assert_int_equal(rw_poll_res_decode(&rr, f, len), -EBADMSG);
+	r.bits[0] = 0x01;
+	assert_int_equal(rw_poll_res_encode(f, sizeof f, &len, &r), -EINVAL);
+	/* a code out of range, a short frame */
+	r.bits[0] = 0;
+	r.code = RC_MAX_ + 1;
+	assert_int_equal(rw_poll_res_encode(f, sizeof f, &len, &r), -EINVAL);
+	r.code = RC_OK;
+	assert_int_equal(rw_poll_res_encode(f, sizeof f, &len, &r), 0);
+	assert_int_equal(rw_poll_res_decode(&rr, f, len - 1), -EBADMSG);
+	f[6] = 0;
+	assert_int_equal(rw_poll_res_decode(&rr, f, RW_POLL_RES_HDR),
+			 -EBADMSG);
+}
+
 static void test_code_str(void **state)
 {
 	assert_string_equal(relay_code_str(RC_OK), "ok");
@@ -793,6 +882,7 @@ int main(void)
 		cmocka_unit_test(test_items_next_bounds),
 		cmocka_unit_test(test_sigmsg_layout),
 		cmocka_unit_test(test_sign_verify),
+		cmocka_unit_test(test_poll),
 		cmocka_unit_test(test_code_str),
 	};
 
