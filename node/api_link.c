@@ -143,7 +143,7 @@ static struct rpc_result *m_relay_status(struct rpc_call *call)
 	o = json_pack(
 		"{s:b, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
 		"s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:{s:o, s:I, s:I, s:I, "
-		"s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
+		"s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
 		"enabled", rs.enabled, "service", "mailboxes",
 		(json_int_t)rs.store.mailboxes, "items",
 		(json_int_t)rs.store.items, "bytes",
@@ -167,7 +167,8 @@ static struct rpc_result *m_relay_status(struct rpc_call *call)
 		(json_int_t)cs.relay_fetches, "fetch_failed",
 		(json_int_t)cs.relay_fetch_failed, "polls",
 		(json_int_t)cs.relay_polls, "poll_failed",
-		(json_int_t)cs.relay_poll_failed, "taken",
+		(json_int_t)cs.relay_poll_failed, "probes_failed",
+		(json_int_t)cs.relay_probes_failed, "taken",
 		(json_int_t)cs.relay_taken, "notified",
 		(json_int_t)cs.relay_notified, "acks_out",
 		(json_int_t)cs.relay_acks_out, "acks_in",

@@ -327,6 +327,9 @@ struct chat {
 	uint8_t home_fail[CARD_RELAYS_MAX]; /* rounds failed in a row */
 	uint64_t home_fail_round[CARD_RELAYS_MAX], round_no;
 	uint8_t cand[RELAY_ADVERT_SLOTS][32];
+	bool cand_ok[RELAY_ADVERT_SLOTS]; /* answered its probe */
+	unsigned probe_pending;
+	uint32_t probe_gen;
 	uint64_t fetch_next_ms, fetch_backoff;
 	uint64_t last_round_ms;
 	struct pollb *polls; /* POLLB_MAX, made on the first round */
@@ -3735,6 +3738,13 @@ static void on_fetched(void *arg, const uint8_t relay[LINK_PK_LEN],
 	kick(c);
 }
 
+/* Probes of --home-relay auto's candidates (below) share the POLL
+ * callback: their cookies carry PROBE_FLAG, the probe generation and the
+ * candidate. */
+#define PROBE_FLAG (1ull << 48)
+static void probe_answer(struct chat *c, uint64_t cookie, const uint8_t *fr,
+			 size_t len);
+
 static void on_polled(void *arg, const uint8_t relay[LINK_PK_LEN],
 		      uint64_t cookie, const uint8_t *fr, size_t len, int err)
 {
@@ -3743,6 +3753,10 @@ static void on_polled(void *arg, const uint8_t relay[LINK_PK_LEN],
 	struct rw_poll_res pr;
 	unsigned ri;
 
+	if (cookie & PROBE_FLAG) {
+		probe_answer(c, cookie, fr, len);
+		return;
+	}
 	if (c->polls == NULL || cookie >= POLLB_MAX || !c->polls[cookie].used)
 		return;
 	b = &c->polls[cookie];
@@ -4012,9 +4026,12 @@ static void auto_start(struct chat *c)
 	kick(c);
 }
 
-/* One slot answered (lu NULL: the start is over).  When all have: picks
- * up to AUTO_PICK of the relays found, at random, keeps them in META and
- * publishes them in the card. */
+static void probe_start(struct chat *c);
+static void auto_choose(struct chat *c);
+
+/* One slot answered (lu NULL: the start is over).  When all have, the
+ * relays found are probed (probe_start), then up to AUTO_PICK of those
+ * that answered chosen (auto_choose). */
 static void advert_done(struct chat *c, const struct lookup *lu,
 			const struct dht_result *res)
 {
@@ -4043,6 +4060,72 @@ static void advert_done(struct chat *c, const struct lookup *lu,
 		c->auto_refill = c->nhome > 0;
 		return;
 	}
+	probe_start(c);
+}
+
+/* An advert proves nothing: before choosing, each candidate gets a POLL
+ * of a random mailbox ID (which it holds nothing for), and only those
+ * that answer "ok" may be chosen.  One that is down, unreachable or not
+ * a relay (any more) fails within relayc's timeouts (about 15 s). */
+static void probe_start(struct chat *c)
+{
+	uint8_t mb[RELAY_MAILBOX_LEN];
+
+	c->auto_busy = true;
+	c->probe_gen++;
+	c->probe_pending = 1; /* while starting them */
+	for (unsigned i = 0; i < c->ncand; i++) {
+		uint64_t cookie = PROBE_FLAG |
+				  (uint64_t)(c->probe_gen & 0xffffff) << 8 | i;
+
+		c->cand_ok[i] = false;
+		rng_fill(c->cfg.rng, mb, sizeof mb);
+		if (c->rc != NULL &&
+		    relayc_poll(c->rc, c->cand[i], mb, 1, cookie) == 0)
+			c->probe_pending++;
+	}
+	probe_answer(c, 0, NULL, 0); /* the starting share */
+}
+
+static void probe_answer(struct chat *c, uint64_t cookie, const uint8_t *fr,
+			 size_t len)
+{
+	struct rw_poll_res pr;
+	unsigned i = cookie & 0xff, k = 0;
+
+	if (cookie != 0) {
+		if (!c->auto_busy || c->probe_pending == 0 ||
+		    ((cookie >> 8) & 0xffffff) != (c->probe_gen & 0xffffff) ||
+		    i >= c->ncand)
+			return; /* an earlier probe's */
+		c->cand_ok[i] = fr != NULL &&
+				rw_poll_res_decode(&pr, fr, len) == 0 &&
+				pr.code == RC_OK;
+	}
+	if (--c->probe_pending > 0)
+		return;
+	c->auto_busy = false;
+	for (i = 0; i < c->ncand; i++) /* only those that answered */
+		if (c->cand_ok[i])
+			memcpy(c->cand[k++], c->cand[i], 32);
+	if (k < c->ncand)
+		log_info("chat: %u of %u advertised relays did not answer",
+			 c->ncand - k, c->ncand);
+	c->st.relay_probes_failed += c->ncand - k;
+	c->ncand = k;
+	if (c->ncand == 0) {
+		c->auto_refill = c->nhome > 0;
+		return;
+	}
+	auto_choose(c);
+}
+
+/* Picks up to AUTO_PICK of the candidates, at random, keeps them in META
+ * and publishes them in the card. */
+static void auto_choose(struct chat *c)
+{
+	unsigned i;
+
 	while (c->nhome < AUTO_PICK && c->ncand > 0) {
 		uint32_t k;
 

@@ -172,6 +172,9 @@ struct chat_status {
 	uint64_t relay_reads_out, relay_reads_in; /* read receipts, too */
 	uint64_t relay_deposit_failed, relay_fetch_failed;
 	uint64_t relay_polls, relay_poll_failed; /* POLLs answered, failed */
+	/* advertised relays that failed the probe before --home-relay auto
+	 * could choose them */
+	uint64_t relay_probes_failed;
 };
 void chat_status(const struct chat *c, struct chat_status *st);
 

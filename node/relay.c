@@ -10,6 +10,7 @@
 #include "crypto/keys.h"
 #include "crypto/kdf.h"
 #include "crypto/sign.h"
+#include "node/bytes.h"
 #include "node/log.h"
 #include "node/relay_wire.h"
 
@@ -593,10 +594,22 @@ static void advert_done(void *arg, const struct dht_result *res)
 }
 
 /* Our advert into our slot of this hour. */
+unsigned relay_advert_slot(const uint8_t node_pk[static 32], uint64_t hour)
+{
+	static const char label[] = "parley relay slot v1";
+	uint8_t h[CX_BLAKE2B_LEN], be[8];
+	struct cx_buf parts[3] = {
+		{label, sizeof label - 1}, {node_pk, 32}, {be, 8}};
+
+	be64_put(be, hour);
+	cx_hash_parts(CX_HASH_BLAKE2B, h, parts, 3);
+	return h[0] % RELAY_ADVERT_SLOTS;
+}
+
 static void advert_publish(struct relay *r)
 {
 	uint64_t now_s = wall_s(r), hour = now_s / RELAY_ADVERT_HOUR_S;
-	uint8_t sk[CX_ED_SK_LEN], nid[CX_HASH_LEN];
+	uint8_t sk[CX_ED_SK_LEN];
 	struct dht_record *rec;
 	struct dht_status ds;
 	unsigned slot;
@@ -604,8 +617,7 @@ static void advert_publish(struct relay *r)
 	dht_status(r->cfg.dht, &ds);
 	if (ds.contacts == 0 || (rec = calloc(1, sizeof *rec)) == NULL)
 		return;
-	cx_node_id(nid, r->node_pk);
-	slot = nid[0] % RELAY_ADVERT_SLOTS;
+	slot = relay_advert_slot(r->node_pk, hour);
 	rec->kind = DHT_RECORD_KIND_RELAY_ADVERT;
 	relay_advert_signer(rec->pk, sk, slot, hour);
 	rec->seq = now_s;
@@ -643,9 +655,18 @@ uint64_t relay_tick(struct relay *r)
 		struct dht_status ds;
 
 		dht_status(r->cfg.dht, &ds);
-		/* not before the DHT has contacts; then every 20 minutes */
+		/* not before the DHT has contacts; then every 20 minutes,
+		 * and as soon as an hour begins (its slots are new keys) */
 		r->advert_ms = now + (ds.contacts > 0 ? RELAY_ADVERT_EVERY_MS
 						      : 1000);
+		if (ds.contacts > 0) {
+			uint64_t to_hour =
+				(RELAY_ADVERT_HOUR_S -
+				 wall_s(r) % RELAY_ADVERT_HOUR_S) * 1000 + 1000;
+
+			if (now + to_hour < r->advert_ms)
+				r->advert_ms = now + to_hour;
+		}
 		advert_publish(r);
 	}
 	if (now >= r->sweep_ms) {

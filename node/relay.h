@@ -46,15 +46,20 @@
 /* Relay adverts (DHT record kind 3), so that people can find volunteers:
  * RELAY_ADVERT_SLOTS records per hour, each under a publisher key anyone
  * can derive from (slot, hour), holding one relay's node key.  A relay
- * publishes into its own slot of the hour (the first byte of its node
- * ID, modulo the slot count) at start and every RELAY_ADVERT_EVERY_MS;
- * the newest publication in a slot wins.  Keys that change every hour
- * bound how long anyone can squat a slot (an advert is not proof of
- * anything: a client checks a candidate by using it). */
+ * publishes into its slot of the hour (relay_advert_slot) at start, every
+ * RELAY_ADVERT_EVERY_MS and when an hour begins; the newest publication
+ * in a slot wins.  Keys that change every hour bound how long anyone can
+ * squat a slot (an advert is not proof of anything: a client probes a
+ * candidate before it chooses it). */
 #define RELAY_ADVERT_SLOTS 16
 #define RELAY_ADVERT_HOUR_S 3600ull
 #define RELAY_ADVERT_EVERY_MS (20 * 60000ull)
 #define RELAY_ADVERT_LEN (1 + 32) /* version 1 | relay node key */
+
+/* The slot a relay publishes its advert in during an hour: from a hash of
+ * its node key and the hour, so that two relays that share a slot one
+ * hour most likely do not the next. */
+unsigned relay_advert_slot(const uint8_t node_pk[static 32], uint64_t hour);
 
 /* The signing key of a slot in an hour (sk may be NULL). */
 void relay_advert_signer(uint8_t pk[static 32], uint8_t *sk, unsigned slot,
