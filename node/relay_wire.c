@@ -465,6 +465,8 @@ const char *relay_code_str(int code)
 		return "relay error";
 	case RC_POW:
 		return "proof of work too weak";
+	case RC_QUOTA:
+		return "source over quota";
 	}
 	return "unknown"; /* a code from a newer relay, or garbage */
 }

@@ -92,7 +92,8 @@ enum relay_code {
 	RC_AUTH = 5,	     /* FETCH signature or time does not verify */
 	RC_ERROR = 6,	     /* the relay failed (store error) */
 	RC_POW = 7,	     /* DEPOSIT_REQ without a good enough stamp */
-	RC_MAX_ = RC_POW,
+	RC_QUOTA = 8,	     /* the depositor's source holds its quota */
+	RC_MAX_ = RC_QUOTA,
 };
 
 #define RELAY_MAILBOX_LEN 32

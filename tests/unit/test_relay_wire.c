@@ -849,6 +849,27 @@ static void test_poll(void **state)
 			 -EBADMSG);
 }
 
+/* The code numbers are wire values: RC_QUOTA is 8 in a DEPOSIT_RES, and
+ * 9 is past the last. */
+static void test_code_quota(void **state)
+{
+	uint8_t f[RW_DEPOSIT_RES_LEN] = {RF_DEPOSIT_RES, 0, 0, 0, 7, 8};
+	struct rw_deposit_res r = {7, RC_QUOTA}, got;
+	uint8_t out[RW_DEPOSIT_RES_LEN];
+	size_t len = 0;
+
+	(void)state;
+	assert_int_equal(RC_QUOTA, 8);
+	assert_int_equal(RC_MAX_, RC_QUOTA);
+	assert_int_equal(rw_deposit_res_encode(out, sizeof out, &len, &r), 0);
+	assert_int_equal(len, sizeof f);
+	assert_memory_equal(out, f, sizeof f);
+	assert_int_equal(rw_deposit_res_decode(&got, f, sizeof f), 0);
+	assert_int_equal(got.code, RC_QUOTA);
+	f[5] = 9;
+	assert_int_equal(rw_deposit_res_decode(&got, f, sizeof f), -EBADMSG);
+}
+
 static void test_code_str(void **state)
 {
 	assert_string_equal(relay_code_str(RC_OK), "ok");
@@ -858,6 +879,8 @@ static void test_code_str(void **state)
 	assert_string_equal(relay_code_str(RC_NOT_RELAY), "not a relay");
 	assert_string_equal(relay_code_str(RC_AUTH), "not authorised");
 	assert_string_equal(relay_code_str(RC_ERROR), "relay error");
+	assert_string_equal(relay_code_str(RC_POW), "proof of work too weak");
+	assert_string_equal(relay_code_str(RC_QUOTA), "source over quota");
 	assert_string_equal(relay_code_str(RC_MAX_ + 1), "unknown");
 	assert_string_equal(relay_code_str(255), "unknown");
 	assert_string_equal(relay_code_str(-1), "unknown");
@@ -867,6 +890,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_deposit_roundtrip),
+		cmocka_unit_test(test_code_quota),
 		cmocka_unit_test(test_deposit_res_roundtrip),
 		cmocka_unit_test(test_fetch_roundtrip),
 		cmocka_unit_test(test_items_roundtrip),
