@@ -625,6 +625,7 @@ static int start_dht(struct daemon *d)
 		rc.store = d->node.store;
 		rc.links = d->node.links;
 		rc.node_pk = d->node.identity.node_pk;
+		rc.id = &d->node.identity;
 		rc.dht = d->node.dht;
 		rc.enabled = d->cfg.relay;
 		if ((r = relay_new(&d->node.relay, &rc)) < 0) {

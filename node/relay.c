@@ -15,6 +15,7 @@
 #include "node/relay_wire.h"
 
 #define EXPIRE_BATCH 1024 /* items per sweep transaction */
+#define SOURCE_KEY_CTX "relaysrc" /* cx_store_subkey context, 8 chars */
 
 struct bucket {
 	bool used;
@@ -38,6 +39,7 @@ struct req {
 	bool request;			 /* for a request mailbox */
 	uint8_t skey[RELAY_MAILBOX_LEN]; /* where the store keeps it */
 	struct rw_deposit dep; /* dep.blob points into buf */
+	uint8_t source[RELAYSTORE_SOURCE_LEN]; /* a deposit's source tag */
 	struct rw_fetch fe;
 	struct rw_poll po; /* po.mailbox points into buf */
 	uint8_t buf[RELAY_BLOB_MAX];
@@ -57,6 +59,7 @@ struct relay {
 	struct watcher *watch; /* RELAY_WATCHERS_MAX */
 	uint64_t sweep_ms;
 	struct relay_status st;
+	uint8_t *source_key; /* CX_KEY_LEN, secret memory; NULL: none */
 };
 
 static uint64_t mono(const struct relay *r)
@@ -105,6 +108,25 @@ static void source_of(struct relay *r, const uint8_t *pk, uint64_t now,
 		memcpy(src + 2, ps.addr.ip, 3);
 	else
 		memcpy(src + 2, ps.addr.ip, 6);
+}
+
+/* The tag a deposit from pk is stored and counted under (relaystore.h):
+ * HMAC-BLAKE2b(source key, source_of())[0..8].  Keyed, so that a copy of
+ * the store does not name the depositors' address blocks (an IPv4 /24 is
+ * quickly guessed from an unkeyed hash); it still shows which items share
+ * a source.  Never all zero, the unknown source. */
+static void source_tag(struct relay *r, const uint8_t *pk, uint64_t now,
+		       uint8_t tag[RELAYSTORE_SOURCE_LEN])
+{
+	uint8_t src[LINK_PK_LEN], h[CX_BLAKE2B_LEN];
+	struct cx_buf part = {src, sizeof src};
+
+	source_of(r, pk, now, src);
+	cx_hmac_parts(CX_HASH_BLAKE2B, h, r->source_key,
+		      r->source_key != NULL ? CX_KEY_LEN : 0, &part, 1);
+	memcpy(tag, h, RELAYSTORE_SOURCE_LEN);
+	if (cx_is_zero(tag, RELAYSTORE_SOURCE_LEN))
+		tag[0] = 1;
 }
 
 /* Takes one request's token from pk's source's bucket; false when it is
@@ -260,6 +282,7 @@ void relay_frame(struct relay *r, const uint8_t pk[static LINK_PK_LEN],
 		q->fetch = false;
 		q->poll = false;
 		q->dep = d;
+		source_tag(r, pk, now, q->source);
 		store_key(q->skey, request, d.mailbox);
 		memcpy(q->buf, d.blob, d.blob_len);
 		q->dep.blob = q->buf;
@@ -426,10 +449,12 @@ static int flush_txn(struct store_txn *t, void *ctx)
 			struct rw_deposit_res dr = {q->dep.req, RC_OK};
 
 			e = relaystore_deposit(t, &r->cfg.limits, q->skey,
-					       q->dep.blob, q->dep.blob_len,
-					       now_s, &seq);
+					       q->source, q->dep.blob,
+					       q->dep.blob_len, now_s, &seq);
 			if (e == -EDQUOT)
 				dr.code = RC_MAILBOX_FULL;
+			else if (e == -EUSERS)
+				dr.code = RC_QUOTA;
 			else if (e == -ENOSPC)
 				dr.code = RC_RELAY_FULL;
 			else if (e < 0)
@@ -716,7 +741,18 @@ int relay_new(struct relay **out, const struct relay_config *cfg)
 	if ((r = calloc(1, sizeof *r)) == NULL)
 		return -ENOMEM;
 	r->cfg = *cfg;
+	r->cfg.id = NULL; /* not kept: the source key is derived here */
 	relaystore_limits_default(&r->cfg.limits);
+	if (cfg->enabled && cfg->id != NULL) {
+		int e = -ENOMEM;
+
+		if ((r->source_key = cx_secret_alloc(CX_KEY_LEN)) == NULL ||
+		    (e = cx_store_subkey(r->source_key, cfg->id, 1,
+					 SOURCE_KEY_CTX)) < 0) {
+			relay_free(r);
+			return e;
+		}
+	}
 	memcpy(r->node_pk, cfg->node_pk, LINK_PK_LEN);
 	r->buckets = calloc(RELAY_SOURCES_MAX, sizeof *r->buckets);
 	if (cfg->enabled) {
@@ -739,5 +775,6 @@ void relay_free(struct relay *r)
 	free(r->buckets);
 	free(r->reqs);
 	free(r->watch);
+	cx_secret_free(r->source_key);
 	free(r);
 }

@@ -11,11 +11,14 @@
  * relay_tick() by its deadline (expiry sweeps).
  *
  * Per source (the address block of the requester's link: IPv4 /24, IPv6
- * /48) a token bucket bounds requests (RC_RATE past it), and
- * at most RELAY_PENDING_MAX requests wait for a flush.  FETCH signatures
- * are checked before anything is queued: the mailbox key over the
- * request, with this relay's node key in it, and a time within
- * RELAY_FETCH_SKEW_S of ours (RC_AUTH otherwise).
+ * /48) a token bucket bounds requests (RC_RATE past it), and the store
+ * bounds the blob bytes it holds from the source (limits.source_bytes,
+ * RC_QUOTA past it; items are stored under a tag keyed from the
+ * identity's storage key, so the store names no address block).  At most
+ * RELAY_PENDING_MAX requests wait for a flush.  FETCH signatures are
+ * checked before anything is queued: the mailbox key over the request,
+ * with this relay's node key in it, and a time within RELAY_FETCH_SKEW_S
+ * of ours (RC_AUTH otherwise).
  *
  * The node that fetched a mailbox is told (NOTIFY) when a deposit lands
  * there within RELAY_WATCH_MS of that fetch, so a recipient online does
@@ -73,11 +76,16 @@ void relay_advert_key(uint8_t key[static DHT_ID_LEN], unsigned slot,
 int relay_advert_parse(uint8_t node_pk[static 32], const struct dht_record *rec,
 		       unsigned slot, uint64_t hour);
 
+struct cx_identity;
+
 struct relay_config {
 	const struct clock *clock;
 	struct store *store;
 	struct link_mgr *links;
 	const uint8_t *node_pk; /* ours, 32 bytes; copied */
+	/* Keys the source tags of stored items (cx_store_subkey "relaysrc");
+	 * used in relay_new only.  NULL: an unkeyed hash (tests). */
+	const struct cx_identity *id;
 	struct dht *dht;	/* where adverts go (may be NULL: none) */
 	bool enabled;		/* --relay */
 	struct relaystore_limits limits;

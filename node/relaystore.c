@@ -3,12 +3,15 @@
  * relay" for the same in prose).
  *
  * Every function runs inside a transaction the caller owns and keeps no
- * state between calls: the totals record "T" and the box records "B" are
- * the only counters, read and written in the same transaction as the
- * items they count, so a commit keeps them in step and an abort leaves
- * all of them as they were.  store_write() may run the caller's function
- * again after growing the map; nothing here has effects outside the
- * transaction, so that is harmless.
+ * state between calls: the totals record "T", the box records "B" and
+ * the source records "S" are the only counters, read and written in the
+ * same transaction as the items they count, so a commit keeps them in
+ * step and an abort leaves all of them as they were.  Each item names its
+ * source, so that whatever removes it knows whose record to count it off;
+ * items of the unknown source (version 1, from before sources were kept)
+ * are counted by "T" and "B" only.  store_write() may run the caller's
+ * function again after growing the map; nothing here has effects outside
+ * the transaction, so that is harmless.
  *
  * Values read from LMDB are decoded in place inside store_scan()
  * callbacks, or copied into stack buffers by store_get(); no pointer into
@@ -24,19 +27,24 @@
 #include "node/relaystore.h"
 
 #define REC_VERSION 1
+#define ITEM_VERSION_V1 1 /* no source: read, never written */
+#define ITEM_VERSION 2
 
 #define TAG_TOTALS 'T'
 #define TAG_BOX 'B'
+#define TAG_SOURCE 'S'
 #define TAG_ITEM 'I'
 #define TAG_INDEX 'X'
 
 #define BOX_KEY_LEN (1 + RELAY_MAILBOX_LEN)	      /* 33 */
+#define SOURCE_KEY_LEN (1 + RELAYSTORE_SOURCE_LEN)    /* 9 */
 #define ITEM_KEY_LEN (1 + RELAY_MAILBOX_LEN + 8)      /* 41 */
 #define INDEX_KEY_LEN (1 + 8 + RELAY_MAILBOX_LEN + 8) /* 49 */
 
 #define TOTALS_LEN (1 + 8 + 8 + 8) /* 25 */
-#define BOX_LEN (1 + 4 + 4)	   /* 9 */
-#define ITEM_HDR_LEN (1 + 8)	   /* 9, then the blob */
+#define SOURCE_LEN (1 + 4 + 8)	   /* 13; a box's is 9 */
+#define ITEM_V1_HDR_LEN (1 + 8)	   /* 9, then the blob */
+#define ITEM_HDR_LEN (1 + 8 + RELAYSTORE_SOURCE_LEN) /* 17, then the blob */
 
 /* Items removed per scan by delete_upto and expire. */
 #define BATCH_MAX 64
@@ -46,6 +54,7 @@ static const uint8_t totals_key[1] = {TAG_TOTALS};
 /* An item about to be deleted. */
 struct victim {
 	uint8_t mailbox[RELAY_MAILBOX_LEN];
+	uint8_t source[RELAYSTORE_SOURCE_LEN];
 	uint64_t seq, expiry_s;
 	size_t len; /* blob bytes */
 };
@@ -60,15 +69,21 @@ void relaystore_limits_default(struct relaystore_limits *lim)
 		lim->total_bytes = RELAYSTORE_TOTAL_BYTES;
 	if (lim->ttl_s == 0)
 		lim->ttl_s = RELAYSTORE_TTL_S;
+	if (lim->source_bytes == 0)
+		lim->source_bytes = RELAYSTORE_SOURCE_BYTES;
+}
+
+/* All zero is the unknown source (relaystore.h). */
+static bool source_known(const uint8_t *source)
+{
+	uint8_t any = 0;
+
+	for (size_t i = 0; i < RELAYSTORE_SOURCE_LEN; i++)
+		any |= source[i];
+	return any != 0;
 }
 
 /* ---- Keys ---- */
-
-static void box_key(uint8_t k[BOX_KEY_LEN], const uint8_t *mailbox)
-{
-	k[0] = TAG_BOX;
-	memcpy(k + 1, mailbox, RELAY_MAILBOX_LEN);
-}
 
 static void item_key(uint8_t k[ITEM_KEY_LEN], const uint8_t *mailbox,
 		     uint64_t seq)
@@ -114,37 +129,111 @@ static void totals_encode(uint8_t v[TOTALS_LEN],
 	be64_put(v + 17, tot->bytes);
 }
 
-int relaystore__box_decode(struct relaystore_box *b, const uint8_t *v,
-			   size_t len)
-{
-	uint32_t items;
+/* A box record ("B", a mailbox's) or a source record ("S"): its key and
+ * what it counts.  Either exists exactly while it counts an item.  The
+ * two share a layout but for the width of bytes:
+ *   version 1 | items 4 (non-zero) | bytes 4 (box) or 8 (source)
+ * and bytes is at least items (a blob has a byte at least).  Callers keep
+ * the counts within the fields: a box's within box_items and box_bytes
+ * (uint32_t), a source's items within UINT32_MAX. */
+struct counter {
+	enum relaystore_counts_kind kind;
+	uint8_t key[BOX_KEY_LEN]; /* the longer of the two keys */
+	size_t key_len;
+	struct relaystore_counts n;
+};
 
-	if (len != BOX_LEN || v[0] != REC_VERSION)
+/* c for the record of kind of id (a mailbox ID or a source), counting
+ * nothing yet. */
+static void counter_init(struct counter *c, enum relaystore_counts_kind kind,
+			 const uint8_t *id)
+{
+	memset(c, 0, sizeof *c);
+	c->kind = kind;
+	switch (kind) {
+	case RELAYSTORE_COUNTS_BOX:
+		c->key[0] = TAG_BOX;
+		c->key_len = BOX_KEY_LEN;
+		break;
+	case RELAYSTORE_COUNTS_SOURCE:
+		c->key[0] = TAG_SOURCE;
+		c->key_len = SOURCE_KEY_LEN;
+		break;
+	}
+	memcpy(c->key + 1, id, c->key_len - 1);
+}
+
+/* The width of the bytes field of a kind of record. */
+static size_t counts_bytes_len(enum relaystore_counts_kind kind)
+{
+	switch (kind) {
+	case RELAYSTORE_COUNTS_BOX:
+		return 4;
+	case RELAYSTORE_COUNTS_SOURCE:
+		return 8;
+	}
+	return 8; /* not reached */
+}
+
+int relaystore__counts_decode(struct relaystore_counts *c,
+			      enum relaystore_counts_kind kind,
+			      const uint8_t *v, size_t len)
+{
+	size_t bytes_len = counts_bytes_len(kind);
+	uint64_t items, bytes;
+
+	if (len != 1 + 4 + bytes_len || v[0] != REC_VERSION)
 		return -EBADMSG;
 	items = be32_get(v + 1);
-	if (items == 0) /* an empty mailbox has no record */
+	bytes = bytes_len == 4 ? be32_get(v + 5) : be64_get(v + 5);
+	if (items == 0 || bytes < items)
 		return -EBADMSG;
-	b->items = items;
-	b->bytes = be32_get(v + 5);
+	c->items = items;
+	c->bytes = bytes;
 	return 0;
 }
 
-static void box_encode(uint8_t v[BOX_LEN], const struct relaystore_box *b)
+/* Encodes what c counts as its kind of record; returns the length. */
+static size_t counts_encode(uint8_t v[SOURCE_LEN], const struct counter *c)
 {
+	size_t bytes_len = counts_bytes_len(c->kind);
+
 	v[0] = REC_VERSION;
-	be32_put(v + 1, b->items);
-	be32_put(v + 5, b->bytes);
+	be32_put(v + 1, (uint32_t)c->n.items);
+	if (bytes_len == 4)
+		be32_put(v + 5, (uint32_t)c->n.bytes);
+	else
+		be64_put(v + 5, c->n.bytes);
+	return 1 + 4 + bytes_len;
 }
 
-int relaystore__item_decode(uint64_t *expiry_s, const uint8_t **blob,
-			    size_t *blob_len, const uint8_t *v, size_t len)
+/* Version 2 names its source, which must be a known one (we never write
+ * the unknown source, so that every item has one encoding); version 1
+ * has none, and reads as the unknown source. */
+int relaystore__item_decode(struct relaystore_item *it, const uint8_t *v,
+			    size_t len)
 {
-	if (len < ITEM_HDR_LEN + 1 || len > ITEM_HDR_LEN + RELAY_BLOB_MAX ||
-	    v[0] != REC_VERSION)
+	size_t hdr;
+
+	if (len == 0)
 		return -EBADMSG;
-	*expiry_s = be64_get(v + 1);
-	*blob = v + ITEM_HDR_LEN;
-	*blob_len = len - ITEM_HDR_LEN;
+	if (v[0] == ITEM_VERSION)
+		hdr = ITEM_HDR_LEN;
+	else if (v[0] == ITEM_VERSION_V1)
+		hdr = ITEM_V1_HDR_LEN;
+	else
+		return -EBADMSG;
+	if (len < hdr + 1 || len > hdr + RELAY_BLOB_MAX)
+		return -EBADMSG;
+	if (v[0] == ITEM_VERSION && !source_known(v + ITEM_V1_HDR_LEN))
+		return -EBADMSG;
+	it->expiry_s = be64_get(v + 1);
+	if (v[0] == ITEM_VERSION)
+		memcpy(it->source, v + ITEM_V1_HDR_LEN, RELAYSTORE_SOURCE_LEN);
+	else
+		memset(it->source, 0, RELAYSTORE_SOURCE_LEN);
+	it->blob = v + hdr;
+	it->blob_len = len - hdr;
 	return 0;
 }
 
@@ -191,55 +280,99 @@ static int totals_save(struct store_txn *t, const struct relaystore_totals *tot)
 			 sizeof v);
 }
 
-/* Reads mailbox's "B"; an absent record reads as an empty mailbox. */
-static int box_load(struct store_txn *t, const uint8_t *mailbox,
-		    struct relaystore_box *b, bool *found)
+/* Reads c's record; an absent one counts nothing. */
+static int counter_load(struct store_txn *t, struct counter *c)
 {
-	uint8_t k[BOX_KEY_LEN], v[BOX_LEN];
+	uint8_t v[SOURCE_LEN]; /* the longer of the two values */
 	size_t len = 0;
 	int r;
 
-	*found = false;
-	b->items = 0;
-	b->bytes = 0;
-	box_key(k, mailbox);
-	r = get_value(t, k, sizeof k, v, sizeof v, &len);
+	c->n.items = 0;
+	c->n.bytes = 0;
+	r = get_value(t, c->key, c->key_len, v, sizeof v, &len);
 	if (r == -ENOENT)
 		return 0;
-	if (r < 0 || (r = relaystore__box_decode(b, v, len)) < 0)
+	return r < 0 ? r : relaystore__counts_decode(&c->n, c->kind, v, len);
+}
+
+/* Writes c's record, or deletes it when it counts no item.  Bytes left
+ * over with no item, or fewer bytes than items, mean the records disagree
+ * with the items: -EBADMSG. */
+static int counter_save(struct store_txn *t, const struct counter *c)
+{
+	uint8_t v[SOURCE_LEN];
+	size_t len;
+
+	if (c->n.items == 0 && c->n.bytes == 0)
+		return store_del(t, STORE_TABLE_RELAY, c->key, c->key_len);
+	if (c->n.items == 0 || c->n.bytes < c->n.items)
+		return -EBADMSG;
+	len = counts_encode(v, c);
+	return store_put(t, STORE_TABLE_RELAY, c->key, c->key_len, v, len);
+}
+
+/* Takes items and bytes off c's record (read here), deleting it when no
+ * item is left.  Counts that would go below zero (a record missing counts
+ * zero) mean the records disagree with the items: -EBADMSG. */
+static int counter_sub(struct store_txn *t, struct counter *c, uint64_t items,
+		       uint64_t bytes)
+{
+	int r;
+
+	if ((r = counter_load(t, c)) < 0)
 		return r;
-	*found = true;
+	if (items > c->n.items || bytes > c->n.bytes)
+		return -EBADMSG;
+	c->n.items -= items;
+	c->n.bytes -= bytes;
+	return counter_save(t, c);
+}
+
+/* What one batch takes off each source. */
+struct source_sum {
+	uint8_t source[RELAYSTORE_SOURCE_LEN];
+	uint64_t items, bytes;
+};
+
+/* Takes each sum off its source's record. */
+static int sources_sub(struct store_txn *t, const struct source_sum *sums,
+		       size_t n)
+{
+	struct counter c;
+	int r;
+
+	for (size_t i = 0; i < n; i++) {
+		counter_init(&c, RELAYSTORE_COUNTS_SOURCE, sums[i].source);
+		if ((r = counter_sub(t, &c, sums[i].items, sums[i].bytes)) < 0)
+			return r;
+	}
 	return 0;
 }
 
-/* Takes items and bytes off mailbox's box record, deleting the record when
- * no item is left.  Counts that would go below zero, or bytes left over
- * with no item, mean the records disagree with the items: -EBADMSG. */
-static int box_sub(struct store_txn *t, const uint8_t *mailbox, uint64_t items,
-		   uint64_t bytes)
+/* Adds a victim to the sums of its source; the unknown source (version 1
+ * items) is counted against no one.  sums holds room for a batch. */
+static void source_add(struct source_sum *sums, size_t *n,
+		       const struct victim *v)
 {
-	struct relaystore_box b;
-	uint8_t k[BOX_KEY_LEN], v[BOX_LEN];
-	bool found;
-	int r;
+	size_t i;
 
-	if ((r = box_load(t, mailbox, &b, &found)) < 0)
-		return r;
-	if (!found || items > b.items || bytes > b.bytes)
-		return -EBADMSG;
-	b.items -= (uint32_t)items;
-	b.bytes -= (uint32_t)bytes;
-	box_key(k, mailbox);
-	if (b.items == 0) {
-		if (b.bytes != 0)
-			return -EBADMSG;
-		return store_del(t, STORE_TABLE_RELAY, k, sizeof k);
+	if (!source_known(v->source))
+		return;
+	for (i = 0; i < *n; i++)
+		if (memcmp(sums[i].source, v->source, RELAYSTORE_SOURCE_LEN) ==
+		    0)
+			break;
+	if (i == *n) {
+		memcpy(sums[i].source, v->source, RELAYSTORE_SOURCE_LEN);
+		sums[i].items = 0;
+		sums[i].bytes = 0;
+		(*n)++;
 	}
-	box_encode(v, &b);
-	return store_put(t, STORE_TABLE_RELAY, k, sizeof k, v, sizeof v);
+	sums[i].items++;
+	sums[i].bytes += v->len;
 }
 
-/* Takes items and bytes off the totals record (same rules as box_sub).
+/* Takes items and bytes off the totals record (same rules as counter_sub).
  * The record stays: it carries next_seq. */
 static int totals_sub(struct store_txn *t, uint64_t items, uint64_t bytes)
 {
@@ -257,12 +390,15 @@ static int totals_sub(struct store_txn *t, uint64_t items, uint64_t bytes)
 }
 
 /* Deletes the items of a batch, their index entries and their share of
- * the counters.  A missing item or index entry is a broken store:
- * -EBADMSG. */
+ * the counters (box, source, totals).  A missing item or index entry is a
+ * broken store: -EBADMSG. */
 static int remove_batch(struct store_txn *t, const struct victim *vs, size_t n)
 {
 	uint8_t ik[ITEM_KEY_LEN], xk[INDEX_KEY_LEN];
 	uint64_t run_items = 0, run_bytes = 0, all_bytes = 0;
+	struct source_sum sums[BATCH_MAX]; /* n <= BATCH_MAX */
+	size_t nsums = 0;
+	struct counter box;
 	int r;
 
 	for (size_t i = 0; i < n; i++) {
@@ -280,10 +416,13 @@ static int remove_batch(struct store_txn *t, const struct victim *vs, size_t n)
 		run_items++;
 		run_bytes += vs[i].len;
 		all_bytes += vs[i].len;
+		source_add(sums, &nsums, &vs[i]);
 		/* One box update per run of the same mailbox. */
 		if (i + 1 == n || memcmp(vs[i + 1].mailbox, vs[i].mailbox,
 					 RELAY_MAILBOX_LEN) != 0) {
-			r = box_sub(t, vs[i].mailbox, run_items, run_bytes);
+			counter_init(&box, RELAYSTORE_COUNTS_BOX,
+				     vs[i].mailbox);
+			r = counter_sub(t, &box, run_items, run_bytes);
 			if (r < 0)
 				return r;
 			run_items = 0;
@@ -292,46 +431,55 @@ static int remove_batch(struct store_txn *t, const struct victim *vs, size_t n)
 	}
 	if (n == 0)
 		return 0;
+	if ((r = sources_sub(t, sums, nsums)) < 0)
+		return r;
 	return totals_sub(t, n, all_bytes);
 }
 
 /* ---- Deposit ---- */
 
 /* Checks the limits against the counters, then writes the item, its index
- * entry and both counters.  Nothing is written before every check has
- * passed, so a refusal leaves the transaction as it was. */
+ * entry and the three counters.  Nothing is written before every check
+ * has passed, so a refusal leaves the transaction as it was. */
 int relaystore_deposit(struct store_txn *t, const struct relaystore_limits *lim,
 		       const uint8_t mailbox[static RELAY_MAILBOX_LEN],
+		       const uint8_t source[static RELAYSTORE_SOURCE_LEN],
 		       const uint8_t *blob, size_t len, uint64_t now_s,
 		       uint64_t *seq)
 {
 	struct relaystore_limits l;
 	struct relaystore_totals tot;
-	struct relaystore_box b;
-	uint8_t ik[ITEM_KEY_LEN], xk[INDEX_KEY_LEN], bk[BOX_KEY_LEN];
-	uint8_t iv[ITEM_HDR_LEN + RELAY_BLOB_MAX], bv[BOX_LEN];
+	struct counter box, src;
+	uint8_t ik[ITEM_KEY_LEN], xk[INDEX_KEY_LEN];
+	uint8_t iv[ITEM_HDR_LEN + RELAY_BLOB_MAX];
 	uint64_t expiry_s, s;
 	bool found;
 	int r;
 
 	if (seq != NULL)
 		*seq = 0;
-	if (t == NULL || lim == NULL || blob == NULL || seq == NULL ||
-	    len == 0 || len > RELAY_BLOB_MAX)
+	if (t == NULL || lim == NULL || source == NULL || blob == NULL ||
+	    seq == NULL || len == 0 || len > RELAY_BLOB_MAX ||
+	    !source_known(source))
 		return -EINVAL;
 	l = *lim;
 	relaystore_limits_default(&l);
 	/* An expiry past the end of time is the end of time. */
 	expiry_s = now_s > UINT64_MAX - l.ttl_s ? UINT64_MAX : now_s + l.ttl_s;
 
-	if ((r = totals_load(t, &tot, &found)) < 0)
+	counter_init(&box, RELAYSTORE_COUNTS_BOX, mailbox);
+	counter_init(&src, RELAYSTORE_COUNTS_SOURCE, source);
+	if ((r = totals_load(t, &tot, &found)) < 0 ||
+	    (r = counter_load(t, &box)) < 0 || (r = counter_load(t, &src)) < 0)
 		return r;
-	if ((r = box_load(t, mailbox, &b, &found)) < 0)
-		return r;
-	/* The mailbox's limits: -EDQUOT. */
-	if ((uint64_t)b.items + 1 > l.box_items ||
-	    (uint64_t)b.bytes + len > l.box_bytes)
+	/* The mailbox's limits: -EDQUOT.  (Both counts come from uint32_t
+	 * fields: no overflow here.) */
+	if (box.n.items + 1 > l.box_items || box.n.bytes + len > l.box_bytes)
 		return -EDQUOT;
+	/* The source's quota: -EUSERS, also for a count at its end. */
+	if (src.n.bytes > l.source_bytes ||
+	    len > l.source_bytes - src.n.bytes || src.n.items >= UINT32_MAX)
+		return -EUSERS;
 	/* The relay's: -ENOSPC, also for counters at their end (not reached
 	 * in practice, but a wrapped counter would reuse seqs). */
 	if (tot.bytes > l.total_bytes || len > l.total_bytes - tot.bytes ||
@@ -342,12 +490,15 @@ int relaystore_deposit(struct store_txn *t, const struct relaystore_limits *lim,
 	tot.next_seq = s + 1;
 	tot.items++;
 	tot.bytes += len;
-	b.items++;		  /* <= box_items, a uint32_t */
-	b.bytes += (uint32_t)len; /* <= box_bytes, a uint32_t */
+	box.n.items++;	    /* <= box_items, a uint32_t */
+	box.n.bytes += len; /* <= box_bytes, a uint32_t */
+	src.n.items++;	    /* <= UINT32_MAX */
+	src.n.bytes += len; /* <= source_bytes */
 
 	item_key(ik, mailbox, s);
-	iv[0] = REC_VERSION;
+	iv[0] = ITEM_VERSION;
 	be64_put(iv + 1, expiry_s);
+	memcpy(iv + ITEM_V1_HDR_LEN, source, RELAYSTORE_SOURCE_LEN);
 	memcpy(iv + ITEM_HDR_LEN, blob, len);
 	if ((r = store_put(t, STORE_TABLE_RELAY, ik, sizeof ik, iv,
 			   ITEM_HDR_LEN + len)) < 0)
@@ -355,10 +506,7 @@ int relaystore_deposit(struct store_txn *t, const struct relaystore_limits *lim,
 	index_key(xk, expiry_s, mailbox, s);
 	if ((r = store_put(t, STORE_TABLE_RELAY, xk, sizeof xk, NULL, 0)) < 0)
 		return r;
-	box_key(bk, mailbox);
-	box_encode(bv, &b);
-	if ((r = store_put(t, STORE_TABLE_RELAY, bk, sizeof bk, bv,
-			   sizeof bv)) < 0)
+	if ((r = counter_save(t, &box)) < 0 || (r = counter_save(t, &src)) < 0)
 		return r;
 	if ((r = totals_save(t, &tot)) < 0)
 		return r;
@@ -390,21 +538,18 @@ static int fetch_cb(void *arg, const void *key, size_t key_len, const void *val,
 		    size_t val_len)
 {
 	struct fetch_ctx *fc = arg;
-	const uint8_t *blob;
-	uint64_t expiry_s;
-	size_t blob_len;
+	struct relaystore_item it;
 	int r;
 
 	if ((r = item_of(key, key_len, fc->mailbox)) <= 0)
 		return r < 0 ? r : 1; /* past the mailbox: stop */
-	if ((r = relaystore__item_decode(&expiry_s, &blob, &blob_len, val,
-					 val_len)) < 0)
+	if ((r = relaystore__item_decode(&it, val, val_len)) < 0)
 		return r;
-	if (expiry_s <= fc->now_s)
+	if (it.expiry_s <= fc->now_s)
 		return 0; /* expired, not yet swept by relaystore_expire */
 	r = fc->cb(fc->ctx,
-		   be64_get((const uint8_t *)key + 1 + RELAY_MAILBOX_LEN), blob,
-		   blob_len);
+		   be64_get((const uint8_t *)key + 1 + RELAY_MAILBOX_LEN),
+		   it.blob, it.blob_len);
 	return r > 0 ? 1 : r;
 }
 
@@ -440,7 +585,7 @@ static int upto_cb(void *arg, const void *key, size_t key_len, const void *val,
 {
 	struct upto_ctx *uc = arg;
 	struct victim *v = &uc->vs[uc->n];
-	const uint8_t *blob;
+	struct relaystore_item it;
 	uint64_t seq;
 	int r;
 
@@ -449,9 +594,11 @@ static int upto_cb(void *arg, const void *key, size_t key_len, const void *val,
 	seq = be64_get((const uint8_t *)key + 1 + RELAY_MAILBOX_LEN);
 	if (seq > uc->upto)
 		return 1;
-	if ((r = relaystore__item_decode(&v->expiry_s, &blob, &v->len, val,
-					 val_len)) < 0)
+	if ((r = relaystore__item_decode(&it, val, val_len)) < 0)
 		return r;
+	v->expiry_s = it.expiry_s;
+	v->len = it.blob_len;
+	memcpy(v->source, it.source, RELAYSTORE_SOURCE_LEN);
 	memcpy(v->mailbox, uc->mailbox, RELAY_MAILBOX_LEN);
 	v->seq = seq;
 	return ++uc->n == BATCH_MAX ? 1 : 0;
@@ -525,13 +672,12 @@ static int expire_cb(void *arg, const void *key, size_t key_len,
 	return ++ec->n == ec->max ? 1 : 0;
 }
 
-/* Reads a victim's item for its length, and checks that the item agrees
- * with the index entry that named it. */
-static int victim_len(struct store_txn *t, struct victim *v)
+/* Reads a victim's item for its length and source, and checks that the
+ * item agrees with the index entry that named it. */
+static int victim_read(struct store_txn *t, struct victim *v)
 {
 	uint8_t k[ITEM_KEY_LEN], buf[ITEM_HDR_LEN + RELAY_BLOB_MAX];
-	const uint8_t *blob;
-	uint64_t expiry_s;
+	struct relaystore_item it;
 	size_t len = 0;
 	int r;
 
@@ -541,10 +687,13 @@ static int victim_len(struct store_txn *t, struct victim *v)
 		return -EBADMSG; /* an index entry without its item */
 	if (r < 0)
 		return r;
-	if ((r = relaystore__item_decode(&expiry_s, &blob, &v->len, buf, len)) <
-	    0)
+	if ((r = relaystore__item_decode(&it, buf, len)) < 0)
 		return r;
-	return expiry_s == v->expiry_s ? 0 : -EBADMSG;
+	if (it.expiry_s != v->expiry_s)
+		return -EBADMSG;
+	v->len = it.blob_len;
+	memcpy(v->source, it.source, RELAYSTORE_SOURCE_LEN);
+	return 0;
 }
 
 /* Walks the expiry index from its start, in batches of at most BATCH_MAX
@@ -570,7 +719,7 @@ int relaystore_expire(struct store_txn *t, uint64_t now_s, unsigned max,
 				    false, expire_cb, &ec)) < 0)
 			return r;
 		for (size_t i = 0; i < ec.n; i++)
-			if ((r = victim_len(t, &ec.vs[i])) < 0)
+			if ((r = victim_read(t, &ec.vs[i])) < 0)
 				return r;
 		if ((r = remove_batch(t, ec.vs, ec.n)) < 0)
 			return r;
@@ -589,14 +738,15 @@ static int count_box_cb(void *arg, const void *key, size_t key_len,
 			const void *val, size_t val_len)
 {
 	uint64_t *n = arg;
-	struct relaystore_box b;
+	struct relaystore_counts b;
 	int r;
 
 	if (((const uint8_t *)key)[0] != TAG_BOX)
 		return 1;
 	if (key_len != BOX_KEY_LEN)
 		return -EBADMSG;
-	if ((r = relaystore__box_decode(&b, val, val_len)) < 0)
+	if ((r = relaystore__counts_decode(&b, RELAYSTORE_COUNTS_BOX, val,
+					   val_len)) < 0)
 		return r;
 	(*n)++;
 	return 0;
@@ -630,9 +780,15 @@ int relaystore_box(struct store_txn *t,
 		   const uint8_t mailbox[static RELAY_MAILBOX_LEN],
 		   struct relaystore_box *b)
 {
-	bool found;
+	struct counter c;
+	int r;
 
 	if (t == NULL || mailbox == NULL || b == NULL)
 		return -EINVAL;
-	return box_load(t, mailbox, b, &found);
+	counter_init(&c, RELAYSTORE_COUNTS_BOX, mailbox);
+	if ((r = counter_load(t, &c)) < 0)
+		return r;
+	b->items = (uint32_t)c.n.items; /* a box's counts are uint32_t */
+	b->bytes = (uint32_t)c.n.bytes;
+	return 0;
 }

@@ -1,11 +1,12 @@
 /* Unit tests for node/relaystore over a real store in a mkdtemp()
  * directory: deposit and fetch in order with `after`; seqs that increase
  * across mailboxes and never repeat; a callback that stops a fetch; the
- * mailbox count and byte limits (-EDQUOT) and the relay's byte budget
- * (-ENOSPC), which write nothing; delete_upto and expiry, counted down to
- * the last row of the RELAY table; corrupt stored values (-EBADMSG, and
- * store_write aborts what the transaction did before); bad blob sizes;
- * the defaults; and a reopen. */
+ * mailbox count and byte limits (-EDQUOT), the source quota (-EUSERS) and
+ * the relay's byte budget (-ENOSPC), which write nothing; delete_upto and
+ * expiry, counted down to the last row of the RELAY table and off the
+ * source records; items stored before sources were kept (version 1);
+ * corrupt stored values (-EBADMSG, and store_write aborts what the
+ * transaction did before); bad blob sizes; the defaults; and a reopen. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -68,11 +69,18 @@ static int finish_read(struct store_txn *t, int r)
 	return r;
 }
 
-/* One deposit in its own write transaction, committed when it succeeds;
- * the blob is len bytes of fill. */
-static int deposit(struct store_fixture *f, const struct relaystore_limits *lim,
-		   const uint8_t *mb, size_t len, uint8_t fill, uint64_t now_s,
-		   uint64_t *seq)
+/* Sources (relaystore.h): opaque tags, all zero the unknown one. */
+static const uint8_t src_a[RELAYSTORE_SOURCE_LEN] = {0x0a, 1};
+static const uint8_t src_b[RELAYSTORE_SOURCE_LEN] = {0x0b, 2};
+static const uint8_t src_c[RELAYSTORE_SOURCE_LEN] = {0, 0, 0, 0, 0, 0, 0, 3};
+static const uint8_t src_unknown[RELAYSTORE_SOURCE_LEN];
+
+/* One deposit from src in its own write transaction, committed when it
+ * succeeds; the blob is len bytes of fill. */
+static int deposit_from(struct store_fixture *f,
+			const struct relaystore_limits *lim, const uint8_t *src,
+			const uint8_t *mb, size_t len, uint8_t fill,
+			uint64_t now_s, uint64_t *seq)
 {
 	static uint8_t blob[RELAY_BLOB_MAX + 1];
 	struct store_txn *t = begin(f, true);
@@ -80,11 +88,19 @@ static int deposit(struct store_fixture *f, const struct relaystore_limits *lim,
 	int r;
 
 	memset(blob, fill, sizeof blob);
-	r = relaystore_deposit(t, lim, mb, blob, len, now_s, &s);
+	r = relaystore_deposit(t, lim, mb, src, blob, len, now_s, &s);
 	assert_true(r == 0 ? s != 0 : s == 0);
 	if (seq != NULL)
 		*seq = s;
 	return finish(t, r);
+}
+
+/* A deposit from src_a. */
+static int deposit(struct store_fixture *f, const struct relaystore_limits *lim,
+		   const uint8_t *mb, size_t len, uint8_t fill, uint64_t now_s,
+		   uint64_t *seq)
+{
+	return deposit_from(f, lim, src_a, mb, len, fill, now_s, seq);
 }
 
 static const struct relaystore_limits no_limits; /* all defaults */
@@ -170,8 +186,8 @@ static void stats_are(struct store_fixture *f, uint64_t items, uint64_t bytes,
 	assert_int_equal(st.mailboxes, mailboxes);
 }
 
-/* Rows in the RELAY table: "T", one "B" per mailbox, "I" and "X" per
- * item. */
+/* Rows in the RELAY table: "T", one "B" per mailbox, one "S" per source,
+ * "I" and "X" per item. */
 static uint64_t rows(struct store_fixture *f)
 {
 	struct store_txn *t = begin(f, false);
@@ -180,6 +196,30 @@ static uint64_t rows(struct store_fixture *f)
 	assert_int_equal(finish_read(t, store_count(t, STORE_TABLE_RELAY, &n)),
 			 0);
 	return n;
+}
+
+/* A deposit from src refused with want inside a write transaction that is
+ * then committed all the same: it wrote nothing (the same rows and
+ * figures as before) and handed out no seq. */
+static void refused_writes_nothing(struct store_fixture *f,
+				   const struct relaystore_limits *lim,
+				   const uint8_t *src, const uint8_t *mb,
+				   size_t len, int want)
+{
+	static const uint8_t blob[RELAY_BLOB_MAX];
+	struct relaystore_stats before, after;
+	struct store_txn *t;
+	uint64_t n = rows(f), seq = 1;
+
+	assert_int_equal(stats(f, &before), 0);
+	t = begin(f, true);
+	assert_int_equal(
+		relaystore_deposit(t, lim, mb, src, blob, len, T0, &seq), want);
+	assert_int_equal(seq, 0);
+	assert_int_equal(store_txn_commit(t), 0);
+	assert_int_equal(rows(f), n);
+	assert_int_equal(stats(f, &after), 0);
+	assert_memory_equal(&after, &before, sizeof after);
 }
 
 static void put_raw(struct store_fixture *f, const void *key, size_t key_len,
@@ -197,6 +237,50 @@ static void item_key(uint8_t k[41], const uint8_t *mb, uint64_t seq)
 	k[0] = 'I';
 	memcpy(k + 1, mb, RELAY_MAILBOX_LEN);
 	be64_put(k + 33, seq);
+}
+
+static void source_key(uint8_t k[9], const uint8_t *src)
+{
+	k[0] = 'S';
+	memcpy(k + 1, src, RELAYSTORE_SOURCE_LEN);
+}
+
+/* src's "S" record, read raw: 0 with its counts, or -ENOENT. */
+static int source_rec(struct store_fixture *f, const uint8_t *src,
+		      uint64_t *items, uint64_t *bytes)
+{
+	struct store_txn *t = begin(f, false);
+	uint8_t k[9], v[32];
+	size_t len = 0;
+	int r;
+
+	source_key(k, src);
+	r = finish_read(t, store_get(t, STORE_TABLE_RELAY, k, sizeof k, v,
+				     sizeof v, &len));
+	if (r < 0)
+		return r;
+	assert_int_equal(len, 13);
+	assert_int_equal(v[0], 1);
+	*items = be32_get(v + 1);
+	*bytes = be64_get(v + 5);
+	return 0;
+}
+
+static void source_is(struct store_fixture *f, const uint8_t *src,
+		      uint64_t items, uint64_t bytes)
+{
+	uint64_t i = 0, b = 0;
+
+	assert_int_equal(source_rec(f, src, &i, &b), 0);
+	assert_int_equal(i, items);
+	assert_int_equal(b, bytes);
+}
+
+static void source_gone(struct store_fixture *f, const uint8_t *src)
+{
+	uint64_t i, b;
+
+	assert_int_equal(source_rec(f, src, &i, &b), -ENOENT);
 }
 
 static void test_defaults(void **state)
@@ -239,7 +323,8 @@ static void test_round_trip(void **state)
 	assert_int_equal(s1, 1); /* the first seq handed out */
 	assert_true(s1 < s2 && s2 < s3);
 	stats_are(f, 3, 11 + RELAY_BLOB_MAX, 1);
-	assert_int_equal(rows(f), 1 + 1 + 2 * 3);
+	assert_int_equal(rows(f), 1 + 1 + 1 + 2 * 3);
+	source_is(f, src_a, 3, 11 + RELAY_BLOB_MAX);
 
 	assert_int_equal(fetch(f, a, 0, T0, &g), 0);
 	assert_int_equal(g.n, 3);
@@ -333,29 +418,14 @@ static void test_box_items_limit(void **state)
 	struct store_fixture *f = *state;
 	struct relaystore_limits lim = {.box_items = 3};
 	uint8_t a[RELAY_MAILBOX_LEN], b[RELAY_MAILBOX_LEN];
-	uint8_t blob[8] = {0};
-	struct relaystore_stats before, after;
-	struct store_txn *t = NULL;
-	uint64_t seq = 1, n_before, n_after;
+	uint64_t seq = 1;
 
 	mailbox_of(a, 0x44);
 	mailbox_of(b, 0x55);
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(deposit(f, &lim, a, 8, 1, T0, NULL), 0);
-	/* Refused inside a transaction that is then committed all the
-	 * same: nothing was written. */
-	assert_int_equal(stats(f, &before), 0);
-	n_before = rows(f);
-	t = begin(f, true);
-	assert_int_equal(relaystore_deposit(t, &lim, a, blob, 8, T0, &seq),
-			 -EDQUOT);
-	assert_int_equal(seq, 0);
-	assert_int_equal(store_txn_commit(t), 0);
-	n_after = rows(f);
-	assert_int_equal(stats(f, &after), 0);
-	assert_int_equal(n_after, n_before);
-	assert_memory_equal(&after, &before, sizeof after);
-	assert_int_equal(before.items, 3);
+	refused_writes_nothing(f, &lim, src_a, a, 8, -EDQUOT);
+	stats_are(f, 3, 24, 1);
 	/* The next seq was not used up either. */
 	assert_int_equal(deposit(f, &lim, b, 8, 1, T0, &seq), 0);
 	assert_int_equal(seq, 4);
@@ -452,7 +522,8 @@ static void test_delete_upto(void **state)
 	assert_int_equal(g.n, 2);
 	assert_int_equal(g.seq[0], sb[0]);
 	assert_int_equal(g.seq[1], sb[1]);
-	assert_int_equal(rows(f), 1 + 2 + 2 * 4);
+	assert_int_equal(rows(f), 1 + 2 + 1 + 2 * 4);
+	source_is(f, src_a, 4, 309);
 
 	/* Again up to the same seq: nothing left to delete. */
 	assert_int_equal(delete_upto(f, a, sa[2], &deleted), 0);
@@ -471,7 +542,8 @@ static void test_delete_upto(void **state)
 				   sizeof v, &len),
 			 -ENOENT);
 	store_txn_abort(t);
-	assert_int_equal(rows(f), 1 + 1 + 2 * 2);
+	assert_int_equal(rows(f), 1 + 1 + 1 + 2 * 2);
+	source_is(f, src_a, 2, 300);
 	/* An empty mailbox. */
 	assert_int_equal(delete_upto(f, a, UINT64_MAX, &deleted), 0);
 	assert_int_equal(deleted, 0);
@@ -527,7 +599,7 @@ static void test_expire(void **state)
 			deposit(f, &lim, i < 3 ? a : b, 10, 1, T0, NULL), 0);
 	assert_int_equal(deposit(f, &lim, a, 20, 2, T0 + 50, &late[0]), 0);
 	assert_int_equal(deposit(f, &lim, b, 30, 3, T0 + 50, &late[1]), 0);
-	assert_int_equal(rows(f), 1 + 2 + 2 * 7);
+	assert_int_equal(rows(f), 1 + 2 + 1 + 2 * 7);
 
 	/* Just before: all there. */
 	assert_int_equal(fetch(f, a, 0, T0 + 99, &g), 0);
@@ -553,7 +625,8 @@ static void test_expire(void **state)
 	assert_int_equal(expire(f, T0 + 100, 3, &deleted), 0);
 	assert_int_equal(deleted, 2);
 	stats_are(f, 2, 50, 2);
-	assert_int_equal(rows(f), 1 + 2 + 2 * 2);
+	assert_int_equal(rows(f), 1 + 2 + 1 + 2 * 2);
+	source_is(f, src_a, 2, 50);
 	assert_int_equal(expire(f, T0 + 100, 3, &deleted), 0);
 	assert_int_equal(deleted, 0);
 	assert_int_equal(fetch(f, a, 0, T0 + 100, &g), 0);
@@ -590,7 +663,7 @@ static void test_expire_many(void **state)
 	assert_int_equal(expire(f, T0 + 10, 1000, &deleted), 0);
 	assert_int_equal(deleted, 80);
 	stats_are(f, 50, 150, 7);
-	assert_int_equal(rows(f), 1 + 7 + 2 * 50);
+	assert_int_equal(rows(f), 1 + 7 + 1 + 2 * 50);
 	assert_int_equal(expire(f, T0 + 110, 1000, &deleted), 0);
 	assert_int_equal(deleted, 50);
 	stats_are(f, 0, 0, 0);
@@ -634,21 +707,29 @@ static void test_bad_args(void **state)
 			 0);
 	t = begin(f, true);
 	assert_int_equal(
-		relaystore_deposit(t, &no_limits, a, NULL, 4, T0, &seq),
+		relaystore_deposit(t, &no_limits, a, src_a, NULL, 4, T0, &seq),
 		-EINVAL);
 	assert_int_equal(seq, 0);
-	assert_int_equal(relaystore_deposit(t, NULL, a, blob, 4, T0, &seq),
-			 -EINVAL);
 	assert_int_equal(
-		relaystore_deposit(t, &no_limits, a, blob, 4, T0, NULL),
+		relaystore_deposit(t, NULL, a, src_a, blob, 4, T0, &seq),
 		-EINVAL);
+	assert_int_equal(
+		relaystore_deposit(t, &no_limits, a, src_a, blob, 4, T0, NULL),
+		-EINVAL);
+	/* The unknown source is for items from before sources were kept:
+	 * no deposit names it. */
+	seq = 7;
+	assert_int_equal(relaystore_deposit(t, &no_limits, a, src_unknown, blob,
+					    4, T0, &seq),
+			 -EINVAL);
+	assert_int_equal(seq, 0);
 	assert_int_equal(relaystore_fetch(t, a, 0, T0, NULL, NULL), -EINVAL);
 	assert_int_equal(relaystore_stats(t, NULL), -EINVAL);
 	store_txn_abort(t);
 	/* A read transaction cannot deposit. */
 	t = begin(f, false);
 	assert_int_equal(
-		relaystore_deposit(t, &no_limits, a, blob, 4, T0, &seq),
+		relaystore_deposit(t, &no_limits, a, src_a, blob, 4, T0, &seq),
 		-EINVAL);
 	store_txn_abort(t);
 	stats_are(f, 1, RELAY_BLOB_MAX, 1);
@@ -667,11 +748,11 @@ static int two_deposits_txn(struct store_txn *t, void *ctx)
 	uint64_t seq;
 	int r;
 
-	if ((r = relaystore_deposit(t, &no_limits, td->a, blob, sizeof blob, T0,
-				    &seq)) < 0)
+	if ((r = relaystore_deposit(t, &no_limits, td->a, src_a, blob,
+				    sizeof blob, T0, &seq)) < 0)
 		return r;
-	return relaystore_deposit(t, &no_limits, td->bad, blob, sizeof blob, T0,
-				  &seq);
+	return relaystore_deposit(t, &no_limits, td->bad, src_a, blob,
+				  sizeof blob, T0, &seq);
 }
 
 static void test_corrupt(void **state)
@@ -692,12 +773,12 @@ static void test_corrupt(void **state)
 	sb = dep_ok(f, b, 8, 1, T0);
 	dep_ok(f, c, 8, 1, T0);
 
-	/* Item of a: wrong version. */
+	/* Item of a: an unknown version. */
 	item_key(k, a, sa);
-	v[0] = 2;
+	v[0] = 3;
 	be64_put(v + 1, T0 + 1000);
-	memset(v + 9, 1, 8);
-	put_raw(f, k, 41, v, 17);
+	memset(v + 9, 1, 16);
+	put_raw(f, k, 41, v, 25);
 	assert_int_equal(fetch(f, a, 0, T0, &g), -EBADMSG);
 	assert_int_equal(delete_upto(f, a, UINT64_MAX, &deleted), -EBADMSG);
 	assert_int_equal(deleted, 0);
@@ -771,15 +852,31 @@ static void test_corrupt(void **state)
 	assert_int_equal(sa, 100);
 }
 
+/* Writes a box (bytes_len 4) or source (8) record into v. */
+static size_t put_counts(uint8_t *v, size_t bytes_len, uint32_t items,
+			 uint64_t bytes)
+{
+	v[0] = 1;
+	be32_put(v + 1, items);
+	if (bytes_len == 4)
+		be32_put(v + 5, (uint32_t)bytes);
+	else
+		be64_put(v + 5, bytes);
+	return 1 + 4 + bytes_len;
+}
+
 /* The decoders on their own: the layouts of relaystore.h, exact lengths. */
 static void test_decoders(void **state)
 {
-	uint8_t v[9 + RELAY_BLOB_MAX + 1];
+	static const struct {
+		enum relaystore_counts_kind kind;
+		size_t bytes_len;
+	} kinds[] = {{RELAYSTORE_COUNTS_BOX, 4}, {RELAYSTORE_COUNTS_SOURCE, 8}};
+	uint8_t v[17 + RELAY_BLOB_MAX + 1];
 	struct relaystore_totals tot;
-	struct relaystore_box b;
-	const uint8_t *blob = NULL;
-	uint64_t expiry = 0;
-	size_t blob_len = 0;
+	struct relaystore_counts c;
+	struct relaystore_item it;
+	size_t len;
 
 	(void)state;
 	memset(v, 0, sizeof v);
@@ -794,36 +891,417 @@ static void test_decoders(void **state)
 	assert_int_equal(relaystore__totals_decode(&tot, v, 24), -EBADMSG);
 	assert_int_equal(relaystore__totals_decode(&tot, v, 26), -EBADMSG);
 
-	be32_put(v + 1, 2);
-	be32_put(v + 5, 300);
-	assert_int_equal(relaystore__box_decode(&b, v, 9), 0);
-	assert_int_equal(b.items, 2);
-	assert_int_equal(b.bytes, 300);
-	assert_int_equal(relaystore__box_decode(&b, v, 8), -EBADMSG);
-	assert_int_equal(relaystore__box_decode(&b, v, 10), -EBADMSG);
-	v[0] = 2;
-	assert_int_equal(relaystore__box_decode(&b, v, 9), -EBADMSG);
-	v[0] = 1;
+	/* Box and source: version 1 | items 4 | bytes 4 or 8. */
+	for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+		enum relaystore_counts_kind kind = kinds[k].kind;
+		size_t bl = kinds[k].bytes_len;
 
-	be64_put(v + 1, T0);
+		len = put_counts(v, bl, 2, 300);
+		assert_int_equal(len, 5 + bl);
+		assert_int_equal(relaystore__counts_decode(&c, kind, v, len),
+				 0);
+		assert_int_equal(c.items, 2);
+		assert_int_equal(c.bytes, 300);
+		assert_int_equal(
+			relaystore__counts_decode(&c, kind, v, len - 1),
+			-EBADMSG);
+		assert_int_equal(
+			relaystore__counts_decode(&c, kind, v, len + 1),
+			-EBADMSG);
+		assert_int_equal(relaystore__counts_decode(&c, kind, v, 0),
+				 -EBADMSG);
+		v[0] = 2;
+		assert_int_equal(relaystore__counts_decode(&c, kind, v, len),
+				 -EBADMSG);
+		put_counts(v, bl, 2, 2); /* one byte an item: the least */
+		assert_int_equal(relaystore__counts_decode(&c, kind, v, len),
+				 0);
+		assert_int_equal(c.bytes, 2);
+		put_counts(v, bl, 2, 1); /* fewer bytes than items */
+		assert_int_equal(relaystore__counts_decode(&c, kind, v, len),
+				 -EBADMSG);
+		put_counts(v, bl, 0, 0); /* no item: no record */
+		assert_int_equal(relaystore__counts_decode(&c, kind, v, len),
+				 -EBADMSG);
+		assert_int_equal(c.items, 2); /* refused: left as it was */
+		assert_int_equal(c.bytes, 2);
+	}
+	/* A source's bytes may pass 2^32. */
+	put_counts(v, 8, 3, (1ull << 32) + 5);
 	assert_int_equal(
-		relaystore__item_decode(&expiry, &blob, &blob_len, v, 10), 0);
-	assert_int_equal(expiry, T0);
-	assert_ptr_equal(blob, v + 9);
-	assert_int_equal(blob_len, 1);
-	assert_int_equal(relaystore__item_decode(&expiry, &blob, &blob_len, v,
-						 9 + RELAY_BLOB_MAX),
+		relaystore__counts_decode(&c, RELAYSTORE_COUNTS_SOURCE, v, 13),
+		0);
+	assert_int_equal(c.bytes, (1ull << 32) + 5);
+	/* A box's 9 bytes are not a source's 13, nor the other way. */
+	assert_int_equal(
+		relaystore__counts_decode(&c, RELAYSTORE_COUNTS_BOX, v, 13),
+		-EBADMSG);
+	put_counts(v, 4, 3, 5);
+	assert_int_equal(
+		relaystore__counts_decode(&c, RELAYSTORE_COUNTS_SOURCE, v, 9),
+		-EBADMSG);
+
+	/* Items of both versions: version 1 is expiry_s 8 | blob (the
+	 * unknown source), version 2 expiry_s 8 | source 8 | blob. */
+	for (uint8_t ver = 1; ver <= 2; ver++) {
+		size_t hdr = ver == 1 ? 9 : 17;
+
+		memset(v, 0x5c, sizeof v);
+		v[0] = ver;
+		be64_put(v + 1, T0);
+		if (ver == 2)
+			memcpy(v + 9, src_c, RELAYSTORE_SOURCE_LEN);
+		memset(it.source, 0xff, sizeof it.source);
+		assert_int_equal(relaystore__item_decode(&it, v, hdr + 1), 0);
+		assert_int_equal(it.expiry_s, T0);
+		assert_memory_equal(it.source, ver == 1 ? src_unknown : src_c,
+				    RELAYSTORE_SOURCE_LEN);
+		assert_ptr_equal(it.blob, v + hdr);
+		assert_int_equal(it.blob_len, 1);
+		assert_int_equal(
+			relaystore__item_decode(&it, v, hdr + RELAY_BLOB_MAX),
+			0);
+		assert_int_equal(it.blob_len, RELAY_BLOB_MAX);
+		assert_int_equal(relaystore__item_decode(&it, v, hdr),
+				 -EBADMSG);
+		assert_int_equal(relaystore__item_decode(
+					 &it, v, hdr + RELAY_BLOB_MAX + 1),
+				 -EBADMSG);
+		assert_int_equal(relaystore__item_decode(&it, v, 0), -EBADMSG);
+	}
+	/* A version 1 value read as version 2 would not do: 10 bytes is too
+	 * short for one. */
+	assert_int_equal(relaystore__item_decode(&it, v, 10), -EBADMSG);
+	/* Version 2 naming the unknown source: never written. */
+	memset(v + 9, 0, RELAYSTORE_SOURCE_LEN);
+	assert_int_equal(relaystore__item_decode(&it, v, 18), -EBADMSG);
+	assert_memory_equal(it.source, src_c, RELAYSTORE_SOURCE_LEN);
+	v[16] = 1;
+	assert_int_equal(relaystore__item_decode(&it, v, 18), 0);
+	v[0] = 0;
+	assert_int_equal(relaystore__item_decode(&it, v, 18), -EBADMSG);
+	v[0] = 3;
+	assert_int_equal(relaystore__item_decode(&it, v, 18), -EBADMSG);
+}
+
+/* Source records after a sequence of deposits: one per source, the sum
+ * of its items over all the mailboxes it deposited into. */
+static void test_source_counts(void **state)
+{
+	struct store_fixture *f = *state;
+	uint8_t a[RELAY_MAILBOX_LEN], b[RELAY_MAILBOX_LEN];
+
+	mailbox_of(a, 0x12);
+	mailbox_of(b, 0x13);
+	source_gone(f, src_a);
+	assert_int_equal(deposit_from(f, &no_limits, src_a, a, 10, 1, T0, NULL),
 			 0);
-	assert_int_equal(blob_len, RELAY_BLOB_MAX);
+	assert_int_equal(deposit_from(f, &no_limits, src_b, a, 20, 1, T0, NULL),
+			 0);
+	assert_int_equal(deposit_from(f, &no_limits, src_a, b, 30, 1, T0, NULL),
+			 0);
+	assert_int_equal(deposit_from(f, &no_limits, src_c, b, 1, 1, T0, NULL),
+			 0);
+	source_is(f, src_a, 2, 40);
+	source_is(f, src_b, 1, 20);
+	source_is(f, src_c, 1, 1);
+	source_gone(f, src_unknown);
+	stats_are(f, 4, 61, 2);
+	assert_int_equal(rows(f), 1 + 2 + 3 + 2 * 4);
+}
+
+/* The source quota: reached across mailboxes, refused with -EUSERS
+ * writing nothing, per source, checked after the mailbox's limits and
+ * before the relay's; freed by delete_upto. */
+static void test_source_quota(void **state)
+{
+	struct store_fixture *f = *state;
+	struct relaystore_limits lim = {.source_bytes = 100,
+					.total_bytes = 250};
+	uint8_t a[RELAY_MAILBOX_LEN], b[RELAY_MAILBOX_LEN];
+	uint8_t c[RELAY_MAILBOX_LEN];
+	uint64_t seq = 1, sa[2];
+	unsigned deleted = 0;
+	struct got g = {0};
+
+	mailbox_of(a, 0x20);
+	mailbox_of(b, 0x21);
+	mailbox_of(c, 0x22);
+	/* Exactly the quota, in two mailboxes: taken. */
+	assert_int_equal(deposit_from(f, &lim, src_a, a, 60, 1, T0, &sa[0]), 0);
+	assert_int_equal(deposit_from(f, &lim, src_a, b, 40, 2, T0, &sa[1]), 0);
+	source_is(f, src_a, 2, 100);
+	/* One byte more, into a third mailbox: refused, writing nothing. */
+	refused_writes_nothing(f, &lim, src_a, c, 1, -EUSERS);
+	source_is(f, src_a, 2, 100);
+	assert_int_equal(fetch(f, c, 0, T0, &g), 0);
+	assert_int_equal(g.n, 0);
+	/* Another source has its own quota; the refusal used up no seq. */
+	assert_int_equal(deposit_from(f, &lim, src_b, c, 100, 3, T0, &seq), 0);
+	assert_int_equal(seq, sa[1] + 1);
+	assert_int_equal(deposit_from(f, &lim, src_b, a, 1, 3, T0, NULL),
+			 -EUSERS);
+	source_is(f, src_b, 1, 100);
+	/* The mailbox's limit comes first, the relay's last: at 200 of
+	 * 250, 60 more from a third source is the relay's refusal, from
+	 * a source at its quota the source's. */
+	lim.box_items = 1;
+	assert_int_equal(deposit_from(f, &lim, src_a, a, 1, 1, T0, NULL),
+			 -EDQUOT);
+	lim.box_items = 0;
+	assert_int_equal(deposit_from(f, &lim, src_c, c, 60, 1, T0, NULL),
+			 -ENOSPC);
+	assert_int_equal(deposit_from(f, &lim, src_a, c, 60, 1, T0, NULL),
+			 -EUSERS);
+	source_gone(f, src_c);
+	/* The owner of a deletes its item: 60 bytes free for src_a, not
+	 * 61; src_b is not touched. */
+	assert_int_equal(delete_upto(f, a, sa[0], &deleted), 0);
+	assert_int_equal(deleted, 1);
+	source_is(f, src_a, 1, 40);
+	source_is(f, src_b, 1, 100);
+	assert_int_equal(deposit_from(f, &lim, src_a, c, 61, 1, T0, NULL),
+			 -EUSERS);
+	assert_int_equal(deposit_from(f, &lim, src_a, c, 60, 1, T0, NULL), 0);
+	source_is(f, src_a, 2, 100);
+	/* A lowered quota refuses what is above it, removes nothing. */
+	lim.source_bytes = 50;
+	assert_int_equal(deposit_from(f, &lim, src_b, b, 1, 1, T0, NULL),
+			 -EUSERS);
+	stats_are(f, 3, 200, 2); /* b: 40 of src_a; c: 100 of b, 60 of a */
+	/* Everything of src_a deleted: its record goes. */
+	assert_int_equal(delete_upto(f, b, UINT64_MAX, &deleted), 0);
+	assert_int_equal(deleted, 1);
+	assert_int_equal(delete_upto(f, c, UINT64_MAX, &deleted), 0);
+	assert_int_equal(deleted, 2);
+	source_gone(f, src_a);
+	source_gone(f, src_b);
+	assert_int_equal(rows(f), 1);
+	/* The default quota: 16 MiB. */
+	lim.source_bytes = 0;
+	relaystore_limits_default(&lim);
+	assert_int_equal(lim.source_bytes, 16u << 20);
+}
+
+/* Expiry frees a source's quota; sources are counted off apart when one
+ * sweep's batches mix them. */
+static void test_source_expire(void **state)
+{
+	struct store_fixture *f = *state;
+	struct relaystore_limits lim = {.ttl_s = 10, .source_bytes = 300};
+	const uint8_t *srcs[3] = {src_a, src_b, src_c};
+	uint8_t mb[RELAY_MAILBOX_LEN];
+	unsigned deleted = 0;
+
+	/* 150 items of 2 bytes, the sources and mailboxes in turn: each
+	 * source holds 50 items (100 bytes); 30 of each are due at T0 + 10,
+	 * 20 of each at T0 + 110. */
+	for (int i = 0; i < 150; i++) {
+		mailbox_of(mb, (uint8_t)(0x30 + i % 5));
+		assert_int_equal(deposit_from(f, &lim, srcs[i % 3], mb, 2, 1,
+					      T0 + (i < 90 ? 0 : 100), NULL),
+				 0);
+	}
+	for (int k = 0; k < 3; k++)
+		source_is(f, srcs[k], 50, 100);
+	/* The quota is 300: src_a has 200 left. */
+	mailbox_of(mb, 0x40);
 	assert_int_equal(
-		relaystore__item_decode(&expiry, &blob, &blob_len, v, 9),
-		-EBADMSG);
-	assert_int_equal(relaystore__item_decode(&expiry, &blob, &blob_len, v,
-						 9 + RELAY_BLOB_MAX + 1),
-			 -EBADMSG);
+		deposit_from(f, &lim, src_a, mb, 201, 1, T0 + 100, NULL),
+		-EUSERS);
+	/* 70 of the 90 due now (more than one batch of 64). */
+	assert_int_equal(expire(f, T0 + 10, 70, &deleted), 0);
+	assert_int_equal(deleted, 70);
+	assert_int_equal(expire(f, T0 + 10, 1000, &deleted), 0);
+	assert_int_equal(deleted, 20);
+	for (int k = 0; k < 3; k++)
+		source_is(f, srcs[k], 20, 40);
 	assert_int_equal(
-		relaystore__item_decode(&expiry, &blob, &blob_len, v, 0),
-		-EBADMSG);
+		deposit_from(f, &lim, src_a, mb, 201, 1, T0 + 100, NULL), 0);
+	source_is(f, src_a, 21, 241);
+	/* The rest: every record goes with its last item. */
+	assert_int_equal(expire(f, T0 + 1000, 1000, &deleted), 0);
+	assert_int_equal(deleted, 61);
+	for (int k = 0; k < 3; k++)
+		source_gone(f, srcs[k]);
+	stats_are(f, 0, 0, 0);
+	assert_int_equal(rows(f), 1);
+}
+
+/* Writes the records a relay from before sources were kept had for one
+ * item: the item (version 1), its index entry, its box, and the totals
+ * given (next_seq, items, bytes). */
+static void put_v1_item(struct store_fixture *f, const uint8_t *mb,
+			uint64_t seq, uint64_t expiry_s, size_t len,
+			uint8_t fill, const uint64_t totals[3])
+{
+	uint8_t k[49], v[9 + RELAY_BLOB_MAX];
+
+	item_key(k, mb, seq);
+	v[0] = 1;
+	be64_put(v + 1, expiry_s);
+	memset(v + 9, fill, len);
+	put_raw(f, k, 41, v, 9 + len);
+	k[0] = 'X';
+	be64_put(k + 1, expiry_s);
+	memcpy(k + 9, mb, RELAY_MAILBOX_LEN);
+	be64_put(k + 41, seq);
+	put_raw(f, k, 49, NULL, 0);
+	k[0] = 'B';
+	memcpy(k + 1, mb, RELAY_MAILBOX_LEN);
+	v[0] = 1;
+	be32_put(v + 1, 1);
+	be32_put(v + 5, (uint32_t)len);
+	put_raw(f, k, 33, v, 9);
+	k[0] = 'T';
+	v[0] = 1;
+	be64_put(v + 1, totals[0]);
+	be64_put(v + 9, totals[1]);
+	be64_put(v + 17, totals[2]);
+	put_raw(f, k, 1, v, 25);
+}
+
+/* What a fetch of mb at T0 answers is one item: seq, len bytes of fill. */
+static void only_item_is(struct store_fixture *f, const uint8_t *mb,
+			 uint64_t seq, size_t len, uint8_t fill)
+{
+	struct got g = {0};
+
+	assert_int_equal(fetch(f, mb, 0, T0, &g), 0);
+	assert_int_equal(g.n, 1);
+	assert_int_equal(g.seq[0], seq);
+	assert_int_equal(g.len[0], len);
+	assert_int_equal(g.fill[0], fill);
+}
+
+/* Items of version 1 (no source) are read, fetched, deleted and expired
+ * as before, and no source record counts them. */
+static void test_v1_items(void **state)
+{
+	struct store_fixture *f = *state;
+	struct relaystore_limits lim = {.source_bytes = 10};
+	uint8_t a[RELAY_MAILBOX_LEN], b[RELAY_MAILBOX_LEN];
+	uint64_t tot1[3] = {2, 1, 5}, tot2[3] = {3, 2, 12}, s;
+	unsigned deleted = 0;
+
+	mailbox_of(a, 0x50);
+	mailbox_of(b, 0x51);
+	put_v1_item(f, a, 1, T0 + 1000, 5, 0x55, tot1);
+	put_v1_item(f, b, 2, T0 + 50, 7, 0x77, tot2);
+	stats_are(f, 2, 12, 2);
+	only_item_is(f, a, 1, 5, 0x55);
+	only_item_is(f, b, 2, 7, 0x77);
+	/* They count against no source: src_a has all of its 10. */
+	assert_int_equal(deposit_from(f, &lim, src_a, a, 10, 0xaa, T0, &s), 0);
+	assert_int_equal(s, 3);
+	source_is(f, src_a, 1, 10);
+	assert_int_equal(rows(f), 1 + 2 + 1 + 2 * 3);
+	/* Deleting the version 1 item of a leaves src_a's record. */
+	assert_int_equal(delete_upto(f, a, 1, &deleted), 0);
+	assert_int_equal(deleted, 1);
+	source_is(f, src_a, 1, 10);
+	stats_are(f, 2, 17, 2);
+	only_item_is(f, a, 3, 10, 0xaa);
+	/* Expiring the version 1 item of b: the same. */
+	assert_int_equal(expire(f, T0 + 60, 100, &deleted), 0);
+	assert_int_equal(deleted, 1);
+	source_is(f, src_a, 1, 10);
+	source_gone(f, src_unknown);
+	stats_are(f, 1, 10, 1);
+	assert_int_equal(rows(f), 1 + 1 + 1 + 2 * 1);
+	/* A mixed batch: a version 1 item and src_a's, deleted together;
+	 * src_a's record goes with its item. */
+	put_v1_item(f, b, 4, T0 + 1000, 3, 0x33, (uint64_t[3]){5, 2, 13});
+	assert_int_equal(expire(f, T0 + RELAYSTORE_TTL_S, 100, &deleted), 0);
+	assert_int_equal(deleted, 2);
+	source_gone(f, src_a);
+	stats_are(f, 0, 0, 0);
+	assert_int_equal(rows(f), 1);
+}
+
+/* Writes src's "S" record raw: len bytes of version | items | bytes. */
+static void put_source(struct store_fixture *f, const uint8_t *src,
+		       uint8_t version, uint32_t items, uint64_t bytes,
+		       size_t len)
+{
+	uint8_t k[9], v[16] = {0};
+
+	put_counts(v, 8, items, bytes);
+	v[0] = version;
+	source_key(k, src);
+	put_raw(f, k, sizeof k, v, len);
+}
+
+/* Corrupt source records (-EBADMSG), and counts that disagree with the
+ * items; store_write keeps nothing of a transaction that met one. */
+static void test_corrupt_source(void **state)
+{
+	struct store_fixture *f = *state;
+	uint8_t a[RELAY_MAILBOX_LEN], b[RELAY_MAILBOX_LEN], k[9];
+	struct two_deposits td = {.a = a, .bad = b};
+	unsigned deleted = 0;
+	uint64_t n, first;
+	struct got g = {0};
+
+	mailbox_of(a, 0x60);
+	mailbox_of(b, 0x61);
+	first = dep_ok(f, a, 8, 1, T0);
+	dep_ok(f, a, 8, 1, T0);
+	source_is(f, src_a, 2, 16);
+	n = rows(f);
+
+	/* Too short, too long, another version, no item, fewer bytes than
+	 * items: a deposit from src_a fails, and so does the deposit into a
+	 * before it in the same store_write. */
+	put_source(f, src_a, 1, 2, 16, 12);
+	assert_int_equal(store_write(f->s, two_deposits_txn, &td), -EBADMSG);
+	assert_int_equal(rows(f), n);
+	put_source(f, src_a, 1, 2, 16, 14);
+	assert_int_equal(deposit(f, &no_limits, b, 1, 1, T0, NULL), -EBADMSG);
+	put_source(f, src_a, 2, 2, 16, 13);
+	assert_int_equal(deposit(f, &no_limits, b, 1, 1, T0, NULL), -EBADMSG);
+	put_source(f, src_a, 1, 0, 0, 13);
+	assert_int_equal(deposit(f, &no_limits, b, 1, 1, T0, NULL), -EBADMSG);
+	assert_int_equal(delete_upto(f, a, UINT64_MAX, &deleted), -EBADMSG);
+	put_source(f, src_a, 1, 2, 1, 13);
+	assert_int_equal(delete_upto(f, a, UINT64_MAX, &deleted), -EBADMSG);
+	assert_int_equal(expire(f, UINT64_MAX, 10, &deleted), -EBADMSG);
+	assert_int_equal(rows(f), n);
+	/* Fetching reads no source record. */
+	assert_int_equal(fetch(f, a, 0, T0, &g), 0);
+	assert_int_equal(g.n, 2);
+
+	/* Counts below what is deleted: one item where two are. */
+	put_source(f, src_a, 1, 1, 16, 13);
+	assert_int_equal(delete_upto(f, a, UINT64_MAX, &deleted), -EBADMSG);
+	/* Bytes below: 2 items, 15 bytes. */
+	put_source(f, src_a, 1, 2, 15, 13);
+	assert_int_equal(expire(f, UINT64_MAX, 10, &deleted), -EBADMSG);
+	/* Bytes left over with no item: 2 items, 17 bytes. */
+	put_source(f, src_a, 1, 2, 17, 13);
+	assert_int_equal(delete_upto(f, a, UINT64_MAX, &deleted), -EBADMSG);
+	/* A record that would be left with fewer bytes than items: 3 items,
+	 * 9 bytes, less one item of 8. */
+	put_source(f, src_a, 1, 3, 9, 13);
+	assert_int_equal(delete_upto(f, a, first, &deleted), -EBADMSG);
+	/* No record at all for the source of stored items. */
+	{
+		struct store_txn *t = begin(f, true);
+
+		source_key(k, src_a);
+		assert_int_equal(
+			finish(t, store_del(t, STORE_TABLE_RELAY, k, sizeof k)),
+			0);
+	}
+	assert_int_equal(delete_upto(f, a, UINT64_MAX, &deleted), -EBADMSG);
+	assert_int_equal(rows(f), n - 1);
+
+	/* Put right: everything goes. */
+	put_source(f, src_a, 1, 2, 16, 13);
+	assert_int_equal(delete_upto(f, a, UINT64_MAX, &deleted), 0);
+	assert_int_equal(deleted, 2);
+	source_gone(f, src_a);
+	assert_int_equal(rows(f), 1);
 }
 
 static void test_reopen(void **state)
@@ -891,6 +1369,15 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_bad_args, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_source_counts, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_source_quota, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_source_expire, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_v1_items, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_corrupt_source, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
 	};
 
