@@ -142,8 +142,9 @@ static struct rpc_result *m_relay_status(struct rpc_call *call)
 	}
 	o = json_pack(
 		"{s:b, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-		"s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:{s:o, s:I, s:I, s:I, "
-		"s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
+		"s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:{s:o, s:I, "
+		"s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+		"s:I, s:I, s:I, s:I, s:I, s:I}}",
 		"enabled", rs.enabled, "service", "mailboxes",
 		(json_int_t)rs.store.mailboxes, "items",
 		(json_int_t)rs.store.items, "bytes",
@@ -159,7 +160,8 @@ static struct rpc_result *m_relay_status(struct rpc_call *call)
 		(json_int_t)rs.notified, "adverts", (json_int_t)rs.adverts,
 		"polls", (json_int_t)rs.polls, "polled_full",
 		(json_int_t)rs.polled_full, "request_fetches",
-		(json_int_t)rs.request_fetches,
+		(json_int_t)rs.request_fetches, "over_quota",
+		(json_int_t)rs.over_quota,
 		"client", "home_relays", home != NULL ? home : json_array(),
 		"deposited", (json_int_t)cs.relay_deposited, "requests_left",
 		(json_int_t)cs.relay_ctl_deposited, "deposit_failed",

@@ -555,6 +555,8 @@ void relay_flush(struct relay *r)
 			watch_tell(r, q->skey, now);
 		} else {
 			r->st.deposits_refused++;
+			if (q->ans[RW_DEPOSIT_RES_LEN - 1] == RC_QUOTA)
+				r->st.over_quota++;
 		}
 		(void)link_send(r->cfg.links, now, q->pk, q->ans, q->ans_len);
 	}

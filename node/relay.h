@@ -96,6 +96,7 @@ struct relay_status {
 	uint64_t deposits, deposits_refused, fetches, items_sent, deleted,
 		expired, auth_failed, rate_limited, errors, pow_failed,
 		notified, adverts, polls, polled_full, request_fetches;
+	uint64_t over_quota; /* of deposits_refused: the source's quota */
 	struct relaystore_stats store;
 };
 

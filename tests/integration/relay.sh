@@ -30,6 +30,8 @@ idb=$(field "$(rpc b identity.get)" id)
 
 out=$(rpc r relay.status)
 check "r says it relays" has "$out" '"enabled":true'
+check "r has refused no deposit for its source's quota" \
+	has "$out" '"over_quota":0'
 found() { has "$(rpc a relay.find)" "\"$rkey\""; }
 check "a finds r among the relays advertised in the DHT (relay.find)" \
 	until_true found

@@ -388,6 +388,7 @@ static void run(struct tnet *n, unsigned ms)
 }
 
 static size_t g_map_max; /* the relay's store, 0: default */
+static uint64_t g_source_bytes; /* the relay's source quota, 0: default */
 
 static struct tnet *tnet_new(bool relay_enabled, uint32_t box_items)
 {
@@ -433,6 +434,7 @@ static struct tnet *tnet_new(bool relay_enabled, uint32_t box_items)
 		rc.node_pk = t->pk;
 		rc.enabled = i == 1 && relay_enabled;
 		rc.limits.box_items = box_items;
+		rc.limits.source_bytes = g_source_bytes;
 		assert_int_equal(relay_new(&t->relay, &rc), 0);
 	}
 	{
@@ -491,6 +493,33 @@ static void send_deposit(struct tnet *n, uint32_t req, const uint8_t *mbox,
 			 0);
 }
 
+/* A DEPOSIT_REQ of blob into mbox with a stamp that is good enough (good)
+ * or one that is not. */
+static void send_deposit_req(struct tnet *n, uint32_t req, const uint8_t *mbox,
+			     const char *blob, bool good)
+{
+	struct rw_deposit_req d;
+	uint8_t f[LINK_PAYLOAD_MAX], ch[CX_POW_CHALLENGE_LEN];
+	size_t len;
+
+	memset(&d, 0, sizeof d);
+	d.d.req = req;
+	memcpy(d.d.mailbox, mbox, RELAY_MAILBOX_LEN);
+	d.d.blob = (const uint8_t *)blob;
+	d.d.blob_len = strlen(blob);
+	cx_pow_challenge(ch, mbox, d.d.blob, d.d.blob_len);
+	if (good)
+		assert_int_equal(
+			cx_pow_solve(&d.stamp, ch, RELAY_POW_BITS, UINT64_MAX),
+			0);
+	else
+		while (cx_pow_verify(ch, RELAY_POW_BITS, d.stamp))
+			d.stamp++; /* a nonce that is not a stamp */
+	assert_int_equal(rw_deposit_req_encode(f, sizeof f, &len, &d), 0);
+	assert_int_equal(link_send(n->n[0].links, n->now, n->n[1].pk, f, len),
+			 0);
+}
+
 /* A FETCH signed for relay_pk (NULL: the relay it goes to). */
 static void send_fetch_for(struct tnet *n, const uint8_t *relay_pk,
 			   uint32_t req, const uint8_t *mbox, const uint8_t *sk,
@@ -529,6 +558,19 @@ static int dep_answer(struct tn *t, unsigned i)
 	assert_int_equal(rw_deposit_res_decode(&r, t->ans[i], t->ans_len[i]),
 			 0);
 	return r.code;
+}
+
+/* One DEPOSIT, sent and answered: its code. */
+static int deposit_code(struct tnet *n, uint32_t req, const uint8_t *mbox,
+			const char *blob)
+{
+	struct tn *c = &n->n[0];
+	unsigned before = c->nans;
+
+	send_deposit(n, req, mbox, blob);
+	run(n, 5);
+	assert_int_equal(c->nans, before + 1);
+	return dep_answer(c, before);
 }
 
 static void relay_service(void **state)
@@ -633,14 +675,13 @@ static void request_mailbox(void **state)
 	struct tnet *n = tnet_new(true, 0);
 	struct tn *c = &n->n[0];
 	uint8_t acct[32], sk[64], seed[32] = {4, 2}, bad_pk[32], bad_sk[64];
-	uint8_t seed2[32] = {6}, rid[32], f[LINK_PAYLOAD_MAX], ch[32];
+	uint8_t seed2[32] = {6}, rid[32], f[LINK_PAYLOAD_MAX];
 	const char *blob = "a sealed request";
-	struct rw_deposit_req d;
 	struct rw_fetch_req fq;
 	uint8_t msg[RW_FETCH_REQ_SIGMSG_LEN];
 	struct rw_items h;
 	struct relay_status rs;
-	uint64_t now_s, seq, stamp = 0, epoch = 2900;
+	uint64_t now_s, seq, epoch = 2900;
 	size_t len, off, bl;
 	const uint8_t *b;
 
@@ -653,26 +694,10 @@ static void request_mailbox(void **state)
 	now_s = (T0_WALL + n->now) / 1000;
 	/* a stamp too weak, then a good one; a plain deposit to the same
 	 * ID lands elsewhere */
-	memset(&d, 0, sizeof d);
-	d.d.req = 1;
-	memcpy(d.d.mailbox, rid, 32);
-	d.d.blob = (const uint8_t *)blob;
-	d.d.blob_len = strlen(blob);
-	cx_pow_challenge(ch, rid, d.d.blob, d.d.blob_len);
-	while (cx_pow_verify(ch, RELAY_POW_BITS, stamp))
-		stamp++; /* a nonce that is not a stamp */
-	d.stamp = stamp;
-	assert_int_equal(rw_deposit_req_encode(f, sizeof f, &len, &d), 0);
-	assert_int_equal(link_send(c->links, n->now, n->n[1].pk, f, len), 0);
+	send_deposit_req(n, 1, rid, blob, false);
 	run(n, 5);
 	assert_int_equal(dep_answer(c, 0), RC_POW);
-	stamp = 0;
-	assert_int_equal(cx_pow_solve(&stamp, ch, RELAY_POW_BITS, UINT64_MAX),
-			 0);
-	d.d.req = 2;
-	d.stamp = stamp;
-	assert_int_equal(rw_deposit_req_encode(f, sizeof f, &len, &d), 0);
-	assert_int_equal(link_send(c->links, n->now, n->n[1].pk, f, len), 0);
+	send_deposit_req(n, 2, rid, blob, true);
 	send_deposit(n, 3, rid, "no stamp");
 	run(n, 5);
 	assert_int_equal(dep_answer(c, 1), RC_OK);
@@ -709,9 +734,7 @@ static void request_mailbox(void **state)
 			 0);
 	/* the account fetched it: the next stamped deposit is told */
 	assert_int_equal(c->nnotify, 0);
-	d.d.req = 4;
-	assert_int_equal(rw_deposit_req_encode(f, sizeof f, &len, &d), 0);
-	assert_int_equal(link_send(c->links, n->now, n->n[1].pk, f, len), 0);
+	send_deposit_req(n, 4, rid, blob, true);
 	run(n, 5);
 	assert_int_equal(c->nnotify, 1);
 	assert_memory_equal(c->notified, rid, 32);
@@ -763,6 +786,84 @@ static void disk_full(void **state)
 	relay_status(n->n[1].relay, &rs);
 	assert_true(rs.store.items > 100); /* what fitted stays */
 	assert_int_equal(rs.errors, 1);
+	cx_wipe(sk, sizeof sk);
+	tnet_free(n);
+}
+
+/* A source over its storage quota is told "source over quota", whatever
+ * the mailbox and for stamped requests too, until the owner of a mailbox
+ * it filled fetches and deletes; the client hands the code on. */
+static void source_quota(void **state)
+{
+	struct tnet *n;
+	struct tn *c;
+	uint8_t mbox[32], sk[64], seed[32] = {3, 1}, other[32];
+	struct relay_status rs;
+	struct rw_items h;
+	uint64_t now_s, seq = 0;
+	size_t off, bl;
+	const uint8_t *b;
+
+	(void)state;
+	g_source_bytes = 10;
+	n = tnet_new(true, 0);
+	g_source_bytes = 0;
+	c = &n->n[0];
+	cx_sign_keypair_seed(mbox, sk, seed);
+	memset(other, 0x42, sizeof other);
+	tnet_link(n);
+	now_s = (T0_WALL + n->now) / 1000;
+	/* 10 bytes are the quota: 5 + 5 taken, then nothing more, not in
+	 * another mailbox either */
+	assert_int_equal(deposit_code(n, 1, mbox, "12345"), RC_OK);
+	assert_int_equal(deposit_code(n, 2, mbox, "abcde"), RC_OK);
+	assert_int_equal(deposit_code(n, 3, mbox, "x"), RC_QUOTA);
+	assert_int_equal(deposit_code(n, 4, other, "y"), RC_QUOTA);
+	/* nor into a request mailbox, with a good stamp */
+	send_deposit_req(n, 5, other, "req", true);
+	run(n, 5);
+	assert_int_equal(c->nans, 5);
+	assert_int_equal(dep_answer(c, 4), RC_QUOTA);
+	relay_status(n->n[1].relay, &rs);
+	assert_int_equal(rs.deposits, 2);
+	assert_int_equal(rs.deposits_refused, 3);
+	assert_int_equal(rs.over_quota, 3);
+	assert_int_equal(rs.store.items, 2);
+	assert_int_equal(rs.store.bytes, 10);
+	/* the client gets the code as it is */
+	assert_int_equal(relayc_deposit(c->rc, n->n[1].pk, other,
+					(const uint8_t *)"z", 1, 1000),
+			 0);
+	run(n, 10);
+	assert_int_equal(c->ndep, 1);
+	assert_int_equal(c->dep_code[0], RC_QUOTA);
+	assert_string_equal(relay_code_str(c->dep_code[0]),
+			    "source over quota");
+	/* the owner takes both items and deletes the first: 5 bytes free */
+	c->nans = 0;
+	send_fetch(n, 10, mbox, sk, 0, 0, now_s);
+	run(n, 5);
+	assert_int_equal(c->nans, 1);
+	assert_int_equal(rw_items_decode(&h, c->ans[0], c->ans_len[0]), 0);
+	assert_int_equal(h.code, RC_OK);
+	off = RW_ITEMS_HDR;
+	assert_int_equal(
+		rw_items_next(c->ans[0], c->ans_len[0], &off, &seq, &b, &bl),
+		1);
+	assert_int_equal(bl, 5);
+	assert_memory_equal(b, "12345", bl);
+	send_fetch(n, 11, mbox, sk, seq, seq, now_s);
+	run(n, 5);
+	assert_int_equal(c->nans, 2);
+	relay_status(n->n[1].relay, &rs);
+	assert_int_equal(rs.deleted, 1);
+	assert_int_equal(rs.store.bytes, 5);
+	assert_int_equal(deposit_code(n, 6, other, "vwxy"), RC_OK);
+	assert_int_equal(deposit_code(n, 7, other, "zz"), RC_QUOTA);
+	relay_status(n->n[1].relay, &rs);
+	assert_int_equal(rs.deposits, 3);
+	assert_int_equal(rs.over_quota, 5);
+	assert_int_equal(rs.store.bytes, 9);
 	cx_wipe(sk, sizeof sk);
 	tnet_free(n);
 }
@@ -1006,6 +1107,7 @@ int main(void)
 		cmocka_unit_test(request_mailbox),
 		cmocka_unit_test(not_a_relay),
 		cmocka_unit_test(disk_full),
+		cmocka_unit_test(source_quota),
 		cmocka_unit_test(rate_limited),
 		cmocka_unit_test(poll_mailboxes),
 		cmocka_unit_test(client),
