@@ -144,7 +144,7 @@ static struct rpc_result *m_relay_status(struct rpc_call *call)
 		"{s:b, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
 		"s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:{s:o, s:I, "
 		"s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-		"s:I, s:I, s:I, s:I, s:I, s:I}}",
+		"s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
 		"enabled", rs.enabled, "service", "mailboxes",
 		(json_int_t)rs.store.mailboxes, "items",
 		(json_int_t)rs.store.items, "bytes",
@@ -172,7 +172,8 @@ static struct rpc_result *m_relay_status(struct rpc_call *call)
 		(json_int_t)cs.relay_poll_failed, "probes_failed",
 		(json_int_t)cs.relay_probes_failed, "taken",
 		(json_int_t)cs.relay_taken, "notified",
-		(json_int_t)cs.relay_notified, "acks_out",
+		(json_int_t)cs.relay_notified, "notify_fetches",
+		(json_int_t)cs.relay_notify_fetches, "acks_out",
 		(json_int_t)cs.relay_acks_out, "acks_in",
 		(json_int_t)cs.relay_acks_in, "reads_out",
 		(json_int_t)cs.relay_reads_out, "reads_in",

@@ -81,6 +81,7 @@
 #define CARD_RETRY_MIN_MS 5000
 #define FETCH_EVERY_MS (5 * 60000ull) /* our mailboxes at our relays */
 #define FETCH_JOIN_WAIT_MS 1000 /* a round due before the DHT joined */
+#define NEW_ROUND_MS 1000 /* a round after a contact's session is set up */
 #define FETCH_RETRY_MIN_MS 2000
 #define NEPOCHS (MAILBOX_EPOCHS_BACK + 1)
 #define MB_ACK 0x80  /* part flags: a relayed acknowledgement, no message */
@@ -151,6 +152,7 @@ struct qtext {
 struct fetchst {
 	bool busy, wait_commit, more;
 	bool polling; /* in a POLL in flight (struct pollb) */
+	bool again;   /* a NOTIFY came while busy: fetch once more */
 	uint64_t epoch, after, del, del_sent;
 	struct rrx *rx; /* texts being put together; lazily */
 };
@@ -220,9 +222,22 @@ struct peer {
 	/* acknowledgements through relays: the highest we left for them,
 	 * the highest they left for us */
 	uint64_t relay_acked, relay_cum;
+	/* the oldest link ack not yet known to have arrived (lack_ms 0:
+	 * none): see ack_confirm */
+	uint64_t lack_val, lack_ms;
 	size_t rq_relayed; /* read receipts (first of rq) left at relays */
 	/* fetching ours: per home relay and epoch back */
 	struct fetchst fs[CARD_RELAYS_MAX][NEPOCHS];
+	bool in_round; /* a fetch round has asked for its mailboxes */
+	/* our mailbox IDs with it of recent epochs (slot epoch % NEPOCHS),
+	 * derived once (an Ed25519 key each): rounds poll them, and a
+	 * NOTIFY names one; pair8 tells a cached ID of another session */
+	struct {
+		bool ok;
+		uint64_t epoch;
+		uint8_t pair8[8];
+		uint8_t id[RELAY_MAILBOX_LEN];
+	} mbx[NEPOCHS];
 };
 
 /* What one mailbox fetch holds back: texts whose parts are still coming
@@ -1470,8 +1485,26 @@ static void send_ack(struct chat *c, struct peer *p)
 	link__put_u64(f + 2, p->has_sess ? p->s.received : 0);
 	if (send_frame(c, p, f, sizeof f) == 0) {
 		ack_clear(p);
-		p->relay_acked = p->s.received; /* no need through a relay */
+		if (p->lack_ms == 0 && p->has_sess) {
+			p->lack_val = p->s.received;
+			p->lack_ms = mono(c) + 1; /* never 0 */
+		}
 	}
+}
+
+/* An ack sent over a link counts as arrived (no need to leave it at the
+ * peer's relays) only once the peer spoke on a link ACK_CONFIRM_MS after
+ * it: a link can look up for a while after the peer is gone (75 s until
+ * it is declared dead), and an ack sent into it was long taken as
+ * delivered, so the peer's texts stayed "sent" until the two met again. */
+#define ACK_CONFIRM_MS 1000
+static void ack_confirm(struct chat *c, struct peer *p)
+{
+	if (p->lack_ms == 0 || mono(c) < p->lack_ms + ACK_CONFIRM_MS)
+		return;
+	if (p->lack_val > p->relay_acked)
+		p->relay_acked = p->lack_val;
+	p->lack_ms = 0;
 }
 
 /* Sends a due ack now, or leaves a lazy one for later (see ACK_DELAY_MS);
@@ -2136,6 +2169,7 @@ static void on_message(struct chat *c, struct lk *l, uint8_t flags,
 		return;
 	if (p->lki < 0 && p->state != 0)
 		p->lki = (int)(l - c->lks);
+	ack_confirm(c, p);
 	pt = c->rx_pt;
 	if ((flags & CW_DATA_CTL) && (flags & CW_DATA_INIT))
 		on_request(c, l, p, b, len, pt);
@@ -2245,6 +2279,7 @@ static void on_ack(struct chat *c, struct lk *l, const uint8_t *b, size_t len)
 		return;
 	}
 	c->st.acks_in++;
+	ack_confirm(c, p);
 	cum = link__get_u64(b + 2);
 	if (cum > p->peer_cum && cum <= p->s.acked + p->nwin)
 		p->peer_cum = cum;
@@ -3243,6 +3278,23 @@ static void fetch_one(struct chat *c, struct peer *p, unsigned ri,
 	fetch_start(c, p, ri, eb);
 }
 
+/* Our mailbox with p of epoch (its ID only), from the cache. */
+static void peer_mbox(struct chat *c, struct peer *p, uint64_t epoch,
+		      uint8_t id[RELAY_MAILBOX_LEN])
+{
+	unsigned k = (unsigned)(epoch % NEPOCHS);
+
+	if (!p->mbx[k].ok || p->mbx[k].epoch != epoch ||
+	    memcmp(p->mbx[k].pair8, p->s.pair, 8) != 0) {
+		mailbox_id(p->mbx[k].id, NULL, p->s.pair,
+			   c->cfg.id->account_pk, epoch);
+		memcpy(p->mbx[k].pair8, p->s.pair, 8);
+		p->mbx[k].epoch = epoch;
+		p->mbx[k].ok = true;
+	}
+	memcpy(id, p->mbx[k].id, RELAY_MAILBOX_LEN);
+}
+
 /* A round polls before it fetches: one POLL asks a relay which of up to
  * RW_POLL_MAX pairwise mailboxes hold anything, and only those are
  * fetched (signed, one FETCH each).  A pollb remembers whose mailbox
@@ -3331,7 +3383,7 @@ static bool round_wants(const struct peer *p)
 static void fetch_round(struct chat *c)
 {
 	uint64_t epoch = mailbox_epoch(wall(c) / 1000);
-	uint8_t mb[RW_POLL_MAX * RELAY_MAILBOX_LEN], sk[CX_ED_SK_LEN];
+	uint8_t mb[RW_POLL_MAX * RELAY_MAILBOX_LEN];
 
 	c->round_no++;
 	/* our request mailbox, while we take requests from strangers */
@@ -3345,6 +3397,7 @@ static void fetch_round(struct chat *c)
 
 			if (!round_wants(p))
 				continue;
+			p->in_round = true;
 			for (unsigned eb = 0; eb < NEPOCHS && eb <= epoch;
 			     eb++) {
 				struct fetchst *f = &p->fs[ri][eb];
@@ -3356,9 +3409,8 @@ static void fetch_round(struct chat *c)
 					fetch_one(c, p, ri, eb, epoch);
 					continue;
 				}
-				mailbox_id(mb + b->n * RELAY_MAILBOX_LEN, sk,
-					   p->s.pair, c->cfg.id->account_pk,
-					   epoch - eb);
+				peer_mbox(c, p, epoch - eb,
+					  mb + b->n * RELAY_MAILBOX_LEN);
 				b->pi[b->n] = (uint16_t)i;
 				b->eb[b->n] = (uint8_t)eb;
 				memcpy(b->pk8[b->n], p->pk, 8);
@@ -3373,7 +3425,6 @@ static void fetch_round(struct chat *c)
 		if (b != NULL)
 			pollb_send(c, b, mb);
 	}
-	cx_wipe(sk, sizeof sk);
 }
 
 static void hold_add(struct rrx *x, uint64_t n, uint64_t seq)
@@ -3607,7 +3658,8 @@ static void fetch_settle(struct chat *c, struct fetchst *f, struct rrx *x,
 		if (d > f->del)
 			f->del = d;
 	}
-	f->more = more;
+	f->more = more || f->again;
+	f->again = false;
 	if (f->more || f->del > f->del_sent) {
 		f->wait_commit = true; /* asked again after the commit */
 		c->need_flush = true;
@@ -3799,9 +3851,46 @@ static void on_polled(void *arg, const uint8_t relay[LINK_PK_LEN],
 	kick(c);
 }
 
+/* A NOTIFY from home relay ri naming one of our pairwise mailboxes: that
+ * mailbox is fetched at once, alone.  False when the ID is none of ours
+ * (or its fetch is under way): a round will look. */
+static bool notify_fetch(struct chat *c, unsigned ri,
+			 const uint8_t mailbox[RELAY_MAILBOX_LEN])
+{
+	uint64_t epoch = mailbox_epoch(wall(c) / 1000);
+	uint8_t id[RELAY_MAILBOX_LEN];
+
+	for (unsigned i = 0; i < c->npeers; i++) {
+		struct peer *p = &c->peers[i];
+
+		if (!round_wants(p))
+			continue;
+		for (unsigned eb = 0; eb < NEPOCHS && eb <= epoch; eb++) {
+			struct fetchst *f = &p->fs[ri][eb];
+
+			peer_mbox(c, p, epoch - eb, id);
+			if (memcmp(id, mailbox, RELAY_MAILBOX_LEN) != 0)
+				continue;
+			if (f->polling)
+				return false;
+			c->st.relay_notify_fetches++;
+			if (f->busy || f->wait_commit) {
+				/* its answer may predate the deposit: once
+				 * it is settled, ask again */
+				f->again = true;
+				return true;
+			}
+			fetch_one(c, p, ri, eb, epoch);
+			return true;
+		}
+	}
+	return false;
+}
+
 /* A home relay says something was left for us: our request mailbox of
- * this epoch is fetched at once; anything else, in a fetch round soon
- * (rounds at most every NOTIFY_ROUND_MS however often we are told). */
+ * this epoch is fetched at once, and so is a pairwise mailbox of ours;
+ * anything else, in a fetch round soon (rounds at most every
+ * NOTIFY_ROUND_MS however often we are told). */
 #define NOTIFY_ROUND_MS 2000
 static void on_notified(void *arg, const uint8_t relay[LINK_PK_LEN],
 			const uint8_t mailbox[RELAY_MAILBOX_LEN])
@@ -3822,6 +3911,10 @@ static void on_notified(void *arg, const uint8_t relay[LINK_PK_LEN],
 	if (memcmp(rid, mailbox, CX_MAILBOX_ID_LEN) == 0) {
 		if (c->accept_requests)
 			fetch_req_now(c);
+		kick(c);
+		return;
+	}
+	if (notify_fetch(c, ri, mailbox)) {
 		kick(c);
 		return;
 	}
@@ -4273,6 +4366,14 @@ uint64_t chat_tick(struct chat *c)
 
 			if (t < next)
 				next = t;
+		}
+		if (c->started && c->nhome > 0 && !p->in_round &&
+		    round_wants(p) && c->fetch_next_ms > now + NEW_ROUND_MS) {
+			/* a new contact: its mailboxes are asked for (and so
+			 * watched: NOTIFY) soon, not at the next round */
+			c->fetch_next_ms = now + NEW_ROUND_MS;
+			if (c->fetch_next_ms < next)
+				next = c->fetch_next_ms;
 		}
 		if (c->started && !peer_online(c, p) && has_work(p)) {
 			if (!p->lookup_busy && now >= p->locate_next_ms)

@@ -175,6 +175,7 @@ struct chat_status {
 	/* advertised relays that failed the probe before --home-relay auto
 	 * could choose them */
 	uint64_t relay_probes_failed;
+	uint64_t relay_notify_fetches; /* mailboxes fetched at a NOTIFY */
 };
 void chat_status(const struct chat *c, struct chat_status *st);
 

@@ -53,6 +53,10 @@ struct net {
 	struct trng rng;
 	unsigned loss_pct, dup_pct, jitter_ms;
 	uint64_t boot_ms; /* last rebootstrap() */
+	/* a firewall between two nodes (cut_on): all they send each other
+	 * is lost */
+	bool cut_on;
+	unsigned cut[2];
 };
 
 struct snode {
@@ -97,6 +101,8 @@ static uint64_t c_wall(void *self)
 	return T0_WALL + ((struct snode *)self)->net->now;
 }
 
+static struct snode *by_addr(struct net *n, const struct dht_addr *a);
+
 static int nsend(void *self, const struct dht_addr *to, const uint8_t *pkt,
 		 size_t len)
 {
@@ -105,6 +111,13 @@ static int nsend(void *self, const struct dht_addr *to, const uint8_t *pkt,
 	unsigned copies = 1;
 
 	assert_true(len <= sizeof n->q[0].data);
+	if (n->cut_on) {
+		struct snode *d = by_addr(n, to);
+
+		if (d != NULL && ((s->idx == n->cut[0] && d->idx == n->cut[1]) ||
+				  (s->idx == n->cut[1] && d->idx == n->cut[0])))
+			return 0;
+	}
 	if (roll(n, 100) < n->loss_pct)
 		return 0;
 	if (roll(n, 100) < n->dup_pct)
@@ -983,6 +996,37 @@ static void relay_offline(void **state)
 	net_free(n);
 }
 
+/* a and b cannot reach each other (a firewall between them) but both
+ * reach their relay, node 0: the texts and their acknowledgements go
+ * through it while both are online, and each side fetches the mailbox a
+ * NOTIFY names at once (not at its next round, every 5 minutes). */
+static void relay_notify(void **state)
+{
+	struct net *n = net_with(relay_setup, 3);
+	struct snode *a = n->nodes[1], *b = n->nodes[2];
+	struct flow f = {a, b, 6};
+	struct chat_status ca, cb;
+
+	(void)state;
+	befriend(n, a, b);
+	for (uint64_t until = n->now + 20000; n->now < until;)
+		step(n, 1000);
+	n->cut_on = true;
+	n->cut[0] = a->idx;
+	n->cut[1] = b->idx;
+	send_n(a, b, 0, f.count);
+	if (!run_until(n, flow_done, &f, 900000))
+		relay_fail(n, b);
+	check_flow(&f);
+	chat_status(b->chat, &cb);
+	chat_status(a->chat, &ca);
+	assert_int_equal(cb.relay_taken, f.count);
+	assert_true(cb.relay_notify_fetches >= 1); /* the texts */
+	assert_true(ca.relay_acks_in >= 1);
+	assert_true(ca.relay_notify_fetches >= 1); /* b's acknowledgement */
+	net_free(n);
+}
+
 /* Node 0 relays but takes 2 items per mailbox; node 3 relays; b (node
  * 2) names both. */
 static void full_setup(struct net *n, struct snode *s)
@@ -1302,6 +1346,7 @@ int main(void)
 		cmocka_unit_test(relay_offline),
 		cmocka_unit_test(relay_full),
 		cmocka_unit_test(relay_request),
+		cmocka_unit_test(relay_notify),
 		cmocka_unit_test(relay_auto),
 		cmocka_unit_test(relay_auto_probe),
 		cmocka_unit_test(two_nodes_lossy),
