@@ -886,3 +886,41 @@ int cli__cmd_settings(struct cli *c, int argc, char **argv)
 	json_decref(result);
 	return r;
 }
+
+/* parley relay [status | find]: relay.status in words, or the relays
+ * advertised in the DHT this hour, one node key a line. */
+int cli__cmd_relay(struct cli *c, int argc, char **argv)
+{
+	struct chat_opts o;
+	json_t *result = NULL;
+	const char *sub;
+	bool find;
+	int r;
+
+	if ((r = chat_opts(c, argv[0], argc, argv, ":h", "", &o)) >= 0)
+		return r;
+	if (argc - optind > 1)
+		return cli__usage_error(c, argv[0], "expected status or find");
+	sub = argc > optind ? argv[optind] : "status";
+	find = strcmp(sub, "find") == 0;
+	if (!find && strcmp(sub, "status") != 0)
+		return cli__usage_error(c, argv[0], "expected status or find");
+	r = call_obj(c, find ? "relay.find" : "relay.status", json_object(),
+		     &result);
+	if (r == 0 && c->json) {
+		r = print_json_result(c, result);
+	} else if (r == 0 && find) {
+		const json_t *v;
+		size_t i;
+
+		json_array_foreach(json_object_get(result, "relays"), i, v)
+			if (json_is_string(v))
+				fprintf(c->out, "%s\n", json_string_value(v));
+		r = cli__finish_output(c, ferror(c->out) ? EX_IOERR : 0);
+	} else if (r == 0) {
+		r = cli__finish_output(
+			c, cli_print_relay(c->out, result) < 0 ? EX_IOERR : 0);
+	}
+	json_decref(result);
+	return r;
+}

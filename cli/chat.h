@@ -118,6 +118,7 @@ int cli__cmd_history(struct cli *c, int argc, char **argv);
 int cli__cmd_read(struct cli *c, int argc, char **argv);
 int cli__cmd_typing(struct cli *c, int argc, char **argv);
 int cli__cmd_settings(struct cli *c, int argc, char **argv);
+int cli__cmd_relay(struct cli *c, int argc, char **argv);
 
 /* For `events` in human form: makes sure names (an object) has an entry
  * for id, asking the daemon's contacts.list once for an ID it does not

@@ -173,6 +173,10 @@ int cli_print_event(FILE *f, const json_t *ev);
  * requests, "on" or "off". */
 int cli_print_settings(FILE *f, const json_t *settings);
 
+/* A relay.status result: whether this daemon relays and what it holds
+ * and served, then its home relays and what it left and took there. */
+int cli_print_relay(FILE *f, const json_t *st);
+
 /* Writes the "SEQ TIME TYPE" start of an event line, without newline. */
 void cli__event_head(FILE *f, const json_t *ev);
 

@@ -638,6 +638,14 @@ const struct cli_cmd cli_cmds[] = {
 	 "                    (per contact: contact set --receipts)\n"
 	 "  accept-requests   take contact requests from others\n",
 	 cli__cmd_settings},
+	{"relay", "[status | find]", "show relaying, or find volunteer relays",
+	 "status (the default): whether this daemon relays for others\n"
+	 "(--relay) and what it holds and served; its home relays and what\n"
+	 "it left at contacts' relays and took from its own.  find: the\n"
+	 "node keys of the relays advertised in the DHT this hour, one a\n"
+	 "line, for --home-relay.  With -J, the relay.status or relay.find\n"
+	 "result.\n",
+	 cli__cmd_relay},
 	{"rpc", "METHOD [PARAMS | -]", "call any API method",
 	 "Sends one JSON-RPC request and prints its result as JSON\n"
 	 "(indented; one line with -J).  PARAMS is a JSON object of named\n"

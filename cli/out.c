@@ -56,7 +56,10 @@ static void put_value(FILE *f, const json_t *v)
 
 static void put_label(FILE *f, const char *label)
 {
-	fprintf(f, "%-*s", LABEL_WIDTH, label);
+	/* a long label still gets a space before its value */
+	fprintf(f, "%-*s", strlen(label) < LABEL_WIDTH ? LABEL_WIDTH
+							: (int)strlen(label) + 1,
+		label);
 }
 
 static int finish(FILE *f)
@@ -360,6 +363,68 @@ int cli_print_settings(FILE *f, const json_t *settings)
 {
 	put_fields(f, settings, settings_fields,
 		   sizeof settings_fields / sizeof settings_fields[0], NULL);
+	return finish(f);
+}
+
+static const struct field relay_service_fields[] = {
+	{"mailboxes", "mailboxes", FIELD_FMT_PLAIN},
+	{"items", "items held", FIELD_FMT_PLAIN},
+	{"bytes", "bytes held", FIELD_FMT_BYTES},
+	{"deposits", "deposits", FIELD_FMT_PLAIN},
+	{"deposits_refused", "refused", FIELD_FMT_PLAIN},
+	{"over_quota", "over quota", FIELD_FMT_PLAIN},
+	{"fetches", "fetches", FIELD_FMT_PLAIN},
+	{"request_fetches", "request fetches", FIELD_FMT_PLAIN},
+	{"polls", "polls", FIELD_FMT_PLAIN},
+};
+
+static const struct field relay_client_fields[] = {
+	{"deposited", "texts left", FIELD_FMT_PLAIN},
+	{"deposit_failed", "not left", FIELD_FMT_PLAIN},
+	{"taken", "texts taken", FIELD_FMT_PLAIN},
+	{"fetches", "fetches", FIELD_FMT_PLAIN},
+	{"fetch_failed", "fetches failed", FIELD_FMT_PLAIN},
+	{"polls", "polls", FIELD_FMT_PLAIN},
+	{"poll_failed", "polls failed", FIELD_FMT_PLAIN},
+	{"notified", "notified", FIELD_FMT_PLAIN},
+};
+
+int cli_print_relay(FILE *f, const json_t *st)
+{
+	static const char *const skip[] = {"home_relays", NULL};
+	const json_t *svc = json_object_get(st, "service");
+	const json_t *cl = json_object_get(st, "client");
+	const json_t *home = json_object_get(cl, "home_relays");
+	const json_t *v;
+	size_t i;
+
+	put_label(f, "relay");
+	fputs(json_is_true(json_object_get(st, "enabled"))
+		      ? "on (this daemon keeps texts for others)"
+		      : "off",
+	      f);
+	fputc('\n', f);
+	if (json_is_true(json_object_get(st, "enabled")) &&
+	    json_is_object(svc))
+		put_fields(f, svc, relay_service_fields,
+			   sizeof relay_service_fields /
+				   sizeof relay_service_fields[0],
+			   NULL);
+	put_label(f, "home relays");
+	if (json_array_size(home) == 0)
+		fputs("none", f);
+	json_array_foreach(home, i, v)
+	{
+		if (i > 0)
+			fprintf(f, "\n%-*s", LABEL_WIDTH, "");
+		put_value(f, v);
+	}
+	fputc('\n', f);
+	if (json_is_object(cl))
+		put_fields(f, cl, relay_client_fields,
+			   sizeof relay_client_fields /
+				   sizeof relay_client_fields[0],
+			   skip);
 	return finish(f);
 }
 

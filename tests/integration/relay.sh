@@ -35,6 +35,10 @@ check "r has refused no deposit for its source's quota" \
 found() { has "$(rpc a relay.find)" "\"$rkey\""; }
 check "a finds r among the relays advertised in the DHT (relay.find)" \
 	until_true found
+check "parley relay find on a prints r's node key" \
+	has "$("$PARLEY" -s "$T/a.sock" relay find)" "^$rkey\$"
+check "parley relay on r says it relays" \
+	has "$("$PARLEY" -s "$T/r.sock" relay)" '^relay  *on'
 out=$(rpc b relay.status)
 check "b names r as home relay, and does not relay itself" \
 	both "$out" "\"home_relays\":\[\"$rkey\"\]" '"enabled":false'
