@@ -38,7 +38,7 @@ until [ -n "$relay_key" ]; do
 	relay_key=$("$parley" -s "$dir/alice.sock" -J rpc relay.find |
 		sed -n 's/.*"relays":\["\([0-9a-f]*\)".*/\1/p')
 done
-run "$parley" -s "$dir/alice.sock" rpc relay.find
+run "$parley" -s "$dir/alice.sock" relay find
 say "starting bob's parleyd; he joins the network through alice's node and picks that volunteer as his home relay"
 bob_args="--data-dir $dir/bob --socket $dir/bob.sock --log-file $dir/bob.log --listen 127.0.1.1:$port --bootstrap 127.0.0.1:$port --home-relay $relay_key"
 # shellcheck disable=SC2086
@@ -117,7 +117,7 @@ run "$parley" -s "$dir/alice.sock" send Bob "Bring the rope, I forgot mine."
 say "after a few seconds alice's node looks up bob's card, finds his home relay and leaves the message there, sealed"
 pattern='"deposited": *1'
 wait_for "the message to be left at the relay" shows A rpc relay.status
-run "$parley" -s "$dir/relay.sock" rpc relay.status
+run "$parley" -s "$dir/relay.sock" relay
 run "$parley" -s "$dir/alice.sock" history Bob -n 1
 say "alice goes offline too"
 run "$parley" -s "$dir/alice.sock" rpc node.stop
@@ -130,7 +130,7 @@ run "$parley" -s "$dir/bob.sock" history Alice -n 2
 say "the relay deleted it once bob's node had it on disk"
 pattern='"items": *0'
 wait_for "the relay to be empty" shows "$parley" -s "$dir/relay.sock" rpc relay.status
-run "$parley" -s "$dir/relay.sock" rpc relay.status
+run "$parley" -s "$dir/relay.sock" relay
 say "alice comes back; bob's node acknowledges, and she gets the delivered tick"
 run "$parleyd" --data-dir "$dir/alice" --socket "$dir/alice.sock" \
 	--log-file "$dir/alice.log" --listen "127.0.0.1:$port" \
