@@ -81,6 +81,7 @@
 #define CARD_RETRY_MIN_MS 5000
 #define FETCH_EVERY_MS (5 * 60000ull) /* our mailboxes at our relays */
 #define FETCH_JOIN_WAIT_MS 1000 /* a round due before the DHT joined */
+#define FETCH_JOIN_WAIT_MAX_MS 60000
 #define NEW_ROUND_MS 1000 /* a round after a contact's session is set up */
 #define FETCH_RETRY_MIN_MS 2000
 #define NEPOCHS (MAILBOX_EPOCHS_BACK + 1)
@@ -346,6 +347,7 @@ struct chat {
 	unsigned probe_pending;
 	uint32_t probe_gen;
 	uint64_t fetch_next_ms, fetch_backoff;
+	uint64_t join_wait_ms; /* rounds waiting for the DHT: the pause */
 	uint64_t last_round_ms;
 	struct pollb *polls; /* POLLB_MAX, made on the first round */
 };
@@ -4343,11 +4345,18 @@ uint64_t chat_tick(struct chat *c)
 			next = t;
 		if (c->started && c->nhome > 0) {
 			/* a round due while our DHT has no contact waits for
-			 * one, looking again every FETCH_JOIN_WAIT_MS: nothing
-			 * else need wake us when the DHT joins again */
+			 * one, looking again after FETCH_JOIN_WAIT_MS, doubling
+			 * to a minute (an offline machine stays quiet):
+			 * nothing else need wake us when the DHT joins again */
 			if (now >= c->fetch_next_ms && !dht_joined(c)) {
-				c->fetch_next_ms = now + FETCH_JOIN_WAIT_MS;
+				c->join_wait_ms = c->join_wait_ms == 0
+							  ? FETCH_JOIN_WAIT_MS
+							  : 2 * c->join_wait_ms;
+				if (c->join_wait_ms > FETCH_JOIN_WAIT_MAX_MS)
+					c->join_wait_ms = FETCH_JOIN_WAIT_MAX_MS;
+				c->fetch_next_ms = now + c->join_wait_ms;
 			} else if (now >= c->fetch_next_ms) {
+				c->join_wait_ms = 0;
 				c->fetch_next_ms = now + FETCH_EVERY_MS;
 				c->last_round_ms = now;
 				fetch_round(c);
@@ -4367,8 +4376,9 @@ uint64_t chat_tick(struct chat *c)
 			if (t < next)
 				next = t;
 		}
-		if (c->started && c->nhome > 0 && !p->in_round &&
-		    round_wants(p) && c->fetch_next_ms > now + NEW_ROUND_MS) {
+		if (c->started && c->nhome > 0 && c->rc != NULL &&
+		    !p->in_round && round_wants(p) &&
+		    c->fetch_next_ms > now + NEW_ROUND_MS && c->join_wait_ms == 0) {
 			/* a new contact: its mailboxes are asked for (and so
 			 * watched: NOTIFY) soon, not at the next round */
 			c->fetch_next_ms = now + NEW_ROUND_MS;
