@@ -74,7 +74,7 @@ int rw_deposit_decode(struct rw_deposit *d, const uint8_t *buf, size_t len)
 int rw_deposit_res_encode(uint8_t *out, size_t out_max, size_t *len,
 			  const struct rw_deposit_res *r)
 {
-	if (out == NULL || len == NULL || r == NULL || r->code > RC_MAX_)
+	if (out == NULL || len == NULL || r == NULL)
 		return -EINVAL;
 	if (out_max < RW_DEPOSIT_RES_LEN)
 		return -E2BIG;
@@ -89,7 +89,7 @@ int rw_deposit_res_decode(struct rw_deposit_res *r, const uint8_t *buf,
 			  size_t len)
 {
 	if (buf == NULL || len != RW_DEPOSIT_RES_LEN ||
-	    buf[0] != RF_DEPOSIT_RES || buf[OFF_RES_CODE] > RC_MAX_)
+	    buf[0] != RF_DEPOSIT_RES)
 		return -EBADMSG;
 	r->req = be32_get(buf + OFF_REQ);
 	r->code = buf[OFF_RES_CODE];
@@ -291,9 +291,8 @@ int rw_poll_res_encode(uint8_t *out, size_t out_max, size_t *len,
 {
 	size_t nb;
 
-	if (out == NULL || len == NULL || r == NULL || r->code > RC_MAX_ ||
-	    r->n < 1 || r->n > RW_POLL_MAX || !poll_bits_ok(r->code, r->n,
-							    r->bits))
+	if (out == NULL || len == NULL || r == NULL || r->n < 1 ||
+	    r->n > RW_POLL_MAX || !poll_bits_ok(r->code, r->n, r->bits))
 		return -EINVAL;
 	nb = (r->n + 7) / 8;
 	if (out_max < RW_POLL_RES_HDR + nb)
@@ -317,8 +316,7 @@ int rw_poll_res_decode(struct rw_poll_res *r, const uint8_t *buf, size_t len)
 		return -EBADMSG;
 	code = buf[OFF_MAILBOX];
 	n = buf[OFF_MAILBOX + 1];
-	if (code > RC_MAX_ || n < 1 || n > RW_POLL_MAX ||
-	    len != RW_POLL_RES_HDR + (n + 7) / 8)
+	if (n < 1 || n > RW_POLL_MAX || len != RW_POLL_RES_HDR + (n + 7) / 8)
 		return -EBADMSG;
 	memcpy(bits, buf + RW_POLL_RES_HDR, (n + 7) / 8);
 	if (!poll_bits_ok(code, n, bits))
@@ -333,7 +331,7 @@ int rw_poll_res_decode(struct rw_poll_res *r, const uint8_t *buf, size_t len)
 int rw_items_begin(uint8_t *out, size_t out_max, size_t *len,
 		   const struct rw_items *h)
 {
-	if (out == NULL || len == NULL || h == NULL || h->code > RC_MAX_ ||
+	if (out == NULL || len == NULL || h == NULL ||
 	    (h->flags & ~RW_ITEMS_MORE) != 0)
 		return -EINVAL;
 	if (out_max < RW_ITEMS_HDR)
@@ -409,7 +407,6 @@ int rw_items_decode(struct rw_items *h, const uint8_t *buf, size_t len)
 	bool any;
 
 	if (buf == NULL || len < RW_ITEMS_HDR || buf[0] != RF_ITEMS ||
-	    buf[OFF_ITEMS_CODE] > RC_MAX_ ||
 	    (buf[OFF_ITEMS_FLAGS] & ~RW_ITEMS_MORE) != 0)
 		return -EBADMSG;
 	if (buf[OFF_ITEMS_CODE] != RC_OK && len != RW_ITEMS_HDR)

@@ -93,6 +93,10 @@ enum relay_code {
 	RC_ERROR = 6,	     /* the relay failed (store error) */
 	RC_POW = 7,	     /* DEPOSIT_REQ without a good enough stamp */
 	RC_QUOTA = 8,	     /* the depositor's source holds its quota */
+	/* The last code this version knows.  Answers carry any byte: a
+	 * code above it comes from a newer relay and is a refusal whose
+	 * reason we do not know ("unknown"), so the client goes to another
+	 * relay at once instead of waiting out its retries. */
 	RC_MAX_ = RC_QUOTA,
 };
 
@@ -131,7 +135,7 @@ struct rw_deposit {
 
 struct rw_deposit_res {
 	uint32_t req;
-	uint8_t code; /* enum relay_code; decode refuses > RC_MAX_ */
+	uint8_t code; /* enum relay_code; any byte (see RC_MAX_) */
 };
 
 struct rw_fetch {

@@ -63,8 +63,8 @@ static int try_deposit_res(const uint8_t *data, size_t size)
 	memset(&r, UNTOUCHED, sizeof r);
 	if (!verdict(rw_deposit_res_decode(&r, data, size), &r, sizeof r))
 		return 0;
-	FUZZ_CHECK(r.code <= RC_MAX_);
-	FUZZ_CHECK(strcmp(relay_code_str(r.code), "unknown") != 0);
+	FUZZ_CHECK((r.code <= RC_MAX_) ==
+		   (strcmp(relay_code_str(r.code), "unknown") != 0));
 	FUZZ_CHECK(rw_deposit_res_encode(out, sizeof out, &len, &r) == 0);
 	same(out, len, data, size);
 	return 1;
@@ -104,7 +104,7 @@ static int try_items(const uint8_t *data, size_t size)
 	memset(&h, UNTOUCHED, sizeof h);
 	if (!verdict(rw_items_decode(&h, data, size), &h, sizeof h))
 		return 0;
-	FUZZ_CHECK(h.code <= RC_MAX_ && (h.flags & ~RW_ITEMS_MORE) == 0);
+	FUZZ_CHECK((h.flags & ~RW_ITEMS_MORE) == 0);
 	if (size > sizeof out)
 		return 1;
 	FUZZ_CHECK(rw_items_begin(out, sizeof out, &len, &h) == 0);
@@ -175,7 +175,7 @@ static int try_polls(const uint8_t *data, size_t size)
 	}
 	memset(&r, UNTOUCHED, sizeof r);
 	if (verdict(rw_poll_res_decode(&r, data, size), &r, sizeof r)) {
-		FUZZ_CHECK(r.n >= 1 && r.n <= RW_POLL_MAX && r.code <= RC_MAX_);
+		FUZZ_CHECK(r.n >= 1 && r.n <= RW_POLL_MAX);
 		for (unsigned i = r.n; i < RW_POLL_MAX; i++)
 			FUZZ_CHECK(!rw_poll_res_has(&r, i) &&
 				   (r.bits[i / 8] >> (i % 8) & 1) == 0);

@@ -392,28 +392,41 @@ static void test_wrong_type(void **state)
 		assert_int_equal(decode_as(types[j], NULL, len[j]), -EBADMSG);
 }
 
-static void test_bad_code(void **state)
+/* A code this version does not know comes from a newer relay: the
+ * answer is taken, as a refusal ("unknown"), so that the client moves on
+ * at once instead of retrying into silence; it still carries nothing. */
+static void test_unknown_code(void **state)
 {
-	static const uint8_t bad[] = {RC_MAX_ + 1, 0x80, 0xff};
-	uint8_t f[BUF_MAX];
-	struct rw_deposit_res r = {.req = REQ};
-	struct rw_items h = {.req = REQ};
+	static const uint8_t unknown[] = {RC_MAX_ + 1, 0x80, 0xff};
+	uint8_t f[BUF_MAX], f2[BUF_MAX];
+	struct rw_deposit_res r = {.req = REQ}, rr;
+	struct rw_items h = {.req = REQ}, hh;
 	size_t len, l2 = 7;
 
-	for (size_t i = 0; i < sizeof bad; i++) {
+	(void)state;
+	fill(h.mailbox, sizeof h.mailbox, 0x40); /* as items_frame's */
+	for (size_t i = 0; i < sizeof unknown; i++) {
 		len = deposit_res_frame(f, RC_OK);
-		f[5] = bad[i];
-		assert_int_equal(decode_as(RF_DEPOSIT_RES, f, len), -EBADMSG);
-		len = items_frame(f, RC_OK, 0);
-		f[37] = bad[i];
-		assert_int_equal(decode_as(RF_ITEMS, f, len), -EBADMSG);
+		f[5] = unknown[i];
+		assert_int_equal(rw_deposit_res_decode(&rr, f, len), 0);
+		assert_int_equal(rr.code, unknown[i]);
+		assert_string_equal(relay_code_str(rr.code), "unknown");
+		r.code = unknown[i];
+		assert_int_equal(rw_deposit_res_encode(f2, BUF_MAX, &l2, &r),
+				 0);
+		assert_memory_equal(f2, f, len);
 
-		r.code = bad[i];
-		assert_int_equal(rw_deposit_res_encode(f, BUF_MAX, &l2, &r),
-				 -EINVAL);
-		h.code = bad[i];
-		assert_int_equal(rw_items_begin(f, BUF_MAX, &l2, &h), -EINVAL);
-		assert_int_equal(l2, 7);
+		len = items_frame(f, RC_OK, 0);
+		f[37] = unknown[i];
+		assert_int_equal(rw_items_decode(&hh, f, len), 0);
+		assert_int_equal(hh.code, unknown[i]);
+		h.code = unknown[i];
+		assert_int_equal(rw_items_begin(f2, BUF_MAX, &l2, &h), 0);
+		assert_memory_equal(f2, f, len);
+		/* a refusal with items is still refused */
+		len = items_frame(f, RC_OK, 1);
+		f[37] = unknown[i];
+		assert_int_equal(rw_items_decode(&hh, f, len), -EBADMSG);
 	}
 }
 
@@ -837,10 +850,15 @@ static void test_poll(void **state)
 	assert_int_equal(rw_poll_res_decode(&rr, f, len), -EBADMSG);
 	r.bits[0] = 0x01;
 	assert_int_equal(rw_poll_res_encode(f, sizeof f, &len, &r), -EINVAL);
-	/* a code out of range, a short frame */
+	/* a code from a newer relay is a refusal: no bits either */
 	r.bits[0] = 0;
 	r.code = RC_MAX_ + 1;
-	assert_int_equal(rw_poll_res_encode(f, sizeof f, &len, &r), -EINVAL);
+	assert_int_equal(rw_poll_res_encode(f, sizeof f, &len, &r), 0);
+	assert_int_equal(rw_poll_res_decode(&rr, f, len), 0);
+	assert_int_equal(rr.code, RC_MAX_ + 1);
+	f[RW_POLL_RES_HDR] = 0x01;
+	assert_int_equal(rw_poll_res_decode(&rr, f, len), -EBADMSG);
+	/* a short frame */
 	r.code = RC_OK;
 	assert_int_equal(rw_poll_res_encode(f, sizeof f, &len, &r), 0);
 	assert_int_equal(rw_poll_res_decode(&rr, f, len - 1), -EBADMSG);
@@ -850,7 +868,7 @@ static void test_poll(void **state)
 }
 
 /* The code numbers are wire values: RC_QUOTA is 8 in a DEPOSIT_RES, and
- * 9 is past the last. */
+ * 9, past the last, is a newer relay's code. */
 static void test_code_quota(void **state)
 {
 	uint8_t f[RW_DEPOSIT_RES_LEN] = {RF_DEPOSIT_RES, 0, 0, 0, 7, 8};
@@ -866,8 +884,9 @@ static void test_code_quota(void **state)
 	assert_memory_equal(out, f, sizeof f);
 	assert_int_equal(rw_deposit_res_decode(&got, f, sizeof f), 0);
 	assert_int_equal(got.code, RC_QUOTA);
-	f[5] = 9;
-	assert_int_equal(rw_deposit_res_decode(&got, f, sizeof f), -EBADMSG);
+	f[5] = 9; /* a newer relay's: taken, as a refusal of unknown reason */
+	assert_int_equal(rw_deposit_res_decode(&got, f, sizeof f), 0);
+	assert_string_equal(relay_code_str(got.code), "unknown");
 }
 
 static void test_code_str(void **state)
@@ -897,7 +916,7 @@ int main(void)
 		cmocka_unit_test(test_items_max_blob),
 		cmocka_unit_test(test_truncate_extend),
 		cmocka_unit_test(test_wrong_type),
-		cmocka_unit_test(test_bad_code),
+		cmocka_unit_test(test_unknown_code),
 		cmocka_unit_test(test_bad_flags),
 		cmocka_unit_test(test_seq_order),
 		cmocka_unit_test(test_zero_blob),
