@@ -31,7 +31,7 @@
 #include "store/store.h"
 #include "tests/unit/store_testutil.h"
 
-#define MAX_NODES 10
+#define MAX_NODES 16
 #define MAX_QUEUE 200000
 #define T0_WALL 1800000000000ull
 
@@ -1027,6 +1027,108 @@ static void relay_notify(void **state)
 	net_free(n);
 }
 
+/* Node 0 relays; node 1 (b) names it; the others are b's contacts. */
+static void many_setup(struct net *n, struct snode *s)
+{
+	s->relay_on = s->idx == 0;
+	if (s->idx == 1) {
+		memcpy(s->home[0], n->nodes[0]->id.node_pk, 32);
+		s->nhome = 1;
+	}
+}
+
+static bool all_deposited(struct net *n, void *arg)
+{
+	unsigned each = *(const unsigned *)arg;
+
+	if (n->now % 10000 < 100)
+		rejoin_relay(n);
+	for (unsigned i = 2; i < n->n; i++) {
+		struct chat_status cs;
+
+		chat_status(n->nodes[i]->chat, &cs);
+		if (cs.relay_deposited < each)
+			return false;
+	}
+	return true;
+}
+
+static bool all_delivered(struct net *n, void *arg)
+{
+	struct flow f = {NULL, n->nodes[1], *(const unsigned *)arg};
+
+	if (n->now % 10000 < 100)
+		rejoin_relay(n);
+	for (unsigned i = 2; i < n->n; i++) {
+		f.from = n->nodes[i];
+		if (!flow_done(n, &f))
+			return false;
+	}
+	return true;
+}
+
+static bool b_took(struct net *n, void *arg)
+{
+	struct chat_status cs;
+
+	if (n->now % 10000 < 100)
+		rejoin_relay(n);
+	chat_status(n->nodes[1]->chat, &cs);
+	return cs.relay_taken >= *(const unsigned *)arg;
+}
+
+/* A round over more mailboxes than one POLL holds: b has 14 contacts (42
+ * mailboxes: two POLLs); each leaves 2 texts while b is away and then
+ * goes away too; b, back, takes all 28 from the mailboxes the POLLs
+ * flag, each once, in order per sender; the senders, back, see them
+ * delivered. */
+static void relay_many(void **state)
+{
+	struct net *n;
+	struct snode *b;
+	struct relay_status r0, r1;
+	struct chat_status cs;
+	unsigned each = 2;
+
+	(void)state;
+	n = net_with(many_setup, MAX_NODES);
+	b = n->nodes[1];
+	for (unsigned i = 2; i < n->n; i++)
+		befriend(n, n->nodes[i], b);
+	node_crash(b);
+	for (uint64_t until = n->now + 30000; n->now < until;)
+		step(n, 1000); /* they see b go */
+	for (unsigned i = 2; i < n->n; i++)
+		send_n(n->nodes[i], b, 0, each);
+	if (!run_until(n, all_deposited, &each, 900000))
+		relay_fail(n, n->nodes[2]);
+	for (unsigned i = 2; i < n->n; i++)
+		node_crash(n->nodes[i]);
+	relay_status(n->nodes[0]->relay, &r0);
+	rejoin(n, b);
+	{
+		unsigned all = (n->n - 2) * each;
+
+		if (!run_until(n, b_took, &all, 900000))
+			relay_fail(n, b);
+	}
+	relay_status(n->nodes[0]->relay, &r1);
+	chat_status(b->chat, &cs);
+	assert_int_equal(cs.relay_taken, (n->n - 2) * each);
+	assert_true(r1.polls >= r0.polls + 2); /* 42 mailboxes: 32 + 10 */
+	assert_true(r1.polled_full - r0.polled_full >= n->n - 2);
+	for (unsigned i = 2; i < n->n; i++)
+		rejoin(n, n->nodes[i]);
+	if (!run_until(n, all_delivered, &each, 900000))
+		relay_fail(n, n->nodes[2]);
+	for (unsigned i = 2; i < n->n; i++) {
+		struct flow f = {n->nodes[i], b, each};
+
+		check_flow(&f);
+	}
+	net_free(n);
+}
+
 /* Node 0 relays but takes 2 items per mailbox; node 3 relays; b (node
  * 2) names both. */
 static void full_setup(struct net *n, struct snode *s)
@@ -1347,6 +1449,7 @@ int main(void)
 		cmocka_unit_test(relay_full),
 		cmocka_unit_test(relay_request),
 		cmocka_unit_test(relay_notify),
+		cmocka_unit_test(relay_many),
 		cmocka_unit_test(relay_auto),
 		cmocka_unit_test(relay_auto_probe),
 		cmocka_unit_test(two_nodes_lossy),
