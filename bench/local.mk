@@ -12,6 +12,11 @@ bench_bench_dht_LDADD = tests/sim/libsim.a dht/libdht.a crypto/libcx.a \
 	$(SODIUM_LIBS)
 noinst_PROGRAMS += bench/bench_dht_daemons
 bench_bench_dht_daemons_SOURCES = bench/bench_dht_daemons.c bench/bench_util.h
+# bench/store (issue 5): the durable commit, and so the round trip's floor.
+noinst_PROGRAMS += bench/bench_store
+bench_bench_store_SOURCES = bench/bench_store.c bench/bench_util.h
+bench_bench_store_CFLAGS = $(AM_CFLAGS) $(LMDB_CFLAGS)
+bench_bench_store_LDADD = store/libstore.a $(LMDB_LIBS) $(ZSTD_LIBS)
 # bench/msg (issue 5): the messaging workload on two daemons, and the same
 # workload on toxcore when it is installed.  bench/msg runs both.
 noinst_PROGRAMS += bench/bench_msg
