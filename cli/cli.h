@@ -174,7 +174,8 @@ int cli_print_event(FILE *f, const json_t *ev);
 int cli_print_settings(FILE *f, const json_t *settings);
 
 /* A relay.status result: whether this daemon relays and what it holds
- * and served, then its home relays and what it left and took there. */
+ * and served, then its home relays and, of what it left at relays and
+ * took from them, the counters that are not zero. */
 int cli_print_relay(FILE *f, const json_t *st);
 
 /* Writes the "SEQ TIME TYPE" start of an event line, without newline. */

@@ -420,11 +420,24 @@ int cli_print_relay(FILE *f, const json_t *st)
 		put_value(f, v);
 	}
 	fputc('\n', f);
-	if (json_is_object(cl))
-		put_fields(f, cl, relay_client_fields,
+	if (json_is_object(cl)) {
+		/* what happened as a client: the counters that moved */
+		json_t *moved = json_object();
+		const char *key;
+		json_t *x;
+
+		json_object_foreach((json_t *)cl, key, x)
+		{
+			if (moved != NULL && !(json_is_integer(x) &&
+					       json_integer_value(x) == 0))
+				json_object_set(moved, key, x);
+		}
+		put_fields(f, moved != NULL ? moved : cl, relay_client_fields,
 			   sizeof relay_client_fields /
 				   sizeof relay_client_fields[0],
 			   skip);
+		json_decref(moved);
+	}
 	return finish(f);
 }
 
