@@ -3361,14 +3361,27 @@ static void pollb_send(struct chat *c, struct pollb *b, const uint8_t *mb)
 	}
 }
 
-/* Our home relay ri failed a round's request: once per round it counts
- * towards dropping an automatically chosen relay. */
-static void home_failed(struct chat *c, unsigned ri)
+/* Our home relay ri failed a round's request (why: the reason): once per
+ * round it counts towards dropping an automatically chosen relay.  One
+ * named by hand is never dropped, so the user is told, once it failed
+ * HOME_WARN_FAILS rounds in a row: texts cannot reach them through it. */
+#define HOME_WARN_FAILS 3
+static void home_failed(struct chat *c, unsigned ri, const char *why)
 {
 	if (c->home_fail_round[ri] != c->round_no &&
 	    c->home_fail[ri] < UINT8_MAX) {
 		c->home_fail[ri]++;
 		c->home_fail_round[ri] = c->round_no;
+		if (!c->cfg.home_relays_auto &&
+		    c->home_fail[ri] == HOME_WARN_FAILS) {
+			char hex[17];
+
+			cx_hex_encode(hex, sizeof hex, c->home[ri].node_pk, 8);
+			log_warn("chat: home relay %s... failed %u rounds in "
+				 "a row (%s): texts left there for you cannot "
+				 "reach you; check --home-relay",
+				 hex, HOME_WARN_FAILS, why);
+		}
 	}
 }
 
@@ -3759,7 +3772,7 @@ static void on_fetched(void *arg, const uint8_t relay[LINK_PK_LEN],
 	struct chat *c = arg;
 	uint64_t pi = cookie >> 16;
 	unsigned ri = (cookie >> 8) & 0xff, eb = cookie & 0xff;
-	struct rw_items h;
+	struct rw_items h = {0};
 	struct fetchst *f;
 	struct peer *p;
 
@@ -3773,10 +3786,12 @@ static void on_fetched(void *arg, const uint8_t relay[LINK_PK_LEN],
 		return; /* the peer went (its slot may be another's now) */
 	f->busy = false;
 	if (fr == NULL || rw_items_decode(&h, fr, len) < 0 || h.code != RC_OK) {
-		log_debug("chat: a fetch from a relay failed: %s",
-			  fr == NULL ? strerror(-err) : relay_code_str(h.code));
+		const char *why =
+			fr == NULL ? strerror(-err) : relay_code_str(h.code);
+
+		log_debug("chat: a fetch from a relay failed: %s", why);
 		c->st.relay_fetch_failed++;
-		home_failed(c, ri);
+		home_failed(c, ri, why);
 		f->del_sent = 0; /* what was to be deleted: ask again */
 		fetch_retry(c);
 		kick(c);
@@ -3804,7 +3819,7 @@ static void on_polled(void *arg, const uint8_t relay[LINK_PK_LEN],
 {
 	struct chat *c = arg;
 	struct pollb *b;
-	struct rw_poll_res pr;
+	struct rw_poll_res pr = {0};
 	unsigned ri;
 
 	if (cookie & PROBE_FLAG) {
@@ -3822,11 +3837,12 @@ static void on_polled(void *arg, const uint8_t relay[LINK_PK_LEN],
 	}
 	if (fr == NULL || rw_poll_res_decode(&pr, fr, len) < 0 ||
 	    pr.code != RC_OK || pr.n != b->n) {
-		log_debug("chat: a poll of a relay failed: %s",
-			  fr == NULL ? strerror(-err)
-				     : relay_code_str(pr.code));
+		const char *why = fr == NULL ? strerror(-err)
+					     : relay_code_str(pr.code);
+
+		log_debug("chat: a poll of a relay failed: %s", why);
 		c->st.relay_poll_failed++;
-		home_failed(c, ri);
+		home_failed(c, ri, why);
 		pollb_end(c, b);
 		fetch_retry(c);
 		kick(c);

@@ -8,7 +8,8 @@
 # a returns, its texts reach "delivered" and nothing is doubled.  The
 # relay is killed (kill -9) and restarted in between and still holds
 # them.  A node with --home-relay auto chooses r from the DHT's adverts
-# and keeps that choice across a restart.
+# and keeps that choice across a restart; a node that names a node which
+# does not relay is told so in its log.
 . "${top_srcdir:-.}/tests/integration/lib.sh"
 base=$((20000 + $$ % 20000))
 wait_ev() { "$RPCTOOL" "$T/$1.sock" wait "$2" "$3"; }
@@ -126,4 +127,17 @@ check "c chooses r from the adverts" until_true chose
 check "c stops" stop c
 check "c starts again" startc
 check "... and keeps its choice" chose
+
+# --- a home relay named by mistake: a, which does not relay ---
+akey=$(field "$(rpc a node.status)" node_key)
+check "d starts naming a (not a relay) as its home relay" \
+	start d --listen "127.0.4.1:$base" --bootstrap "127.0.0.1:$base" \
+	--home-relay "$akey"
+warned() { grep -q "home relay .*failed 3 rounds in a row (not a relay)" \
+	"$T/d.log"; }
+# three rounds: at start, then 2 s and 4 s after failures (60 s at most)
+UNTIL_TRIES=600
+check "d's log says the home relay does not serve, and why" \
+	until_true warned
+unset UNTIL_TRIES
 done_testing
