@@ -223,7 +223,7 @@ struct peer {
 	/* acknowledgements through relays: the highest we left for them,
 	 * the highest they left for us */
 	uint64_t relay_acked, relay_cum;
-	/* the oldest link ack not yet known to have arrived (lack_ms 0:
+	/* the newest link ack, not yet known to have arrived (lack_ms 0:
 	 * none): see ack_confirm */
 	uint64_t lack_val, lack_ms;
 	size_t rq_relayed; /* read receipts (first of rq) left at relays */
@@ -1487,7 +1487,7 @@ static void send_ack(struct chat *c, struct peer *p)
 	link__put_u64(f + 2, p->has_sess ? p->s.received : 0);
 	if (send_frame(c, p, f, sizeof f) == 0) {
 		ack_clear(p);
-		if (p->lack_ms == 0 && p->has_sess) {
+		if (p->has_sess) { /* the newest ack: see ack_confirm */
 			p->lack_val = p->s.received;
 			p->lack_ms = mono(c) + 1; /* never 0 */
 		}
@@ -1507,6 +1507,28 @@ static void ack_confirm(struct chat *c, struct peer *p)
 	if (p->lack_val > p->relay_acked)
 		p->relay_acked = p->lack_val;
 	p->lack_ms = 0;
+}
+
+/* The same from the link's side, for a peer that has nothing to say: any
+ * authenticated packet (its keepalives come every 25 s when idle) after
+ * ACK_CONFIRM_MS confirms.  Looked at every ACK_CHECK_MS while an ack is
+ * pending; returns when to look again. */
+#define ACK_CHECK_MS 10000
+static uint64_t ack_check(struct chat *c, struct peer *p, uint64_t now)
+{
+	struct link_peer_status ps;
+	uint64_t due = p->lack_ms + ACK_CONFIRM_MS;
+
+	if (now < due)
+		return due;
+	if (p->lki >= 0 &&
+	    link_peer_status(c->cfg.links, now, c->lks[p->lki].node, &ps) ==
+		    0 &&
+	    ps.established && ps.last_recv_ms >= due) {
+		ack_confirm(c, p);
+		return UINT64_MAX;
+	}
+	return now + ACK_CHECK_MS;
 }
 
 /* Sends a due ack now, or leaves a lazy one for later (see ACK_DELAY_MS);
@@ -4409,6 +4431,12 @@ uint64_t chat_tick(struct chat *c)
 		}
 		if (!peer_online(c, p))
 			continue;
+		if (p->lack_ms != 0) {
+			uint64_t t = ack_check(c, p, now);
+
+			if (t < next)
+				next = t;
+		}
 		if (p->nwin > 0 && p->retx_ms != 0) {
 			if (now >= p->retx_ms)
 				send_due(c, p, now);

@@ -1027,6 +1027,33 @@ static void relay_notify(void **state)
 	net_free(n);
 }
 
+/* An ack sent over a link that the peer's keepalives show alive needs no
+ * copy at the peer's relays: b takes a's texts online, a falls silent
+ * (keepalives only), then goes away; b leaves no acknowledgement at a's
+ * relay.  (It would, were the ack taken as arrived only when a spoke
+ * again.) */
+static void relay_ack_confirmed(void **state)
+{
+	struct net *n = net_with(relay_setup, 3);
+	struct snode *a = n->nodes[1], *b = n->nodes[2];
+	struct flow f = {a, b, 3};
+	struct chat_status cs;
+
+	(void)state;
+	befriend(n, a, b);
+	send_n(a, b, 0, f.count);
+	assert_true(run_until(n, flow_done, &f, 120000));
+	check_flow(&f);
+	for (uint64_t until = n->now + 60000; n->now < until;)
+		step(n, 1000); /* a says nothing; its link keeps alive */
+	node_crash(a);
+	for (uint64_t until = n->now + 300000; n->now < until;)
+		step(n, 1000); /* b sees a go; its card names a relay */
+	chat_status(b->chat, &cs);
+	assert_int_equal(cs.relay_acks_out, 0);
+	net_free(n);
+}
+
 /* Node 0 relays; node 1 (b) names it; the others are b's contacts. */
 static void many_setup(struct net *n, struct snode *s)
 {
@@ -1450,6 +1477,7 @@ int main(void)
 		cmocka_unit_test(relay_request),
 		cmocka_unit_test(relay_notify),
 		cmocka_unit_test(relay_many),
+		cmocka_unit_test(relay_ack_confirmed),
 		cmocka_unit_test(relay_auto),
 		cmocka_unit_test(relay_auto_probe),
 		cmocka_unit_test(two_nodes_lossy),
