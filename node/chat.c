@@ -1931,6 +1931,7 @@ static int x3dh_respond(struct chat *c, struct peer *p,
 		r = pair_derive(p->s.pair, res.sk);
 		p->rat = rat;
 		p->has_sess = true;
+		p->in_round = false; /* a new pair: new mailboxes, soon */
 		p->peer_cum = 0;
 	}
 	cx_wipe(spk_sk, sizeof spk_sk);
@@ -2657,6 +2658,7 @@ static void lookup_done(void *arg, const struct dht_result *res)
 					cx_x3dh_init_encode(p->s.init, &in);
 					r = pair_derive(p->s.pair, xr.sk);
 					p->has_sess = true;
+					p->in_round = false; /* new mailboxes */
 					p->sess_dirty = true;
 					/* where they find us to answer */
 					publish_pair(c, p);
