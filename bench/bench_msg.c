@@ -52,6 +52,12 @@
  * Usage: bench_msg [--quick] [--messages N] [--pings N] [--idle S]
  *                  [--tmp DIR] (data directories under DIR, default /tmp)
  *                  [--window W]          (PARLEYD env: the binary)
+ *                  [--backlog N]
+ * --backlog N: before the runs, A adds a third daemon as a contact, which
+ * then stops for good (it never accepts), and A's client leaves N 100-byte
+ * texts for it; they stay queued in A's outbox through every run, as for
+ * anyone who writes to a contact who went away.  The figures then show
+ * what such a backlog costs the conversation with B.
  * Every wait is bounded.  Exit 1 with a message on stderr when a step
  * fails, 0 otherwise. */
 #include <fcntl.h>
@@ -349,6 +355,68 @@ static void check_answer(const struct dmn *d, const char *what)
 
 /* contacts.add on A, a first message right after it, contacts.accept on
  * B when contact.request arrives; the time to B's message.received. */
+static size_t send_req(char *out, size_t max, const char *to, long id,
+		       const char *body);
+
+/* --backlog: N texts for a contact that is gone (see the top). */
+static void backlog(long n, const char *parleyd, int port)
+{
+	struct dmn *a = &ds[0], gone;
+	static char body[PING_LEN + 1], req[PING_LEN + 512];
+	char params[256];
+	long sent = 0, answered = 0;
+	double t0, end;
+
+	memset(&gone, 0, sizeof gone);
+	start(&gone, 2, parleyd, port);
+	close(gone.req.rd.fd);
+	close(gone.ev.rd.fd);
+	kill(gone.pid, SIGTERM);
+	for (int t = 0; t < 500 && kill(gone.pid, 0) == 0; t++)
+		usleep(10000);
+	if (kill(gone.pid, 0) == 0)
+		fail("daemon c did not stop");
+	snprintf(params, sizeof params, "{\"id\":\"%s\",\"name\":\"gone\"}",
+		 gone.id);
+	json_decref(call_ok(a, "contacts.add", params, "contacts.add gone"));
+	bu_text_body(body, PING_LEN, 3);
+	body[PING_LEN] = '\0';
+	t0 = bu_now();
+	end = t0 + 600;
+	while (answered < n) {
+		struct pollfd p = {.fd = a->req.rd.fd, .events = POLLIN};
+
+		while (sent < n && sent - answered < 1000 &&
+		       a->req.wlen + sizeof req < sizeof a->req.wbuf) {
+			size_t len = send_req(req, sizeof req, gone.id,
+					      next_id++, body);
+
+			memcpy(a->req.wbuf + a->req.wlen, req, len);
+			a->req.wlen += len;
+			sent++;
+		}
+		flush(&a->req, a);
+		if (a->req.woff < a->req.wlen)
+			p.events |= POLLOUT;
+		if (bu_now() > end)
+			fail("backlog: %ld of %ld answered in 600 s", answered,
+			     n);
+		if (poll(&p, 1, 1000) <= 0)
+			continue;
+		if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
+			fill(&a->req, a);
+			while (take_line(&a->req) >= 0) {
+				check_answer(a, "messages.send (backlog)");
+				answered++;
+			}
+		}
+	}
+	printf("# backlog: %ld texts queued for a contact that is gone, in "
+	       "%.2f s\n",
+	       n, bu_now() - t0);
+	fflush(stdout);
+}
+
 static void first_message(void)
 {
 	struct dmn *a = &ds[0], *b = &ds[1];
@@ -675,7 +743,7 @@ static void idle(long secs)
 int main(int argc, char **argv)
 {
 	const char *parleyd = getenv("PARLEYD");
-	long n = 100000, n_ping = 2000, idle_s = 60, window = 1000;
+	long n = 100000, n_ping = 2000, idle_s = 60, window = 1000, n_back = 0;
 	int port = 30000 + (int)(getpid() % 20000);
 	double t0;
 
@@ -700,15 +768,19 @@ int main(int argc, char **argv)
 				 argv[i]);
 		} else if (strcmp(argv[i], "--window") == 0 && i + 1 < argc) {
 			window = strtol(argv[++i], NULL, 10);
+		} else if (strcmp(argv[i], "--backlog") == 0 && i + 1 < argc) {
+			n_back = strtol(argv[++i], NULL, 10);
 		} else {
 			fprintf(stderr, "usage: bench_msg [--quick] "
 					"[--messages N] [--pings N] "
-					"[--idle S] [--window W] [--tmp DIR]\n");
+					"[--idle S] [--window W] [--tmp DIR] "
+					"[--backlog N]\n");
 			return 64;
 		}
 	}
 	if (n < 1 || n > 10000000 || n_ping < 1 || n_ping > 1000000 ||
-	    idle_s < 1 || idle_s > 3600 || window < 1 || window > 100000)
+	    idle_s < 1 || idle_s > 3600 || window < 1 || window > 100000 ||
+	    n_back < 0 || n_back > 10000000)
 		return 64;
 	if (parleyd == NULL)
 		parleyd = "./node/parleyd";
@@ -739,6 +811,8 @@ int main(int argc, char **argv)
 	fflush(stdout);
 
 	first_message();
+	if (n_back > 0)
+		backlog(n_back, parleyd, port);
 	throughput(n, 100, window, true);
 	throughput(n, BIG_LEN, window, false);
 	pingpong(n_ping);

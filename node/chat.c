@@ -113,6 +113,7 @@ struct outmsg {
 struct wslot {
 	uint8_t id[MSGSTORE_ID_LEN];
 	uint64_t seq; /* in the conversation (msgstore's hint), 0: unknown */
+	uint64_t obx; /* its outbox seq, 0: not stored yet (this flush's) */
 	struct outmsg m;
 };
 
@@ -178,7 +179,11 @@ struct peer {
 	size_t win_bytes;
 	uint64_t retx_ms, rto;
 	uint64_t peer_cum; /* highest cumulative ack seen */
-	unsigned acks_uncommitted; /* delivered, not yet out of the outbox */
+	/* Every outbox entry of ours to this peer with an outbox seq at or
+	 * below this one is in win[] or was acknowledged, so prepare_texts
+	 * lists the outbox only past it (and past win[]'s end): what other
+	 * contacts have queued before is not read again at every flush. */
+	uint64_t obx_done;
 	bool ack_due;
 	/* the ack may wait (texts in order, nothing else): for a frame of
 	 * ours to ride on, ACK_DELAY_MS at most, ACK_EVERY texts at most */
@@ -447,6 +452,7 @@ static void win_clear(struct peer *p)
 		outmsg_free(&p->win[i].m);
 	p->nwin = 0;
 	p->win_bytes = 0;
+	p->obx_done = 0; /* list the outbox from its start again */
 }
 
 static void rx_clear(struct peer *p)
@@ -1010,7 +1016,7 @@ static int make_ctl(struct chat *c, struct peer *p, bool request)
 }
 
 struct obx_list {
-	struct msgstore_outbox_entry e[2 * WIN_MAX];
+	struct msgstore_outbox_entry e[WIN_MAX + 1];
 	size_t n;
 };
 
@@ -1023,7 +1029,8 @@ static bool relay_mode(const struct chat *c, const struct peer *p,
 static void prepare_texts(struct chat *c, struct peer *p)
 {
 	struct obx_list ol;
-	uint64_t now = wall(c);
+	uint64_t now = wall(c), after;
+	size_t j = 0; /* of ol */
 	int r;
 
 	if (!p->has_sess || p->state != MSGSTORE_CONTACT_ACCEPTED)
@@ -1050,12 +1057,13 @@ static void prepare_texts(struct chat *c, struct peer *p)
 		for (uint64_t i = 0; i < k; i++) {
 			p->win_bytes -= p->win[i].m.len;
 			outmsg_free(&p->win[i].m);
+			if (p->win[i].obx > p->obx_done)
+				p->obx_done = p->win[i].obx;
 		}
 		memmove(p->win, p->win + k, (p->nwin - k) * sizeof p->win[0]);
 		memset(p->win + p->nwin - k, 0, k * sizeof p->win[0]);
 		p->nwin -= (unsigned)k;
 		p->s.acked += k;
-		p->acks_uncommitted += (unsigned)k;
 		p->peer_cum = p->s.acked;
 		p->sess_dirty = true;
 		p->rto = RTO_MIN_MS;
@@ -1064,28 +1072,24 @@ static void prepare_texts(struct chat *c, struct peer *p)
 	if (!(peer_online(c, p) || (p->obx_more && relay_mode(c, p, mono(c)))) ||
 	    p->nwin >= WIN_MAX || p->win_bytes >= WIN_BYTES)
 		return;
-	r = msgstore_outbox_list(c->cfg.msgs, p->pk, 0, ol.e, 2 * WIN_MAX,
-				 &ol.n);
+	/* Only the entries past the window: the ones in it were listed
+	 * before (or stored by a flush, which told their outbox seq), and
+	 * only the flush's commit takes entries out of the outbox (the
+	 * acknowledged ones, which left the window first).  One more than
+	 * fits, to know whether some stay behind. */
+	after = p->nwin > 0 ? p->win[p->nwin - 1].obx : p->obx_done;
+	if (p->nwin > 0 && after == 0) {
+		/* never: a flush that stored a text told its seq */
+		log_warn("chat: a text in flight has no outbox seq; resending");
+		win_clear(p);
+	}
+	r = msgstore_outbox_list(c->cfg.msgs, p->pk, after, ol.e,
+				 WIN_MAX - p->nwin + 1, &ol.n);
 	if (r < 0)
 		return;
-	/* the first ones were acknowledged in this flush: their removal
-	 * from the outbox is not committed yet */
-	if (p->acks_uncommitted > 0) {
-		size_t skip = p->acks_uncommitted < ol.n ? p->acks_uncommitted
-							 : ol.n;
-
-		memmove(ol.e, ol.e + skip, (ol.n - skip) * sizeof ol.e[0]);
-		ol.n -= skip;
-	}
-	for (size_t i = 0; i < ol.n && i < p->nwin; i++)
-		if (memcmp(ol.e[i].id, p->win[i].id, MSGSTORE_ID_LEN) != 0) {
-			/* the outbox changed under us (cancel): start over */
-			log_warn("chat: outbox and window disagree; resending");
-			win_clear(p);
-			break;
-		}
-	while (p->nwin < ol.n && p->nwin < WIN_MAX &&
-	       p->win_bytes < WIN_BYTES) {
+	if (ol.n == 0 && p->nwin == 0)
+		p->obx_done = msgstore_outbox_hi(c->cfg.msgs); /* none left */
+	while (j < ol.n && p->nwin < WIN_MAX && p->win_bytes < WIN_BYTES) {
 		struct msgstore_msg mm;
 		struct wslot *w = &p->win[p->nwin];
 		struct qtext *q;
@@ -1094,12 +1098,11 @@ static void prepare_texts(struct chat *c, struct peer *p)
 		bool queued;
 
 		memset(&mm, 0, sizeof mm);
-		if ((q = qc_take(p, ol.e[p->nwin].seq, ol.e[p->nwin].id)) !=
-		    NULL) {
+		if ((q = qc_take(p, ol.e[j].seq, ol.e[j].id)) != NULL) {
 			e = q->e;
 			queued = true;
-		} else if (msgstore_get_at(c->cfg.msgs, ol.e[p->nwin].id, p->pk,
-					   ol.e[p->nwin].seq, &mm) == 0) {
+		} else if (msgstore_get_at(c->cfg.msgs, ol.e[j].id, p->pk,
+					   ol.e[j].seq, &mm) == 0) {
 			text_env(&e, mm.id, mm.sent_ms,
 				 mm.has_reply_to ? mm.reply_to : NULL, mm.body,
 				 mm.body_len);
@@ -1110,7 +1113,7 @@ static void prepare_texts(struct chat *c, struct peer *p)
 		if (r == 0 && queued &&
 		    (pd = pend_add(c, P_STATUS, p->pk)) != NULL) {
 			memcpy(pd->id, e.id, MSGSTORE_ID_LEN);
-			pd->seq = ol.e[p->nwin].seq;
+			pd->seq = ol.e[j].seq;
 			pd->v = MSGSTORE_STATUS_SENT;
 			pd->ms = now;
 		}
@@ -1126,15 +1129,17 @@ static void prepare_texts(struct chat *c, struct peer *p)
 				 strerror(-r));
 			break;
 		}
-		memcpy(w->id, ol.e[p->nwin].id, MSGSTORE_ID_LEN);
-		w->seq = ol.e[p->nwin].seq;
+		memcpy(w->id, ol.e[j].id, MSGSTORE_ID_LEN);
+		w->seq = ol.e[j].seq;
+		w->obx = ol.e[j].obx_seq;
 		p->win_bytes += w->m.len;
 		p->nwin++;
+		j++;
 		c->st.msgs_out++;
 	}
 	/* New messages of this flush go out in its own transaction when
 	 * everything before them is in flight already (same order). */
-	if (p->nwin < ol.n || ol.n == 2 * WIN_MAX) {
+	if (j < ol.n) {
 		p->obx_more = true;
 		return;
 	}
@@ -1160,6 +1165,7 @@ static void prepare_texts(struct chat *c, struct peer *p)
 		pd->v = MSGSTORE_STATUS_SENT;
 		memcpy(w->id, pd->id, MSGSTORE_ID_LEN);
 		w->seq = 0; /* known once flush_txn stored it */
+		w->obx = 0; /* likewise */
 		p->win_bytes += w->m.len;
 		p->nwin++;
 		c->st.msgs_out++;
@@ -1302,11 +1308,12 @@ static int emit_txn(struct chat *c, struct store_txn *t, uint64_t now,
 /* The window slot of id (sent in this flush, so near the end) learns
  * where msgstore put it. */
 static void win_note_seq(struct peer *p, const uint8_t id[MSGSTORE_ID_LEN],
-			 uint64_t seq)
+			 uint64_t seq, uint64_t obx)
 {
 	for (unsigned i = p->nwin; i-- > 0;)
 		if (memcmp(p->win[i].id, id, MSGSTORE_ID_LEN) == 0) {
 			p->win[i].seq = seq;
+			p->win[i].obx = obx;
 			return;
 		}
 }
@@ -1407,15 +1414,16 @@ static int flush_txn(struct store_txn *t, void *ctx)
 				r = 0;
 			break;
 		case P_SEND: {
-			uint64_t seq = 0;
+			uint64_t seq = 0, obx = 0;
 
 			r = msgstore_send_id_txn(
 				c->cfg.msgs, t, pd->pk, pd->body, pd->len,
 				pd->has_reply ? pd->reply_to : NULL, pd->ms,
-				pd->id, (enum msgstore_status)pd->v, &seq);
+				pd->id, (enum msgstore_status)pd->v, &seq,
+				&obx);
 			pd->seq = seq;
 			if (r == 0 && pd->v == MSGSTORE_STATUS_SENT && p != NULL)
-				win_note_seq(p, pd->id, seq);
+				win_note_seq(p, pd->id, seq, obx);
 			if (r == 0 && pd->v == MSGSTORE_STATUS_SENT && p != NULL)
 				r = status_emit(c, t, now, p, pd->id, pd->v);
 			break;
@@ -1470,7 +1478,6 @@ static void rollback(struct chat *c)
 		if (!p->used || !p->sess_dirty)
 			continue;
 		p->sess_dirty = false;
-		p->acks_uncommitted = 0;
 		ack_clear(p);
 		p->state = contact_state(c, p->pk);
 		if (sess_load(c, p) < 0)
@@ -1647,6 +1654,11 @@ void chat_flush(struct chat *c)
 
 				if (!p->used)
 					continue;
+				/* its session goes back to the last commit
+				 * (rollback), and with it what was
+				 * acknowledged: the window starts over */
+				if (p->sess_dirty)
+					win_clear(p);
 				if (p->ctl.fresh)
 					outmsg_free(&p->ctl);
 				while (p->nwin > 0 &&
@@ -1664,10 +1676,8 @@ void chat_flush(struct chat *c)
 		events_batch_commit(c->cfg.events, &c->batch);
 		if (c->batch.appended > 0 && c->cfg.notify != NULL)
 			c->cfg.notify(c->cfg.self);
-		for (unsigned i = 0; i < c->npeers; i++) {
+		for (unsigned i = 0; i < c->npeers; i++)
 			c->peers[i].sess_dirty = false;
-			c->peers[i].acks_uncommitted = 0;
-		}
 		for (size_t i = 0; i < c->npend; i++) {
 			struct pend *pd = &c->pend[i];
 

@@ -53,6 +53,11 @@ struct msgstore {
 	uint8_t *body_key;    /* CX_KEY_LEN, guarded memory */
 	uint8_t *contact_key; /* CX_KEY_LEN, guarded memory */
 	uint8_t self_pk[MSGSTORE_PK_LEN];
+	/* The largest outbox seq this handle saw in the table or gave out.
+	 * New entries take the next one, so in one run a seq is never
+	 * given twice, even after the entries at the table's end left it
+	 * (msgstore_outbox_hi). */
+	uint64_t obx_hi;
 };
 
 /* ---- Small helpers ---- */
@@ -703,6 +708,15 @@ static int open_txn(struct store_txn *t, void *ctx)
 	return profile_migrate(ms, t);
 }
 
+static int last_obx_seq(struct store_txn *t, uint64_t *seq);
+
+static int obx_hi_txn(struct store_txn *t, void *arg)
+{
+	struct msgstore *ms = arg;
+
+	return last_obx_seq(t, &ms->obx_hi);
+}
+
 int msgstore_open(struct msgstore **out, struct store *s,
 		  const struct cx_identity *id, const struct rng *rng)
 {
@@ -727,7 +741,8 @@ int msgstore_open(struct msgstore **out, struct store *s,
 	    (r = cx_store_subkey(ms->contact_key, id, 1, CONTACT_CTX)) < 0)
 		goto out;
 	oc.ms = ms;
-	if ((r = store_write(s, open_txn, &oc)) < 0)
+	if ((r = store_write(s, open_txn, &oc)) < 0 ||
+	    (r = store_read(s, obx_hi_txn, ms)) < 0)
 		goto out;
 	*out = ms;
 	ms = NULL;
@@ -1547,6 +1562,7 @@ struct insert_ctx {
 	uint64_t now_ms;
 	/* results */
 	uint64_t seq;
+	uint64_t obx; /* outgoing: its outbox seq */
 	bool duplicate;
 };
 
@@ -1591,6 +1607,8 @@ static int insert_txn(struct store_txn *t, void *arg)
 	if (ic->out) {
 		if ((r = last_obx_seq(t, &obx)) < 0)
 			return r;
+		if (obx < ic->ms->obx_hi)
+			obx = ic->ms->obx_hi;
 		if (obx == UINT64_MAX)
 			return -ENOSPC;
 		obx++;
@@ -1635,6 +1653,9 @@ static int insert_txn(struct store_txn *t, void *arg)
 			goto out;
 	}
 	ic->seq = seq;
+	ic->obx = obx;
+	if (obx > ic->ms->obx_hi)
+		ic->ms->obx_hi = obx; /* given out, even if t aborts */
 	memcpy(ic->rec.id, rec.id, MSGSTORE_ID_LEN);
 	r = 0;
 out:
@@ -1707,7 +1728,7 @@ static int send_impl(struct msgstore *ms, struct store_txn *t,
 		     const uint8_t *peer, const uint8_t *body, size_t body_len,
 		     const uint8_t *reply_to, uint64_t now_ms, uint8_t *id_out,
 		     uint64_t *seq_out, const uint8_t *id_in,
-		     enum msgstore_status status)
+		     enum msgstore_status status, uint64_t *obx_out)
 {
 	struct insert_ctx ic;
 	int r;
@@ -1738,6 +1759,8 @@ static int send_impl(struct msgstore *ms, struct store_txn *t,
 	memcpy(id_out, ic.rec.id, MSGSTORE_ID_LEN);
 	if (seq_out != NULL)
 		*seq_out = ic.seq;
+	if (obx_out != NULL)
+		*obx_out = ic.obx;
 	return 0;
 }
 
@@ -1748,7 +1771,7 @@ int msgstore_send(struct msgstore *ms,
 		  uint64_t *seq_out)
 {
 	return send_impl(ms, NULL, peer, body, body_len, reply_to, now_ms,
-			 id_out, seq_out, NULL, MSGSTORE_STATUS_QUEUED);
+			 id_out, seq_out, NULL, MSGSTORE_STATUS_QUEUED, NULL);
 }
 
 int msgstore_send_txn(struct msgstore *ms, struct store_txn *t,
@@ -1760,7 +1783,7 @@ int msgstore_send_txn(struct msgstore *ms, struct store_txn *t,
 	if (t == NULL)
 		return -EINVAL;
 	return send_impl(ms, t, peer, body, body_len, reply_to, now_ms, id_out,
-			 seq_out, NULL, MSGSTORE_STATUS_QUEUED);
+			 seq_out, NULL, MSGSTORE_STATUS_QUEUED, NULL);
 }
 
 int msgstore_send_id_txn(struct msgstore *ms, struct store_txn *t,
@@ -1768,14 +1791,15 @@ int msgstore_send_id_txn(struct msgstore *ms, struct store_txn *t,
 			 const uint8_t *body, size_t body_len,
 			 const uint8_t *reply_to, uint64_t now_ms,
 			 const uint8_t id[static MSGSTORE_ID_LEN],
-			 enum msgstore_status status, uint64_t *seq_out)
+			 enum msgstore_status status, uint64_t *seq_out,
+			 uint64_t *obx_out)
 {
 	uint8_t id_out[MSGSTORE_ID_LEN];
 
 	if (t == NULL)
 		return -EINVAL;
 	return send_impl(ms, t, peer, body, body_len, reply_to, now_ms, id_out,
-			 seq_out, id, status);
+			 seq_out, id, status, obx_out);
 }
 
 static int receive_impl(struct msgstore *ms, struct store_txn *t,
@@ -2320,6 +2344,11 @@ static int outbox_list_txn(struct store_txn *t, void *arg)
 	be64_put(from, a->after + 1);
 	return store_scan(t, STORE_TABLE_OUTBOX, from, sizeof from, false,
 			  outbox_list_cb, a->oc);
+}
+
+uint64_t msgstore_outbox_hi(const struct msgstore *ms)
+{
+	return ms->obx_hi;
 }
 
 int msgstore_outbox_list(struct msgstore *ms, const uint8_t *peer,

@@ -341,13 +341,15 @@ int msgstore_send_txn(struct msgstore *ms, struct store_txn *t,
 /* As msgstore_send_txn with the id chosen by the caller (drawn before the
  * transaction, so that a rerun keeps it) and the first status QUEUED or
  * SENT (already encrypted for the wire in the same transaction).  The id
- * must be new: a collision is -EEXIST. */
+ * must be new: a collision is -EEXIST.  *obx_out (if not NULL) gets the
+ * text's outbox seq. */
 int msgstore_send_id_txn(struct msgstore *ms, struct store_txn *t,
 			 const uint8_t peer[static MSGSTORE_PK_LEN],
 			 const uint8_t *body, size_t body_len,
 			 const uint8_t *reply_to, uint64_t now_ms,
 			 const uint8_t id[static MSGSTORE_ID_LEN],
-			 enum msgstore_status status, uint64_t *seq_out);
+			 enum msgstore_status status, uint64_t *seq_out,
+			 uint64_t *obx_out);
 int msgstore_receive_txn(struct msgstore *ms, struct store_txn *t,
 			 const struct msgstore_incoming *in, uint64_t now_ms,
 			 uint64_t *seq_out, bool *duplicate);
@@ -382,8 +384,14 @@ struct msgstore_outbox_entry {
 	uint64_t next_attempt_ms;
 };
 
+/* The largest outbox seq given out or found by this handle: every entry
+ * in the outbox now has one at most this, and entries made later get
+ * larger ones (within one run a seq is never given twice). */
+uint64_t msgstore_outbox_hi(const struct msgstore *ms);
+
 /* Lists up to max outbox entries with obx_seq > after (0: from the first),
- * in send order; peer NULL for all, else only that peer's. */
+ * in send order; peer NULL for all, else only that peer's.  Fewer than
+ * max: there are no more past the last one listed. */
 int msgstore_outbox_list(struct msgstore *ms, const uint8_t *peer,
 			 uint64_t after, struct msgstore_outbox_entry *out,
 			 size_t max, size_t *n);

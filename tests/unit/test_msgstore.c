@@ -915,6 +915,68 @@ static void test_reopen(void **state)
 	check_ok(f, 21, 21);
 }
 
+/* Outbox seqs: a reopened store knows the largest (msgstore_outbox_hi),
+ * and within a run a seq is never given twice, even when the entries at
+ * the outbox's end left it (chat lists a contact's outbox past the last
+ * seq it took, so a seq given again would be skipped). */
+static void test_outbox_hi(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t a[MSGSTORE_PK_LEN], b[MSGSTORE_PK_LEN], id[MSGSTORE_ID_LEN];
+	uint8_t id2[MSGSTORE_ID_LEN];
+	struct msgstore_outbox_entry e[4];
+	struct store_txn *t;
+	uint64_t seq = 0, obx = 0;
+	bool changed = false;
+	size_t n = 0;
+
+	pk_of(a, 0x30, 1);
+	pk_of(b, 0x31, 2);
+	add_contact(f, a, "A", MSGSTORE_CONTACT_ACCEPTED, 5);
+	add_contact(f, b, "B", MSGSTORE_CONTACT_ACCEPTED, 5);
+	assert_int_equal(msgstore_outbox_hi(f->ms), 0);
+	send_text(f, a, "one", 10, id);
+	send_text(f, b, "two", 11, id);
+	assert_int_equal(msgstore_outbox_hi(f->ms), 2);
+	close_all(f);
+	assert_int_equal(open_all(f, false), 0);
+	assert_int_equal(msgstore_outbox_hi(f->ms), 2);
+	/* the last entry leaves; the next text still gets 3 */
+	assert_int_equal(msgstore_set_status(f->ms, NULL, id,
+					     MSGSTORE_STATUS_DELIVERED, 12,
+					     &changed, NULL),
+			 0);
+	assert_true(changed);
+	send_text(f, a, "three", 13, id);
+	assert_int_equal(msgstore_outbox_list(f->ms, a, 1, e, 4, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(e[0].obx_seq, 3);
+	assert_int_equal(msgstore_outbox_hi(f->ms), 3);
+	/* the text and its outbox seq, as chat stores it; a transaction that
+	 * aborts gives its seq up for good */
+	msgstore_new_id(&f->rng.rng, 14, id2);
+	for (uint64_t want = 4; want <= 5; want++) {
+		assert_int_equal(store_txn_begin(f->s, true, &t), 0);
+		assert_int_equal(msgstore_send_id_txn(f->ms, t, b,
+						      (const uint8_t *)"x", 1,
+						      NULL, 14, id2,
+						      MSGSTORE_STATUS_SENT,
+						      &seq, &obx),
+				 0);
+		assert_int_equal(obx, want);
+		assert_int_equal(msgstore_outbox_hi(f->ms), want);
+		if (want == 4)
+			store_txn_abort(t);
+		else
+			assert_int_equal(store_txn_commit(t), 0);
+	}
+	assert_int_equal(seq, 2);
+	assert_int_equal(msgstore_outbox_list(f->ms, b, 0, e, 4, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(e[0].obx_seq, 5);
+	check_ok(f, 4, 3);
+}
+
 /* kill -9: a child stores messages in a loop (sends, receives, and status
  * changes that empty the outbox), with fsync, and reports each one on a
  * pipe after the call returned; the parent kills it with SIGKILL after a
@@ -1736,6 +1798,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_at_rest, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_graft, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_outbox_hi, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_kill9, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_raw_bodies, setup,
 						teardown),
