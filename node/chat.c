@@ -325,6 +325,10 @@ struct chat {
 	uint64_t publish_backoff; /* after a put no node took */
 	bool publish_when_joined; /* a put failed with an empty table */
 	uint64_t prekey_check_ms;
+	/* failed commits not told yet, and when the last was told: a full
+	 * disk fails every flush until there is room, and each would say
+	 * so (COMMIT_WARN_MS) */
+	uint64_t commit_fails, commit_warn_ms;
 	struct peer *peers; /* PEERS_MAX, lazily used */
 	unsigned npeers;    /* high-water mark of used slots */
 	struct lk lks[LKS_MAX];
@@ -1623,6 +1627,27 @@ static void send_due(struct chat *c, struct peer *p, uint64_t now)
 static void deposit_due(struct chat *c, struct peer *p, uint64_t now);
 static void relay_after_commit(struct chat *c, bool ok);
 
+/* Says that a flush could not commit: the first time, then at most once
+ * every COMMIT_WARN_MS with the count since, and once more when a commit
+ * succeeds again. */
+#define COMMIT_WARN_MS 60000
+static void commit_failed(struct chat *c, uint64_t now, int r)
+{
+	c->commit_fails++;
+	if (c->commit_warn_ms != 0 && now < c->commit_warn_ms + COMMIT_WARN_MS)
+		return;
+	if (c->commit_fails == 1)
+		log_warn("chat: cannot commit (%s); nothing sent, the peers "
+			 "will resend",
+			 strerror(-r));
+	else
+		log_warn("chat: cannot commit (%s); %llu commits failed since "
+			 "the last warning",
+			 strerror(-r), (unsigned long long)c->commit_fails);
+	c->commit_fails = 0;
+	c->commit_warn_ms = now;
+}
+
 void chat_flush(struct chat *c)
 {
 	uint64_t now = mono(c);
@@ -1645,9 +1670,7 @@ void chat_flush(struct chat *c)
 	if (dirty) {
 		r = store_write(c->cfg.store, flush_txn, c);
 		if (r < 0) {
-			log_warn("chat: cannot commit (%s); nothing sent, the "
-				 "peers will resend",
-				 strerror(-r));
+			commit_failed(c, now, r);
 			/* drop what was encrypted in this flush */
 			for (unsigned i = 0; i < c->npeers; i++) {
 				struct peer *p = &c->peers[i];
@@ -1674,6 +1697,12 @@ void chat_flush(struct chat *c)
 			return;
 		}
 		events_batch_commit(c->cfg.events, &c->batch);
+		if (c->commit_warn_ms != 0) {
+			log_warn("chat: commits again (%llu more failed)",
+				 (unsigned long long)c->commit_fails);
+			c->commit_fails = 0;
+			c->commit_warn_ms = 0;
+		}
 		if (c->batch.appended > 0 && c->cfg.notify != NULL)
 			c->cfg.notify(c->cfg.self);
 		for (unsigned i = 0; i < c->npeers; i++)

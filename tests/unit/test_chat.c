@@ -78,6 +78,7 @@ struct snode {
 	uint8_t home[2][32];  /* its home relays */
 	unsigned nhome;
 	bool home_auto;	      /* --home-relay auto */
+	size_t map_max;	      /* its store's size limit (0: default) */
 	struct dht_addr addr;
 	bool down;
 };
@@ -165,7 +166,7 @@ static void l_closed(void *arg, const uint8_t pk[LINK_PK_LEN], int reason)
 /* Opens (or reopens after a crash) everything above the identity. */
 static void node_open(struct snode *s)
 {
-	struct store_opts so = {.no_sync = true};
+	struct store_opts so = {.no_sync = true, .map_max = s->map_max};
 	struct dht_config dc;
 	struct link_config lc;
 	struct chat_config cc;
@@ -484,6 +485,7 @@ static size_t history(struct snode *s, struct snode *peer,
 struct flow {
 	struct snode *from, *to;
 	unsigned count;
+	const bool *gone; /* gone[k]: text k was never stored (NULL: none) */
 };
 
 /* All of from's count messages to `to` are stored at `to` and delivered
@@ -522,6 +524,8 @@ static void check_flow(struct flow *f)
 		assert_int_equal(sscanf((const char *)h[i].body, "%*u:%u",
 					&idx),
 				 1);
+		while (f->gone != NULL && f->gone[expect])
+			expect++;
 		assert_int_equal(idx, expect);
 		expect++;
 		msgstore_msg_clear(&h[i]);
@@ -556,7 +560,7 @@ static void two_nodes_lossy(void **state)
 {
 	struct net *n = net_new(2, 0, 0, 0);
 	struct snode *a = n->nodes[0], *b = n->nodes[1];
-	struct flow fa = {a, b, 300}, fb = {b, a, 300};
+	struct flow fa = {a, b, 300, NULL}, fb = {b, a, 300, NULL};
 
 	(void)state;
 	befriend(n, a, b);
@@ -579,7 +583,7 @@ static void request_under_loss(void **state)
 {
 	struct net *n = net_new(2, 0, 0, 0);
 	struct snode *a = n->nodes[0], *b = n->nodes[1];
-	struct flow fa = {a, b, 20};
+	struct flow fa = {a, b, 20, NULL};
 
 	(void)state;
 	n->loss_pct = 10;
@@ -619,7 +623,7 @@ static void async_bursts(void **state)
 {
 	struct net *n = net_new(2, 0, 0, 0);
 	struct snode *a = n->nodes[0], *b = n->nodes[1];
-	struct flow fa = {a, b, 900};
+	struct flow fa = {a, b, 900, NULL};
 	struct chat_status st;
 
 	(void)state;
@@ -655,8 +659,8 @@ static void ten_nodes_lossy(void **state)
 	for (unsigned i = 0; i < 10; i++) {
 		struct snode *a = n->nodes[i], *b = n->nodes[(i + 1) % 10];
 
-		f[2 * i] = (struct flow){a, b, 40};
-		f[2 * i + 1] = (struct flow){b, a, 40};
+		f[2 * i] = (struct flow){a, b, 40, NULL};
+		f[2 * i + 1] = (struct flow){b, a, 40, NULL};
 		send_n(a, b, 0, 40);
 		send_n(b, a, 0, 40);
 	}
@@ -673,7 +677,7 @@ static void crash_and_restart(void **state)
 {
 	struct net *n = net_new(2, 0, 0, 0);
 	struct snode *a = n->nodes[0], *b = n->nodes[1];
-	struct flow fa = {a, b, 200}, fb = {b, a, 200};
+	struct flow fa = {a, b, 200, NULL}, fb = {b, a, 200, NULL};
 	struct trng r;
 
 	(void)state;
@@ -905,7 +909,7 @@ static void relay_offline(void **state)
 	n = net_with(relay_setup, 3);
 	a = n->nodes[1];
 	b = n->nodes[2];
-	f = (struct flow){a, b, 12};
+	f = (struct flow){a, b, 12, NULL};
 	befriend(n, a, b);
 	n->loss_pct = 10;
 	n->dup_pct = 5;
@@ -1004,7 +1008,7 @@ static void relay_notify(void **state)
 {
 	struct net *n = net_with(relay_setup, 3);
 	struct snode *a = n->nodes[1], *b = n->nodes[2];
-	struct flow f = {a, b, 6};
+	struct flow f = {a, b, 6, NULL};
 	struct chat_status ca, cb;
 
 	(void)state;
@@ -1036,7 +1040,7 @@ static void relay_ack_confirmed(void **state)
 {
 	struct net *n = net_with(relay_setup, 3);
 	struct snode *a = n->nodes[1], *b = n->nodes[2];
-	struct flow f = {a, b, 3};
+	struct flow f = {a, b, 3, NULL};
 	struct chat_status cs;
 
 	(void)state;
@@ -1082,7 +1086,7 @@ static bool all_deposited(struct net *n, void *arg)
 
 static bool all_delivered(struct net *n, void *arg)
 {
-	struct flow f = {NULL, n->nodes[1], *(const unsigned *)arg};
+	struct flow f = {NULL, n->nodes[1], *(const unsigned *)arg, NULL};
 
 	if (n->now % 10000 < 100)
 		rejoin_relay(n);
@@ -1149,7 +1153,7 @@ static void relay_many(void **state)
 	if (!run_until(n, all_delivered, &each, 900000))
 		relay_fail(n, n->nodes[2]);
 	for (unsigned i = 2; i < n->n; i++) {
-		struct flow f = {n->nodes[i], b, each};
+		struct flow f = {n->nodes[i], b, each, NULL};
 
 		check_flow(&f);
 	}
@@ -1185,7 +1189,7 @@ static void relay_full(void **state)
 	n = net_with(full_setup, 4);
 	a = n->nodes[1];
 	b = n->nodes[2];
-	f = (struct flow){a, b, 6};
+	f = (struct flow){a, b, 6, NULL};
 	/* b's second home relay, node 3, in its card */
 	node_crash(b);
 	memcpy(b->home[1], n->nodes[3]->id.node_pk, 32);
@@ -1278,7 +1282,7 @@ static void relay_request(void **state)
 	a = n->nodes[1];
 	b = n->nodes[2];
 	pr = (struct pair){a, b};
-	f = (struct flow){a, b, 20};
+	f = (struct flow){a, b, 20, NULL};
 	n->loss_pct = 10;
 	n->dup_pct = 5;
 	n->jitter_ms = 20;
@@ -1439,7 +1443,7 @@ static void backlog_interleaved(void **state)
 {
 	struct net *n = net_new(3, 0, 0, 0);
 	struct snode *a = n->nodes[0], *b = n->nodes[1], *c = n->nodes[2];
-	struct flow fb = {a, b, 1000}, fc = {a, c, 1000};
+	struct flow fb = {a, b, 1000, NULL}, fc = {a, c, 1000, NULL};
 	struct msgstore_outbox_entry *e = calloc(2000, sizeof *e);
 	struct chat_status st;
 	size_t queued = 0;
@@ -1481,6 +1485,95 @@ static void backlog_interleaved(void **state)
 	chat_status(a->chat, &st);
 	assert_int_equal(st.msgs_out, queued + 500);
 	free(e);
+	net_free(n);
+}
+
+/* A full disk: a's store can grow no more while a sends 1,500 texts to
+ * b (each answered by its callback, as messages.send is) and b sends 300
+ * to a.  Some of a's commits fail; a texts whose callback said 0 is
+ * kept, one that got an error is not (the app knows), and what a could
+ * not store of b's it did not acknowledge.  Once there is room again
+ * (a restarts with more), b holds each of a's kept texts once, in order,
+ * and none of the others, and a holds all of b's. */
+struct sent_one {
+	bool called;
+	int err;
+};
+
+static void sent_cb(void *arg, int err, const uint8_t *id, int status)
+{
+	struct sent_one *so = arg;
+
+	(void)id;
+	(void)status;
+	so->called = true;
+	so->err = err;
+}
+
+static void disk_full(void **state)
+{
+	struct net *n = net_new(2, 0, 0, 0);
+	struct snode *a = n->nodes[0], *b = n->nodes[1];
+	struct flow fa = {b, a, 300, NULL}, fab = {a, b, 0, NULL};
+	struct sent_one *res = calloc(1500, sizeof *res);
+	bool *gone = calloc(1500 + 1, sizeof *gone);
+	unsigned kept = 0, refused = 0;
+
+	(void)state;
+	assert_non_null(res);
+	assert_non_null(gone);
+	befriend(n, a, b);
+	a->map_max = store_map_size(a->store);
+	node_crash(a);
+	rejoin(n, a);
+	n->loss_pct = 5;
+	n->jitter_ms = 10;
+	send_n(b, a, 0, 300);
+	for (unsigned k = 0; k < 1500; k++) {
+		char body[1000];
+		int r;
+
+		/* letters at random: zstd leaves them near their size */
+		for (size_t i = 0; i < sizeof body; i++)
+			body[i] = (char)('a' + trng_next(&n->rng) % 26);
+		snprintf(body, 32, "%u:%u", a->idx, k);
+		body[strlen(body)] = ' ';
+		while ((r = chat_send_async(a->chat, b->id.account_pk,
+					    (const uint8_t *)body,
+					    sizeof body, NULL, sent_cb,
+					    &res[k])) == -EAGAIN)
+			chat_flush(a->chat);
+		assert_int_equal(r, 0);
+		if (k % 50 == 49)
+			step(n, 20);
+	}
+	chat_flush(a->chat);
+	for (unsigned k = 0; k < 100; k++)
+		step(n, 100);
+	for (unsigned k = 0; k < 1500; k++) {
+		assert_true(res[k].called);
+		if (res[k].err == 0)
+			kept++;
+		else
+			refused++;
+		gone[k] = res[k].err != 0;
+	}
+	print_message("# disk_full: %u texts kept, %u refused\n", kept,
+		      refused);
+	/* the disk did fill, and not before a stored anything */
+	assert_true(refused > 0);
+	assert_true(kept > 0);
+	node_crash(a);
+	a->map_max = 0;
+	rejoin(n, a);
+	fab.count = kept;
+	fab.gone = gone;
+	assert_true(run_until(n, flow_done, &fab, 900000));
+	assert_true(run_until(n, flow_done, &fa, 900000));
+	check_flow(&fa);
+	check_flow(&fab);
+	free(gone);
+	free(res);
 	net_free(n);
 }
 
@@ -1539,6 +1632,7 @@ int main(void)
 		cmocka_unit_test(request_under_loss),
 		cmocka_unit_test(async_bursts),
 		cmocka_unit_test(backlog_interleaved),
+		cmocka_unit_test(disk_full),
 		cmocka_unit_test(ten_nodes_lossy),
 		cmocka_unit_test(crash_and_restart),
 		cmocka_unit_test(blocked_and_unaccepted),
