@@ -52,12 +52,16 @@
  * Usage: bench_msg [--quick] [--messages N] [--pings N] [--idle S]
  *                  [--tmp DIR] (data directories under DIR, default /tmp)
  *                  [--window W]          (PARLEYD env: the binary)
- *                  [--backlog N]
+ *                  [--backlog N] [--contacts N]
  * --backlog N: before the runs, A adds a third daemon as a contact, which
  * then stops for good (it never accepts), and A's client leaves N 100-byte
  * texts for it; they stay queued in A's outbox through every run, as for
  * anyone who writes to a contact who went away.  The figures then show
  * what such a backlog costs the conversation with B.
+ * --contacts N: before the runs, A adds N more contacts, fresh account
+ * keys of people who never answer (their requests stay pending, as for
+ * anyone whose address book holds people who are not online): what
+ * contacts who are not in the conversation cost it.
  * Every wait is bounded.  Exit 1 with a message on stderr when a step
  * fails, 0 otherwise. */
 #include <fcntl.h>
@@ -69,6 +73,8 @@
 #include <jansson.h>
 
 #include "bench/bench_util.h"
+#include "crypto/keys.h"
+#include <sodium.h>
 
 #define BIG_LEN 1372
 #define PING_LEN 100
@@ -357,6 +363,30 @@ static void check_answer(const struct dmn *d, const char *what)
  * B when contact.request arrives; the time to B's message.received. */
 static size_t send_req(char *out, size_t max, const char *to, long id,
 		       const char *body);
+
+/* --contacts: N contacts who never answer (see the top). */
+static void more_contacts(long n)
+{
+	struct dmn *a = &ds[0];
+	char params[256], cid[CX_CONTACT_ID_LEN + 1];
+	uint8_t pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
+	double t0 = bu_now();
+
+	for (long i = 0; i < n; i++) {
+		crypto_sign_keypair(pk, sk);
+		if (cx_contact_id_encode(cid, sizeof cid, pk) < 0)
+			fail("cannot encode a contact ID");
+		snprintf(params, sizeof params,
+			 "{\"id\":\"%s\",\"name\":\"away %ld\"}", cid, i);
+		json_decref(call_ok(a, "contacts.add", params,
+				    "contacts.add (--contacts)"));
+	}
+	sodium_memzero(sk, sizeof sk);
+	printf("# contacts: %ld more contacts who never answer, added in "
+	       "%.2f s\n",
+	       n, bu_now() - t0);
+	fflush(stdout);
+}
 
 /* --backlog: N texts for a contact that is gone (see the top). */
 static void backlog(long n, const char *parleyd, int port)
@@ -744,6 +774,7 @@ int main(int argc, char **argv)
 {
 	const char *parleyd = getenv("PARLEYD");
 	long n = 100000, n_ping = 2000, idle_s = 60, window = 1000, n_back = 0;
+	long n_more = 0;
 	int port = 30000 + (int)(getpid() % 20000);
 	double t0;
 
@@ -770,21 +801,25 @@ int main(int argc, char **argv)
 			window = strtol(argv[++i], NULL, 10);
 		} else if (strcmp(argv[i], "--backlog") == 0 && i + 1 < argc) {
 			n_back = strtol(argv[++i], NULL, 10);
+		} else if (strcmp(argv[i], "--contacts") == 0 && i + 1 < argc) {
+			n_more = strtol(argv[++i], NULL, 10);
 		} else {
 			fprintf(stderr, "usage: bench_msg [--quick] "
 					"[--messages N] [--pings N] "
 					"[--idle S] [--window W] [--tmp DIR] "
-					"[--backlog N]\n");
+					"[--backlog N] [--contacts N]\n");
 			return 64;
 		}
 	}
 	if (n < 1 || n > 10000000 || n_ping < 1 || n_ping > 1000000 ||
 	    idle_s < 1 || idle_s > 3600 || window < 1 || window > 100000 ||
-	    n_back < 0 || n_back > 10000000)
+	    n_back < 0 || n_back > 10000000 || n_more < 0 || n_more > 4000)
 		return 64;
 	if (parleyd == NULL)
 		parleyd = "./node/parleyd";
 	signal(SIGPIPE, SIG_IGN);
+	if (sodium_init() < 0)
+		fail("sodium_init failed");
 	if (mkdtemp(dir) == NULL)
 		fail("mkdtemp: %s", strerror(errno));
 	have_dir = true;
@@ -813,6 +848,8 @@ int main(int argc, char **argv)
 	first_message();
 	if (n_back > 0)
 		backlog(n_back, parleyd, port);
+	if (n_more > 0)
+		more_contacts(n_more);
 	throughput(n, 100, window, true);
 	throughput(n, BIG_LEN, window, false);
 	pingpong(n_ping);

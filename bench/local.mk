@@ -21,8 +21,8 @@ bench_bench_store_LDADD = store/libstore.a $(LMDB_LIBS) $(ZSTD_LIBS)
 # workload on toxcore when it is installed.  bench/msg runs both.
 noinst_PROGRAMS += bench/bench_msg
 bench_bench_msg_SOURCES = bench/bench_msg.c bench/bench_util.h
-bench_bench_msg_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
-bench_bench_msg_LDADD = $(JANSSON_LIBS)
+bench_bench_msg_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(SODIUM_CFLAGS)
+bench_bench_msg_LDADD = crypto/libcx.a $(JANSSON_LIBS) $(SODIUM_LIBS)
 if HAVE_TOXCORE
 noinst_PROGRAMS += bench/bench_tox
 bench_bench_tox_SOURCES = bench/bench_tox.c bench/bench_util.h

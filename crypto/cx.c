@@ -42,6 +42,18 @@ void cx_hash(uint8_t out[static CX_HASH_LEN], const void *in, size_t in_len)
 	crypto_generichash(out, CX_HASH_LEN, in, in_len, NULL, 0);
 }
 
+uint64_t cx_shorthash(const uint8_t key[static CX_SHORTHASH_KEY_LEN],
+		      const void *in, size_t in_len)
+{
+	uint8_t h[crypto_shorthash_BYTES];
+	uint64_t v = 0;
+
+	crypto_shorthash(h, in, in_len, key);
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | h[i];
+	return v;
+}
+
 int cx_hex_encode(char *out, size_t out_max, const uint8_t *in, size_t in_len)
 {
 	if (out_max < in_len * 2 + 1)

@@ -44,6 +44,13 @@ void cx_secret_free(void *p);
 /* BLAKE2b-256 of in. */
 void cx_hash(uint8_t out[static CX_HASH_LEN], const void *in, size_t in_len);
 
+/* SipHash-2-4 of in under key (libsodium's crypto_shorthash), as a
+ * 64-bit number: for hash tables whose keys others choose, under a key
+ * drawn for the table, so that nobody can make their keys collide. */
+#define CX_SHORTHASH_KEY_LEN 16
+uint64_t cx_shorthash(const uint8_t key[static CX_SHORTHASH_KEY_LEN],
+		      const void *in, size_t in_len);
+
 /* Hex encoding of in (2*in_len chars plus NUL into out, out_max >= that).
  * Returns 0 or -EINVAL when out is too small. */
 int cx_hex_encode(char *out, size_t out_max, const uint8_t *in, size_t in_len);

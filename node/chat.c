@@ -173,8 +173,11 @@ struct peer {
 	/* control message (request or acceptance) in flight */
 	struct outmsg ctl;
 	uint64_t ctl_next_ms, ctl_rto;
-	/* texts in flight: win[i] is text s.acked + 1 + i */
-	struct wslot win[WIN_MAX];
+	/* texts in flight: win[i] is text s.acked + 1 + i; WIN_MAX slots,
+	 * allocated with the first and freed once none is in flight and
+	 * the contact is not online (peer_trim): 20 KiB a contact, which
+	 * most contacts of a long address book need seldom */
+	struct wslot *win;
 	unsigned nwin;
 	size_t win_bytes;
 	uint64_t retx_ms, rto;
@@ -193,12 +196,13 @@ struct peer {
 	uint8_t ack_flags;
 	uint64_t hint_ms; /* last out-of-order hint ack */
 	bool fast_retx;	  /* the peer showed a gap: resend our oldest */
-	/* texts that came ahead of a gap, still encrypted: rx[n % WIN_MAX] */
+	/* texts that came ahead of a gap, still encrypted: rx[n % WIN_MAX];
+	 * allocated and freed as win[] */
 	struct rxslot {
 		uint8_t *buf;
 		size_t len;
 		uint64_t n;
-	} rx[WIN_MAX];
+	} *rx;
 	size_t rx_bytes;
 	/* read receipts waiting for READ_ACK */
 	uint8_t (*rq)[MSGSTORE_ID_LEN];
@@ -331,6 +335,9 @@ struct chat {
 	uint64_t commit_fails, commit_warn_ms;
 	struct peer *peers; /* PEERS_MAX, lazily used */
 	unsigned npeers;    /* high-water mark of used slots */
+	uint16_t *pidx;	    /* PIDX_SIZE cells: see peer_find */
+	size_t pidx_n;	    /* cells in use */
+	uint8_t pidx_key[CX_SHORTHASH_KEY_LEN];
 	struct lk lks[LKS_MAX];
 	size_t reasm_bytes;
 	struct pend *pend;
@@ -405,12 +412,53 @@ static void outmsg_free(struct outmsg *m)
 
 /* ---- peers and links ---- */
 
+/* The peer index: open addressing over PIDX_SIZE cells, each 0 (empty)
+ * or a slot of peers[] + 1, at the SipHash of its key (under a key of
+ * this run, pidx_key: a stranger's requests make peers too) probed
+ * forward.  A freed peer leaves its cell behind, and a slot used again
+ * by another key is just a cell that does not match: lookups go on past
+ * both.  When cells in use reach half the table, it is made anew from
+ * the peers in use. */
+#define PIDX_SIZE (2 * PEERS_MAX)
+
+static size_t pidx_home(const struct chat *c, const uint8_t pk[CHAT_PK_LEN])
+{
+	return (size_t)(cx_shorthash(c->pidx_key, pk, CHAT_PK_LEN) &
+			(PIDX_SIZE - 1));
+}
+
+static void pidx_put(struct chat *c, unsigned slot)
+{
+	size_t h = pidx_home(c, c->peers[slot].pk);
+
+	while (c->pidx[h] != 0)
+		h = (h + 1) & (PIDX_SIZE - 1);
+	c->pidx[h] = (uint16_t)(slot + 1);
+	c->pidx_n++;
+}
+
+static void pidx_add(struct chat *c, unsigned slot)
+{
+	if (c->pidx_n + 1 >= PIDX_SIZE / 2) {
+		memset(c->pidx, 0, PIDX_SIZE * sizeof *c->pidx);
+		c->pidx_n = 0;
+		for (unsigned i = 0; i < c->npeers; i++)
+			if (c->peers[i].used && i != slot)
+				pidx_put(c, i);
+	}
+	pidx_put(c, slot);
+}
+
 static struct peer *peer_find(struct chat *c, const uint8_t pk[CHAT_PK_LEN])
 {
-	for (unsigned i = 0; i < c->npeers; i++)
-		if (c->peers[i].used &&
-		    memcmp(c->peers[i].pk, pk, CHAT_PK_LEN) == 0)
-			return &c->peers[i];
+	size_t h = pidx_home(c, pk);
+
+	for (; c->pidx[h] != 0; h = (h + 1) & (PIDX_SIZE - 1)) {
+		struct peer *p = &c->peers[c->pidx[h] - 1];
+
+		if (p->used && memcmp(p->pk, pk, CHAT_PK_LEN) == 0)
+			return p;
+	}
 	return NULL;
 }
 
@@ -461,11 +509,25 @@ static void win_clear(struct peer *p)
 
 static void rx_clear(struct peer *p)
 {
-	for (unsigned i = 0; i < WIN_MAX; i++) {
+	for (unsigned i = 0; p->rx != NULL && i < WIN_MAX; i++) {
 		free(p->rx[i].buf);
 		p->rx[i].buf = NULL;
 	}
 	p->rx_bytes = 0;
+}
+
+/* Frees the window's and the held texts' slots when none is in use. */
+static void peer_trim(struct peer *p)
+{
+	if (p->nwin == 0) {
+		free(p->win);
+		p->win = NULL;
+	}
+	if (p->rx_bytes == 0 && p->rx != NULL) {
+		rx_clear(p);
+		free(p->rx);
+		p->rx = NULL;
+	}
 }
 
 static void sess_drop(struct peer *p)
@@ -572,6 +634,7 @@ static void rrx_free(struct rrx *x)
 static void peer_free(struct peer *p)
 {
 	sess_drop(p);
+	peer_trim(p);
 	qc_free(p);
 	for (unsigned i = 0; i < CARD_RELAYS_MAX; i++)
 		for (unsigned j = 0; j < NEPOCHS; j++)
@@ -757,6 +820,7 @@ static struct peer *peer_get(struct chat *c, const uint8_t pk[CHAT_PK_LEN])
 	p->used = true;
 	p->lki = -1;
 	memcpy(p->pk, pk, CHAT_PK_LEN);
+	pidx_add(c, i);
 	cid(p->cid, pk);
 	p->state = contact_state(c, pk);
 	p->rto = RTO_MIN_MS;
@@ -1064,8 +1128,11 @@ static void prepare_texts(struct chat *c, struct peer *p)
 			if (p->win[i].obx > p->obx_done)
 				p->obx_done = p->win[i].obx;
 		}
-		memmove(p->win, p->win + k, (p->nwin - k) * sizeof p->win[0]);
-		memset(p->win + p->nwin - k, 0, k * sizeof p->win[0]);
+		if (k > 0) { /* else win may be NULL */
+			memmove(p->win, p->win + k,
+				(p->nwin - k) * sizeof p->win[0]);
+			memset(p->win + p->nwin - k, 0, k * sizeof p->win[0]);
+		}
 		p->nwin -= (unsigned)k;
 		p->s.acked += k;
 		p->peer_cum = p->s.acked;
@@ -1076,6 +1143,8 @@ static void prepare_texts(struct chat *c, struct peer *p)
 	if (!(peer_online(c, p) || (p->obx_more && relay_mode(c, p, mono(c)))) ||
 	    p->nwin >= WIN_MAX || p->win_bytes >= WIN_BYTES)
 		return;
+	if (p->win == NULL && (p->win = calloc(WIN_MAX, sizeof *p->win)) == NULL)
+		return; /* the next flush tries again */
 	/* Only the entries past the window: the ones in it were listed
 	 * before (or stored by a flush, which told their outbox seq), and
 	 * only the flush's commit takes entries out of the outbox (the
@@ -2179,10 +2248,13 @@ static void on_text(struct chat *c, struct peer *p, uint64_t n,
 		/* ahead of a gap: hold it (still encrypted) until the gap is
 		 * filled, and tell the sender where we are, at most every
 		 * few ms */
-		struct rxslot *x = &p->rx[n % WIN_MAX];
+		struct rxslot *x;
 		uint64_t now = mono(c);
 
-		if (n <= p->s.received + WIN_MAX && x->buf == NULL &&
+		if (p->rx == NULL)
+			p->rx = calloc(WIN_MAX, sizeof *p->rx);
+		x = p->rx != NULL ? &p->rx[n % WIN_MAX] : NULL;
+		if (x != NULL && n <= p->s.received + WIN_MAX && x->buf == NULL &&
 		    p->rx_bytes + len <= RX_BYTES_MAX &&
 		    (x->buf = malloc(len)) != NULL) {
 			memcpy(x->buf, b, len);
@@ -2199,7 +2271,7 @@ static void on_text(struct chat *c, struct peer *p, uint64_t n,
 	if (!take_text(c, p, n, b, len, pt))
 		return;
 	/* what was held behind it */
-	for (;;) {
+	while (p->rx != NULL) {
 		struct rxslot *x = &p->rx[(p->s.received + 1) % WIN_MAX];
 		uint8_t *buf;
 		bool ok;
@@ -4470,8 +4542,10 @@ uint64_t chat_tick(struct chat *c)
 			if (!p->lookup_busy && p->locate_next_ms < next)
 				next = p->locate_next_ms;
 		}
-		if (!peer_online(c, p))
+		if (!peer_online(c, p)) {
+			peer_trim(p);
 			continue;
+		}
 		if (p->lack_ms != 0) {
 			uint64_t t = ack_check(c, p, now);
 
@@ -4941,10 +5015,13 @@ unsigned chat_home_relays(const struct chat *c, uint8_t (*out)[32],
 void chat_status(const struct chat *c, struct chat_status *st)
 {
 	*st = c->st;
+	st->peers = 0;
 	st->peers_online = 0;
-	for (unsigned i = 0; i < c->npeers; i++)
+	for (unsigned i = 0; i < c->npeers; i++) {
+		st->peers += c->peers[i].used;
 		if (c->peers[i].used && peer_online(c, &c->peers[i]))
 			st->peers_online++;
+	}
 }
 
 int chat_new(struct chat **out, const struct chat_config *cfg)
@@ -4959,9 +5036,12 @@ int chat_new(struct chat **out, const struct chat_config *cfg)
 		return -ENOMEM;
 	c->cfg = *cfg;
 	c->peers = calloc(PEERS_MAX, sizeof *c->peers);
+	c->pidx = calloc(2 * PEERS_MAX, sizeof *c->pidx);
 	c->sess_key = cx_secret_alloc(CX_KEY_LEN);
 	c->rx_pt = malloc(CW_MSG_MAX);
-	if (c->peers == NULL || c->sess_key == NULL || c->rx_pt == NULL ||
+	rng_fill(cfg->rng, c->pidx_key, sizeof c->pidx_key);
+	if (c->peers == NULL || c->pidx == NULL || c->sess_key == NULL ||
+	    c->rx_pt == NULL ||
 	    (r = cx_drbg_new(&c->drbg, cfg->rng)) < 0) {
 		r = -ENOMEM;
 		goto fail;
@@ -5020,6 +5100,7 @@ void chat_free(struct chat *c)
 				peer_free(&c->peers[i]);
 		free(c->peers);
 	}
+	free(c->pidx);
 	for (unsigned i = 0; i < LKS_MAX; i++)
 		if (c->lks[i].used)
 			lk_free(c, &c->lks[i]);

@@ -158,6 +158,7 @@ int chat_settings_set(struct chat *c, const struct chat_settings *s);
 /* Counters for node.status / tests. */
 struct chat_status {
 	unsigned sessions_loaded;
+	unsigned peers;	/* contacts (and strangers asking) held in memory */
 	unsigned peers_online;
 	uint64_t frames_in, frames_out, frames_dropped;
 	uint64_t msgs_in, msgs_out, retransmits, dup_in, acks_in;

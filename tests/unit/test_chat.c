@@ -19,6 +19,7 @@
 
 #include "crypto/cx.h"
 #include "crypto/keys.h"
+#include "crypto/prim.h"
 #include "dht/dht.h"
 #include "node/chat.h"
 #include "node/events.h"
@@ -1577,6 +1578,45 @@ static void disk_full(void **state)
 	net_free(n);
 }
 
+/* Contacts come and go, more of them over time than there are peer
+ * slots (each leaves a cell in the peer index behind, so the index is made
+ * anew now and then): the one contact who stays is still found, and the
+ * two still talk. */
+static void contacts_come_and_go(void **state)
+{
+	struct net *n = net_new(2, 0, 0, 0);
+	struct snode *a = n->nodes[0], *b = n->nodes[1];
+	struct flow fa = {a, b, 20, NULL}, fb = {b, a, 20, NULL};
+	struct chat_status st;
+
+	(void)state;
+	befriend(n, a, b);
+	for (unsigned k = 0; k < 4500; k++) {
+		uint8_t seed[32], pk[CX_ED_PK_LEN], sk[CX_ED_SK_LEN];
+
+		for (size_t i = 0; i < sizeof seed; i += 8) {
+			uint64_t v = trng_next(&n->rng);
+
+			memcpy(seed + i, &v, 8);
+		}
+		cx_ed25519_seed_keypair(pk, sk, seed);
+		assert_int_equal(chat_contact_add(a->chat, pk, "", ""), 0);
+		assert_int_equal(chat_contact_remove(a->chat, pk), 0);
+		if (k % 500 == 0)
+			step(n, 10);
+	}
+	assert_int_equal(state_of(a, b), MSGSTORE_CONTACT_ACCEPTED);
+	send_n(a, b, 0, 20);
+	chat_status(a->chat, &st);
+	assert_int_equal(st.peers, 1); /* b, once */
+	send_n(b, a, 0, 20);
+	assert_true(run_until(n, flow_done, &fa, 120000));
+	assert_true(run_until(n, flow_done, &fb, 120000));
+	check_flow(&fa);
+	check_flow(&fb);
+	net_free(n);
+}
+
 static void blocked_and_unaccepted(void **state)
 {
 	struct net *n = net_new(3, 0, 0, 0);
@@ -1633,6 +1673,7 @@ int main(void)
 		cmocka_unit_test(async_bursts),
 		cmocka_unit_test(backlog_interleaved),
 		cmocka_unit_test(disk_full),
+		cmocka_unit_test(contacts_come_and_go),
 		cmocka_unit_test(ten_nodes_lossy),
 		cmocka_unit_test(crash_and_restart),
 		cmocka_unit_test(blocked_and_unaccepted),
