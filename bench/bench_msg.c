@@ -52,7 +52,7 @@
  * Usage: bench_msg [--quick] [--messages N] [--pings N] [--idle S]
  *                  [--tmp DIR] (data directories under DIR, default /tmp)
  *                  [--window W]          (PARLEYD env: the binary)
- *                  [--backlog N] [--contacts N]
+ *                  [--backlog N] [--contacts N] [--settle S]
  * --backlog N: before the runs, A adds a third daemon as a contact, which
  * then stops for good (it never accepts), and A's client leaves N 100-byte
  * texts for it; they stay queued in A's outbox through every run, as for
@@ -62,6 +62,8 @@
  * keys of people who never answer (their requests stay pending, as for
  * anyone whose address book holds people who are not online): what
  * contacts who are not in the conversation cost it.
+ * --settle S: wait S seconds after those steps before the runs (the
+ * first lookups for new contacts come fast, then slow down).
  * Every wait is bounded.  Exit 1 with a message on stderr when a step
  * fails, 0 otherwise. */
 #include <fcntl.h>
@@ -774,7 +776,7 @@ int main(int argc, char **argv)
 {
 	const char *parleyd = getenv("PARLEYD");
 	long n = 100000, n_ping = 2000, idle_s = 60, window = 1000, n_back = 0;
-	long n_more = 0;
+	long n_more = 0, settle_s = 0;
 	int port = 30000 + (int)(getpid() % 20000);
 	double t0;
 
@@ -803,17 +805,21 @@ int main(int argc, char **argv)
 			n_back = strtol(argv[++i], NULL, 10);
 		} else if (strcmp(argv[i], "--contacts") == 0 && i + 1 < argc) {
 			n_more = strtol(argv[++i], NULL, 10);
+		} else if (strcmp(argv[i], "--settle") == 0 && i + 1 < argc) {
+			settle_s = strtol(argv[++i], NULL, 10);
 		} else {
 			fprintf(stderr, "usage: bench_msg [--quick] "
 					"[--messages N] [--pings N] "
 					"[--idle S] [--window W] [--tmp DIR] "
-					"[--backlog N] [--contacts N]\n");
+					"[--backlog N] [--contacts N] "
+					"[--settle S]\n");
 			return 64;
 		}
 	}
 	if (n < 1 || n > 10000000 || n_ping < 1 || n_ping > 1000000 ||
 	    idle_s < 1 || idle_s > 3600 || window < 1 || window > 100000 ||
-	    n_back < 0 || n_back > 10000000 || n_more < 0 || n_more > 4000)
+	    n_back < 0 || n_back > 10000000 || n_more < 0 || n_more > 4000 ||
+	    settle_s < 0 || settle_s > 3600)
 		return 64;
 	if (parleyd == NULL)
 		parleyd = "./node/parleyd";
@@ -850,6 +856,11 @@ int main(int argc, char **argv)
 		backlog(n_back, parleyd, port);
 	if (n_more > 0)
 		more_contacts(n_more);
+	if (settle_s > 0) {
+		printf("# settling for %ld s\n", settle_s);
+		fflush(stdout);
+		sleep((unsigned)settle_s);
+	}
 	throughput(n, 100, window, true);
 	throughput(n, BIG_LEN, window, false);
 	pingpong(n_ping);

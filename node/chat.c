@@ -66,7 +66,10 @@
 #define HELLO_RETRY_MS 1000
 #define LOCATE_MIN_MS 500
 #define LOCATE_MAX_MS 60000
-#define LOCATE_IDLE_MAX_MS (5 * 60000) /* accepted, nothing to send */
+/* accepted with nothing to send; or our request, left at the contact's
+ * relays already or for someone whose card is not in the DHT (not on
+ * parley yet, or gone): locate_idle */
+#define LOCATE_IDLE_MAX_MS (5 * 60000)
 #define PUBLISH_EVERY_MS (30 * 60000ull)
 #define READQ_MAX 4096
 #define RX_BYTES_MAX (2u << 20) /* held out-of-order texts per contact */
@@ -2641,6 +2644,20 @@ static void locate_fail(struct chat *c, struct peer *p, bool idle)
 							: p->locate_backoff * 2;
 }
 
+/* Whether looking for p may slow to LOCATE_IDLE_MAX_MS: nothing of ours
+ * waits for it to be online, or what waits is in good hands (our request
+ * at its relays, which tell it when it comes), or it cannot be reached
+ * anyway (no card: it cannot be written to before it publishes one).  An
+ * address book of people who never answer cost a lookup a minute each. */
+static bool locate_idle(const struct peer *p)
+{
+	if (p->state == MSGSTORE_CONTACT_ACCEPTED)
+		return p->nwin == 0;
+	return p->state == MSGSTORE_CONTACT_REQUESTED_BY_US &&
+	       (!p->has_sess ||
+		(p->ctl.buf != NULL && p->ctl.dep == DEP_DONE));
+}
+
 static bool has_work(const struct peer *p)
 {
 	return p->state == MSGSTORE_CONTACT_REQUESTED_BY_US ||
@@ -2829,8 +2846,7 @@ static void lookup_done(void *arg, const struct dht_result *res)
 	}
 	lookup_free(lu);
 	if (r < 0) {
-		locate_fail(c, p, p->state == MSGSTORE_CONTACT_ACCEPTED &&
-					  p->nwin == 0);
+		locate_fail(c, p, locate_idle(p));
 		return;
 	}
 	locate(c, p); /* next stage */

@@ -1617,6 +1617,31 @@ static void contacts_come_and_go(void **state)
 	net_free(n);
 }
 
+/* A request to someone who has no card in the DHT (not on parley yet, or
+ * gone for good) is looked for less and less often, down to once every
+ * five minutes: in half an hour a makes at most 20 lookups for it (once
+ * a minute would be over 30). */
+static void request_to_nobody(void **state)
+{
+	struct net *n = net_new(2, 0, 0, 0);
+	struct snode *a = n->nodes[0];
+	uint8_t seed[32], pk[CX_ED_PK_LEN], sk[CX_ED_SK_LEN];
+	struct chat_status st;
+
+	(void)state;
+	memset(seed, 0x5a, sizeof seed);
+	cx_ed25519_seed_keypair(pk, sk, seed);
+	assert_int_equal(chat_contact_add(a->chat, pk, "", "hi"), 0);
+	for (unsigned k = 0; k < 30 * 60; k++)
+		step(n, 1000);
+	chat_status(a->chat, &st);
+	print_message("# request_to_nobody: %llu lookups in 30 min\n",
+		      (unsigned long long)st.lookups);
+	assert_true(st.lookups >= 10);
+	assert_true(st.lookups <= 20);
+	net_free(n);
+}
+
 static void blocked_and_unaccepted(void **state)
 {
 	struct net *n = net_new(3, 0, 0, 0);
@@ -1674,6 +1699,7 @@ int main(void)
 		cmocka_unit_test(backlog_interleaved),
 		cmocka_unit_test(disk_full),
 		cmocka_unit_test(contacts_come_and_go),
+		cmocka_unit_test(request_to_nobody),
 		cmocka_unit_test(ten_nodes_lossy),
 		cmocka_unit_test(crash_and_restart),
 		cmocka_unit_test(blocked_and_unaccepted),
