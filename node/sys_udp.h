@@ -27,10 +27,13 @@ const struct dht_addr *sys_udp_local(const struct sys_udp *u);
 /* Starts receiving and the deadline timer for n->dht. */
 int sys_udp_attach(struct sys_udp *u);
 
-/* Re-reads the DHT's deadline (node->dht_kick points here). */
+/* Asks for the layers' ticks (what is due runs, the deadline timer is
+ * armed again) at the next loop turn, once for every kick until then
+ * (node->dht_kick points here). */
 void sys_udp_kick(void *self);
 
-/* Closes the socket and the timer; memory goes in the close callbacks. */
+/* Closes the socket, the timer and the idle handle; memory goes in the
+ * close callbacks. */
 void sys_udp_close(struct sys_udp *u);
 
 #endif
