@@ -70,6 +70,16 @@
  * relays already or for someone whose card is not in the DHT (not on
  * parley yet, or gone): locate_idle */
 #define LOCATE_IDLE_MAX_MS (5 * 60000)
+/* Our lookups for contacts at once, so that a long address book leaves
+ * the DHT (32 lookups at once) room for its own and for the contacts who
+ * are found; the others wait for one to end (looking again every
+ * LOCATE_WAIT_MS), accepted contacts first.  Before, every contact was
+ * due at once after a start, most lookups found the DHT full, each such
+ * failure doubled that contact's wait, and a node with 40 requests
+ * pending took 65 s to find its one contact online (test_chat
+ * restart_with_many). */
+#define LOCATE_CONCURRENT 8
+#define LOCATE_WAIT_MS 250
 #define PUBLISH_EVERY_MS (30 * 60000ull)
 #define READQ_MAX 4096
 #define RX_BYTES_MAX (2u << 20) /* held out-of-order texts per contact */
@@ -339,6 +349,7 @@ struct chat {
 	struct peer *peers; /* PEERS_MAX, lazily used */
 	unsigned npeers;    /* high-water mark of used slots */
 	uint16_t *pidx;	    /* PIDX_SIZE cells: see peer_find */
+	unsigned nlocating; /* locate() lookups in flight (LOCATE_CONCURRENT) */
 	size_t pidx_n;	    /* cells in use */
 	uint8_t pidx_key[CX_SHORTHASH_KEY_LEN];
 	struct lk lks[LKS_MAX];
@@ -2606,6 +2617,7 @@ struct lookup {
 	uint8_t pk[CHAT_PK_LEN];
 	enum stage stage;
 	uint64_t epoch;
+	bool locating; /* a stage of locate(): counted in c->nlocating */
 	struct lookup *next, *prev; /* c->lookups: freed with the chat, as
 				     * dht_free() calls no callback */
 };
@@ -2626,6 +2638,8 @@ static struct lookup *lookup_new(struct chat *c)
 
 static void lookup_free(struct lookup *lu)
 {
+	if (lu->locating)
+		lu->c->nlocating--;
 	if (lu->prev != NULL)
 		lu->prev->next = lu->next;
 	else
@@ -2861,12 +2875,16 @@ static void locate(struct chat *c, struct peer *p)
 	int r;
 
 	if (c->cfg.dht == NULL || p->lookup_busy || peer_online(c, p) ||
-	    !has_work(p))
-		return;
+	    !has_work(p) || c->nlocating >= LOCATE_CONCURRENT)
+		return; /* (the last: chat_tick starts it when one ends) */
 	lu = lookup_new(c);
 	if (lu == NULL)
 		return;
 	memcpy(lu->pk, p->pk, CHAT_PK_LEN);
+	/* counted from now: the DHT may answer (and lookup_free run)
+	 * before dht_get returns */
+	lu->locating = true;
+	c->nlocating++;
 	if (!p->has_sess) {
 		if (p->state != MSGSTORE_CONTACT_REQUESTED_BY_US) {
 			lookup_free(lu);
@@ -2918,11 +2936,38 @@ static void locate(struct chat *c, struct peer *p)
 	if (r < 0) {
 		lookup_free(lu);
 		p->lookup_busy = false;
+		if (r == -ENOSPC) {
+			/* the DHT is full of lookups: not this contact's
+			 * failure, so no longer a wait for it */
+			p->locate_next_ms = mono(c) + 4 * LOCATE_WAIT_MS;
+			return;
+		}
 		locate_fail(c, p, false);
 		return;
 	}
 	c->st.lookups++;
 	kick(c);
+}
+
+/* chat_tick's part for p, not online and with work: starts the lookup
+ * that is due, if there is room, and lowers *next to when p needs the
+ * tick again. */
+static void locate_due(struct chat *c, struct peer *p, uint64_t now,
+		       uint64_t *next)
+{
+	uint64_t at;
+
+	if (p->lookup_busy)
+		return;
+	if (now >= p->locate_next_ms)
+		locate(c, p);
+	if (p->lookup_busy)
+		return;
+	/* not started (no room, or nothing it could do): never a timer
+	 * for now, which would spin */
+	at = p->locate_next_ms > now ? p->locate_next_ms : now + LOCATE_WAIT_MS;
+	if (at < *next)
+		*next = at;
 }
 
 static void put_done(void *arg, const struct dht_result *res)
@@ -4552,12 +4597,10 @@ uint64_t chat_tick(struct chat *c)
 			if (c->fetch_next_ms < next)
 				next = c->fetch_next_ms;
 		}
-		if (c->started && !peer_online(c, p) && has_work(p)) {
-			if (!p->lookup_busy && now >= p->locate_next_ms)
-				locate(c, p);
-			if (!p->lookup_busy && p->locate_next_ms < next)
-				next = p->locate_next_ms;
-		}
+		/* accepted contacts first; the others after the loop */
+		if (c->started && !peer_online(c, p) && has_work(p) &&
+		    p->state == MSGSTORE_CONTACT_ACCEPTED)
+			locate_due(c, p, now, &next);
 		if (!peer_online(c, p)) {
 			peer_trim(p);
 			continue;
@@ -4591,6 +4634,13 @@ uint64_t chat_tick(struct chat *c)
 			if (p->ack_due && p->ack_at < next)
 				next = p->ack_at;
 		}
+	}
+	for (unsigned i = 0; c->started && i < c->npeers; i++) {
+		struct peer *p = &c->peers[i];
+
+		if (p->used && p->state != MSGSTORE_CONTACT_ACCEPTED &&
+		    !peer_online(c, p) && has_work(p))
+			locate_due(c, p, now, &next);
 	}
 	return next;
 }
