@@ -350,6 +350,13 @@ struct chat {
 	unsigned npeers;    /* high-water mark of used slots */
 	uint16_t *pidx;	    /* PIDX_SIZE cells: see peer_find */
 	unsigned nlocating; /* locate() lookups in flight (LOCATE_CONCURRENT) */
+	/* a publish's records for each contact, put PUB_CONCURRENT at a
+	 * time: the next peer slot (npeers: none left), puts in flight,
+	 * when to try again after the DHT had no room */
+	unsigned pub_next, pub_inflight;
+	uint64_t pub_retry_ms;
+	bool pub_pumping; /* in pub_pump: a put the DHT answers at once
+			   * must not start the next from inside it */
 	size_t pidx_n;	    /* cells in use */
 	uint8_t pidx_key[CX_SHORTHASH_KEY_LEN];
 	struct lk lks[LKS_MAX];
@@ -3000,35 +3007,45 @@ static void put_done(void *arg, const struct dht_result *res)
 
 /* Our intro rendezvous for a contact we asked (see intro_derive), so
  * that they find our node if they asked us too. */
-static void publish_intro(struct chat *c, const struct peer *p,
-			  struct dht_record *rec, uint64_t now_s)
+static int publish_intro(struct chat *c, const struct peer *p,
+			 struct dht_record *rec, uint64_t now_s,
+			 struct dht_lookup_cb cb)
 {
 	uint8_t intro[CARD_PAIR_LEN];
+	int r;
 
-	if (intro_derive(c, p->pk, intro) < 0)
-		return;
-	if (card_pair_rv_make(rec, intro, c->cfg.id->account_pk,
+	if ((r = intro_derive(c, p->pk, intro)) < 0)
+		return r;
+	r = card_pair_rv_make(rec, intro, c->cfg.id->account_pk,
 			      now_s / CARD_RV_EPOCH_S, c->cfg.id->node_pk,
-			      now_s, c->cfg.rng) == 0)
-		dht_put(c->cfg.dht, wall(c), rec, 0,
-			(struct dht_lookup_cb){put_done, c});
+			      now_s, c->cfg.rng);
+	if (r == 0)
+		r = dht_put(c->cfg.dht, wall(c), rec, 0, cb);
 	cx_wipe(intro, sizeof intro);
+	return r;
 }
 
 /* Our pairwise rendezvous for p, once we share a session: while we
  * asked (so that their acceptance finds us) and once accepted. */
-static void publish_pair_rec(struct chat *c, const struct peer *p,
-			     struct dht_record *rec, uint64_t now_s)
+static bool pair_wanted(const struct peer *p)
 {
-	if (!p->used || !p->has_sess ||
-	    (p->state != MSGSTORE_CONTACT_ACCEPTED &&
-	     p->state != MSGSTORE_CONTACT_REQUESTED_BY_US))
-		return;
-	if (card_pair_rv_make(rec, p->s.pair, c->cfg.id->account_pk,
+	return p->used && p->has_sess &&
+	       (p->state == MSGSTORE_CONTACT_ACCEPTED ||
+		p->state == MSGSTORE_CONTACT_REQUESTED_BY_US);
+}
+
+static int publish_pair_rec(struct chat *c, const struct peer *p,
+			    struct dht_record *rec, uint64_t now_s,
+			    struct dht_lookup_cb cb)
+{
+	int r;
+
+	if (!pair_wanted(p))
+		return 0;
+	r = card_pair_rv_make(rec, p->s.pair, c->cfg.id->account_pk,
 			      now_s / CARD_RV_EPOCH_S, c->cfg.id->node_pk,
-			      now_s, c->cfg.rng) == 0)
-		dht_put(c->cfg.dht, wall(c), rec, 0,
-			(struct dht_lookup_cb){put_done, c});
+			      now_s, c->cfg.rng);
+	return r == 0 ? dht_put(c->cfg.dht, wall(c), rec, 0, cb) : r;
 }
 
 static void publish_pair(struct chat *c, const struct peer *p)
@@ -3037,7 +3054,74 @@ static void publish_pair(struct chat *c, const struct peer *p)
 
 	if (c->cfg.dht == NULL || (rec = malloc(sizeof *rec)) == NULL)
 		return;
-	publish_pair_rec(c, p, rec, wall(c) / 1000);
+	(void)publish_pair_rec(c, p, rec, wall(c) / 1000,
+			       (struct dht_lookup_cb){put_done, c});
+	free(rec);
+}
+
+/* The records a publish puts for each contact (our intro rendezvous for
+ * those we asked, our pairwise one for those we share a session with) go
+ * PUB_CONCURRENT at a time, the next as one ends.  Put all at once, they
+ * found the DHT's 32 lookup slots full after the first few, and the rest
+ * were not published at all (put_done never heard of them) until the
+ * next publish, which refused the same ones again: in an address book of
+ * hundreds, most contacts had no rendezvous to find us by. */
+#define PUB_CONCURRENT 8
+#define PUB_RETRY_MS 1000
+
+static void pub_pump(struct chat *c);
+
+static void pub_put_done(void *arg, const struct dht_result *res)
+{
+	struct chat *c = arg;
+
+	c->pub_inflight--;
+	if (res->status == 0 && res->stored > 0)
+		c->st.records_published++;
+	put_done(c, res);
+	pub_pump(c);
+}
+
+/* Puts one record of p's, counted in flight before the call (the DHT may
+ * answer within it); -ENOSPC when the DHT had no room. */
+static int pub_one(struct chat *c, const struct peer *p, bool intro,
+		   struct dht_record *rec, uint64_t now_s)
+{
+	struct dht_lookup_cb cb = {pub_put_done, c};
+	int r;
+
+	c->pub_inflight++;
+	r = intro ? publish_intro(c, p, rec, now_s, cb)
+		  : publish_pair_rec(c, p, rec, now_s, cb);
+	if (r < 0 || (!intro && !pair_wanted(p)))
+		c->pub_inflight--; /* no callback will come */
+	return r;
+}
+
+static void pub_pump(struct chat *c)
+{
+	struct dht_record *rec;
+	uint64_t now_s = wall(c) / 1000;
+
+	if (c->cfg.dht == NULL || c->pub_pumping || c->pub_next >= c->npeers ||
+	    (rec = malloc(sizeof *rec)) == NULL)
+		return;
+	c->pub_pumping = true;
+	while (c->pub_next < c->npeers && c->pub_inflight + 2 <= PUB_CONCURRENT) {
+		struct peer *p = &c->peers[c->pub_next++];
+		int r = 0;
+
+		if (p->used && p->state == MSGSTORE_CONTACT_REQUESTED_BY_US)
+			r = pub_one(c, p, true, rec, now_s);
+		if (r != -ENOSPC && pair_wanted(p))
+			r = pub_one(c, p, false, rec, now_s);
+		if (r == -ENOSPC) { /* this contact again, in a while */
+			c->pub_next--;
+			c->pub_retry_ms = mono(c) + PUB_RETRY_MS;
+			break;
+		}
+	}
+	c->pub_pumping = false;
 	free(rec);
 }
 
@@ -3074,16 +3158,10 @@ static void publish(struct chat *c)
 		     : card_req_rv_close(rec, c->cfg.id, c->req_rv_seq)) == 0)
 		dht_put(c->cfg.dht, wall(c), rec, DHT_PUT_REPUBLISH,
 			(struct dht_lookup_cb){put_done, c});
-	for (unsigned i = 0; i < c->npeers; i++) {
-		struct peer *p = &c->peers[i];
-		uint64_t epoch = now_s / CARD_RV_EPOCH_S;
-
-		if (p->used && p->state == MSGSTORE_CONTACT_REQUESTED_BY_US)
-			publish_intro(c, p, rec, now_s);
-		(void)epoch;
-		publish_pair_rec(c, p, rec, now_s);
-	}
 	free(rec);
+	c->pub_next = 0; /* each contact's, from the first */
+	c->pub_retry_ms = 0;
+	pub_pump(c);
 	kick(c);
 }
 
@@ -4525,6 +4603,16 @@ uint64_t chat_tick(struct chat *c)
 	}
 	if (c->started && c->publish_next_ms < next)
 		next = c->publish_next_ms;
+	/* a publish's records the DHT had no room for */
+	if (c->pub_next < c->npeers && c->pub_inflight == 0 &&
+	    c->pub_retry_ms != 0) {
+		if (now >= c->pub_retry_ms) {
+			c->pub_retry_ms = 0;
+			pub_pump(c);
+		}
+		if (c->pub_retry_ms != 0 && c->pub_retry_ms < next)
+			next = c->pub_retry_ms;
+	}
 	for (unsigned i = 0; i < LKS_MAX; i++) {
 		struct lk *l = &c->lks[i];
 
@@ -4738,7 +4826,9 @@ int chat_contact_add(struct chat *c, const uint8_t pk[static CHAT_PK_LEN],
 		struct dht_record *rec = malloc(sizeof *rec);
 
 		if (rec != NULL)
-			publish_intro(c, p, rec, wall(c) / 1000);
+			(void)publish_intro(c, p, rec, wall(c) / 1000,
+					    (struct dht_lookup_cb){put_done,
+								   c});
 		free(rec);
 	}
 	locate(c, p);

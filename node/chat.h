@@ -163,6 +163,8 @@ struct chat_status {
 	uint64_t frames_in, frames_out, frames_dropped;
 	uint64_t msgs_in, msgs_out, retransmits, dup_in, acks_in;
 	uint64_t lookups;
+	/* a publish's records for each contact that some node stored */
+	uint64_t records_published;
 	uint64_t msgs_out_cached; /* queued texts sent from memory */
 	/* relays: texts left at a contact's relays (all parts stored by at
 	 * least one), texts taken from ours, fetch requests answered */

@@ -1686,6 +1686,42 @@ static void restart_with_many(void **state)
 	net_free(n);
 }
 
+/* A publish puts a record for each contact (here our intro rendezvous
+ * for each of 100 requests, all made at once): every one of them is
+ * stored by some node, the puts going a few at a time.  Put all at once,
+ * most found the DHT's lookup slots full and were dropped unseen (what
+ * b holds of them is capped per source, so it does not show this). */
+static void publish_many(void **state)
+{
+	struct net *n = net_new(3, 0, 0, 0);
+	struct snode *a = n->nodes[0], *b = n->nodes[1];
+	struct dht_status ds;
+	struct chat_status st;
+
+	(void)state;
+	for (unsigned k = 0; k < 100; k++) {
+		uint8_t seed[32], pk[CX_ED_PK_LEN], sk[CX_ED_SK_LEN];
+
+		memset(seed, 0, sizeof seed);
+		memcpy(seed, &k, sizeof k);
+		seed[31] = 2;
+		cx_ed25519_seed_keypair(pk, sk, seed);
+		assert_int_equal(chat_contact_add(a->chat, pk, "", ""), 0);
+	}
+	node_crash(a);
+	step(n, 100);
+	rejoin(n, a); /* publishes */
+	for (unsigned k = 0; k < 600; k++)
+		step(n, 100);
+	dht_status(b->dht, &ds);
+	chat_status(a->chat, &st);
+	print_message("# publish_many: %llu contact records published, b "
+		      "holds %u records\n",
+		      (unsigned long long)st.records_published, ds.records);
+	assert_true(st.records_published >= 100);
+	net_free(n);
+}
+
 static void blocked_and_unaccepted(void **state)
 {
 	struct net *n = net_new(3, 0, 0, 0);
@@ -1745,6 +1781,7 @@ int main(void)
 		cmocka_unit_test(contacts_come_and_go),
 		cmocka_unit_test(request_to_nobody),
 		cmocka_unit_test(restart_with_many),
+		cmocka_unit_test(publish_many),
 		cmocka_unit_test(ten_nodes_lossy),
 		cmocka_unit_test(crash_and_restart),
 		cmocka_unit_test(blocked_and_unaccepted),
