@@ -1642,6 +1642,20 @@ static void request_to_nobody(void **state)
 	net_free(n);
 }
 
+/* a asks n people who never answer (keys from a seed of tag and k). */
+static void add_strangers(struct snode *a, unsigned n, uint8_t tag)
+{
+	for (unsigned k = 0; k < n; k++) {
+		uint8_t seed[32], pk[CX_ED_PK_LEN], sk[CX_ED_SK_LEN];
+
+		memset(seed, 0, sizeof seed);
+		memcpy(seed, &k, sizeof k);
+		seed[31] = tag;
+		cx_ed25519_seed_keypair(pk, sk, seed);
+		assert_int_equal(chat_contact_add(a->chat, pk, "", ""), 0);
+	}
+}
+
 /* A node restarts with its one contact online and 40 requests pending
  * for people who never answer (all due at once): it is online with the
  * contact within 5 s (it took 65 s when the requests' lookups filled the
@@ -1664,15 +1678,7 @@ static void restart_with_many(void **state)
 	(void)state;
 	n->jitter_ms = 30;
 	befriend(n, a, b);
-	for (unsigned k = 0; k < 40; k++) {
-		uint8_t seed[32], pk[CX_ED_PK_LEN], sk[CX_ED_SK_LEN];
-
-		memset(seed, 0, sizeof seed);
-		memcpy(seed, &k, sizeof k);
-		seed[31] = 1;
-		cx_ed25519_seed_keypair(pk, sk, seed);
-		assert_int_equal(chat_contact_add(a->chat, pk, "", ""), 0);
-	}
+	add_strangers(a, 40, 1);
 	for (unsigned k = 0; k < 600; k++)
 		step(n, 100);
 	node_crash(a);
@@ -1699,15 +1705,7 @@ static void publish_many(void **state)
 	struct chat_status st;
 
 	(void)state;
-	for (unsigned k = 0; k < 100; k++) {
-		uint8_t seed[32], pk[CX_ED_PK_LEN], sk[CX_ED_SK_LEN];
-
-		memset(seed, 0, sizeof seed);
-		memcpy(seed, &k, sizeof k);
-		seed[31] = 2;
-		cx_ed25519_seed_keypair(pk, sk, seed);
-		assert_int_equal(chat_contact_add(a->chat, pk, "", ""), 0);
-	}
+	add_strangers(a, 100, 2);
 	node_crash(a);
 	step(n, 100);
 	rejoin(n, a); /* publishes */
