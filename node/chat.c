@@ -349,6 +349,8 @@ struct chat {
 	struct peer *peers; /* PEERS_MAX, lazily used */
 	unsigned npeers;    /* high-water mark of used slots */
 	uint16_t *pidx;	    /* PIDX_SIZE cells: see peer_find */
+	size_t pidx_n;	    /* cells in use */
+	uint8_t pidx_key[CX_SHORTHASH_KEY_LEN];
 	unsigned nlocating; /* locate() lookups in flight (LOCATE_CONCURRENT) */
 	/* a publish's records for each contact, put PUB_CONCURRENT at a
 	 * time: the next peer slot (npeers: none left), puts in flight,
@@ -357,8 +359,6 @@ struct chat {
 	uint64_t pub_retry_ms;
 	bool pub_pumping; /* in pub_pump: a put the DHT answers at once
 			   * must not start the next from inside it */
-	size_t pidx_n;	    /* cells in use */
-	uint8_t pidx_key[CX_SHORTHASH_KEY_LEN];
 	struct lk lks[LKS_MAX];
 	size_t reasm_bytes;
 	struct pend *pend;
