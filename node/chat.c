@@ -470,7 +470,8 @@ static void pidx_add(struct chat *c, unsigned slot)
 	pidx_put(c, slot);
 }
 
-static struct peer *peer_find(struct chat *c, const uint8_t pk[CHAT_PK_LEN])
+static struct peer *peer_find(const struct chat *c,
+			      const uint8_t pk[CHAT_PK_LEN])
 {
 	size_t h = pidx_home(c, pk);
 
@@ -3093,7 +3094,7 @@ static int pub_one(struct chat *c, const struct peer *p, bool intro,
 	c->pub_inflight++;
 	r = intro ? publish_intro(c, p, rec, now_s, cb)
 		  : publish_pair_rec(c, p, rec, now_s, cb);
-	if (r < 0 || (!intro && !pair_wanted(p)))
+	if (r < 0)
 		c->pub_inflight--; /* no callback will come */
 	return r;
 }
@@ -5100,13 +5101,10 @@ int chat_typing(struct chat *c, const uint8_t to[static CHAT_PK_LEN],
 
 bool chat_online(const struct chat *c, const uint8_t pk[static CHAT_PK_LEN])
 {
-	for (unsigned i = 0; i < c->npeers; i++)
-		if (c->peers[i].used &&
-		    memcmp(c->peers[i].pk, pk, CHAT_PK_LEN) == 0)
-			return c->peers[i].state ==
-				       MSGSTORE_CONTACT_ACCEPTED &&
-			       peer_online(c, &c->peers[i]);
-	return false;
+	const struct peer *p = peer_find(c, pk);
+
+	return p != NULL && p->state == MSGSTORE_CONTACT_ACCEPTED &&
+	       peer_online(c, p);
 }
 
 static int meta_get_bool(struct store_txn *t, void *ctx)

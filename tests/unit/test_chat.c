@@ -1491,7 +1491,7 @@ static void backlog_interleaved(void **state)
 
 /* A full disk: a's store can grow no more while a sends 1,500 texts to
  * b (each answered by its callback, as messages.send is) and b sends 300
- * to a.  Some of a's commits fail; a texts whose callback said 0 is
+ * to a.  Some of a's commits fail; a text whose callback said 0 is
  * kept, one that got an error is not (the app knows), and what a could
  * not store of b's it did not acknowledge.  Once there is room again
  * (a restarts with more), b holds each of a's kept texts once, in order,
