@@ -23,6 +23,7 @@
  * the touched sessions are reloaded from the store and nothing is sent:
  * the peer resends. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,6 +164,16 @@ struct qtext {
 #define QC_MAX (4 * WIN_MAX)
 #define QC_BYTES ((size_t)1 << 20)
 
+/* The records a publish puts for each contact go PUB_CONCURRENT at a
+ * time (see pub_pump); each put in flight knows whose it is. */
+#define PUB_CONCURRENT 8
+#define PUB_NONE UINT_MAX /* no pass runs */
+struct pubput {
+	struct chat *c;
+	uint8_t pk[CHAT_PK_LEN];
+	bool busy;
+};
+
 /* One mailbox being fetched from one relay. */
 struct fetchst {
 	bool busy, wait_commit, more;
@@ -224,6 +235,7 @@ struct peer {
 	uint64_t rq_next_ms;
 	/* finding the contact's node */
 	bool lookup_busy, node_stale;
+	bool pub_redo; /* its records to put again (see pub_pump) */
 	uint64_t locate_next_ms, locate_backoff;
 	unsigned rv_epoch_back; /* 0: this epoch, 1: the one before */
 	bool try_intro; /* our request: look for their intro rendezvous next */
@@ -340,7 +352,7 @@ struct chat {
 	uint64_t publish_next_ms;
 	uint64_t req_rv_seq; /* of the request rendezvous we last made */
 	uint64_t publish_backoff; /* after a put no node took */
-	bool publish_when_joined; /* a put failed with an empty table */
+	bool retry_when_joined; /* a put failed with an empty table */
 	uint64_t prekey_check_ms;
 	/* failed commits not told yet, and when the last was told: a full
 	 * disk fails every flush until there is room, and each would say
@@ -355,10 +367,18 @@ struct chat {
 	/* a publish's records for each contact, put PUB_CONCURRENT at a
 	 * time: the next peer slot (npeers: none left), puts in flight,
 	 * when to try again after the DHT had no room */
-	unsigned pub_next, pub_inflight;
+	unsigned pub_next, pub_inflight; /* pub_next: PUB_NONE between */
 	uint64_t pub_retry_ms;
 	bool pub_pumping; /* in pub_pump: a put the DHT answers at once
 			   * must not start the next from inside it */
+	struct pubput pubs[PUB_CONCURRENT]; /* whose each put in flight is */
+	/* a pass over the contacts marked pub_redo only (a full publish
+	 * visits all), and when the next such pass is due (0: none):
+	 * records that no node took are put again alone, with their own
+	 * backoff, not with every other record of ours */
+	bool pub_redo_pass;
+	uint64_t pub_redo_ms, pub_redo_backoff;
+	uint64_t own_retry_ms; /* our card and request rendezvous again */
 	struct lk lks[LKS_MAX];
 	size_t reasm_bytes;
 	struct pend *pend;
@@ -2710,7 +2730,7 @@ static int rv_take(struct peer *p, const struct dht_result *res,
 	return r;
 }
 
-static void publish_pair(struct chat *c, const struct peer *p);
+static void publish_pair(struct chat *c, struct peer *p);
 static void advert_done(struct chat *c, const struct lookup *lu,
 			const struct dht_result *res);
 
@@ -2978,6 +2998,28 @@ static void locate_due(struct chat *c, struct peer *p, uint64_t now,
 		*next = at;
 }
 
+/* Doubles a backoff from 1 s up to a minute. */
+static uint64_t backoff_next(uint64_t b)
+{
+	return b == 0 ? 1000 : (b * 2 > 60000 ? 60000 : b * 2);
+}
+
+/* No node took a record: it is put again after a backoff, and at once
+ * when the routing table, empty now (the DHT is joining, or lost every
+ * node), gets contacts again (chat_tick). */
+static void put_failed(struct chat *c, const struct dht_result *res)
+{
+	struct dht_status ds;
+
+	log_debug("chat: a record was not stored: %s",
+		  strerror(res->status < 0 ? -res->status : ENOENT));
+	dht_status(c->cfg.dht, &ds);
+	if (ds.contacts == 0)
+		c->retry_when_joined = true;
+}
+
+/* The end of a put of our card or request rendezvous: one no node took
+ * is put again (with the other, see publish_own) after a backoff. */
 static void put_done(void *arg, const struct dht_result *res)
 {
 	struct chat *c = arg;
@@ -2986,24 +3028,9 @@ static void put_done(void *arg, const struct dht_result *res)
 		c->publish_backoff = 0;
 		return;
 	}
-	/* no node took it (the DHT is still joining): try again soon, and
-	 * at once when the routing table gets its first contacts */
-	{
-		struct dht_status ds;
-
-		dht_status(c->cfg.dht, &ds);
-		if (ds.contacts == 0)
-			c->publish_when_joined = true;
-	}
-	log_debug("chat: a record was not stored: %s",
-		  strerror(res->status < 0 ? -res->status : ENOENT));
-	c->publish_backoff = c->publish_backoff == 0
-				     ? 1000
-				     : (c->publish_backoff * 2 > 60000
-						? 60000
-						: c->publish_backoff * 2);
-	if (mono(c) + c->publish_backoff < c->publish_next_ms)
-		c->publish_next_ms = mono(c) + c->publish_backoff;
+	put_failed(c, res);
+	c->publish_backoff = backoff_next(c->publish_backoff);
+	c->own_retry_ms = mono(c) + c->publish_backoff;
 }
 
 /* Our intro rendezvous for a contact we asked (see intro_derive), so
@@ -3049,37 +3076,62 @@ static int publish_pair_rec(struct chat *c, const struct peer *p,
 	return r == 0 ? dht_put(c->cfg.dht, wall(c), rec, 0, cb) : r;
 }
 
-static void publish_pair(struct chat *c, const struct peer *p)
-{
-	struct dht_record *rec;
-
-	if (c->cfg.dht == NULL || (rec = malloc(sizeof *rec)) == NULL)
-		return;
-	(void)publish_pair_rec(c, p, rec, wall(c) / 1000,
-			       (struct dht_lookup_cb){put_done, c});
-	free(rec);
-}
-
 /* The records a publish puts for each contact (our intro rendezvous for
  * those we asked, our pairwise one for those we share a session with) go
  * PUB_CONCURRENT at a time, the next as one ends.  Put all at once, they
  * found the DHT's 32 lookup slots full after the first few, and the rest
  * were not published at all (put_done never heard of them) until the
  * next publish, which refused the same ones again: in an address book of
- * hundreds, most contacts had no rendezvous to find us by. */
-#define PUB_CONCURRENT 8
+ * hundreds, most contacts had no rendezvous to find us by.
+ *
+ * A contact whose record no node took is marked (pub_redo) and put again
+ * alone by a later pass over the marked ones, after a backoff of its own
+ * (1 s doubling to a minute; a success resets it).  Before, one such
+ * failure brought every record of ours forward, card and each contact's,
+ * and a network that lost a few puts of each round had them all put
+ * again and again.  A new contact or session marks its contact too:
+ * its record goes out through the same pump. */
 #define PUB_RETRY_MS 1000
 
 static void pub_pump(struct chat *c);
 
+/* Puts p's records again soon (at once, unless a pass is running). */
+static void pub_mark(struct chat *c, struct peer *p, uint64_t after_ms)
+{
+	uint64_t at = mono(c) + after_ms;
+
+	p->pub_redo = true;
+	if (c->pub_redo_ms == 0 || at < c->pub_redo_ms)
+		c->pub_redo_ms = at;
+}
+
+static void publish_pair(struct chat *c, struct peer *p)
+{
+	if (c->cfg.dht != NULL && pair_wanted(p)) {
+		pub_mark(c, p, 0);
+		kick(c);
+	}
+}
+
 static void pub_put_done(void *arg, const struct dht_result *res)
 {
-	struct chat *c = arg;
+	struct pubput *pp = arg;
+	struct chat *c = pp->c;
+	struct peer *p;
 
+	pp->busy = false;
 	c->pub_inflight--;
-	if (res->status == 0 && res->stored > 0)
+	if (res->status == 0 && res->stored > 0) {
 		c->st.records_published++;
-	put_done(c, res);
+		c->pub_redo_backoff = 0;
+	} else {
+		put_failed(c, res);
+		if ((p = peer_find(c, pp->pk)) != NULL) {
+			c->pub_redo_backoff =
+				backoff_next(c->pub_redo_backoff);
+			pub_mark(c, p, c->pub_redo_backoff);
+		}
+	}
 	pub_pump(c);
 }
 
@@ -3088,14 +3140,27 @@ static void pub_put_done(void *arg, const struct dht_result *res)
 static int pub_one(struct chat *c, const struct peer *p, bool intro,
 		   struct dht_record *rec, uint64_t now_s)
 {
-	struct dht_lookup_cb cb = {pub_put_done, c};
+	struct pubput *pp = NULL;
+	struct dht_lookup_cb cb;
 	int r;
 
+	for (unsigned i = 0; i < PUB_CONCURRENT && pp == NULL; i++)
+		if (!c->pubs[i].busy)
+			pp = &c->pubs[i];
+	if (pp == NULL)
+		return -ENOSPC; /* never: pub_pump keeps to PUB_CONCURRENT */
+	pp->c = c;
+	memcpy(pp->pk, p->pk, CHAT_PK_LEN);
+	pp->busy = true;
+	cb = (struct dht_lookup_cb){pub_put_done, pp};
 	c->pub_inflight++;
 	r = intro ? publish_intro(c, p, rec, now_s, cb)
 		  : publish_pair_rec(c, p, rec, now_s, cb);
-	if (r < 0)
-		c->pub_inflight--; /* no callback will come */
+	if (r < 0) { /* no callback will come */
+		c->pub_inflight--;
+		pp->busy = false;
+	} else
+		c->st.records_put++;
 	return r;
 }
 
@@ -3104,35 +3169,71 @@ static void pub_pump(struct chat *c)
 	struct dht_record *rec;
 	uint64_t now_s = wall(c) / 1000;
 
-	if (c->cfg.dht == NULL || c->pub_pumping || c->pub_next >= c->npeers ||
-	    (rec = malloc(sizeof *rec)) == NULL)
+	if (c->cfg.dht == NULL || c->pub_pumping)
+		return;
+	if (c->pub_next >= c->npeers) {
+		c->pub_next = PUB_NONE; /* contacts added now wait for a mark */
+		return;
+	}
+	if ((rec = malloc(sizeof *rec)) == NULL)
 		return;
 	c->pub_pumping = true;
 	while (c->pub_next < c->npeers && c->pub_inflight + 2 <= PUB_CONCURRENT) {
 		struct peer *p = &c->peers[c->pub_next++];
 		int r = 0;
 
-		if (p->used && p->state == MSGSTORE_CONTACT_REQUESTED_BY_US)
+		if (!p->used || (c->pub_redo_pass && !p->pub_redo))
+			continue;
+		p->pub_redo = false;
+		if (p->state == MSGSTORE_CONTACT_REQUESTED_BY_US)
 			r = pub_one(c, p, true, rec, now_s);
 		if (r != -ENOSPC && pair_wanted(p))
 			r = pub_one(c, p, false, rec, now_s);
 		if (r == -ENOSPC) { /* this contact again, in a while */
+			p->pub_redo = true;
 			c->pub_next--;
 			c->pub_retry_ms = mono(c) + PUB_RETRY_MS;
 			break;
 		}
 	}
+	if (c->pub_next >= c->npeers)
+		c->pub_next = PUB_NONE; /* contacts added now wait for a mark */
 	c->pub_pumping = false;
 	free(rec);
 }
 
-static void publish(struct chat *c)
+/* chat_tick's part: the pass over marked contacts when it is due and
+ * none runs; lowers *next to when it needs the tick again. */
+static void pub_redo_due(struct chat *c, uint64_t now, uint64_t *next)
+{
+	if (c->pub_redo_ms == 0)
+		return;
+	if (now >= c->pub_redo_ms) {
+		if (c->pub_next < c->npeers) {
+			/* a pass runs: the marks wait for its end */
+			c->pub_redo_ms = now + PUB_RETRY_MS;
+		} else {
+			c->pub_redo_ms = 0;
+			c->pub_redo_pass = true;
+			c->pub_next = 0;
+			c->pub_retry_ms = 0;
+			pub_pump(c);
+			return;
+		}
+	}
+	if (c->pub_redo_ms < *next)
+		*next = c->pub_redo_ms;
+}
+
+/* Our card and our request rendezvous. */
+static void publish_own(struct chat *c)
 {
 	struct dht_record *rec;
 	uint64_t now_s = wall(c) / 1000;
-	bool changed = false;
+	bool changed = false, refused = false;
 	int r;
 
+	c->own_retry_ms = 0;
 	if (c->cfg.dht == NULL)
 		return;
 	rec = malloc(sizeof *rec);
@@ -3144,9 +3245,11 @@ static void publish(struct chat *c)
 	if (card_record_make(rec, c->cfg.id, &c->pre, c->home,
 			     c->nhome, now_s) == 0 &&
 	    (r = dht_put(c->cfg.dht, wall(c), rec, DHT_PUT_REPUBLISH,
-			 (struct dht_lookup_cb){put_done, c})) < 0)
+			 (struct dht_lookup_cb){put_done, c})) < 0) {
 		log_warn("chat: cannot publish the contact card: %s",
 			 strerror(-r));
+		refused = true;
+	}
 	/* The request rendezvous: open (our node key) while we take
 	 * requests, else closed, which also replaces an open one at once.
 	 * Its seq only grows, even when toggled twice in one second. */
@@ -3156,11 +3259,25 @@ static void publish(struct chat *c)
 	if ((c->accept_requests && c->nhome == 0
 		     ? card_req_rv_make(rec, c->cfg.id, c->cfg.id->node_pk,
 					c->req_rv_seq)
-		     : card_req_rv_close(rec, c->cfg.id, c->req_rv_seq)) == 0)
-		dht_put(c->cfg.dht, wall(c), rec, DHT_PUT_REPUBLISH,
-			(struct dht_lookup_cb){put_done, c});
+		     : card_req_rv_close(rec, c->cfg.id, c->req_rv_seq)) == 0 &&
+	    dht_put(c->cfg.dht, wall(c), rec, DHT_PUT_REPUBLISH,
+		    (struct dht_lookup_cb){put_done, c}) < 0)
+		refused = true;
 	free(rec);
-	c->pub_next = 0; /* each contact's, from the first */
+	if (refused) { /* the DHT had no room (or no memory): again soon */
+		c->publish_backoff = backoff_next(c->publish_backoff);
+		c->own_retry_ms = mono(c) + c->publish_backoff;
+	}
+}
+
+/* Everything: ours, then each contact's records, from the first. */
+static void publish(struct chat *c)
+{
+	if (c->cfg.dht == NULL)
+		return;
+	publish_own(c);
+	c->pub_redo_pass = false;
+	c->pub_next = 0;
 	c->pub_retry_ms = 0;
 	pub_pump(c);
 	kick(c);
@@ -4589,13 +4706,16 @@ uint64_t chat_tick(struct chat *c)
 {
 	uint64_t now = mono(c), next = UINT64_MAX;
 
-	if (c->started && c->publish_when_joined && c->cfg.dht != NULL) {
+	if (c->started && c->retry_when_joined && c->cfg.dht != NULL) {
 		struct dht_status ds;
 
 		dht_status(c->cfg.dht, &ds);
-		if (ds.contacts > 0) {
-			c->publish_when_joined = false;
-			c->publish_next_ms = now;
+		if (ds.contacts > 0) { /* what failed then goes again now */
+			c->retry_when_joined = false;
+			if (c->own_retry_ms != 0)
+				c->own_retry_ms = now;
+			if (c->pub_redo_ms != 0)
+				c->pub_redo_ms = now;
 		}
 	}
 	if (c->started && now >= c->publish_next_ms) {
@@ -4613,6 +4733,14 @@ uint64_t chat_tick(struct chat *c)
 		}
 		if (c->pub_retry_ms != 0 && c->pub_retry_ms < next)
 			next = c->pub_retry_ms;
+	}
+	if (c->started)
+		pub_redo_due(c, now, &next);
+	if (c->started && c->own_retry_ms != 0) {
+		if (now >= c->own_retry_ms)
+			publish_own(c);
+		else if (c->own_retry_ms < next)
+			next = c->own_retry_ms;
 	}
 	for (unsigned i = 0; i < LKS_MAX; i++) {
 		struct lk *l = &c->lks[i];
@@ -4823,15 +4951,8 @@ int chat_contact_add(struct chat *c, const uint8_t pk[static CHAT_PK_LEN],
 	peer_refresh(c, p);
 	if (p->has_sess && (p->s.flags & CW_SESS_INITIATOR) == 0)
 		sess_drop(p); /* start our own session */
-	if (c->cfg.dht != NULL) {
-		struct dht_record *rec = malloc(sizeof *rec);
-
-		if (rec != NULL)
-			(void)publish_intro(c, p, rec, wall(c) / 1000,
-					    (struct dht_lookup_cb){put_done,
-								   c});
-		free(rec);
-	}
+	if (c->cfg.dht != NULL)
+		pub_mark(c, p, 0); /* our intro rendezvous for them */
 	locate(c, p);
 	kick(c);
 	return 0;
@@ -5189,6 +5310,7 @@ int chat_new(struct chat **out, const struct chat_config *cfg)
 	if (c == NULL)
 		return -ENOMEM;
 	c->cfg = *cfg;
+	c->pub_next = PUB_NONE;
 	c->peers = calloc(PEERS_MAX, sizeof *c->peers);
 	c->pidx = calloc(2 * PEERS_MAX, sizeof *c->pidx);
 	c->sess_key = cx_secret_alloc(CX_KEY_LEN);

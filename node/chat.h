@@ -163,8 +163,9 @@ struct chat_status {
 	uint64_t frames_in, frames_out, frames_dropped;
 	uint64_t msgs_in, msgs_out, retransmits, dup_in, acks_in;
 	uint64_t lookups;
-	/* a publish's records for each contact that some node stored */
-	uint64_t records_published;
+	/* each contact's records put in the DHT, and of them those that
+	 * some node stored */
+	uint64_t records_put, records_published;
 	uint64_t msgs_out_cached; /* queued texts sent from memory */
 	/* relays: texts left at a contact's relays (all parts stored by at
 	 * least one), texts taken from ours, fetch requests answered */

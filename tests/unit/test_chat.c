@@ -1720,6 +1720,38 @@ static void publish_many(void **state)
 	net_free(n);
 }
 
+/* A publish under loss: the contact records that no node took are put
+ * again alone, with their own backoff, until each is stored.  Before,
+ * each such failure brought every record forward (our card and all
+ * contacts' records), so a network that lost a few puts of every round
+ * had all of them put again and again: here 30 contacts' records took
+ * hundreds of puts in ten minutes. */
+static void publish_retries_alone(void **state)
+{
+	struct net *n = net_new(3, 0, 0, 0);
+	struct snode *a = n->nodes[0];
+	struct chat_status st;
+
+	(void)state;
+	add_strangers(a, 30, 3);
+	node_crash(a);
+	step(n, 100);
+	n->loss_pct = 30;
+	rejoin(n, a); /* publishes, under loss */
+	for (unsigned k = 0; k < 6000; k++) /* 10 minutes */
+		step(n, 100);
+	n->loss_pct = 0;
+	for (unsigned k = 0; k < 1200; k++) /* 2 more */
+		step(n, 100);
+	chat_status(a->chat, &st);
+	print_message("# publish_retries_alone: %llu puts, %llu stored\n",
+		      (unsigned long long)st.records_put,
+		      (unsigned long long)st.records_published);
+	assert_true(st.records_published >= 30);
+	assert_true(st.records_put <= 5 * 30);
+	net_free(n);
+}
+
 static void blocked_and_unaccepted(void **state)
 {
 	struct net *n = net_new(3, 0, 0, 0);
@@ -1780,6 +1812,7 @@ int main(void)
 		cmocka_unit_test(request_to_nobody),
 		cmocka_unit_test(restart_with_many),
 		cmocka_unit_test(publish_many),
+		cmocka_unit_test(publish_retries_alone),
 		cmocka_unit_test(ten_nodes_lossy),
 		cmocka_unit_test(crash_and_restart),
 		cmocka_unit_test(blocked_and_unaccepted),
