@@ -552,11 +552,15 @@ static void throughput(long n, int size, long window, bool mem_after)
 {
 	struct dmn *a = &ds[0], *b = &ds[1];
 	static char body[BIG_LEN + 1], req[BIG_LEN + 512];
-	long sent = 0, answered = 0, got = 0, ca, cb;
+	long sent = 0, answered = 0, got = 0, ca, cb, out0, retx0, dup0, mem0;
 	double t0, t1, end;
 
 	bu_text_body(body, (size_t)size, 1);
 	body[size] = '\0';
+	out0 = status_int(a, "node.status", "messaging", "texts_out");
+	retx0 = status_int(a, "node.status", "messaging", "retransmits");
+	mem0 = status_int(a, "node.status", "messaging", "texts_out_cached");
+	dup0 = status_int(b, "node.status", "messaging", "duplicates_in");
 	ca = bu_proc_cpu_us(a->pid);
 	cb = bu_proc_cpu_us(b->pid);
 	t0 = bu_now();
@@ -605,6 +609,21 @@ static void throughput(long n, int size, long window, bool mem_after)
 	       (double)n / (t1 - t0));
 	printf("parley.cpu_per_msg_%d.a %.1f us\n", size, (double)ca / n);
 	printf("parley.cpu_per_msg_%d.b %.1f us\n", size, (double)cb / n);
+	/* what went on the wire for those n texts (node.status messaging):
+	 * texts encrypted into the window (and of them, those taken from
+	 * memory rather than read back from the store), frames sent again,
+	 * and texts B got twice */
+	printf("parley.texts_out_%d.a %ld\n", size,
+	       status_int(a, "node.status", "messaging", "texts_out") - out0);
+	printf("parley.texts_out_cached_%d.a %ld\n", size,
+	       status_int(a, "node.status", "messaging", "texts_out_cached") -
+		       mem0);
+	printf("parley.retransmits_%d.a %ld\n", size,
+	       status_int(a, "node.status", "messaging", "retransmits") -
+		       retx0);
+	printf("parley.duplicates_%d.b %ld\n", size,
+	       status_int(b, "node.status", "messaging", "duplicates_in") -
+		       dup0);
 	if (mem_after)
 		usleep(1000 * 1000); /* at rest: see rss_after above */
 	if (mem_after)

@@ -25,6 +25,7 @@
 #include "crypto/cx.h"
 #include "crypto/keys.h"
 #include "node/api.h"
+#include "node/chat.h"
 #include "node/err.h"
 #include "node/jsonr.h"
 #include "node/log.h"
@@ -469,6 +470,34 @@ static struct rpc_result *m_node_status(struct rpc_call *call)
 	put_u64(&w, "store_map_bytes", store_map_size(n->store));
 	put_str(&w, "listen", n->listen_str, 0);
 	put_str(&w, "node_key", n->node_key_hex, 0);
+	if (n->chat != NULL) {
+		static const char *const keys[] = {
+			"contacts_held", "contacts_online", "texts_in",
+			"texts_out", "texts_out_cached", "retransmits",
+			"duplicates_in", "acks_in", "frames_in", "frames_out",
+			"frames_dropped", "lookups", "records_put",
+			"records_stored"};
+		struct chat_status cs;
+
+		chat_status(n->chat, &cs);
+		const uint64_t vals[] = {
+			cs.peers, cs.peers_online, cs.msgs_in, cs.msgs_out,
+			cs.msgs_out_cached, cs.retransmits, cs.dup_in,
+			cs.acks_in, cs.frames_in, cs.frames_out,
+			cs.frames_dropped, cs.lookups, cs.records_put,
+			cs.records_published};
+
+		_Static_assert(sizeof keys / sizeof keys[0] ==
+				       sizeof vals / sizeof vals[0],
+			       "one key per value");
+		jw_key(&w, "messaging", 0);
+		jw_lit(&w, "{");
+		for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
+			jw_key(&w, keys[i], i == 0);
+			jw_u64(&w, vals[i]);
+		}
+		jw_lit(&w, "}");
+	}
 	jw_lit(&w, "}");
 	return rpc_ok_jw(call, &w);
 }

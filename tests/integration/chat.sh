@@ -77,6 +77,10 @@ out=$(rpc b messages.send "{\"to\":\"$ida\",\"body\":\"hi alice\",\"reply_to\":\
 ev=$(wait_ev a message.received "$sa")
 check "a receives b's reply with reply_to" \
 	both "$ev" 'hi alice' "\"reply_to\":\"$mid\""
+out=$(rpc a node.status)
+check "node.status counts a's texts out, b online" \
+	both "$out" '"texts_out":[1-9]' '"contacts_online":1'
+check "... and b's texts in" has "$(rpc b node.status)" '"texts_in":[1-9]'
 
 # read receipts switched off for one contact: the sender stays at delivered
 rpc b contacts.set "{\"id\":\"$ida\",\"receipts\":\"off\"}" >/dev/null
