@@ -1355,10 +1355,14 @@ static int status_emit(struct chat *c, struct store_txn *t, uint64_t now,
  * with "body_omitted":true instead of the body when the event would pass
  * EVENTS_DATA_MAX (never let one event block the stream: the body stays
  * in the history). */
+/* message.received for pd, stored at seq of its conversation: the log
+ * keeps it without the body, which the history holds (events_ref). */
 static int received_emit(struct chat *c, struct store_txn *t, uint64_t now,
-			 const struct peer *p, const struct pend *pd)
+			 const struct peer *p, const struct pend *pd,
+			 uint64_t seq)
 {
 	char ids[33], from[CX_CONTACT_ID_LEN + 1], rids[33];
+	struct events_ref ref = {.peer = pd->pk, .seq = seq, .id = pd->id};
 	struct jw w;
 	char *js;
 	int r;
@@ -1378,7 +1382,9 @@ static int received_emit(struct chat *c, struct store_txn *t, uint64_t now,
 			jw_lit(&w, "\",\"body_omitted\":true");
 		} else {
 			jw_lit(&w, "\",\"body\":");
+			ref.body_at = w.len;
 			jw_str(&w, (const char *)pd->body, pd->len);
+			ref.body_len = w.len - ref.body_at;
 		}
 		jw_lit(&w, ",\"sent_at\":");
 		jw_u64(&w, pd->ms);
@@ -1394,8 +1400,9 @@ static int received_emit(struct chat *c, struct store_txn *t, uint64_t now,
 			continue;
 		if (js == NULL)
 			return r;
-		r = events_append_txn(c->cfg.events, t, &c->batch, now,
-				      "message.received", js);
+		r = events_append_ref_txn(c->cfg.events, t, &c->batch, now,
+					  "message.received", js,
+					  omit ? NULL : &ref);
 		free(js);
 		if (r != -E2BIG)
 			return r;
@@ -1456,13 +1463,14 @@ static int flush_txn(struct store_txn *t, void *ctx)
 				.body = pd->body,
 				.body_len = pd->len,
 			};
+			uint64_t seq = 0;
 			bool dup = false;
 
-			r = msgstore_receive_txn(c->cfg.msgs, t, &in, now, NULL,
+			r = msgstore_receive_txn(c->cfg.msgs, t, &in, now, &seq,
 						 &dup);
 			if (r < 0 || dup)
 				break;
-			r = received_emit(c, t, now, p, pd);
+			r = received_emit(c, t, now, p, pd, seq);
 			break;
 		}
 		case P_STATUS: {

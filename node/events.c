@@ -38,10 +38,22 @@ static const char meta_sealed[] = "events.sealed";
  * place by events_open unless its type is that one; any other unsealed
  * value is refused by the reader. */
 #define SEAL_VERSION 0x01
+/* A message.received event whose body stays in the history (see struct
+ * events_ref): 0x02 || nonce (24) || XChaCha20-Poly1305(events key,
+ * nonce, ad = "parley event v2" || seq (8), pt = peer (32) || msg seq
+ * (8) || msg id (16) || body_at (4, big-endian) || type NUL json'), json'
+ * being the event's json without the body's string value, which goes at
+ * offset body_at of (type NUL json'), right after "body":. */
+#define REF_VERSION 0x02
+#define REF_HDR (32 + 8 + 16 + 4)
+static const char body_key[] = "\"body\":";
+#define BODY_KEY_LEN (sizeof body_key - 1)
+static const char body_omitted[] = "\"body_omitted\":true";
 #define SEAL_HDR (1 + CX_XCHACHA_NONCE_LEN)
 #define SEAL_OVERHEAD (SEAL_HDR + CX_AEAD_TAG_LEN)
 #define EVENTS_CTX "eventlg1" /* cx_store_subkey context, 8 chars */
 static const char seal_ad_label[] = "parley event v1";
+static const char ref_ad_label[] = "parley event v2"; /* same length */
 #define SEAL_AD_LEN (sizeof seal_ad_label - 1 + 8)
 /* The largest plaintext format_event() makes. */
 #define PT_MAX (EVENTS_TYPE_MAX + 1 + EVENTS_DATA_MAX + 128)
@@ -55,16 +67,21 @@ static bool stored_clear(const void *val, size_t len)
 	       memcmp(val, clear_type, sizeof clear_type) == 0;
 }
 
-static void seal_ad(uint8_t ad[SEAL_AD_LEN], uint64_t seq)
+static void seal_ad(uint8_t ad[SEAL_AD_LEN], uint64_t seq, uint8_t version)
 {
-	memcpy(ad, seal_ad_label, sizeof seal_ad_label - 1);
+	_Static_assert(sizeof seal_ad_label == sizeof ref_ad_label,
+		       "both labels make SEAL_AD_LEN");
+	memcpy(ad, version == REF_VERSION ? ref_ad_label : seal_ad_label,
+	       sizeof seal_ad_label - 1);
 	be64_put(ad + sizeof seal_ad_label - 1, seq);
 }
 
-/* Seals pt (pt_len bytes) for seq into a fresh malloc'd *out. */
-static int seal_value(const struct events *ev, uint64_t seq,
-		      const uint8_t *pt, size_t pt_len, uint8_t **out,
-		      size_t *out_len)
+/* Seals pt (pt_len bytes) for seq into a fresh malloc'd *out, as a value
+ * of the given version (SEAL_VERSION, or REF_VERSION when pt starts with
+ * the reference header). */
+static int seal_value_v(const struct events *ev, uint64_t seq,
+			uint8_t version, const uint8_t *pt, size_t pt_len,
+			uint8_t **out, size_t *out_len)
 {
 	uint8_t ad[SEAL_AD_LEN], *v;
 	size_t n = SEAL_OVERHEAD + pt_len;
@@ -72,9 +89,9 @@ static int seal_value(const struct events *ev, uint64_t seq,
 
 	if ((v = malloc(n)) == NULL)
 		return -ENOMEM;
-	v[0] = SEAL_VERSION;
+	v[0] = version;
 	rng_fill(ev->rng, v + 1, CX_XCHACHA_NONCE_LEN);
-	seal_ad(ad, seq);
+	seal_ad(ad, seq, version);
 	if ((r = cx_xchacha_seal(v + SEAL_HDR, n - SEAL_HDR, pt, pt_len, ad,
 				 sizeof ad, v + 1, ev->key)) < 0) {
 		free(v);
@@ -85,11 +102,20 @@ static int seal_value(const struct events *ev, uint64_t seq,
 	return 0;
 }
 
+static int seal_value(const struct events *ev, uint64_t seq,
+		      const uint8_t *pt, size_t pt_len, uint8_t **out,
+		      size_t *out_len)
+{
+	return seal_value_v(ev, seq, SEAL_VERSION, pt, pt_len, out, out_len);
+}
+
 /* Opens the value stored under seq into ev->buf: *pt and *pt_len then
- * name type NUL json.  -EBADMSG for a value that is not a sealed event,
- * -EKEYREJECTED for one that does not authenticate. */
+ * name type NUL json, or for a *version of REF_VERSION the reference
+ * header and type NUL json'.  -EBADMSG for a value that is not a sealed
+ * event, -EKEYREJECTED for one that does not authenticate. */
 static int open_value(struct events *ev, uint64_t seq, const uint8_t *val,
-		      size_t val_len, const char **pt, size_t *pt_len)
+		      size_t val_len, const char **pt, size_t *pt_len,
+		      uint8_t *version)
 {
 	uint8_t ad[SEAL_AD_LEN];
 	size_t n;
@@ -112,10 +138,12 @@ static int open_value(struct events *ev, uint64_t seq, const uint8_t *val,
 			return -EBADMSG;
 		*pt = (const char *)val;
 		*pt_len = val_len;
+		*version = 0;
 		return 0;
 	}
-	if (val_len < SEAL_OVERHEAD || val[0] != SEAL_VERSION ||
-	    val_len - SEAL_OVERHEAD > PT_MAX)
+	if (val_len < SEAL_OVERHEAD ||
+	    (val[0] != SEAL_VERSION && val[0] != REF_VERSION) ||
+	    val_len - SEAL_OVERHEAD > PT_MAX + REF_HDR)
 		return -EBADMSG;
 	n = val_len - SEAL_OVERHEAD;
 	if (n + 1 > ev->buf_cap) {
@@ -129,7 +157,7 @@ static int open_value(struct events *ev, uint64_t seq, const uint8_t *val,
 		ev->buf = b;
 		ev->buf_cap = n + 1;
 	}
-	seal_ad(ad, seq);
+	seal_ad(ad, seq, val[0]);
 	if ((r = cx_xchacha_open(ev->buf, ev->buf_cap, val + SEAL_HDR,
 				 val_len - SEAL_HDR, ad, sizeof ad, val + 1,
 				 ev->key)) < 0)
@@ -137,6 +165,7 @@ static int open_value(struct events *ev, uint64_t seq, const uint8_t *val,
 	ev->buf[n] = 0;
 	*pt = (const char *)ev->buf;
 	*pt_len = n;
+	*version = val[0];
 	return 0;
 }
 
@@ -212,7 +241,8 @@ static int migrate_find_cb(void *ctx, const void *key, size_t key_len,
 	if (key_len != 8)
 		return -EBADMSG;
 	m->from = be64_get(key) + 1;
-	if ((val_len > 0 && ((const uint8_t *)val)[0] == SEAL_VERSION) ||
+	if ((val_len > 0 && (((const uint8_t *)val)[0] == SEAL_VERSION ||
+			     ((const uint8_t *)val)[0] == REF_VERSION)) ||
 	    stored_clear(val, val_len))
 		return 0;
 	if (m->n == MIGRATE_BATCH) {
@@ -408,6 +438,12 @@ fail:
 	return r;
 }
 
+void events_set_body_fn(struct events *ev, events_body_fn fn, void *ctx)
+{
+	ev->body_fn = fn;
+	ev->body_ctx = ctx;
+}
+
 void events_close(struct events *ev)
 {
 	if (ev->mem != NULL)
@@ -482,10 +518,44 @@ static bool type_ok(const char *type)
  * {"seq":N,"type":"T","at":MS,"data":DATA} (written with jsonw, no
  * snprintf on this path), sealed.  0, -EINVAL, -E2BIG or -ENOMEM; *val
  * and the plaintext *pt_out are malloc'd. */
+/* The stored value of an event whose body stays in the history: pt
+ * without the body's string (see REF_VERSION), sealed. */
+static int seal_ref(const struct events *ev, uint64_t seq, const char *pt,
+		    size_t len, size_t data_at, size_t data_len,
+		    const struct events_ref *ref, uint8_t **val,
+		    size_t *val_len)
+{
+	size_t at = data_at + ref->body_at, sl;
+	uint8_t *sp;
+	int r;
+
+	if (ref->body_at < BODY_KEY_LEN || ref->body_len < 2 ||
+	    ref->body_at + ref->body_len > data_len ||
+	    memcmp(pt + at - BODY_KEY_LEN, body_key, BODY_KEY_LEN) != 0 ||
+	    pt[at] != '"' || pt[at + ref->body_len - 1] != '"' ||
+	    at > UINT32_MAX)
+		return -EINVAL;
+	sl = REF_HDR + len - ref->body_len;
+	if ((sp = malloc(sl)) == NULL)
+		return -ENOMEM;
+	memcpy(sp, ref->peer, 32);
+	be64_put(sp + 32, ref->seq);
+	memcpy(sp + 40, ref->id, 16);
+	be32_put(sp + 56, (uint32_t)at);
+	memcpy(sp + REF_HDR, pt, at);
+	memcpy(sp + REF_HDR + at, pt + at + ref->body_len,
+	       len - at - ref->body_len);
+	r = seal_value_v(ev, seq, REF_VERSION, sp, sl, val, val_len);
+	cx_wipe(sp, sl);
+	free(sp);
+	return r;
+}
+
 static int format_event(const struct events *ev, uint64_t seq,
 			uint64_t at_ms, const char *type,
-			const char *data_json, uint8_t **val, size_t *val_len,
-			char **pt_out, size_t *pt_len)
+			const char *data_json, const struct events_ref *ref,
+			uint8_t **val, size_t *val_len, char **pt_out,
+			size_t *pt_len)
 {
 	size_t type_len, data_len, len;
 	struct jw w;
@@ -512,7 +582,11 @@ static int format_event(const struct events *ev, uint64_t seq,
 	len = w.len;
 	if ((pt = jw_finish(&w, &err)) == NULL)
 		return err < 0 ? err : -ENOMEM;
-	if (stored_clear(pt, len)) {
+	if (ref != NULL && !stored_clear(pt, len)) {
+		/* the data is the last thing before the closing brace */
+		err = seal_ref(ev, seq, pt, len, len - 1 - data_len, data_len,
+			       ref, val, val_len);
+	} else if (stored_clear(pt, len)) {
 		*val = malloc(len);
 		err = *val != NULL ? 0 : -ENOMEM;
 		if (err == 0) {
@@ -543,7 +617,7 @@ int events_append(struct events *ev, uint64_t at_ms, const char *type,
 	int r;
 
 	a.seq = ev->last_seq + 1;
-	if ((r = format_event(ev, a.seq, at_ms, type, data_json, &val,
+	if ((r = format_event(ev, a.seq, at_ms, type, data_json, NULL, &val,
 			      &a.val_len, &pt, &pt_len)) < 0)
 		return r;
 	a.val = val;
@@ -574,6 +648,14 @@ int events_append_txn(struct events *ev, struct store_txn *t,
 		      struct events_batch *b, uint64_t at_ms, const char *type,
 		      const char *data_json)
 {
+	return events_append_ref_txn(ev, t, b, at_ms, type, data_json, NULL);
+}
+
+int events_append_ref_txn(struct events *ev, struct store_txn *t,
+			  struct events_batch *b, uint64_t at_ms,
+			  const char *type, const char *data_json,
+			  const struct events_ref *ref)
+{
 	struct append a = {.ev = ev};
 	struct events shadow = *ev;
 	uint8_t *val = NULL;
@@ -591,7 +673,7 @@ int events_append_txn(struct events *ev, struct store_txn *t,
 		ev->pend = np;
 		ev->pend_cap = cap;
 	}
-	if ((r = format_event(ev, a.seq, at_ms, type, data_json, &val,
+	if ((r = format_event(ev, a.seq, at_ms, type, data_json, ref, &val,
 			      &a.val_len, &pt, &pt_len)) < 0)
 		return r;
 	a.val = val;
@@ -626,6 +708,7 @@ void events_batch_commit(struct events *ev, const struct events_batch *b)
 
 struct reader {
 	struct events *ev;
+	struct store_txn *t; /* the read's, for events_body_fn */
 	events_cb cb;
 	void *ctx;
 	size_t max_n, n;
@@ -645,8 +728,55 @@ static int unreadable(struct reader *rd, uint64_t seq, int why)
 		     "\",\"at\":0,\"data\":{\"reason\":\"%s\"}}",
 		     (unsigned long long)seq,
 		     why == -EKEYREJECTED ? "does not authenticate"
+		     : why == -ENOLINK    ? "its message does not open"
 					  : "not a stored event");
 	return rd->cb(rd->ctx, seq, EVENTS_UNREADABLE, json, (size_t)n);
+}
+
+/* The event of a REF_VERSION value (pt: header || type NUL json') with
+ * its body filled in from the history, or body_omitted when the history
+ * no longer has it: a fresh malloc'd *out.  -EBADMSG for a malformed
+ * header, -ENOLINK when the message is there but does not open. */
+static int fill_body(struct reader *rd, const char *pt, size_t pt_len,
+		     char **out, size_t *out_len)
+{
+	const uint8_t *h = (const uint8_t *)pt;
+	const char *ev = pt + REF_HDR;
+	size_t el, at;
+	uint8_t *body = NULL;
+	size_t blen = 0;
+	struct jw w;
+	int r = -ENOENT;
+
+	if (pt_len < REF_HDR)
+		return -EBADMSG;
+	el = pt_len - REF_HDR;
+	at = be32_get(h + 56);
+	if (at < BODY_KEY_LEN || at > el ||
+	    memcmp(ev + at - BODY_KEY_LEN, body_key, BODY_KEY_LEN) != 0)
+		return -EBADMSG;
+	if (rd->ev->body_fn != NULL)
+		r = rd->ev->body_fn(rd->ev->body_ctx, rd->t, h, be64_get(h + 32),
+				    h + 40, &body, &blen);
+	if (r < 0 && r != -ENOENT)
+		return r == -ENOMEM ? r : -ENOLINK;
+	jw_init(&w, PT_MAX);
+	if (r == 0) {
+		jw_raw(&w, ev, at);
+		jw_str(&w, (const char *)body, blen);
+	} else {
+		jw_raw(&w, ev, at - BODY_KEY_LEN);
+		jw_lit(&w, body_omitted);
+	}
+	jw_raw(&w, ev + at, el - at);
+	if (body != NULL) {
+		cx_wipe(body, blen);
+		free(body);
+	}
+	*out_len = w.len;
+	if ((*out = jw_finish(&w, &r)) == NULL)
+		return r == -ENOMEM ? r : -EBADMSG;
+	return 0;
 }
 
 static int read_cb(void *ctx, const void *key, size_t key_len,
@@ -654,14 +784,24 @@ static int read_cb(void *ctx, const void *key, size_t key_len,
 {
 	struct reader *rd = ctx;
 	const char *v = NULL, *nul = NULL;
+	char *filled = NULL;
 	size_t len = 0;
 	uint64_t seq;
+	uint8_t version = 0;
 	int r;
 
 	if (key_len != 8)
 		return -EBADMSG;
 	seq = be64_get(key);
-	r = open_value(rd->ev, seq, val, val_len, &v, &len);
+	r = open_value(rd->ev, seq, val, val_len, &v, &len, &version);
+	if (r == 0 && version == REF_VERSION) {
+		r = fill_body(rd, v, len, &filled, &len);
+		v = filled;
+		if (r < 0) {
+			v = "";
+			len = 0;
+		}
+	}
 	if (r == -ENOMEM)
 		return r;
 	if (r == 0)
@@ -683,6 +823,10 @@ static int read_cb(void *ctx, const void *key, size_t key_len,
 	else
 		r = rd->cb(rd->ctx, seq, v, nul + 1,
 			   len - (size_t)(nul + 1 - v));
+	if (filled != NULL) {
+		cx_wipe(filled, len);
+		free(filled);
+	}
 	rd->n++;
 	if (r != 0)
 		return r;
@@ -699,6 +843,7 @@ static int read_txn(struct store_txn *t, void *ctx)
 	struct read_args *ra = ctx;
 	uint8_t from[8];
 
+	ra->rd->t = t;
 	be64_put(from, ra->after + 1);
 	return store_scan(t, STORE_TABLE_EVENTS, from, 8, false, read_cb,
 			  ra->rd);

@@ -32,6 +32,29 @@
 #define EVENTS_MEM_MAX 512
 #define EVENTS_MEM_BYTES (1u << 20)
 
+/* A message.received event refers to the message instead of carrying its
+ * body in the log (below, events_append_ref_txn): the body is in the
+ * history already, compressed and sealed, and the log kept a second,
+ * larger copy of every body it holds (100,000 events by default).  The
+ * reader fills it in from the history through this function, called in
+ * the reader's transaction t: *body (malloc'd, NUL-terminated, the caller
+ * wipes and frees it) and *len, or -ENOENT when the history no longer has
+ * that message (the event then says body_omitted), or another negative
+ * errno. */
+typedef int (*events_body_fn)(void *ctx, struct store_txn *t,
+			      const uint8_t peer[32], uint64_t seq,
+			      const uint8_t id[16], uint8_t **body,
+			      size_t *len);
+
+/* Where the body of an event's data is, and whose message it is. */
+struct events_ref {
+	const uint8_t *peer; /* 32 bytes: the conversation */
+	uint64_t seq;	     /* the message's place in it */
+	const uint8_t *id;   /* 16 bytes: the message id */
+	size_t body_at;	     /* offset in data_json of the body's string */
+	size_t body_len;     /* its length there, quotes included */
+};
+
 struct events_mem {
 	uint64_t seq;
 	char *pt; /* type NUL json, malloc'd */
@@ -49,6 +72,8 @@ struct events {
 	size_t mem_bytes;
 	struct events_mem *pend; /* a batch's, until events_batch_commit */
 	unsigned pend_n, pend_cap;
+	events_body_fn body_fn; /* events_set_body_fn */
+	void *body_ctx;
 	uint64_t first_seq; /* oldest kept; last_seq + 1 when empty */
 	uint64_t last_seq;  /* newest ever written; 0 before the first */
 	uint64_t max_keep;
@@ -61,6 +86,10 @@ struct events {
  * the database was made with. */
 int events_open(struct events *ev, struct store *s, uint64_t max_keep,
 		const struct cx_identity *id, const struct rng *rng);
+
+/* How the reader finds the bodies of events stored with a reference;
+ * without it, such events are read with body_omitted. */
+void events_set_body_fn(struct events *ev, events_body_fn fn, void *ctx);
 
 /* Wipes the key and the read buffer; does not close the store.  Safe on
  * a closed or failed log. */
@@ -87,6 +116,13 @@ void events_batch_begin(struct events *ev, struct events_batch *b);
 int events_append_txn(struct events *ev, struct store_txn *t,
 		      struct events_batch *b, uint64_t at_ms, const char *type,
 		      const char *data_json);
+/* The same for an event whose data carries a message body where ref
+ * says: apps get it whole (from memory, or filled in from the history by
+ * the reader), the log stores it without the body. */
+int events_append_ref_txn(struct events *ev, struct store_txn *t,
+			  struct events_batch *b, uint64_t at_ms,
+			  const char *type, const char *data_json,
+			  const struct events_ref *ref);
 void events_batch_commit(struct events *ev, const struct events_batch *b);
 
 /* Calls cb for up to max_n events with seq > after, oldest first.  The

@@ -961,6 +961,8 @@ int main(int argc, char **argv)
 		log_error("cannot read the event log: %s", strerror(-r));
 		goto out;
 	}
+	/* message.received events refer to the history for their bodies */
+	events_set_body_fn(&d.node.events, msgstore_event_body, d.node.msgs);
 	/* Reserve the first block of dht.put sequence numbers now, so that
 	 * no put waits for that commit. */
 	if ((r = ownseq_open(&d.node.ownseq, d.node.store)) < 0) {

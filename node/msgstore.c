@@ -1852,6 +1852,29 @@ int msgstore_receive_txn(struct msgstore *ms, struct store_txn *t,
 	return receive_impl(ms, t, in, now_ms, seq_out, duplicate);
 }
 
+int msgstore_event_body(void *ctx, struct store_txn *t,
+			const uint8_t peer[32], uint64_t seq,
+			const uint8_t id[16], uint8_t **body, size_t *len)
+{
+	struct msgstore__msg_rec rec;
+	uint8_t key[KEY_LEN], *raw = NULL;
+	size_t raw_len = 0;
+	int r;
+
+	*body = NULL;
+	*len = 0;
+	msg_key(key, peer, seq);
+	if ((r = store_get_alloc(t, STORE_TABLE_MESSAGES, key, sizeof key, &raw,
+				 &raw_len)) < 0)
+		return r;
+	if ((r = msgstore__msg_rec_decode(&rec, raw, raw_len)) == 0)
+		r = memcmp(rec.id, id, MSGSTORE_ID_LEN) != 0
+			    ? -ENOENT /* another message: not there */
+			    : body_open(ctx, peer, seq, &rec, body, len);
+	free(raw);
+	return r;
+}
+
 int msgstore_get(struct msgstore *ms, const uint8_t id[static MSGSTORE_ID_LEN],
 		 struct msgstore_msg *out)
 {

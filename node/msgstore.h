@@ -278,6 +278,15 @@ int msgstore_receive(struct msgstore *ms, const struct msgstore_incoming *in,
 void msgstore_new_id(const struct rng *rng, uint64_t now_ms,
 		     uint8_t id[static MSGSTORE_ID_LEN]);
 
+/* The body of the message at (peer, seq), which must carry id, read in a
+ * caller's transaction t: for the event log, whose message.received
+ * events refer to the history (events_body_fn, node/events.h; ctx is the
+ * struct msgstore).  *body is malloc'd and NUL-terminated; the caller
+ * wipes and frees it.  -ENOENT when no such message is there. */
+int msgstore_event_body(void *ctx, struct store_txn *t,
+			const uint8_t peer[32], uint64_t seq,
+			const uint8_t id[16], uint8_t **body, size_t *len);
+
 /* Reads one message by id (with its body).  -ENOENT when absent. */
 int msgstore_get(struct msgstore *ms, const uint8_t id[static MSGSTORE_ID_LEN],
 		 struct msgstore_msg *out);

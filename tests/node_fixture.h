@@ -138,6 +138,8 @@ static inline int fx_node_init(struct fx_node *fx, uint64_t seed, uint64_t max_k
 	if ((r = events_open(&fx->node.events, fx->node.store, max_keep,
 			     &fx->node.identity, &fx->rng)) < 0)
 		return r;
+	events_set_body_fn(&fx->node.events, msgstore_event_body,
+			   fx->node.msgs);
 	if ((r = api_new(&fx->api, &fx->node)) < 0)
 		return r;
 	fx->node.api = fx->api;

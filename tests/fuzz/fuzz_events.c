@@ -13,7 +13,12 @@
  * The first input byte picks a second mode: the rest of the input is
  * taken as the plaintext of an event, sealed here with the right key and
  * the documented associated data, so that plaintexts that authenticate
- * but are malformed (no NUL, empty type) reach the reader too. */
+ * but are malformed (no NUL, empty type) reach the reader too; and a
+ * third: the rest sealed as a version 0x02 value (an event whose body the
+ * history holds: header, then type NUL json without the body), read with
+ * a body function that answers a body full of characters to escape, no
+ * such message, or a message that does not open, as the header's first
+ * byte says.  In that mode only the invariants above are checked. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -37,6 +42,10 @@ static struct {
 	uint8_t key[CX_KEY_LEN];
 } env;
 
+static int body_fn(void *ctx, struct store_txn *t, const uint8_t peer[32],
+		   uint64_t seq, const uint8_t id[16], uint8_t **body,
+		   size_t *len);
+
 static void env_free(void)
 {
 	events_close(&env.ev);
@@ -58,6 +67,7 @@ static bool env_init(void)
 	}
 	/* the log's newest seq is SEQ, with nothing kept in memory */
 	env.ev.last_seq = SEQ;
+	events_set_body_fn(&env.ev, body_fn, NULL);
 	atexit(env_free);
 	env.failed = false;
 	env.ready = true;
@@ -91,8 +101,32 @@ static int got_cb(void *ctx, uint64_t seq, const char *type,
 	g->n++;
 	g->seq = seq;
 	g->unreadable = strcmp(type, EVENTS_UNREADABLE) == 0;
-	if (strlen(type) == 0 || memchr(json, 0, json_len) != NULL)
+	if (strlen(type) == 0)
 		abort();
+	for (size_t i = 0; i < json_len; i++)
+		if ((unsigned char)json[i] < 0x20)
+			abort();
+	return 0;
+}
+
+static int body_fn(void *ctx, struct store_txn *t, const uint8_t peer[32],
+		   uint64_t seq, const uint8_t id[16], uint8_t **body,
+		   size_t *len)
+{
+	static const char b[] = "a \"quoted\"\n\\ body \x01 \xc3\xa9";
+
+	(void)ctx;
+	(void)t;
+	(void)seq;
+	(void)id;
+	if (peer[0] % 3 == 1)
+		return -ENOENT;
+	if (peer[0] % 3 == 2)
+		return -EBADMSG;
+	if ((*body = malloc(sizeof b)) == NULL)
+		return -ENOMEM;
+	memcpy(*body, b, sizeof b);
+	*len = sizeof b - 1;
 	return 0;
 }
 
@@ -107,16 +141,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size == 0 || size > 70000 || !env_init())
 		return 0;
-	if (data[0] == 0xf5) { /* seal the rest as the plaintext */
+	if (data[0] == 0xf5 || data[0] == 0xf6) { /* seal the rest */
 		uint8_t ad[15 + 8];
 
 		val = malloc(1 + CX_XCHACHA_NONCE_LEN + size - 1 +
 			     CX_AEAD_TAG_LEN);
 		if (val == NULL)
 			return 0;
-		val[0] = 0x01;
+		val[0] = data[0] == 0xf5 ? 0x01 : 0x02;
 		memset(val + 1, 0x33, CX_XCHACHA_NONCE_LEN);
-		memcpy(ad, "parley event v1", 15);
+		memcpy(ad, data[0] == 0xf5 ? "parley event v1" : "parley event v2",
+		       15);
 		memset(ad + 15, 0, 8);
 		ad[22] = SEQ;
 		if (cx_xchacha_seal(val + 1 + CX_XCHACHA_NONCE_LEN,
@@ -129,7 +164,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* it opens; it reads as an event when it holds type NUL
 		 * with a type of 1 to 63 characters of [a-z0-9._] */
 		may_read = false;
-		for (size_t i = 1; i < size && i <= EVENTS_TYPE_MAX; i++) {
+		for (size_t i = 1; data[0] == 0xf5 && i < size &&
+				   i <= EVENTS_TYPE_MAX;
+		     i++) {
 			uint8_t c = data[i];
 
 			if (c == 0) {
@@ -169,7 +206,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r = events_read(&env.ev, SEQ - 1, 5, got_cb, &g);
 	if (r != 1 || g.n != 1 || g.seq != SEQ)
 		abort();
-	if (!may_read && !g.unreadable)
+	if (!may_read && !g.unreadable && data[0] != 0xf6)
 		abort();
 	if (may_read && g.unreadable)
 		abort();

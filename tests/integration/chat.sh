@@ -57,6 +57,7 @@ out=$(rpc a messages.send "{\"to\":\"$idb\",\"body\":\"hello bob \\u00e9\\u2603\
 mid=$(field "$out" id)
 check "messages.send answers an id, queued or sent" \
 	both "$out" "\"id\":\"$mid\"" '"status":"\(queued\|sent\)"'
+sb0=$sb # replayed from b's log after its restart, below
 ev=$(wait_ev b message.received "$sb")
 check "b receives it" has "$ev" "\"id\":\"$mid\""
 check "... from alice, body intact (UTF-8)" \
@@ -200,6 +201,11 @@ kill -9 "$pb"
 waitpid "$pb"
 check "b starts again after kill -9" start b --listen "127.0.1.1:$base" \
 	--bootstrap "127.0.0.1:$base"
+# the log holds the event without the body (the history has it): read
+# back from the store after the restart, it comes whole
+ev=$(wait_ev b message.received "$sb0")
+check "b's log replays a's first message, body included" \
+	both "$ev" "\"id\":\"$mid\"" 'hello bob é☃'
 check "a starts again" start a --listen "127.0.0.1:$base"
 wread() { rpc a messages.list "{\"with\":\"$idb\",\"limit\":1}" | grep -q '"status":"read"'; }
 check "... and a sees its message read" until_true wread

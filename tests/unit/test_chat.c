@@ -178,6 +178,7 @@ static void node_open(struct snode *s)
 	assert_int_equal(events_open(&s->ev, s->store, 1000000, &s->id,
 				     &s->rng.rng),
 			 0);
+	events_set_body_fn(&s->ev, msgstore_event_body, s->ms);
 	memset(&dc, 0, sizeof dc);
 	dc.node_pk = s->id.node_pk;
 	dc.node_sk = s->id.node_sk;

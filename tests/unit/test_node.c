@@ -631,6 +631,117 @@ static bool has_bytes(const uint8_t *h, size_t hl, const char *needle)
 	return false;
 }
 
+/* A message.received event keeps its body in the history only: the
+ * stored value (version 0x02) holds neither the body nor the rest of
+ * the text, readers get the event exactly as it was appended, from memory
+ * and, after a reopen, from the store; a log without the history's help,
+ * or whose message is not there, says body_omitted; a reference that
+ * does not point at the body's string is refused. */
+struct ref_ctx {
+	struct events *ev;
+	struct events_batch b;
+	const char *json;
+	struct events_ref ref;
+	uint64_t seq;
+};
+
+static int ref_fn(struct store_txn *t, void *arg)
+{
+	struct ref_ctx *rc = arg;
+	int r;
+
+	events_batch_begin(rc->ev, &rc->b);
+	r = events_append_ref_txn(rc->ev, t, &rc->b, 77, "message.received",
+				  rc->json, &rc->ref);
+	rc->seq = rc->b.last_seq;
+	return r;
+}
+
+static void events_body_by_reference(void **state)
+{
+	struct env *e = *state;
+	struct events *ev = &e->fx.node.events;
+	struct store *st = e->fx.node.store;
+	static const char body[] = "the key is under the \"third\" stone";
+	uint8_t peer[32], id[16], other[16];
+	struct msgstore_incoming in = {0};
+	struct ref_ctx rc = {.ev = ev};
+	struct raw_ev re = {0};
+	struct seen mem = {0}, disk = {0}, lost = {0};
+	char json[256];
+	const char *at;
+	uint64_t mseq = 0;
+	bool dup = false;
+
+	memset(peer, 0x42, sizeof peer);
+	memset(id, 0x17, sizeof id);
+	memset(other, 0x18, sizeof other);
+	in.peer = peer;
+	in.from = peer;
+	in.id = id;
+	in.sent_ms = 5;
+	in.body = (const uint8_t *)body;
+	in.body_len = strlen(body);
+	assert_int_equal(msgstore_receive(e->fx.node.msgs, &in, 6, &mseq, &dup),
+			 0);
+	snprintf(json, sizeof json,
+		 "{\"id\":\"1717\",\"from\":\"x\",\"body\":"
+		 "\"the key is under the \\\"third\\\" stone\","
+		 "\"sent_at\":5}");
+	at = strstr(json, "\"body\":") + 7;
+	rc.json = json;
+	rc.ref = (struct events_ref){.peer = peer, .seq = mseq, .id = id,
+				     .body_at = (size_t)(at - json),
+				     .body_len = strlen(at) - strlen(",\"sent_at\":5}")};
+	assert_int_equal(store_write(st, ref_fn, &rc), 0);
+	events_batch_commit(ev, &rc.b);
+	re.seq = rc.seq;
+	assert_int_equal(store_read(st, raw_get, &re), 0);
+	assert_int_equal(re.val[0], 0x02);
+	assert_false(has_bytes(re.val, re.len, "stone"));
+	assert_false(has_bytes(re.val, re.len, "sent_at"));
+	assert_int_equal(events_read(ev, rc.seq - 1, 1, collect, &mem), 1);
+	assert_non_null(strstr(mem.text[0], json));
+	/* version, nonce, tag, header, and the event (type NUL json, which
+	 * collect wrote as type SP json) but for the body's string */
+	assert_int_equal(re.len, 1 + 24 + 16 + 60 + strlen(mem.text[0]) -
+					 rc.ref.body_len);
+	events_close(ev);
+	assert_int_equal(events_open(ev, st, 1000, &e->fx.node.identity,
+				     &e->fx.rng),
+			 0);
+	assert_int_equal(ev->mem_n, 0);
+	/* no body function: the event says so */
+	assert_int_equal(events_read(ev, rc.seq - 1, 1, collect, &lost), 1);
+	assert_non_null(strstr(lost.text[0], "\"body_omitted\":true,"
+					     "\"sent_at\":5}"));
+	assert_null(strstr(lost.text[0], "\"body\""));
+	events_set_body_fn(ev, msgstore_event_body, e->fx.node.msgs);
+	assert_int_equal(events_read(ev, rc.seq - 1, 1, collect, &disk), 1);
+	assert_memory_equal(&disk, &mem, sizeof disk);
+
+	/* a reference to a message the history does not have */
+	rc.ref.id = other;
+	assert_int_equal(store_write(st, ref_fn, &rc), 0);
+	events_batch_commit(ev, &rc.b);
+	events_close(ev);
+	assert_int_equal(events_open(ev, st, 1000, &e->fx.node.identity,
+				     &e->fx.rng),
+			 0);
+	events_set_body_fn(ev, msgstore_event_body, e->fx.node.msgs);
+	memset(&lost, 0, sizeof lost);
+	assert_int_equal(events_read(ev, rc.seq - 1, 1, collect, &lost), 1);
+	assert_non_null(strstr(lost.text[0], "\"body_omitted\":true"));
+
+	/* a reference that does not name the body's string */
+	rc.ref.body_at -= 1;
+	assert_int_equal(store_write(st, ref_fn, &rc), -EINVAL);
+	rc.ref.body_at += 1;
+	rc.ref.body_len -= 1;
+	assert_int_equal(store_write(st, ref_fn, &rc), -EINVAL);
+	free(re.val);
+}
+
 static void events_sealed_at_rest(void **state)
 {
 	struct env *e = *state;
@@ -981,6 +1092,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(events_overflow,
 						setup_small_log, teardown),
 		cmocka_unit_test_setup_teardown(events_sealed_at_rest, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(events_body_by_reference, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(events_memory_matches_store,
 						setup, teardown),
