@@ -559,8 +559,10 @@ static int cmd_help(struct cli *c, int argc, char **argv)
 const struct cli_cmd cli_cmds[] = {
 	{"status", "", "show the daemon's state",
 	 "Shows the daemon's version, process id, uptime, node ID, data\n"
-	 "directory, socket, number of connected clients and the sequence\n"
-	 "number of its last event.  With -J, the node.status result.\n",
+	 "directory, socket, number of connected clients, the sequence\n"
+	 "number of its last event, and how many contacts are held and\n"
+	 "online and texts came in and went out since it started.  With -J,\n"
+	 "the node.status result.\n",
 	 cmd_status},
 	{"id", "[--qr | --uri]", "show your contact ID and parley: URI",
 	 "Shows the contact ID others add you by, its parley: URI, the\n"

@@ -284,9 +284,33 @@ static const struct field status_fields[] = {
 	{"store_map_bytes", "store map", FIELD_FMT_BYTES},
 };
 
+/* node.status's messaging counters, on one line: what a user asks of a
+ * messenger (who is there, did texts go), the rest with -J. */
+static void put_messaging(FILE *f, const json_t *m)
+{
+	json_int_t v[6];
+	static const char *const keys[6] = {
+		"contacts_held", "contacts_online", "texts_in", "texts_out",
+		"retransmits",	 "duplicates_in"};
+
+	for (int i = 0; i < 6; i++) {
+		const json_t *x = json_object_get(m, keys[i]);
+
+		v[i] = json_is_integer(x) ? json_integer_value(x) : 0;
+	}
+	put_label(f, "messaging");
+	fprintf(f,
+		"%" JSON_INTEGER_FORMAT " contacts (%" JSON_INTEGER_FORMAT
+		" online), texts %" JSON_INTEGER_FORMAT
+		" in / %" JSON_INTEGER_FORMAT " out, %" JSON_INTEGER_FORMAT
+		" sent again, %" JSON_INTEGER_FORMAT " duplicates\n",
+		v[0], v[1], v[2], v[3], v[4], v[5]);
+}
+
 int cli_print_status(FILE *f, const json_t *status, const json_t *version)
 {
-	static const char *const skip[] = {"version", "pid", NULL};
+	static const char *const skip[] = {"version", "pid", "messaging",
+					   NULL};
 	const json_t *v;
 
 	/* First line: which daemon, from api.version when we have it. */
@@ -317,6 +341,9 @@ int cli_print_status(FILE *f, const json_t *status, const json_t *version)
 	}
 	put_fields(f, status, status_fields,
 		   sizeof status_fields / sizeof status_fields[0], skip);
+	v = json_object_get(status, "messaging");
+	if (json_is_object(v))
+		put_messaging(f, v);
 	return finish(f);
 }
 

@@ -342,7 +342,10 @@ static void test_print_status(void **state)
 	st = json_loads("{\"version\":\"0.1.0\",\"uptime_ms\":65000,"
 			"\"pid\":42,\"data_dir\":\"/d\",\"socket\":\"/s\","
 			"\"clients\":1,\"events_last_seq\":9,\"node_id\":"
-			"\"ab\",\"relay_mode\":\"off\"}",
+			"\"ab\",\"relay_mode\":\"off\",\"messaging\":{"
+			"\"contacts_held\":3,\"contacts_online\":2,"
+			"\"texts_in\":40,\"texts_out\":41,\"retransmits\":"
+			"5,\"duplicates_in\":6,\"lookups\":7}}",
 			0, NULL);
 	ver = json_loads("{\"version\":\"1.0\",\"daemon\":\"parleyd 0.1.0\"}",
 			 0, NULL);
@@ -355,7 +358,9 @@ static void test_print_status(void **state)
 				 "socket       /s\n"
 				 "clients      1\n"
 				 "last event   9\n"
-				 "relay mode   off\n");
+				 "relay mode   off\n"
+				 "messaging    3 contacts (2 online), texts 40 "
+				 "in / 41 out, 5 sent again, 6 duplicates\n");
 	free(out);
 	/* Without api.version the daemon line comes from node.status. */
 	CAPTURE(out, cli_print_status(f, st, NULL));
