@@ -38,6 +38,10 @@ static int parse_response(struct cli_msg *m, json_t *id)
 	if ((result == NULL) == (error == NULL))
 		return -EBADMSG;
 	if (result != NULL) {
+		/* JSON-RPC 2.0 section 5: a null id only when the daemon
+		 * could not read the request's, which is an error */
+		if (m->id_null)
+			return -EBADMSG;
 		m->kind = CLI_MSG_RESULT;
 		m->result = result;
 		return 0;

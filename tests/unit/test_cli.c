@@ -171,6 +171,7 @@ static void test_msg_parse_bad(void **state)
 		"{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{},\"error\":{}}",
 		"{\"jsonrpc\":\"2.0\",\"id\":\"1\",\"result\":{}}",
 		"{\"jsonrpc\":\"2.0\",\"id\":1.5,\"result\":{}}",
+		"{\"jsonrpc\":\"2.0\",\"id\":null,\"result\":{}}",
 		"{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":\"boom\"}",
 		"{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"code\":\"x\","
 		"\"message\":\"m\"}}",
