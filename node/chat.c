@@ -354,10 +354,13 @@ struct chat {
 	uint64_t publish_backoff; /* after a put no node took */
 	bool retry_when_joined; /* a put failed with an empty table */
 	uint64_t prekey_check_ms;
-	/* failed commits not told yet, and when the last was told: a full
-	 * disk fails every flush until there is room, and each would say
-	 * so (COMMIT_WARN_MS) */
+	/* failed commits not told yet, and when the last line about them
+	 * was (0: none since they last worked): a full disk fails every
+	 * flush until there is room, and a failing one may fail every other
+	 * flush, and each would say so (COMMIT_WARN_MS); whether the last
+	 * commit failed, and whether a recovery is yet to be told */
 	uint64_t commit_fails, commit_warn_ms;
+	bool commit_failing, commit_recovered;
 	struct peer *peers; /* PEERS_MAX, lazily used */
 	unsigned npeers;    /* high-water mark of used slots */
 	uint16_t *pidx;	    /* PIDX_SIZE cells: see peer_find */
@@ -1746,13 +1749,16 @@ static void send_due(struct chat *c, struct peer *p, uint64_t now)
 static void deposit_due(struct chat *c, struct peer *p, uint64_t now);
 static void relay_after_commit(struct chat *c, bool ok);
 
-/* Says that a flush could not commit: the first time, then at most once
- * every COMMIT_WARN_MS with the count since, and once more when a commit
- * succeeds again. */
+/* Says that a flush could not commit: the first time, then in at most
+ * one line every COMMIT_WARN_MS, of failures (with the count since the
+ * last line) or of commits working again (commit_ok).  A disk that fails
+ * every other write gave two lines per failure before. */
 #define COMMIT_WARN_MS 60000
 static void commit_failed(struct chat *c, uint64_t now, int r)
 {
 	c->commit_fails++;
+	c->commit_failing = true;
+	c->commit_recovered = false;
 	if (c->commit_warn_ms != 0 && now < c->commit_warn_ms + COMMIT_WARN_MS)
 		return;
 	if (c->commit_fails == 1)
@@ -1765,6 +1771,21 @@ static void commit_failed(struct chat *c, uint64_t now, int r)
 			 strerror(-r), (unsigned long long)c->commit_fails);
 	c->commit_fails = 0;
 	c->commit_warn_ms = now;
+}
+
+/* Tells that commits work again, once the last line is COMMIT_WARN_MS
+ * old (chat_tick calls it again until then); the next failure is then
+ * told at once. */
+static void commit_told(struct chat *c, uint64_t now)
+{
+	if (!c->commit_recovered || now < c->commit_warn_ms + COMMIT_WARN_MS)
+		return;
+	log_warn("chat: commits again (%llu more failed since the last "
+		 "warning)",
+		 (unsigned long long)c->commit_fails);
+	c->commit_fails = 0;
+	c->commit_warn_ms = 0;
+	c->commit_recovered = false;
 }
 
 void chat_flush(struct chat *c)
@@ -1816,11 +1837,10 @@ void chat_flush(struct chat *c)
 			return;
 		}
 		events_batch_commit(c->cfg.events, &c->batch);
-		if (c->commit_warn_ms != 0) {
-			log_warn("chat: commits again (%llu more failed)",
-				 (unsigned long long)c->commit_fails);
-			c->commit_fails = 0;
-			c->commit_warn_ms = 0;
+		if (c->commit_failing) {
+			c->commit_failing = false;
+			c->commit_recovered = true;
+			commit_told(c, now);
 		}
 		if (c->batch.appended > 0 && c->cfg.notify != NULL)
 			c->cfg.notify(c->cfg.self);
@@ -4744,6 +4764,12 @@ uint64_t chat_tick(struct chat *c)
 	}
 	if (c->started)
 		pub_redo_due(c, now, &next);
+	if (c->commit_recovered) {
+		commit_told(c, now);
+		if (c->commit_recovered &&
+		    c->commit_warn_ms + COMMIT_WARN_MS < next)
+			next = c->commit_warn_ms + COMMIT_WARN_MS;
+	}
 	if (c->started && c->own_retry_ms != 0) {
 		if (now >= c->own_retry_ms)
 			publish_own(c);

@@ -61,6 +61,8 @@ struct store {
 	long mapped_base;     /* mapped file pages after the last release */
 	void *map_addr;	      /* LMDB's map (found once; NULL: look again) */
 	size_t map_len;
+	int (*fault)(void *ctx); /* store_set_commit_fault */
+	void *fault_ctx;
 };
 
 struct store_txn {
@@ -364,6 +366,12 @@ static int txn_commit_raw(struct store_txn *t, bool *map_full)
 		free(t);
 		return rc < 0 ? rc : -EIO;
 	}
+	if (t->write && t->s->fault != NULL && t->s->fault(t->s->fault_ctx)) {
+		mdb_txn_abort(t->txn); /* as a disk that failed the write */
+		txns_leave(t->s);
+		free(t);
+		return -EIO;
+	}
 	/* lmdb.h, mdb_txn_commit: "The transaction handle is freed.  It and
 	 * its cursors must not be used again after this call", on failure
 	 * too: LMDB aborts it. */
@@ -569,6 +577,13 @@ int store_write(struct store *s, int (*fn)(struct store_txn *t, void *ctx),
 			count_commit(s);
 		return r;
 	}
+}
+
+void store_set_commit_fault(struct store *s, int (*fault)(void *ctx),
+			    void *ctx)
+{
+	s->fault = fault;
+	s->fault_ctx = ctx;
 }
 
 int store_read(struct store *s, int (*fn)(struct store_txn *t, void *ctx),

@@ -111,6 +111,12 @@ uint64_t store_commits(struct store *s); /* write commits since open */
 int store_release_map(struct store *s);
 int store_grow(struct store *s);	   /* doubles the map; -ENOSPC at max */
 
+/* For tests: before each write commit, fault(ctx) is asked, and when it
+ * answers nonzero the transaction is dropped and the commit fails with
+ * -EIO, as it would on a disk that failed the write.  NULL: never. */
+void store_set_commit_fault(struct store *s, int (*fault)(void *ctx),
+			    void *ctx);
+
 int store_put(struct store_txn *t, enum store_table tbl, const void *key,
 	      size_t key_len, const void *val, size_t val_len);
 

@@ -58,6 +58,8 @@ struct net {
 	 * is lost */
 	bool cut_on;
 	unsigned cut[2];
+	unsigned fault_pct; /* a node's commits that fail (commit_fault) */
+	uint64_t faults;    /* commits failed so */
 };
 
 struct snode {
@@ -1512,6 +1514,35 @@ static void sent_cb(void *arg, int err, const uint8_t *id, int status)
 	so->err = err;
 }
 
+/* from sends body to `to` as messages.send does (the answer comes to
+ * res once its flush is over), waiting for room when the queue is full. */
+static void send_tracked(struct snode *from, struct snode *to,
+			 const char *body, size_t len, struct sent_one *res)
+{
+	int r;
+
+	while ((r = chat_send_async(from->chat, to->id.account_pk,
+				    (const uint8_t *)body, len, NULL, sent_cb,
+				    res)) == -EAGAIN)
+		chat_flush(from->chat);
+	assert_int_equal(r, 0);
+}
+
+/* After the run: which of the count texts sent with send_tracked were
+ * refused (gone[k]), and how many were kept. */
+static unsigned sent_kept(const struct sent_one *res, unsigned count,
+			  bool *gone)
+{
+	unsigned kept = 0;
+
+	for (unsigned k = 0; k < count; k++) {
+		assert_true(res[k].called);
+		gone[k] = res[k].err != 0;
+		kept += !gone[k];
+	}
+	return kept;
+}
+
 static void disk_full(void **state)
 {
 	struct net *n = net_new(2, 0, 0, 0);
@@ -1533,33 +1564,21 @@ static void disk_full(void **state)
 	send_n(b, a, 0, 300);
 	for (unsigned k = 0; k < 1500; k++) {
 		char body[1000];
-		int r;
 
 		/* letters at random: zstd leaves them near their size */
 		for (size_t i = 0; i < sizeof body; i++)
 			body[i] = (char)('a' + trng_next(&n->rng) % 26);
 		snprintf(body, 32, "%u:%u", a->idx, k);
 		body[strlen(body)] = ' ';
-		while ((r = chat_send_async(a->chat, b->id.account_pk,
-					    (const uint8_t *)body,
-					    sizeof body, NULL, sent_cb,
-					    &res[k])) == -EAGAIN)
-			chat_flush(a->chat);
-		assert_int_equal(r, 0);
+		send_tracked(a, b, body, sizeof body, &res[k]);
 		if (k % 50 == 49)
 			step(n, 20);
 	}
 	chat_flush(a->chat);
 	for (unsigned k = 0; k < 100; k++)
 		step(n, 100);
-	for (unsigned k = 0; k < 1500; k++) {
-		assert_true(res[k].called);
-		if (res[k].err == 0)
-			kept++;
-		else
-			refused++;
-		gone[k] = res[k].err != 0;
-	}
+	kept = sent_kept(res, 1500, gone);
+	refused = 1500 - kept;
 	print_message("# disk_full: %u texts kept, %u refused\n", kept,
 		      refused);
 	/* the disk did fill, and not before a stored anything */
@@ -1574,6 +1593,77 @@ static void disk_full(void **state)
 	assert_true(run_until(n, flow_done, &fa, 900000));
 	check_flow(&fa);
 	check_flow(&fab);
+	free(gone);
+	free(res);
+	net_free(n);
+}
+
+/* The store's commit fault (store_set_commit_fault): fault_pct of the
+ * commits fail, as on a disk that fails writes now and then. */
+static int commit_fault(void *ctx)
+{
+	struct net *n = ctx;
+
+	if (n->fault_pct == 0 || roll(n, 100) >= n->fault_pct)
+		return 0;
+	n->faults++;
+	return 1;
+}
+
+/* A third of a's commits fail while a and b write to each other under
+ * loss: each failed flush drops what it decided (texts taken, acks taken,
+ * texts stored, session steps) and b must learn none of it.  After the
+ * disk heals, every text b sent is in a's history once and in order, and
+ * every text a's send accepted is in b's, all delivered; those whose
+ * send failed are nowhere.  The failed flushes carry acks of texts in
+ * flight as well as new texts (the case the full-disk test does not
+ * reach). */
+static void commits_fail_at_random(void **state)
+{
+	struct net *n = net_new(2, 0, 0, 0);
+	struct snode *a = n->nodes[0], *b = n->nodes[1];
+	struct flow fa = {a, b, 0, NULL}, fb = {b, a, 300, NULL};
+	struct sent_one *res = calloc(300, sizeof *res);
+	bool *gone = calloc(300 + 1, sizeof *gone);
+	struct chat_status st;
+	unsigned kept = 0;
+
+	(void)state;
+	assert_non_null(res);
+	assert_non_null(gone);
+	befriend(n, a, b);
+	n->loss_pct = 5;
+	n->jitter_ms = 10;
+	store_set_commit_fault(a->store, commit_fault, n);
+	n->fault_pct = 33;
+	send_n(b, a, 0, 300);
+	for (unsigned k = 0; k < 300; k++) {
+		char body[64];
+
+		snprintf(body, sizeof body, "%u:%u", a->idx, k);
+		send_tracked(a, b, body, strlen(body), &res[k]);
+		if (k % 10 == 9)
+			step(n, 20);
+	}
+	for (unsigned k = 0; k < 600; k++)
+		step(n, 100);
+	n->fault_pct = 0;
+	assert_true(run_until(n, flow_done, &fb, 900000));
+	kept = sent_kept(res, 300, gone);
+	fa.count = kept;
+	fa.gone = gone;
+	assert_true(run_until(n, flow_done, &fa, 900000));
+	chat_status(a->chat, &st);
+	print_message("# commits_fail_at_random: %llu commits failed, %u of "
+		      "a's texts kept, %llu retransmits, %llu duplicates at "
+		      "a\n",
+		      (unsigned long long)n->faults, kept,
+		      (unsigned long long)st.retransmits,
+		      (unsigned long long)st.dup_in);
+	assert_true(n->faults > 10);
+	assert_true(kept > 0 && kept < 300);
+	check_flow(&fa);
+	check_flow(&fb);
 	free(gone);
 	free(res);
 	net_free(n);
@@ -1814,6 +1904,7 @@ int main(void)
 		cmocka_unit_test(restart_with_many),
 		cmocka_unit_test(publish_many),
 		cmocka_unit_test(publish_retries_alone),
+		cmocka_unit_test(commits_fail_at_random),
 		cmocka_unit_test(ten_nodes_lossy),
 		cmocka_unit_test(crash_and_restart),
 		cmocka_unit_test(blocked_and_unaccepted),
