@@ -3669,6 +3669,14 @@ static void fetch_req_now(struct chat *c)
 	}
 }
 
+/* A fetch of f's mailbox (of epoch) from its start. */
+static void fetch_from_start(struct fetchst *f, uint64_t epoch)
+{
+	rrx_free(f->rx);
+	memset(f, 0, sizeof *f);
+	f->epoch = epoch;
+}
+
 /* p's mailboxes (NULL: our request mailbox) of this epoch and the ones
  * before, at every home relay, from the start. */
 static void fetch_all(struct chat *c, struct peer *p, uint64_t epoch)
@@ -3680,9 +3688,7 @@ static void fetch_all(struct chat *c, struct peer *p, uint64_t epoch)
 
 			if (f->busy || f->wait_commit)
 				continue;
-			rrx_free(f->rx);
-			memset(f, 0, sizeof *f);
-			f->epoch = epoch - eb;
+			fetch_from_start(f, epoch - eb);
 			fetch_start(c, p, ri, eb);
 		}
 }
@@ -3692,11 +3698,7 @@ static void fetch_all(struct chat *c, struct peer *p, uint64_t epoch)
 static void fetch_one(struct chat *c, struct peer *p, unsigned ri,
 		      unsigned eb, uint64_t epoch)
 {
-	struct fetchst *f = &p->fs[ri][eb];
-
-	rrx_free(f->rx);
-	memset(f, 0, sizeof *f);
-	f->epoch = epoch - eb;
+	fetch_from_start(&p->fs[ri][eb], epoch - eb);
 	fetch_start(c, p, ri, eb);
 }
 
@@ -3887,6 +3889,8 @@ static bool held(const struct rrx *x, uint64_t n)
 	return false;
 }
 
+static void hold_add(struct rrx *x, uint64_t n, uint64_t seq);
+
 /* Places one part; returns the slot when its text is whole. */
 static struct rslot *rrx_put(struct chat *c, struct rrx *x,
 			     const struct mailbox_part *mp, uint64_t seq)
@@ -3904,14 +3908,31 @@ static struct rslot *rrx_put(struct chat *c, struct rrx *x,
 	}
 	if (sl == NULL) {
 		if (fr == NULL) {
-			/* too many at once: the oldest goes (its sender
-			 * still has it) */
+			/* Too many at once: the text furthest ahead goes, or
+			 * this part if its text is further still (the relay
+			 * keeps the parts; a later round reads them again).
+			 * The text taken next is then never the one to go,
+			 * so every round makes progress.  The oldest went
+			 * before: with more texts in parts than slots, their
+			 * parts interleaved in the mailbox, the next text
+			 * could go each round just before its last part,
+			 * and a backlog of 24 texts stalled for good. */
 			fr = &x->slot[0];
 			for (unsigned i = 1; i < RRX_SLOTS; i++)
-				if (x->slot[i].first_seq < fr->first_seq)
+				if (x->slot[i].n > fr->n)
 					fr = &x->slot[i];
-			free(fr->buf);
 			c->st.frames_dropped++;
+			/* The text that goes is held back by its first item
+			 * seen, like one behind a gap, so that the relay
+			 * deletes none of its parts (before, a text evicted
+			 * lost its hold on them, and a round deleted the
+			 * parts it had read). */
+			if (mp->n >= fr->n) {
+				hold_add(x, mp->n, seq);
+				return NULL;
+			}
+			hold_add(x, fr->n, fr->first_seq);
+			free(fr->buf);
 		}
 		memset(fr, 0, sizeof *fr);
 		fr->buf = malloc((size_t)mp->count * MAILBOX_CHUNK);

@@ -58,8 +58,7 @@ struct net {
 	 * is lost */
 	bool cut_on;
 	unsigned cut[2];
-	unsigned fault_pct; /* a node's commits that fail (commit_fault) */
-	uint64_t faults;    /* commits failed so */
+	uint64_t faults; /* commits failed so far (commit_fault) */
 };
 
 struct snode {
@@ -82,6 +81,7 @@ struct snode {
 	unsigned nhome;
 	bool home_auto;	      /* --home-relay auto */
 	size_t map_max;	      /* its store's size limit (0: default) */
+	unsigned fault_pct;   /* its commits that fail (faulty) */
 	struct dht_addr addr;
 	bool down;
 };
@@ -894,8 +894,39 @@ static void relay_fail_at(struct net *n, struct snode *s, int line)
 	fail();
 }
 
-/* Store and forward under loss and duplication: b is offline, a's texts
- * (short ones and ones in several parts) go to b's relay; a goes offline
+/* A relay (node 0) and its users a (1) and b (2), contacts, on a network
+ * with the given loss, duplication and jitter; b has gone and a knows. */
+static struct net *relay_b_away(unsigned loss, unsigned dup, unsigned jitter)
+{
+	struct net *n = net_with(relay_setup, 3);
+
+	befriend(n, n->nodes[1], n->nodes[2]);
+	n->loss_pct = loss;
+	n->dup_pct = dup;
+	n->jitter_ms = jitter;
+	node_crash(n->nodes[2]);
+	for (unsigned k = 0; k < 10; k++)
+		step(n, 1000); /* a notices: b's link dies */
+	return n;
+}
+
+/* Text k of `from` for the relay tests, into body (3,000 bytes): "i:k ",
+ * and every fourth one long enough to go in several parts.  Its length. */
+static size_t relay_text(char *body, const struct snode *from, unsigned k)
+{
+	size_t len = (size_t)snprintf(body, 32, "%u:%u ", from->idx, k);
+
+	if (k % 4 == 1) { /* several relay parts */
+		memset(body + len, 'x', 2500);
+		len += 2500;
+	}
+	return len;
+}
+
+/* Store and forward under loss and duplication: b is offline, a's 24
+ * texts (short ones and six in several parts, whose parts the relay holds
+ * interleaved: more than b has slots to put texts together in) go to b's
+ * relay; a goes offline
  * too; b comes back and takes every text, once, in order; the relay ends
  * empty; b's acknowledgement goes to a's relay, and b goes offline; when
  * a returns, every text becomes delivered with b still away; nothing
@@ -910,26 +941,14 @@ static void relay_offline(void **state)
 	char body[3000];
 
 	(void)state;
-	n = net_with(relay_setup, 3);
+	n = relay_b_away(10, 5, 20);
 	a = n->nodes[1];
 	b = n->nodes[2];
-	f = (struct flow){a, b, 12, NULL};
-	befriend(n, a, b);
-	n->loss_pct = 10;
-	n->dup_pct = 5;
-	n->jitter_ms = 20;
-	node_crash(b);
-	for (unsigned k = 0; k < 10; k++)
-		step(n, 1000); /* a notices: b's link dies */
+	f = (struct flow){a, b, 24, NULL};
 	for (unsigned k = 0; k < f.count; k++) {
 		uint8_t id[CHAT_ID_LEN];
-		size_t len;
+		size_t len = relay_text(body, a, k);
 
-		len = (size_t)snprintf(body, sizeof body, "%u:%u ", a->idx, k);
-		if (k % 4 == 1) { /* several relay parts */
-			memset(body + len, 'x', 2500);
-			len += 2500;
-		}
 		assert_int_equal(chat_send(a->chat, b->id.account_pk,
 					   (const uint8_t *)body, len, NULL,
 					   id),
@@ -1602,12 +1621,20 @@ static void disk_full(void **state)
  * commits fail, as on a disk that fails writes now and then. */
 static int commit_fault(void *ctx)
 {
-	struct net *n = ctx;
+	struct snode *s = ctx;
+	struct net *n = s->net;
 
-	if (n->fault_pct == 0 || roll(n, 100) >= n->fault_pct)
+	if (s->fault_pct == 0 || roll(n, 100) >= s->fault_pct)
 		return 0;
 	n->faults++;
 	return 1;
+}
+
+/* s's commits fail pct% of the time from now on (its store as open). */
+static void faulty(struct snode *s, unsigned pct)
+{
+	s->fault_pct = pct;
+	store_set_commit_fault(s->store, commit_fault, s);
 }
 
 /* A third of a's commits fail while a and b write to each other under
@@ -1634,8 +1661,7 @@ static void commits_fail_at_random(void **state)
 	befriend(n, a, b);
 	n->loss_pct = 5;
 	n->jitter_ms = 10;
-	store_set_commit_fault(a->store, commit_fault, n);
-	n->fault_pct = 33;
+	faulty(a, 33);
 	send_n(b, a, 0, 300);
 	for (unsigned k = 0; k < 300; k++) {
 		char body[64];
@@ -1647,7 +1673,7 @@ static void commits_fail_at_random(void **state)
 	}
 	for (unsigned k = 0; k < 600; k++)
 		step(n, 100);
-	n->fault_pct = 0;
+	a->fault_pct = 0;
 	assert_true(run_until(n, flow_done, &fb, 900000));
 	kept = sent_kept(res, 300, gone);
 	fa.count = kept;
@@ -1666,6 +1692,69 @@ static void commits_fail_at_random(void **state)
 	check_flow(&fb);
 	free(gone);
 	free(res);
+	net_free(n);
+}
+
+/* Store and forward while commits fail: a third of the sender's, a
+ * tenth of the relay's and, once back, of the recipient's.  A deposit the
+ * relay could not store is not taken as left there, a fetch whose texts
+ * b could not store takes nothing off the relay.  Every text arrives once and in
+ * order, is delivered and read at a, and the relay ends empty. */
+static void relay_commits_fail(void **state)
+{
+	struct net *n;
+	struct snode *a, *b;
+	struct flow f;
+	char body[3000];
+	size_t marked = 0;
+	uint64_t t0;
+
+	(void)state;
+	n = relay_b_away(5, 0, 10);
+	a = n->nodes[1];
+	b = n->nodes[2];
+	f = (struct flow){a, b, 24, NULL};
+	faulty(n->nodes[0], 10);
+	faulty(a, 33);
+	for (unsigned k = 0; k < f.count; k++) {
+		struct sent_one res = {0};
+		size_t len = relay_text(body, a, k);
+
+		/* until one is taken: the test's texts are all kept */
+		do {
+			memset(&res, 0, sizeof res);
+			send_tracked(a, b, body, len, &res);
+			while (!res.called)
+				step(n, 10);
+		} while (res.err != 0);
+	}
+	if (!run_until(n, deposited_n, &f, 900000))
+		relay_fail(n, a);
+	node_crash(a);
+	rejoin(n, b);
+	faulty(b, 10);
+	t0 = n->now;
+	if (!run_until(n, taken_n, &f, 1800000))
+		relay_fail(n, b);
+	print_message("# relay_commits_fail: b took all in %llu ms\n",
+		      (unsigned long long)(n->now - t0));
+	while (chat_mark_read(b->chat, a->id.account_pk, NULL, &marked) ==
+	       -EIO)
+		step(n, 100); /* its commit failed: nothing marked */
+	assert_int_equal(marked, f.count);
+	for (unsigned k = 0; k < 600; k++)
+		step(n, 100);
+	print_message("# relay_commits_fail: %llu commits failed\n",
+		      (unsigned long long)n->faults);
+	n->nodes[0]->fault_pct = 0;
+	b->fault_pct = 0;
+	rejoin(n, a);
+	if (!run_until(n, all_read, &f, 900000))
+		relay_fail(n, a);
+	if (!run_until(n, relay_empty, NULL, 900000))
+		relay_fail(n, b);
+	assert_true(n->faults > 10);
+	check_flow(&f);
 	net_free(n);
 }
 
@@ -1905,6 +1994,7 @@ int main(void)
 		cmocka_unit_test(publish_many),
 		cmocka_unit_test(publish_retries_alone),
 		cmocka_unit_test(commits_fail_at_random),
+		cmocka_unit_test(relay_commits_fail),
 		cmocka_unit_test(ten_nodes_lossy),
 		cmocka_unit_test(crash_and_restart),
 		cmocka_unit_test(blocked_and_unaccepted),
