@@ -179,6 +179,11 @@ struct fetchst {
 	bool busy, wait_commit, more;
 	bool polling; /* in a POLL in flight (struct pollb) */
 	bool again;   /* a NOTIFY came while busy: fetch once more */
+	/* read the mailbox again from what is left, at once (see
+	 * fetch_settle), and what the peer's received was when this pass
+	 * began */
+	bool rewind;
+	uint64_t pass_recv;
 	uint64_t epoch, after, del, del_sent;
 	struct rrx *rx; /* texts being put together; lazily */
 };
@@ -296,6 +301,7 @@ struct rrx {
 	} hold[RRX_HOLD];
 	unsigned nhold;
 	bool overflow; /* a hold did not fit: delete nothing this round */
+	bool evicted;  /* a text in parts found no slot (rrx_put) */
 };
 
 enum pend_kind {
@@ -3699,6 +3705,7 @@ static void fetch_one(struct chat *c, struct peer *p, unsigned ri,
 		      unsigned eb, uint64_t epoch)
 {
 	fetch_from_start(&p->fs[ri][eb], epoch - eb);
+	p->fs[ri][eb].pass_recv = p->has_sess ? p->s.received : 0;
 	fetch_start(c, p, ri, eb);
 }
 
@@ -3922,6 +3929,7 @@ static struct rslot *rrx_put(struct chat *c, struct rrx *x,
 				if (x->slot[i].n > fr->n)
 					fr = &x->slot[i];
 			c->st.frames_dropped++;
+			x->evicted = true;
 			/* The text that goes is held back by its first item
 			 * seen, like one behind a gap, so that the relay
 			 * deletes none of its parts (before, a text evicted
@@ -4114,7 +4122,13 @@ static void fetch_settle(struct chat *c, struct fetchst *f, struct rrx *x,
 		if (d > f->del)
 			f->del = d;
 	}
-	f->more = more || f->again;
+	/* Texts in parts that found no slot wait in the mailbox: when this
+	 * pass took something (the next text always keeps its slot), read
+	 * what is left again at once rather than at the next round, minutes
+	 * away (24 texts left while b was away took b 5 minutes to take). */
+	if (!more && !f->again && x->evicted && received > f->pass_recv)
+		f->rewind = true;
+	f->more = more || f->again || f->rewind;
 	f->again = false;
 	if (f->more || f->del > f->del_sent) {
 		f->wait_commit = true; /* asked again after the commit */
@@ -4396,7 +4410,15 @@ static void after_commit_one(struct chat *c, struct peer *p,
 	f->wait_commit = false;
 	if (!ok) {
 		f->after = f->del = f->del_sent;
+		f->rewind = false;
 		return;
+	}
+	if (f->rewind) { /* a new pass over what is left */
+		f->rewind = false;
+		f->after = f->del;
+		rrx_free(f->rx);
+		f->rx = NULL;
+		f->pass_recv = p != NULL && p->has_sess ? p->s.received : 0;
 	}
 	fetch_start(c, p, ri, eb);
 }
