@@ -183,6 +183,7 @@ struct fetchst {
 	 * fetch_settle), and what the peer's received was when this pass
 	 * began */
 	bool rewind;
+	bool resume; /* a fetch failed mid-pass: the next goes on from it */
 	uint64_t pass_recv;
 	uint64_t epoch, after, del, del_sent;
 	struct rrx *rx; /* texts being put together; lazily */
@@ -680,6 +681,15 @@ static void rrx_free(struct rrx *x)
 	for (unsigned i = 0; i < RRX_SLOTS; i++)
 		free(x->slot[i].buf);
 	free(x);
+}
+
+/* p has a new pair, so new mailboxes: no fetch goes on where one of the
+ * old ones stopped (fetch_from_start). */
+static void new_mailboxes(struct peer *p)
+{
+	for (unsigned i = 0; i < CARD_RELAYS_MAX; i++)
+		for (unsigned j = 0; j < NEPOCHS; j++)
+			p->fs[i][j].resume = false;
 }
 
 static void peer_free(struct peer *p)
@@ -2116,6 +2126,7 @@ static int x3dh_respond(struct chat *c, struct peer *p,
 		p->rat = rat;
 		p->has_sess = true;
 		p->in_round = false; /* a new pair: new mailboxes, soon */
+		new_mailboxes(p);
 		p->peer_cum = 0;
 	}
 	cx_wipe(spk_sk, sizeof spk_sk);
@@ -2863,6 +2874,7 @@ static void lookup_done(void *arg, const struct dht_result *res)
 					r = pair_derive(p->s.pair, xr.sk);
 					p->has_sess = true;
 					p->in_round = false; /* new mailboxes */
+					new_mailboxes(p);
 					p->sess_dirty = true;
 					/* where they find us to answer */
 					publish_pair(c, p);
@@ -3675,9 +3687,14 @@ static void fetch_req_now(struct chat *c)
 	}
 }
 
-/* A fetch of f's mailbox (of epoch) from its start. */
+/* A fetch of f's mailbox (of epoch) from its start, or from where the
+ * last one failed in the same mailbox (resume). */
 static void fetch_from_start(struct fetchst *f, uint64_t epoch)
 {
+	if (f->resume && f->epoch == epoch) {
+		f->resume = false;
+		return;
+	}
 	rrx_free(f->rx);
 	memset(f, 0, sizeof *f);
 	f->epoch = epoch;
@@ -3704,8 +3721,11 @@ static void fetch_all(struct chat *c, struct peer *p, uint64_t epoch)
 static void fetch_one(struct chat *c, struct peer *p, unsigned ri,
 		      unsigned eb, uint64_t epoch)
 {
-	fetch_from_start(&p->fs[ri][eb], epoch - eb);
-	p->fs[ri][eb].pass_recv = p->has_sess ? p->s.received : 0;
+	struct fetchst *f = &p->fs[ri][eb];
+
+	if (!f->resume)
+		f->pass_recv = p->has_sess ? p->s.received : 0;
+	fetch_from_start(f, epoch - eb);
 	fetch_start(c, p, ri, eb);
 }
 
@@ -4248,6 +4268,10 @@ static void on_fetched(void *arg, const uint8_t relay[LINK_PK_LEN],
 		c->st.relay_fetch_failed++;
 		home_failed(c, ri, why);
 		f->del_sent = 0; /* what was to be deleted: ask again */
+		/* an answer holds a part or two, so a mailbox of many parts
+		 * takes as many fetches: the next round goes on from here,
+		 * not from the start */
+		f->resume = true;
 		fetch_retry(c);
 		kick(c);
 		return;
@@ -4409,8 +4433,11 @@ static void after_commit_one(struct chat *c, struct peer *p,
 		return;
 	f->wait_commit = false;
 	if (!ok) {
+		/* what it took is not ours after all: the mailbox again
+		 * from what is left, at the next round, soon */
 		f->after = f->del = f->del_sent;
 		f->rewind = false;
+		fetch_retry(c);
 		return;
 	}
 	if (f->rewind) { /* a new pass over what is left */

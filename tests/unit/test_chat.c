@@ -1741,10 +1741,14 @@ static void relay_commits_fail(void **state)
 	rejoin(n, b);
 	faulty(b, 10);
 	t0 = n->now;
-	if (!run_until(n, taken_n, &f, 1800000))
+	if (!run_until(n, taken_n, &f, 900000))
 		relay_fail(n, b);
+	/* a fetch that failed, or whose commit did, goes on at the next
+	 * round, soon: 14 to 64 s over seeds 1-16 (97 to 837 s when each
+	 * started the mailbox over at the round five minutes later) */
 	print_message("# relay_commits_fail: b took all in %llu ms\n",
 		      (unsigned long long)(n->now - t0));
+	assert_true(n->now - t0 <= 120000);
 	while (chat_mark_read(b->chat, a->id.account_pk, NULL, &marked) ==
 	       -EIO)
 		step(n, 100); /* its commit failed: nothing marked */
