@@ -368,6 +368,9 @@ struct chat {
 	 * commit failed, and whether a recovery is yet to be told */
 	uint64_t commit_fails, commit_warn_ms;
 	bool commit_failing, commit_recovered;
+	/* after a failed commit, when to flush again (0: not due), and the
+	 * backoff: see commit_failed */
+	uint64_t reflush_ms, reflush_backoff;
 	struct peer *peers; /* PEERS_MAX, lazily used */
 	unsigned npeers;    /* high-water mark of used slots */
 	uint16_t *pidx;	    /* PIDX_SIZE cells: see peer_find */
@@ -1775,6 +1778,18 @@ static void commit_failed(struct chat *c, uint64_t now, int r)
 	c->commit_fails++;
 	c->commit_failing = true;
 	c->commit_recovered = false;
+	/* What the flush dropped (texts put back in the outbox, the window
+	 * started over) goes again only at a flush, and when both sides have
+	 * nothing else to say none comes: the outbox waited for ever (found
+	 * by commits_fail_at_random with both sides failing).  The next
+	 * flush is due after a backoff, 1 s doubling to 30 s, so that a full
+	 * disk is not asked in a loop. */
+	c->reflush_backoff = c->reflush_backoff == 0
+				     ? 1000
+				     : (c->reflush_backoff * 2 > 30000
+						? 30000
+						: c->reflush_backoff * 2);
+	c->reflush_ms = now + c->reflush_backoff;
 	if (c->commit_warn_ms != 0 && now < c->commit_warn_ms + COMMIT_WARN_MS)
 		return;
 	if (c->commit_fails == 1)
@@ -1853,6 +1868,8 @@ void chat_flush(struct chat *c)
 			return;
 		}
 		events_batch_commit(c->cfg.events, &c->batch);
+		c->reflush_ms = 0;
+		c->reflush_backoff = 0;
 		if (c->commit_failing) {
 			c->commit_failing = false;
 			c->commit_recovered = true;
@@ -4834,6 +4851,15 @@ uint64_t chat_tick(struct chat *c)
 	}
 	if (c->started)
 		pub_redo_due(c, now, &next);
+	if (c->reflush_ms != 0) {
+		if (now >= c->reflush_ms) {
+			c->reflush_ms = 0;
+			c->need_flush = true;
+			kick(c);
+		} else if (c->reflush_ms < next) {
+			next = c->reflush_ms;
+		}
+	}
 	if (c->commit_recovered) {
 		commit_told(c, now);
 		if (c->commit_recovered &&

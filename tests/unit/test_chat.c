@@ -1554,6 +1554,22 @@ static void send_tracked(struct snode *from, struct snode *to,
 	assert_int_equal(r, 0);
 }
 
+/* from sends count texts "i:k" to `to` with send_tracked, a step of the
+ * network every ten. */
+static void send_tracked_n(struct net *n, struct snode *from,
+			   struct snode *to, unsigned count,
+			   struct sent_one *res)
+{
+	for (unsigned k = 0; k < count; k++) {
+		char body[64];
+
+		snprintf(body, sizeof body, "%u:%u", from->idx, k);
+		send_tracked(from, to, body, strlen(body), &res[k]);
+		if (k % 10 == 9)
+			step(n, 20);
+	}
+}
+
 /* After the run: which of the count texts sent with send_tracked were
  * refused (gone[k]), and how many were kept. */
 static unsigned sent_kept(const struct sent_one *res, unsigned count,
@@ -1644,21 +1660,23 @@ static void faulty(struct snode *s, unsigned pct)
 	store_set_commit_fault(s->store, commit_fault, s);
 }
 
-/* A third of a's commits fail while a and b write to each other under
- * loss: each failed flush drops what it decided (texts taken, acks taken,
- * texts stored, session steps) and b must learn none of it.  After the
- * disk heals, every text b sent is in a's history once and in order, and
- * every text a's send accepted is in b's, all delivered; those whose
- * send failed are nowhere.  The failed flushes carry acks of texts in
- * flight as well as new texts (the case the full-disk test does not
- * reach). */
+/* A third of a's commits and a fifth of b's fail while a and b write to
+ * each other under loss: each failed flush drops what it decided (texts
+ * taken, acks taken, texts stored, session steps) and the other side
+ * must learn none of it.  After the disks heal, every text each side's
+ * send accepted is in the other's history once and in order, all
+ * delivered; those whose send failed are nowhere.  The failed flushes
+ * carry acks of texts in flight as well as new texts (the case the
+ * full-disk test does not reach).  With both sides failing, a side
+ * whose failed flush had started its window over waited for ever when
+ * neither had anything else to say (seeds 3 and 4): see reflush_ms. */
 static void commits_fail_at_random(void **state)
 {
 	struct net *n = net_new(2, 0, 0, 0);
 	struct snode *a = n->nodes[0], *b = n->nodes[1];
-	struct flow fa = {a, b, 0, NULL}, fb = {b, a, 300, NULL};
-	struct sent_one *res = calloc(300, sizeof *res);
-	bool *gone = calloc(300 + 1, sizeof *gone);
+	struct flow fa = {a, b, 0, NULL}, fb = {b, a, 0, NULL};
+	struct sent_one *res = calloc(2 * 300, sizeof *res);
+	bool *gone = calloc(2 * (300 + 1), sizeof *gone);
 	struct chat_status st;
 	unsigned kept = 0;
 
@@ -1669,18 +1687,15 @@ static void commits_fail_at_random(void **state)
 	n->loss_pct = 5;
 	n->jitter_ms = 10;
 	faulty(a, 33);
-	send_n(b, a, 0, 300);
-	for (unsigned k = 0; k < 300; k++) {
-		char body[64];
-
-		snprintf(body, sizeof body, "%u:%u", a->idx, k);
-		send_tracked(a, b, body, strlen(body), &res[k]);
-		if (k % 10 == 9)
-			step(n, 20);
-	}
+	faulty(b, 20);
+	send_tracked_n(n, b, a, 300, res + 300);
+	send_tracked_n(n, a, b, 300, res);
 	for (unsigned k = 0; k < 600; k++)
 		step(n, 100);
 	a->fault_pct = 0;
+	b->fault_pct = 0;
+	fb.count = sent_kept(res + 300, 300, gone + 301);
+	fb.gone = gone + 301;
 	assert_true(run_until(n, flow_done, &fb, 900000));
 	kept = sent_kept(res, 300, gone);
 	fa.count = kept;
@@ -1688,9 +1703,9 @@ static void commits_fail_at_random(void **state)
 	assert_true(run_until(n, flow_done, &fa, 900000));
 	chat_status(a->chat, &st);
 	print_message("# commits_fail_at_random: %llu commits failed, %u of "
-		      "a's texts kept, %llu retransmits, %llu duplicates at "
-		      "a\n",
-		      (unsigned long long)n->faults, kept,
+		      "a's texts kept, %u of b's, %llu retransmits, %llu "
+		      "duplicates at a\n",
+		      (unsigned long long)n->faults, kept, fb.count,
 		      (unsigned long long)st.retransmits,
 		      (unsigned long long)st.dup_in);
 	assert_true(n->faults > 10);
