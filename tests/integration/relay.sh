@@ -140,4 +140,34 @@ UNTIL_TRIES=600
 check "d's log says the home relay does not serve, and why" \
 	until_true warned
 unset UNTIL_TRIES
+
+# --- 24 texts while b is away, six of them in parts: more texts in parts
+# than b puts together at once.  On loopback their parts reach r in
+# order, so this is not the interleaving that stalled b (test_chat's
+# relay_offline makes that one, with loss); it is the same backlog end to
+# end.  Last: it stops a, and restarts that lose the DHT's copies of r's
+# advert would disturb the section on adverts above. ---
+check "b stops again" stop b
+check "a sees b offline again" until_true offline
+i=0
+while [ $i -lt 24 ]; do
+	if [ $((i % 4)) = 1 ]; then body="many$i $long"; else body="many$i"; fi
+	rpc a messages.send "{\"to\":\"$idb\",\"body\":\"$body\"}" >/dev/null
+	i=$((i + 1))
+done
+# (a's counter counts since a started again above)
+deposited24() { [ "$(field "$(rpc a relay.status)" deposited)" -ge 24 ]; }
+check "a leaves the 24 at r" until_true deposited24
+check "a stops again" stop a
+check "b starts again for the 24" startb
+all24() {
+	got=$(rpc b messages.list "{\"with\":\"$ida\",\"limit\":100}" |
+		grep -o 'many[0-9]*' | tr '\n' ' ')
+	[ "$got" = "$(seq 0 23 | sed 's/^/many/' | tr '\n' ' ')" ]
+}
+# within the first fetch round: the next one is 5 minutes away
+UNTIL_TRIES=300
+check "b takes all 24, once each, in order, within 30 s" until_true all24
+unset UNTIL_TRIES
+
 done_testing
