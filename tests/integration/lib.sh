@@ -53,6 +53,9 @@ start() {
 	st=$?
 	if [ $st = 0 ]; then
 		p=$(pid_of "$name")
+		# when the socket does not answer, the process is still ours
+		# to stop at the end: found by its socket path (unique to T)
+		[ -n "$p" ] || p=$(pgrep -f -- "--socket $T/$name.sock" | head -n 1)
 		PIDS="$PIDS $p"
 	fi
 	return $st
