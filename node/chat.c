@@ -687,7 +687,7 @@ static void rrx_free(struct rrx *x)
 }
 
 /* p has a new pair, so new mailboxes: no fetch goes on where one of the
- * old ones stopped (fetch_from_start). */
+ * old ones stopped (fetch_begin). */
 static void new_mailboxes(struct peer *p)
 {
 	for (unsigned i = 0; i < CARD_RELAYS_MAX; i++)
@@ -1373,11 +1373,10 @@ static int status_emit(struct chat *c, struct store_txn *t, uint64_t now,
 	return r;
 }
 
-/* message.received: {"id","from","body","sent_at"[,"reply_to"]}, or
- * with "body_omitted":true instead of the body when the event would pass
- * EVENTS_DATA_MAX (never let one event block the stream: the body stays
- * in the history). */
-/* message.received for pd, stored at seq of its conversation: the log
+/* message.received for pd, stored at seq of its conversation:
+ * {"id","from","body","sent_at"[,"reply_to"]}, or with "body_omitted":true
+ * instead of the body when the event would pass EVENTS_DATA_MAX (never let
+ * one event block the stream: the body stays in the history).  The log
  * keeps it without the body, which the history holds (events_ref). */
 static int received_emit(struct chat *c, struct store_txn *t, uint64_t now,
 			 const struct peer *p, const struct pend *pd,
@@ -1770,9 +1769,16 @@ static void relay_after_commit(struct chat *c, bool ok);
 
 /* Says that a flush could not commit: the first time, then in at most
  * one line every COMMIT_WARN_MS, of failures (with the count since the
- * last line) or of commits working again (commit_ok).  A disk that fails
+ * last line) or of commits working again (commit_told).  A disk that fails
  * every other write gave two lines per failure before. */
 #define COMMIT_WARN_MS 60000
+
+/* Doubles a backoff from 1 s up to max_ms. */
+static uint64_t backoff_next(uint64_t b, uint64_t max_ms)
+{
+	return b == 0 ? 1000 : (b * 2 > max_ms ? max_ms : b * 2);
+}
+
 static void commit_failed(struct chat *c, uint64_t now, int r)
 {
 	c->commit_fails++;
@@ -1784,11 +1790,7 @@ static void commit_failed(struct chat *c, uint64_t now, int r)
 	 * by commits_fail_at_random with both sides failing).  The next
 	 * flush is due after a backoff, 1 s doubling to 30 s, so that a full
 	 * disk is not asked in a loop. */
-	c->reflush_backoff = c->reflush_backoff == 0
-				     ? 1000
-				     : (c->reflush_backoff * 2 > 30000
-						? 30000
-						: c->reflush_backoff * 2);
+	c->reflush_backoff = backoff_next(c->reflush_backoff, 30000);
 	c->reflush_ms = now + c->reflush_backoff;
 	if (c->commit_warn_ms != 0 && now < c->commit_warn_ms + COMMIT_WARN_MS)
 		return;
@@ -3061,12 +3063,6 @@ static void locate_due(struct chat *c, struct peer *p, uint64_t now,
 		*next = at;
 }
 
-/* Doubles a backoff from 1 s up to a minute. */
-static uint64_t backoff_next(uint64_t b)
-{
-	return b == 0 ? 1000 : (b * 2 > 60000 ? 60000 : b * 2);
-}
-
 /* No node took a record: it is put again after a backoff, and at once
  * when the routing table, empty now (the DHT is joining, or lost every
  * node), gets contacts again (chat_tick). */
@@ -3092,7 +3088,7 @@ static void put_done(void *arg, const struct dht_result *res)
 		return;
 	}
 	put_failed(c, res);
-	c->publish_backoff = backoff_next(c->publish_backoff);
+	c->publish_backoff = backoff_next(c->publish_backoff, 60000);
 	c->own_retry_ms = mono(c) + c->publish_backoff;
 }
 
@@ -3191,7 +3187,7 @@ static void pub_put_done(void *arg, const struct dht_result *res)
 		put_failed(c, res);
 		if ((p = peer_find(c, pp->pk)) != NULL) {
 			c->pub_redo_backoff =
-				backoff_next(c->pub_redo_backoff);
+				backoff_next(c->pub_redo_backoff, 60000);
 			pub_mark(c, p, c->pub_redo_backoff);
 		}
 	}
@@ -3328,7 +3324,7 @@ static void publish_own(struct chat *c)
 		refused = true;
 	free(rec);
 	if (refused) { /* the DHT had no room (or no memory): again soon */
-		c->publish_backoff = backoff_next(c->publish_backoff);
+		c->publish_backoff = backoff_next(c->publish_backoff, 60000);
 		c->own_retry_ms = mono(c) + c->publish_backoff;
 	}
 }
@@ -3704,9 +3700,12 @@ static void fetch_req_now(struct chat *c)
 	}
 }
 
-/* A fetch of f's mailbox (of epoch) from its start, or from where the
- * last one failed in the same mailbox (resume). */
-static void fetch_from_start(struct fetchst *f, uint64_t epoch)
+/* A pass over f's mailbox (of epoch) of p's (NULL: our request
+ * mailbox) from its start, or from where the last fetch failed in the
+ * same mailbox (resume).  A pass from the start notes p's received, so
+ * that fetch_settle knows whether it took anything. */
+static void fetch_begin(struct fetchst *f, const struct peer *p,
+			uint64_t epoch)
 {
 	if (f->resume && f->epoch == epoch) {
 		f->resume = false;
@@ -3715,6 +3714,7 @@ static void fetch_from_start(struct fetchst *f, uint64_t epoch)
 	rrx_free(f->rx);
 	memset(f, 0, sizeof *f);
 	f->epoch = epoch;
+	f->pass_recv = p != NULL && p->has_sess ? p->s.received : 0;
 }
 
 /* p's mailboxes (NULL: our request mailbox) of this epoch and the ones
@@ -3728,7 +3728,7 @@ static void fetch_all(struct chat *c, struct peer *p, uint64_t epoch)
 
 			if (f->busy || f->wait_commit)
 				continue;
-			fetch_from_start(f, epoch - eb);
+			fetch_begin(f, p, epoch - eb);
 			fetch_start(c, p, ri, eb);
 		}
 }
@@ -3738,11 +3738,7 @@ static void fetch_all(struct chat *c, struct peer *p, uint64_t epoch)
 static void fetch_one(struct chat *c, struct peer *p, unsigned ri,
 		      unsigned eb, uint64_t epoch)
 {
-	struct fetchst *f = &p->fs[ri][eb];
-
-	if (!f->resume)
-		f->pass_recv = p->has_sess ? p->s.received : 0;
-	fetch_from_start(f, epoch - eb);
+	fetch_begin(&p->fs[ri][eb], p, epoch - eb);
 	fetch_start(c, p, ri, eb);
 }
 
